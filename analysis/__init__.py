@@ -1,0 +1,1 @@
+"""Laser-treatment outcomes: schema, import, storage and statistics (no Streamlit)."""

@@ -1,0 +1,816 @@
+"""Reading and validating CSV exports into typed, canonical record frames.
+
+The flow is ``SourceFile`` (bytes and a name) -> :func:`read_table` (decode, find the delimiter,
+split into a frame of strings) -> :func:`import_files` (map headers to the schema, validate every
+row, build side-effect records) -> :class:`ImportResult` (typed frames plus an
+:class:`ImportReport`). Whole-file refusals raise :class:`ImportProblem`; row-level problems go in
+the report, which names the file, the row as a spreadsheet shows it (header = row 1), the column,
+the value and the reason. Nothing here touches storage or Streamlit.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+import warnings
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from analysis import schema
+from analysis.schema import Column
+
+DateOrder = Literal["auto", "dayfirst", "monthfirst"]
+Kind = Literal["outcomes", "side_effects"]
+
+MAX_PROBLEMS_PER_RULE = 100_000  # rows beyond this are still rejected, only not itemised twice
+
+
+class ImportProblem(ValueError):
+    """A file is refused as a whole. The message says what is wrong and how to fix it."""
+
+    def __init__(self, file: str, message: str, how_to_fix: str = "") -> None:
+        self.file = file
+        self.problem = message
+        self.how_to_fix = how_to_fix
+        text = f"{file}: {message}"
+        if how_to_fix:
+            text += f" {how_to_fix}"
+        super().__init__(text)
+
+
+class MissingColumns(ImportProblem):
+    """Required columns were not recognised; carries what the app needs for a column-mapping step."""
+
+    def __init__(self, file: str, kind: Kind, headers: list[str], missing: list[str],
+                 mapping: dict[str, str]) -> None:
+        self.kind = kind
+        self.headers = headers
+        self.missing = missing
+        self.mapping = mapping
+        columns = schema.OUTCOME_COLUMNS if kind == "outcomes" else schema.SIDE_EFFECT_COLUMNS
+        hints = []
+        for name in missing:
+            col = next(c for c in columns if c.name == name)
+            hints.append(f"'{name}' ({col.description.rstrip('.')}; also accepted: "
+                         + ", ".join(f"'{s}'" for s in col.synonyms[:4]) + ")")
+        super().__init__(
+            file,
+            "no column found for " + "; ".join(hints) + ". Columns in the file: "
+            + ", ".join(f"'{h}'" for h in headers) + ".",
+            "Rename the column in the file, or map it to the schema in the app "
+            "(or with --map HEADER=COLUMN on the command line).",
+        )
+
+
+class DateOrderNeeded(ImportProblem):
+    """Every slash date in the column has day and month <= 12, so the order cannot be told."""
+
+    def __init__(self, file: str, column: str, examples: list[str]) -> None:
+        self.column = column
+        self.examples = examples
+        super().__init__(
+            file,
+            f"the dates in column '{column}' (e.g. {', '.join(examples[:3])}) could be either "
+            "day/month/year or month/day/year: every day and month in the file is 12 or less.",
+            "Say which: choose 'day first' or 'month first' in the app, or pass --dayfirst or "
+            "--monthfirst on the command line.",
+        )
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """An uploaded or local file: its name (shown in messages) and its bytes."""
+
+    name: str
+    data: bytes
+
+    @classmethod
+    def from_path(cls, path: str | Path) -> "SourceFile":
+        p = Path(path)
+        return cls(p.name, p.read_bytes())
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """A CSV split into cells, all still text. ``rows`` holds the spreadsheet row number of each record."""
+
+    file: str
+    frame: pd.DataFrame
+    rows: np.ndarray
+    encoding: str
+    delimiter: str
+    malformed: pd.DataFrame  # row, value, reason for records with the wrong number of fields
+    blank_rows: int
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """Choices the user can make about a file; the defaults decide from the data."""
+
+    date_order: DateOrder = "auto"
+    outcome_columns: dict[str, str] = field(default_factory=dict)  # file header -> schema column
+    side_effect_columns: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class FileSummary:
+    """What happened to one file."""
+
+    file: str
+    kind: Kind
+    sha256: str
+    encoding: str
+    delimiter: str
+    rows_read: int
+    rows_accepted: int
+    rows_rejected: int
+    columns: dict[str, str]          # file header -> schema column (or 'flag: effect')
+    ignored_columns: list[str]
+    dropped_identifier_columns: list[str]
+
+
+PROBLEM_COLUMNS = ["file", "row", "column", "value", "reason", "severity"]
+
+
+@dataclass
+class ImportReport:
+    """The full account of an import: per-file summaries, file-level notes and row-level problems.
+
+    ``problems`` is a frame with columns file, row, column, value, reason, severity
+    ('rejected' or 'warning'); ``rejected_rows`` holds the original text of every rejected row
+    with its row number and reasons, ready to download, fix and upload again.
+    """
+
+    files: list[FileSummary]
+    notes: list[str]
+    problems: pd.DataFrame
+    rejected_rows: dict[str, pd.DataFrame]
+    outcomes_accepted: int
+    side_effects_accepted: int
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(f.rows_rejected for f in self.files)
+
+    @property
+    def warnings(self) -> pd.DataFrame:
+        return self.problems[self.problems["severity"] == "warning"]
+
+    def summary_lines(self, max_problems: int = 20) -> list[str]:
+        """The report as plain sentences, for the command line and the app."""
+        lines = [f"Accepted {self.outcomes_accepted} treatment(s) and "
+                 f"{self.side_effects_accepted} side-effect record(s); "
+                 f"rejected {self.rows_rejected} row(s)."]
+        for f in self.files:
+            lines.append(f"{f.file} ({f.kind.replace('_', '-')}, {f.encoding}, "
+                         f"delimiter {_delimiter_name(f.delimiter)}): {f.rows_read} row(s) read, "
+                         f"{f.rows_accepted} accepted, {f.rows_rejected} rejected.")
+        lines.extend(self.notes)
+        shown = self.problems.head(max_problems)
+        for p in shown.itertuples(index=False):
+            lines.append(f"{p.file} row {p.row}, column '{p.column}', value '{_clip(p.value)}': "
+                         f"{p.reason} ({p.severity})")
+        if len(self.problems) > max_problems:
+            lines.append(f"... and {len(self.problems) - max_problems} more problem(s); "
+                         "download the rejected rows for the full list.")
+        return lines
+
+
+@dataclass
+class ImportResult:
+    """Typed, canonical records ready to store, and the report of how they were read."""
+
+    outcomes: pd.DataFrame
+    side_effects: pd.DataFrame
+    report: ImportReport
+    sources: list[SourceFile]
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"PK\x03\x04", "an Excel workbook (.xlsx) or another zip file"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel workbook (.xls)"),
+    (b"%PDF", "a PDF document"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"SQLite format 3", "a SQLite database"),
+)
+_SAVE_AS_CSV = "Open it in Excel and use File > Save As > 'CSV UTF-8 (Comma delimited)', then upload the .csv."
+
+
+def decode(source: SourceFile) -> tuple[str, str]:
+    """Return the file's text and the encoding used: UTF-8 (with or without BOM), UTF-16, Windows-1252, Latin-1."""
+    data = source.data
+    if not data.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
+        raise ImportProblem(source.name, "the file is empty.",
+                            "Export the records again and check the file has a header row and data.")
+    for magic, what in _SIGNATURES:
+        if data.startswith(magic):
+            raise ImportProblem(source.name, f"this is {what}, not a CSV file.", _SAVE_AS_CSV)
+    if data.startswith(b"\xef\xbb\xbf"):
+        candidates = ["utf-8-sig"]
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        candidates = ["utf-16"]
+    else:
+        if b"\x00" in data[:65536]:
+            raise ImportProblem(source.name, "the file contains binary data (NUL bytes), so it is not a CSV file.",
+                                _SAVE_AS_CSV)
+        candidates = ["utf-8", "cp1252", "latin-1"]
+    for encoding in candidates:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        break
+    else:  # pragma: no cover - latin-1 decodes any byte string
+        raise ImportProblem(source.name, "the text encoding could not be read.", _SAVE_AS_CSV)
+    sample = text[:65536]
+    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\r\n")
+    if controls > max(8, len(sample) // 100):
+        raise ImportProblem(source.name, "the file contains binary data, so it is not a CSV file.", _SAVE_AS_CSV)
+    return text, {"utf-8-sig": "UTF-8 with BOM", "utf-8": "UTF-8", "utf-16": "UTF-16",
+                  "cp1252": "Windows-1252", "latin-1": "Latin-1"}[encoding]
+
+
+def _delimiter_name(delimiter: str) -> str:
+    return {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}.get(delimiter, repr(delimiter))
+
+
+def sniff_delimiter(header_line: str) -> str:
+    """Pick the delimiter that splits the header line into the most fields (outside quotes)."""
+    unquoted = re.sub(r'"[^"]*"', "", header_line)
+    counts = {d: unquoted.count(d) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] > 0 else ","
+
+
+def read_table(source: SourceFile) -> RawTable:
+    """Decode and split a CSV file into a frame of text cells with spreadsheet row numbers."""
+    text, encoding = decode(source)
+    text = text.lstrip("\ufeff")
+    first_line = text.split("\n", 1)[0]
+    delimiter = sniff_delimiter(first_line)
+    try:
+        frame = _read_fast(text, delimiter)
+        malformed = pd.DataFrame(columns=["row", "value", "reason"])
+        rows = np.arange(2, len(frame) + 2)
+    except (pd.errors.ParserError, csv.Error, ValueError):
+        frame, rows, malformed = _read_tolerant(text, delimiter, source.name)
+    headers = [str(h).strip() for h in frame.columns]
+    if len(headers) < 2:
+        raise ImportProblem(source.name, "only one column was found, so this does not look like a CSV "
+                            f"export (first line: '{_clip(first_line)}').",
+                            "Export the records as CSV with a header row and comma, semicolon or tab "
+                            "between columns.")
+    if any(h == "" or h.startswith("Unnamed:") for h in headers):
+        empties = [i + 1 for i, h in enumerate(headers) if h == "" or h.startswith("Unnamed:")]
+        # Excel often leaves trailing empty header cells; drop those columns when they hold nothing.
+        keep = [c for i, c in enumerate(frame.columns)
+                if not ((i + 1) in empties and (frame[c].str.strip() == "").all())]
+        frame = frame[keep]
+        headers = [str(h).strip() for h in frame.columns]
+        if any(h == "" or h.startswith("Unnamed:") for h in headers):
+            raise ImportProblem(source.name, "a column with data has no header "
+                                f"(column {', '.join(map(str, empties))}).",
+                                "Give every column a name in the first row.")
+    frame.columns = headers
+    duplicated = sorted({h for h in headers if headers.count(h) > 1})
+    if duplicated:
+        raise ImportProblem(source.name, f"the header names {', '.join(repr(h) for h in duplicated)} "
+                            "more than once.", "Give each column a distinct name.")
+    blank = (frame == "").all(axis=1).to_numpy() if len(frame) else np.zeros(0, bool)
+    blank_rows = int(blank.sum())
+    if blank_rows:
+        frame = frame.loc[~blank].reset_index(drop=True)
+        rows = rows[~blank]
+    if len(frame) == 0 and malformed.empty:
+        raise ImportProblem(source.name, "the file has a header row but no data rows.",
+                            "Export the records again, including the data.")
+    return RawTable(source.name, frame, rows, encoding, delimiter, malformed, blank_rows)
+
+
+def _read_fast(text: str, delimiter: str) -> pd.DataFrame:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
+                            na_filter=False, skip_blank_lines=False, engine="c", quotechar='"')
+    return frame.fillna("")
+
+
+def _read_tolerant(text: str, delimiter: str, name: str) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
+    """Slow path for files with ragged rows: every record keeps its row number; bad ones are reported."""
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, quotechar='"')
+    try:
+        header = next(reader)
+    except StopIteration:  # pragma: no cover - decode() refuses empty files
+        raise ImportProblem(name, "the file is empty.", "") from None
+    width = len(header)
+    good, numbers, bad = [], [], []
+    try:
+        for number, record in enumerate(reader, start=2):
+            if len(record) == width or (len(record) > width and not any(x.strip() for x in record[width:])):
+                good.append(record[:width])
+                numbers.append(number)
+            elif len(record) < width and (not record or not any(x.strip() for x in record)):
+                good.append([""] * width)
+                numbers.append(number)
+            else:
+                bad.append((number, delimiter.join(record),
+                            f"has {len(record)} fields but the header has {width}; check for a "
+                            f"stray '{delimiter}' or an unclosed quote"))
+    except csv.Error as exc:
+        raise ImportProblem(name, f"the file could not be split into rows ({exc}).",
+                            "Check for an unclosed quote (\") and export the file again.") from None
+    frame = pd.DataFrame(good, columns=header, dtype=str) if good else pd.DataFrame(columns=header, dtype=str)
+    malformed = pd.DataFrame(bad, columns=["row", "value", "reason"])
+    return frame, np.asarray(numbers, dtype=np.int64), malformed
+
+
+# --- header mapping ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    """How a file's headers map onto the schema."""
+
+    mapping: dict[str, str]          # file header -> schema column
+    flags: dict[str, str]            # file header -> effect (outcome files only)
+    identifiers: list[str]           # headers dropped as patient identifiers
+    ignored: list[str]               # headers not used
+
+
+def plan_columns(headers: list[str], kind: Kind, overrides: dict[str, str] | None = None) -> ColumnPlan:
+    """Match headers to schema columns (case/space-insensitive, with synonyms); user overrides win."""
+    index = schema.OUTCOME_HEADERS if kind == "outcomes" else schema.SIDE_EFFECT_HEADERS
+    overrides = {k: v for k, v in (overrides or {}).items() if v}
+    mapping: dict[str, str] = {}
+    flags: dict[str, str] = {}
+    identifiers: list[str] = []
+    ignored: list[str] = []
+    taken = set(overrides.values())
+    for header in headers:
+        if header in overrides:
+            mapping[header] = overrides[header]
+            continue
+        key = schema.normalise_header(header)
+        target = index.get(key) or index.get(key.replace(" ", ""))
+        if target and target not in taken:
+            mapping[header] = target
+            taken.add(target)
+        elif schema.looks_like_identifier_header(header):
+            identifiers.append(header)
+        elif kind == "outcomes" and schema.parse_effect(header) and schema.parse_effect(header) != "other":
+            flags[header] = schema.parse_effect(header)  # type: ignore[assignment]
+        else:
+            ignored.append(header)
+    return ColumnPlan(mapping, flags, identifiers, ignored)
+
+
+def detect_kind(headers: list[str]) -> Kind:
+    """Tell an outcome file (or combined sheet) from a side-effect file by its headers."""
+    outcome = plan_columns(headers, "outcomes").mapping.values()
+    side = plan_columns(headers, "side_effects").mapping.values()
+    if "effect" in side and not ({"fitzpatrick_type", "treatment_date"} & set(outcome)):
+        return "side_effects"
+    return "outcomes"
+
+
+def _missing_required(plan: ColumnPlan, kind: Kind) -> list[str]:
+    columns = schema.OUTCOME_COLUMNS if kind == "outcomes" else schema.SIDE_EFFECT_COLUMNS
+    present = set(plan.mapping.values())
+    missing = [c.name for c in columns if c.required and c.name not in present]
+    if kind == "outcomes" and "modality" not in present and "device" not in present:
+        missing.append("modality")
+    return missing
+
+
+# --- validation --------------------------------------------------------------------------------
+
+class _Problems:
+    """Collects row-level problems as arrays (fast at a million rows) and tracks rejected rows."""
+
+    def __init__(self, file: str, rows: np.ndarray) -> None:
+        self.file = file
+        self.rows = rows
+        self.rejected = np.zeros(len(rows), dtype=bool)
+        self.parts: list[pd.DataFrame] = []
+
+    def add(self, mask: np.ndarray, column: str, values: pd.Series | np.ndarray, reason: str | pd.Series | np.ndarray,
+            severity: str = "rejected") -> None:
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        if severity == "rejected":
+            self.rejected |= mask
+        where = np.flatnonzero(mask)
+        vals = np.asarray(values, dtype=object)[where]
+        reasons = np.asarray(reason, dtype=object)[where] if not isinstance(reason, str) else reason
+        self.parts.append(pd.DataFrame({"file": self.file, "row": self.rows[where], "column": column,
+                                        "value": vals, "reason": reasons, "severity": severity}))
+
+    def add_rows(self, rows: np.ndarray, values: list[str], reasons: list[str]) -> None:
+        if len(rows):
+            self.parts.append(pd.DataFrame({"file": self.file, "row": rows, "column": "(whole row)",
+                                            "value": values, "reason": reasons, "severity": "rejected"}))
+
+    def frame(self) -> pd.DataFrame:
+        if not self.parts:
+            return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else object) for c in PROBLEM_COLUMNS})
+        return pd.concat(self.parts, ignore_index=True)
+
+
+def _clip(value: object, width: int = 60) -> str:
+    text = str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _map_unique(values: pd.Series, func) -> pd.Series:
+    """Apply a Python parser once per distinct value (columns repeat few values), then broadcast."""
+    codes, uniques = pd.factorize(values, sort=False)
+    parsed = np.array([func(u) for u in uniques] + [None], dtype=object)
+    return pd.Series(parsed[codes], index=values.index)
+
+
+_CURRENCY = re.compile(r"[\s\u00a0$€£¥]|^(?:usd|eur|gbp)|(?:usd|eur|gbp)$", re.IGNORECASE)
+
+
+def parse_numbers(values: pd.Series, decimal_comma: bool) -> pd.Series:
+    """Parse numbers written by spreadsheets: decimal commas, thousands separators, currency signs."""
+    text = values.str.replace(_CURRENCY, "", regex=True)
+    if decimal_comma:
+        has_comma = text.str.contains(",", regex=False)
+        text = text.where(~has_comma, text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
+    else:
+        thousands = text.str.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d+)?")
+        text = text.where(~thousands, text.str.replace(",", "", regex=False))
+    return pd.to_numeric(text.where(text != "", None), errors="coerce")
+
+
+def _check_number(col: Column, raw: pd.Series, problems: _Problems, header: str,
+                  decimal_comma: bool) -> pd.Series:
+    present = raw != ""
+    number = parse_numbers(raw, decimal_comma)
+    problems.add(present & number.isna(), header, raw, "is not a number")
+    low, high = col.minimum, col.maximum
+    bad_range = present & number.notna() & (
+        (number < low if low is not None else False) | (number > high if high is not None else False))
+    if bad_range.any():
+        span = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
+        problems.add(bad_range, header, raw, f"must be {span}")
+    if col.type == "integer":
+        fractional = present & number.notna() & ~bad_range & (number % 1 != 0)
+        problems.add(fractional, header, raw, "must be a whole number")
+    return number.astype("float64")
+
+
+_ISO = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T].*)?$")
+_DMY = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4}|\d{2})(?:[ T].*)?$")
+_SERIAL = re.compile(r"^\d{5}(?:[.,]\d+)?$")
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+           "October", "November", "December")
+
+
+def parse_dates(raw: pd.Series, order: DateOrder, file: str, header: str,
+                problems: _Problems, today: date | None = None) -> pd.Series:
+    """Parse a date column written as ISO, dd/mm/yyyy, mm/dd/yyyy or Excel serial numbers.
+
+    Day-first vs month-first is decided from the whole column: a first part above 12 means
+    day-first, a second part above 12 means month-first. When no value tells, and ``order`` is
+    ``auto``, :class:`DateOrderNeeded` is raised so the user can say.
+    """
+    today = today or date.today()
+    text = raw.str.strip()
+    iso = text.str.extract(_ISO).astype("float64")
+    dmy = text.str.extract(_DMY).astype("float64")
+    is_serial = text.str.fullmatch(_SERIAL).fillna(False).to_numpy()
+    is_iso = iso[0].notna().to_numpy()
+    is_dmy = dmy[0].notna().to_numpy() & ~is_iso
+    year = np.full(len(text), np.nan)
+    month = np.full(len(text), np.nan)
+    day = np.full(len(text), np.nan)
+    year[is_iso], month[is_iso], day[is_iso] = (iso[i].to_numpy()[is_iso] for i in range(3))
+    if is_dmy.any():
+        first, second = dmy[0].to_numpy()[is_dmy], dmy[1].to_numpy()[is_dmy]
+        years = dmy[2].to_numpy()[is_dmy]
+        years = np.where(years < 100, np.where(years <= (today.year % 100) + 1, 2000 + years, 1900 + years), years)
+        day_first_evidence = (first > 12).any()
+        month_first_evidence = (second > 12).any()
+        if order == "auto":
+            if day_first_evidence and month_first_evidence:
+                # Mixed column: follow the majority and reject the rows that contradict it.
+                order = "dayfirst" if (first > 12).sum() >= (second > 12).sum() else "monthfirst"
+            elif day_first_evidence:
+                order = "dayfirst"
+            elif month_first_evidence:
+                order = "monthfirst"
+            else:
+                raise DateOrderNeeded(file, header, list(text[is_dmy].unique()[:3]))
+        if order == "dayfirst":
+            day[is_dmy], month[is_dmy] = first, second
+        else:
+            month[is_dmy], day[is_dmy] = first, second
+        year[is_dmy] = years
+    parsed = pd.to_datetime(pd.DataFrame({"year": year, "month": month, "day": day}), errors="coerce")
+    if is_serial.any():
+        serial = pd.to_numeric(text[is_serial].str.replace(",", ".", regex=False), errors="coerce")
+        serial = serial.where((serial >= 25569) & (serial <= 73051))  # 1970-01-01 .. 2099-12-31
+        parsed[is_serial] = pd.Timestamp("1899-12-30") + pd.to_timedelta(np.floor(serial), unit="D")
+    recognised = is_iso | is_dmy | is_serial
+    blank = (text == "").to_numpy()
+    problems.add(blank, header, raw, "is required: give the treatment date")
+    problems.add(~blank & ~recognised, header, raw,
+                 "is not a date; write it as YYYY-MM-DD, dd/mm/yyyy or mm/dd/yyyy")
+    impossible = recognised & parsed.isna().to_numpy()
+    if impossible.any():
+        reason = np.array([_impossible_reason(d, m) for d, m in zip(day, month)], dtype=object)
+        problems.add(impossible, header, raw, reason)
+    too_early = parsed.notna() & (parsed < pd.Timestamp("1980-01-01"))
+    problems.add(too_early.to_numpy(), header, raw, "is before 1980; check the year")
+    future = parsed.notna() & (parsed > pd.Timestamp(today))
+    problems.add(future.to_numpy(), header, raw, "is in the future; check the date")
+    return parsed.astype("datetime64[ns]")
+
+
+def _impossible_reason(day: float, month: float) -> str:
+    if np.isnan(month) or month < 1 or month > 12:
+        return "has no such month; check the date and whether it is day- or month-first"
+    return f"is not a real date: {_MONTHS[int(month) - 1]} has no day {day:g}"
+
+
+def _text(raw: pd.Series) -> pd.Series:
+    cleaned = raw.str.strip().str.replace(r"\s+", " ", regex=True)
+    return cleaned.where(cleaned != "", None).astype(object)
+
+
+def _validate_outcomes(table: RawTable, plan: ColumnPlan, options: ImportOptions,
+                       problems: _Problems, notes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    frame = table.frame
+    by_name = {v: k for k, v in plan.mapping.items()}
+    decimal_comma = table.delimiter != ","
+    out: dict[str, pd.Series] = {}
+    n = len(frame)
+    empty = pd.Series([""] * n, index=frame.index, dtype=object)
+    for col in schema.OUTCOME_COLUMNS:
+        header = by_name.get(col.name)
+        raw = frame[header].astype(str) if header else empty
+        label = header or col.name
+        if col.type == "text":
+            out[col.name] = _text(raw)
+        elif col.type in ("number", "integer"):
+            out[col.name] = _check_number(col, raw, problems, label, decimal_comma)
+        elif col.type == "date":
+            out[col.name] = parse_dates(raw, options.date_order, table.file, label, problems)
+        elif col.type == "fitzpatrick":
+            fitz = _map_unique(raw, schema.parse_fitzpatrick)
+            blank = (raw.str.strip() == "").to_numpy()
+            problems.add(blank, label, raw, "is required: give the Fitzpatrick skin type I-VI")
+            problems.add(~blank & fitz.isna().to_numpy(), label, raw,
+                         "is not a Fitzpatrick skin type; use I-VI or 1-6 (e.g. 'IV', '4', 'Type 4')")
+            out[col.name] = fitz
+        elif col.type == "modality":
+            out[col.name] = _map_unique(raw, schema.parse_modality)
+            bad = (raw.str.strip() != "").to_numpy() & out[col.name].isna().to_numpy()
+            problems.add(bad, label, raw, "is not a modality; use 'ablative' or 'non-ablative'")
+    # treatment_id: required and unique; later repeats are rejected and name the row they repeat.
+    ids = out["treatment_id"]
+    id_label = by_name["treatment_id"]
+    problems.add(ids.isna().to_numpy(), id_label, empty, "is required: give each treatment an id")
+    dup = ids.notna() & ids.duplicated(keep="first")
+    if dup.any():
+        first_row = pd.Series(table.rows, index=ids.index).groupby(ids).transform("first")
+        reason = "repeats the treatment_id of row " + first_row.astype("Int64").astype(str)
+        problems.add(dup.to_numpy(), id_label, ids.fillna(""), reason.to_numpy())
+    # modality from device when blank; a contradiction is a warning (the stated modality wins).
+    implied = _map_unique(frame[by_name["device"]].astype(str), schema.device_modality) \
+        if "device" in by_name else pd.Series([None] * n, index=frame.index, dtype=object)
+    stated = out["modality"]
+    filled = stated.isna() & implied.notna() & ~problems.rejected
+    if filled.any():
+        notes.append(f"{table.file}: modality was blank in {int(filled.sum())} row(s) and was taken "
+                     "from the device.")
+    stated_raw = frame[by_name["modality"]] if "modality" in by_name else empty
+    unknown = stated.isna() & implied.isna() & (stated_raw.str.strip() == "")
+    problems.add(unknown.to_numpy(), by_name.get("modality") or by_name.get("device", "modality"),
+                 frame[by_name["device"]] if "device" in by_name else empty,
+                 "modality is blank and the device does not tell; give 'ablative' or 'non-ablative'")
+    clash = stated.notna() & implied.notna() & (stated != implied)
+    if clash.any():
+        device_raw = frame[by_name["device"]]
+        problems.add(clash.to_numpy(), by_name["modality"], stated_raw,
+                     ("stated modality differs from the device '" + device_raw + "' (usually "
+                      + implied.astype(str) + "); the stated modality was kept").to_numpy(), "warning")
+    out["modality"] = stated.fillna(implied)
+    out["treatment_area"] = out["treatment_area"].str.lower()
+    _drop_identifier_values(out, table.file, notes)
+    # side-effect flag columns in a combined sheet
+    flag_rows: list[pd.DataFrame] = []
+    for header, effect in plan.flags.items():
+        raw = frame[header].astype(str)
+        flag = _map_unique(raw, schema.parse_flag)
+        problems.add(flag.isna().to_numpy(), header, raw,
+                     "is not a yes/no flag; use yes/no, y/n, 1/0, true/false, or x/blank")
+        flag_rows.append(pd.DataFrame({"treatment_id": ids[flag == True], "effect": effect}))  # noqa: E712
+    records = schema.coerce_outcomes(pd.DataFrame(out).loc[~problems.rejected])
+    kept_ids = set(records["treatment_id"])
+    flags = pd.concat(flag_rows, ignore_index=True) if flag_rows else pd.DataFrame(
+        columns=["treatment_id", "effect"])
+    flags = flags[flags["treatment_id"].isin(kept_ids)]
+    return records, flags
+
+
+def _drop_identifier_values(out: dict[str, pd.Series], file: str, notes: list[str]) -> None:
+    """patient_id must be a pseudonymous code: drop it when it holds e-mail addresses or phone numbers."""
+    ids = out["patient_id"].dropna().astype(str)
+    if ids.empty:
+        return
+    sample = ids.unique()[:5000]
+    if any(schema.EMAIL_VALUE.match(v) or schema.PHONE_VALUE.match(v) for v in sample):
+        out["patient_id"] = pd.Series([None] * len(out["patient_id"]), index=out["patient_id"].index, dtype=object)
+        notes.append(f"{file}: the patient id column holds e-mail addresses or phone numbers, which identify "
+                     "patients, so it was not stored. Use a pseudonymous patient code instead.")
+
+
+def _validate_side_effects(table: RawTable, plan: ColumnPlan, problems: _Problems,
+                           notes: list[str]) -> pd.DataFrame:
+    frame = table.frame
+    by_name = {v: k for k, v in plan.mapping.items()}
+    decimal_comma = table.delimiter != ","
+    n = len(frame)
+    empty = pd.Series([""] * n, index=frame.index, dtype=object)
+    out: dict[str, pd.Series] = {}
+    ids = _text(frame[by_name["treatment_id"]].astype(str))
+    problems.add(ids.isna().to_numpy(), by_name["treatment_id"], empty,
+                 "is required: name the treatment this side effect followed")
+    out["treatment_id"] = ids
+    raw_effect = frame[by_name["effect"]].astype(str)
+    effect = _map_unique(raw_effect, schema.parse_effect)
+    blank = (raw_effect.str.strip() == "").to_numpy()
+    problems.add(blank, by_name["effect"], raw_effect, "is required: name the side effect")
+    other = ~blank & effect.isna().to_numpy()
+    problems.add(other, by_name["effect"], raw_effect,
+                 "is not a known side effect; stored as 'other' with the original text kept", "warning")
+    out["effect"] = effect.where(~other, "other")
+    out["effect_detail"] = _text(raw_effect).where(other, None)
+    severity_header = by_name.get("severity")
+    raw_sev = frame[severity_header].astype(str) if severity_header else empty
+    severity = _map_unique(raw_sev, schema.parse_severity)
+    problems.add((raw_sev.str.strip() != "").to_numpy() & severity.isna().to_numpy(),
+                 severity_header or "severity", raw_sev, "is not a severity; use mild, moderate or severe")
+    out["severity"] = severity
+    for col in schema.SIDE_EFFECT_COLUMNS:
+        if col.type == "number":
+            header = by_name.get(col.name)
+            raw = frame[header].astype(str) if header else empty
+            out[col.name] = _check_number(col, raw, problems, header or col.name, decimal_comma)
+    early = (out["resolved_day"] < out["onset_day"]).fillna(False).to_numpy()
+    problems.add(early, by_name.get("resolved_day", "resolved_day"),
+                 frame[by_name["resolved_day"]] if "resolved_day" in by_name else empty,
+                 "is before the onset day; resolved_day must be on or after onset_day")
+    records = pd.DataFrame(out)
+    return records
+
+
+def _classify(tables: list[RawTable], options: ImportOptions) -> tuple[RawTable, list[RawTable]]:
+    outcomes = [t for t in tables if detect_kind(list(t.frame.columns)) == "outcomes"]
+    sides = [t for t in tables if t not in outcomes]
+    if not outcomes:
+        raise ImportProblem(", ".join(t.file for t in tables),
+                            "no outcome file was given: every file looks like side-effect records.",
+                            "Add the outcome records (one row per treatment) to the import.")
+    if len(outcomes) > 1:
+        raise ImportProblem(", ".join(t.file for t in outcomes),
+                            "more than one file looks like outcome records.",
+                            "Import one outcome file (with its side-effect file) at a time.")
+    return outcomes[0], sides
+
+
+def import_files(outcomes: SourceFile, side_effects: SourceFile | list[SourceFile] | None = None,
+                 options: ImportOptions | None = None) -> ImportResult:
+    """Read, validate and normalise an outcome file and optional side-effect files.
+
+    Raises :class:`ImportProblem` (or a subclass) when a file cannot be used at all, including
+    when no row of the outcome file is valid. Row-level problems are in ``result.report``.
+    """
+    options = options or ImportOptions()
+    extra = [side_effects] if isinstance(side_effects, SourceFile) else list(side_effects or [])
+    sources = [outcomes, *extra]
+    tables = [read_table(s) for s in sources]
+    out_table, side_tables = _classify(tables, options) if extra else (tables[0], [])
+    notes: list[str] = []
+    summaries: list[FileSummary] = []
+    all_problems: list[pd.DataFrame] = []
+    rejected_rows: dict[str, pd.DataFrame] = {}
+    sha = {s.name: s.sha256 for s in sources}
+
+    plan = plan_columns(list(out_table.frame.columns), "outcomes", options.outcome_columns)
+    missing = _missing_required(plan, "outcomes")
+    if missing:
+        raise MissingColumns(out_table.file, "outcomes", list(out_table.frame.columns), missing, plan.mapping)
+    _note_columns(out_table, plan, notes)
+    problems = _Problems(out_table.file, out_table.rows)
+    records, flag_effects = _validate_outcomes(out_table, plan, options, problems, notes)
+    problems.add_rows(out_table.malformed["row"].to_numpy(), out_table.malformed["value"].tolist(),
+                      out_table.malformed["reason"].tolist())
+    if records.empty:
+        first = problems.frame().head(3)
+        examples = "; ".join(f"row {p.row} '{p.column}' = '{_clip(p.value, 30)}': {p.reason}"
+                             for p in first.itertuples())
+        raise ImportProblem(out_table.file, f"no row could be imported. First problems: {examples}.",
+                            "Fix these values (or the column headers) and import the file again.")
+    summaries.append(_summary(out_table, "outcomes", sha, plan, len(records), problems))
+    all_problems.append(problems.frame())
+    rejected_rows[out_table.file] = _rejected(out_table, problems)
+
+    outcome_rows = pd.Series(out_table.rows, index=out_table.frame.index)
+    raw_ids = _text(out_table.frame[{v: k for k, v in plan.mapping.items()}["treatment_id"]].astype(str))
+    rejected_id_rows = dict(zip(raw_ids[problems.rejected], outcome_rows[problems.rejected]))
+    side_frames = [flag_effects.assign(severity=None, onset_day=np.nan, resolved_day=np.nan, effect_detail=None)]
+    if len(flag_effects):
+        notes.append(f"{out_table.file}: {len(flag_effects)} side-effect record(s) made from the flag columns "
+                     + ", ".join(f"'{h}'" for h in plan.flags) + ".")
+    known_ids = pd.Index(records["treatment_id"])
+    for table in side_tables:
+        side_plan = plan_columns(list(table.frame.columns), "side_effects", options.side_effect_columns)
+        side_missing = _missing_required(side_plan, "side_effects")
+        if side_missing:
+            raise MissingColumns(table.file, "side_effects", list(table.frame.columns), side_missing,
+                                 side_plan.mapping)
+        _note_columns(table, side_plan, notes)
+        side_problems = _Problems(table.file, table.rows)
+        side = _validate_side_effects(table, side_plan, side_problems, notes)
+        orphan = side["treatment_id"].notna().to_numpy() & ~side["treatment_id"].isin(known_ids).to_numpy()
+        if orphan.any():
+            reasons = np.array([
+                f"its outcome row ({out_table.file} row {rejected_id_rows[t]}) was rejected"
+                if t in rejected_id_rows else f"no outcome record has this treatment_id in {out_table.file}"
+                for t in side["treatment_id"].to_numpy()[orphan]], dtype=object)
+            full = np.empty(len(side), dtype=object)
+            full[orphan] = reasons
+            side_problems.add(orphan, {v: k for k, v in side_plan.mapping.items()}["treatment_id"],
+                              side["treatment_id"].fillna(""), full)
+        side_problems.add_rows(table.malformed["row"].to_numpy(), table.malformed["value"].tolist(),
+                               table.malformed["reason"].tolist())
+        kept = side.loc[~side_problems.rejected]
+        side_frames.append(kept)
+        summaries.append(_summary(table, "side_effects", sha, side_plan, len(kept), side_problems))
+        all_problems.append(side_problems.frame())
+        rejected_rows[table.file] = _rejected(table, side_problems)
+    side_effects_frame = schema.coerce_side_effects(pd.concat(side_frames, ignore_index=True))
+    for table in [out_table, *side_tables]:
+        if table.blank_rows:
+            notes.append(f"{table.file}: {table.blank_rows} empty row(s) skipped.")
+    problems_frame = pd.concat(all_problems, ignore_index=True)
+    order = {t.file: i for i, t in enumerate([out_table, *side_tables])}
+    problems_frame = (problems_frame.assign(_f=problems_frame["file"].map(order))
+                      .sort_values(["_f", "row"], kind="stable").drop(columns="_f").reset_index(drop=True))
+    report = ImportReport(summaries, notes, problems_frame, rejected_rows, len(records), len(side_effects_frame))
+    return ImportResult(records, side_effects_frame, report, sources)
+
+
+def _note_columns(table: RawTable, plan: ColumnPlan, notes: list[str]) -> None:
+    if plan.identifiers:
+        notes.append(f"{table.file}: column(s) {', '.join(repr(h) for h in plan.identifiers)} look like patient "
+                     "identifiers (names, contact details or dates of birth) and were NOT stored.")
+    if plan.ignored:
+        notes.append(f"{table.file}: column(s) {', '.join(repr(h) for h in plan.ignored)} are not part of the "
+                     "schema and were ignored.")
+
+
+def _summary(table: RawTable, kind: Kind, sha: dict[str, str], plan: ColumnPlan, accepted: int,
+             problems: _Problems) -> FileSummary:
+    columns = dict(plan.mapping)
+    columns.update({h: f"flag: {e}" for h, e in plan.flags.items()})
+    rejected = int(problems.rejected.sum()) + len(table.malformed)
+    return FileSummary(table.file, kind, sha[table.file], table.encoding, table.delimiter,
+                       len(table.frame) + len(table.malformed), accepted, rejected, columns, plan.ignored,
+                       plan.identifiers)
+
+
+def _rejected(table: RawTable, problems: _Problems) -> pd.DataFrame:
+    """The rejected rows as they were in the file (minus identifier columns), with row number and reasons."""
+    found = problems.frame()
+    found = found[found["severity"] == "rejected"]
+    if found.empty:
+        return pd.DataFrame(columns=["row", "problems"])
+    reasons = (found.assign(text=found["column"] + ": " + found["reason"])
+               .groupby("row")["text"].agg("; ".join))
+    plan = plan_columns(list(table.frame.columns), "outcomes")
+    keep = [c for c in table.frame.columns if c not in plan.identifiers]
+    rows = table.frame.loc[problems.rejected, keep].copy()
+    rows.insert(0, "row", table.rows[problems.rejected])
+    if len(table.malformed):
+        bad = pd.DataFrame({"row": table.malformed["row"]})
+        rows = pd.concat([rows, bad], ignore_index=True)
+    rows["problems"] = rows["row"].map(reasons)
+    return rows.sort_values("row").reset_index(drop=True)

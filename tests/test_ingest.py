@@ -1,0 +1,309 @@
+"""Import rules, one test per rule, on the messy-file corpus in tests/corpus/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis import schema
+from analysis.ingest import (
+    DateOrderNeeded,
+    ImportOptions,
+    ImportProblem,
+    MissingColumns,
+    SourceFile,
+    import_files,
+    plan_columns,
+    read_table,
+)
+
+CORPUS = Path(__file__).parent / "corpus"
+
+
+def src(name: str) -> SourceFile:
+    return SourceFile.from_path(CORPUS / name)
+
+
+def problems_for(result, row: int) -> pd.DataFrame:
+    p = result.report.problems
+    return p[p["row"] == row]
+
+
+# --- reading: encodings, delimiters, quoting ----------------------------------------------------
+
+def test_utf8_bom_comma_and_quoted_fields():
+    result = import_files(src("bom_utf8.csv"))
+    out = result.outcomes
+    assert list(out["treatment_id"]) == ["T1", "T2", "T3"]
+    assert out.loc[0, "clinic"] == "Clínica Sèvres, Paris"
+    assert out.loc[1, "treatment_area"] == "face, neck"
+    assert out.loc[2, "clinic"] == 'He said "hi"'
+    assert result.report.files[0].encoding == "UTF-8 with BOM"
+    assert list(out["fitzpatrick_type"]) == [4, 2, 1]
+
+
+def test_semicolon_with_decimal_commas_and_day_first_dates():
+    result = import_files(src("semicolon_decimal_comma.csv"))
+    out = result.outcomes
+    assert result.report.files[0].delimiter == ";"
+    assert list(out["downtime_days"]) == [6.5, 2.0, 1.5]
+    assert list(out["cost"]) == [1250.0, 300.0, 450.75]
+    assert out.loc[0, "procedure_minutes"] == 45.5
+    # 25/03 and 13/04 can only be day-first, so 02/04/2024 is 2 April.
+    assert list(out["treatment_date"].dt.strftime("%Y-%m-%d")) == ["2024-03-25", "2024-04-02", "2024-04-13"]
+    assert list(out["modality"]) == ["ablative", "non-ablative", "non-ablative"]
+
+
+def test_latin1_tab_delimited_names_survive():
+    result = import_files(src("latin1_tab.csv"))
+    out = result.outcomes
+    assert result.report.files[0].encoding == "Windows-1252"
+    assert result.report.files[0].delimiter == "\t"
+    assert set(out["clinic"]) == {"Clínica São João"}
+    assert set(out["practitioner"]) == {"Dr Müller"}
+    assert list(out["modality"]) == ["ablative", "non-ablative"]  # from Er:YAG and Nd:YAG
+
+
+def test_utf16_unicode_text_from_excel():
+    result = import_files(src("utf16_excel_unicode.txt"))
+    assert result.report.files[0].encoding == "UTF-16"
+    assert list(result.outcomes["treatment_id"]) == ["U1"]
+
+
+# --- field rules -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text,expected", [
+    ("1", 1), ("6", 6), ("IV", 4), ("iv", 4), ("Type 4", 4), ("type IV", 4), ("FST IV", 4),
+    ("Fitzpatrick VI", 6), (" V ", 5), ("4.0", 4), ("7", None), ("0", None), ("pale", None), ("", None),
+    ("VII", None), ("4.5", None),
+])
+def test_parse_fitzpatrick(text, expected):
+    assert schema.parse_fitzpatrick(text) == expected
+
+
+def test_mixed_fitzpatrick_notations():
+    result = import_files(src("mixed_fitzpatrick.csv"))
+    assert list(result.outcomes["fitzpatrick_type"]) == [1, 4, 4, 4, 4, 4, 6]
+    rejected = result.report.problems.set_index("row")
+    assert "not a Fitzpatrick skin type" in rejected.loc[9, "reason"]   # F8: 7
+    assert "is required" in rejected.loc[10, "reason"]                  # F9: blank
+    assert rejected.loc[11, "value"] == "pale"
+
+
+def test_bad_dates_are_rejected_rows_with_reasons():
+    result = import_files(src("bad_dates.csv"))
+    accepted = dict(zip(result.outcomes["treatment_id"], result.outcomes["treatment_date"].dt.strftime("%Y-%m-%d")))
+    # 14/03/2024 shows the column is day-first; Excel serial 45292 is 2024-01-01; 05/06/24 is 5 June 2024.
+    assert accepted == {"D2": "2024-03-14", "D4": "2024-01-01", "D8": "2024-06-05"}
+    by_row = result.report.problems.set_index("row")["reason"]
+    assert by_row[2] == "is not a real date: February has no day 31"
+    assert "is not a date" in by_row[4]
+    assert "in the future" in by_row[6]
+    assert "no such month" in by_row[7]
+    assert "is required" in by_row[8]
+
+
+def test_ambiguous_dates_ask_instead_of_guessing():
+    with pytest.raises(DateOrderNeeded) as info:
+        import_files(src("ambiguous_dates.csv"))
+    assert "--dayfirst" in str(info.value) and "03/04/2024" in str(info.value)
+    day_first = import_files(src("ambiguous_dates.csv"), options=ImportOptions(date_order="dayfirst"))
+    month_first = import_files(src("ambiguous_dates.csv"), options=ImportOptions(date_order="monthfirst"))
+    assert day_first.outcomes.loc[0, "treatment_date"] == pd.Timestamp("2024-04-03")
+    assert month_first.outcomes.loc[0, "treatment_date"] == pd.Timestamp("2024-03-04")
+    assert day_first.outcomes.loc[2, "treatment_date"] == pd.Timestamp("2024-07-08")  # ISO is unaffected
+
+
+def test_month_first_is_decided_from_the_column():
+    result = import_files(src("month_first_dates.csv"))
+    assert list(result.outcomes["treatment_date"].dt.strftime("%Y-%m-%d")) == ["2024-03-04", "2024-12-25"]
+
+
+def test_out_of_range_and_non_numeric_values_reject_the_row():
+    result = import_files(src("bad_numbers.csv"))
+    assert list(result.outcomes["treatment_id"]) == ["N7"]
+    reasons = result.report.problems.set_index("row")[["column", "value", "reason"]]
+    assert tuple(reasons.loc[2]) == ("downtime_days", "-3", "must be between 0 and 90")
+    assert tuple(reasons.loc[3]) == ("downtime_days", "120", "must be between 0 and 90")
+    assert tuple(reasons.loc[4]) == ("downtime_days", "abc", "is not a number")
+    assert tuple(reasons.loc[5]) == ("improvement_score", "5", "must be between 0 and 4")
+    assert tuple(reasons.loc[6]) == ("satisfaction", "0", "must be between 1 and 5")
+    assert tuple(reasons.loc[7]) == ("improvement_score", "2.5", "must be a whole number")
+    assert result.outcomes.loc[0, "downtime_days"] == 0.0  # zero is a valid downtime
+
+
+def test_duplicate_ids_keep_the_first_and_name_the_row_repeated():
+    result = import_files(src("duplicate_ids.csv"))
+    assert list(result.outcomes["treatment_id"]) == ["X1", "X2"]
+    assert result.outcomes.loc[0, "treatment_date"] == pd.Timestamp("2024-01-01")
+    p = result.report.problems
+    assert list(p["row"]) == [4, 5]
+    assert set(p["reason"]) == {"repeats the treatment_id of row 2"}
+
+
+def test_orphan_side_effects_are_reported_not_stored():
+    result = import_files(src("orphans_outcomes.csv"), src("orphans_side_effects.csv"))
+    assert list(result.outcomes["treatment_id"]) == ["O1", "O2"]  # O3 has Fitzpatrick 9
+    assert list(result.side_effects["treatment_id"]) == ["O1", "O2"]
+    side = result.report.problems[result.report.problems["file"] == "orphans_side_effects.csv"].set_index("row")
+    assert "no outcome record has this treatment_id" in side.loc[4, "reason"]
+    assert side.loc[5, "reason"] == "its outcome row (orphans_outcomes.csv row 4) was rejected"
+    assert result.report.files[1].rows_rejected == 2
+
+
+def test_side_effect_synonyms_severity_and_durations():
+    result = import_files(src("orphans_outcomes.csv"), src("side_effect_synonyms.csv"))
+    se = result.side_effects
+    assert list(se["effect"]) == ["hyperpigmentation", "erythema", "edema", "edema", "other"]
+    assert list(se["severity"]) == ["moderate", "mild", "mild", "severe", "mild"]
+    assert se.loc[4, "effect_detail"] == "itching"
+    p = result.report.problems.set_index("row")
+    assert p.loc[6, "severity"] == "warning"                       # itching kept as 'other'
+    assert "not a severity" in p.loc[7, "reason"]                  # acne, 'extreme'
+    assert "before the onset day" in p.loc[8, "reason"]            # blister resolved 2 < onset 5
+
+
+def test_flag_columns_become_side_effect_records():
+    result = import_files(src("combined_flags.csv"))
+    assert list(result.outcomes["treatment_id"]) == ["C1", "C2", "C3"]
+    pairs = set(zip(result.side_effects["treatment_id"], result.side_effects["effect"]))
+    assert pairs == {("C1", "hyperpigmentation"), ("C1", "erythema"), ("C1", "edema"),
+                     ("C3", "hyperpigmentation"), ("C3", "erythema"), ("C3", "edema")}
+    bad = result.report.problems.set_index("row")
+    assert bad.loc[5, "column"] == "PIH" and "yes/no" in bad.loc[5, "reason"]
+    assert result.report.files[0].columns["Scarring"] == "flag: scarring"
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("yes", True), ("Y", True), ("1", True), ("TRUE", True), ("x", True), ("X", True), ("1.0", True),
+    ("no", False), ("n", False), ("0", False), ("false", False), ("", False), ("  ", False), ("maybe", None),
+    ("2", None),
+])
+def test_parse_flag(value, expected):
+    assert schema.parse_flag(value) is expected if expected is not None else schema.parse_flag(value) is None
+
+
+@pytest.mark.parametrize("header,column", [
+    ("Skin type", "fitzpatrick_type"), ("Fitzpatrick", "fitzpatrick_type"), ("FST", "fitzpatrick_type"),
+    ("Downtime (days)", "downtime_days"), ("Date of treatment", "treatment_date"), ("TREATMENT_ID", "treatment_id"),
+    (" treatment id ", "treatment_id"), ("Laser", "device"), ("Technician", "practitioner"), ("Area", "treatment_area"),
+])
+def test_headers_match_case_and_space_insensitively_with_synonyms(header, column):
+    assert plan_columns([header], "outcomes").mapping == {header: column}
+
+
+# --- patient identifiers -------------------------------------------------------------------------
+
+def test_identifier_columns_are_dropped_and_reported():
+    result = import_files(src("pii_columns.csv"))
+    summary = result.report.files[0]
+    assert set(summary.dropped_identifier_columns) == {"Patient Name", "Email", "Phone", "Date of Birth",
+                                                       "Home Address"}
+    assert any("NOT stored" in n for n in result.report.notes)
+    assert list(result.outcomes["patient_id"]) == ["PX-001", "PX-002"]  # the pseudonymous code stays
+    stored_text = result.outcomes.astype(str).to_string()
+    for leaked in ("Jane", "jane@example.com", "7946", "1980-02-03", "High St"):
+        assert leaked not in stored_text
+
+
+def test_identifier_values_in_patient_id_are_dropped():
+    result = import_files(src("pii_in_patient_id.csv"))
+    assert result.outcomes["patient_id"].isna().all()
+    assert any("e-mail addresses or phone numbers" in n for n in result.report.notes)
+
+
+def test_rejected_rows_never_carry_identifier_columns():
+    result = import_files(src("pii_columns.csv"))
+    for rows in result.report.rejected_rows.values():
+        assert "Email" not in rows.columns
+
+
+# --- whole-file refusals -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name,words", [
+    ("empty.csv", "the file is empty"),
+    ("header_only.csv", "no data rows"),
+    ("binary.csv", "binary data"),
+    ("renamed_xlsx.csv", "Excel workbook"),
+    ("no_valid_rows.csv", "no row could be imported"),
+])
+def test_unusable_files_are_refused_with_how_to_fix(name, words):
+    with pytest.raises(ImportProblem) as info:
+        import_files(src(name))
+    message = str(info.value)
+    assert message.startswith(f"{name}:")
+    assert words in message
+    assert info.value.how_to_fix
+
+
+def test_no_valid_rows_names_the_first_problems():
+    with pytest.raises(ImportProblem) as info:
+        import_files(src("no_valid_rows.csv"))
+    assert "row 2 'treatment_date' = 'notadate'" in str(info.value)
+    assert "row 3 'fitzpatrick_type' = '12'" in str(info.value)
+
+
+def test_missing_required_column_names_it_and_the_accepted_headers():
+    with pytest.raises(MissingColumns) as info:
+        import_files(src("missing_required.csv"))
+    assert info.value.missing == ["fitzpatrick_type"]
+    assert "'Skin type'" in str(info.value) or "'skin type'" in str(info.value)
+
+
+def test_unrecognised_headers_can_be_mapped():
+    with pytest.raises(MissingColumns) as info:
+        import_files(src("unrecognised_headers.csv"))
+    assert set(info.value.missing) == {"treatment_id", "treatment_date", "fitzpatrick_type", "modality"}
+    assert info.value.headers == ["Ref", "When", "Kind", "Tone", "Days off"]
+    mapping = {"Ref": "treatment_id", "When": "treatment_date", "Kind": "modality", "Tone": "fitzpatrick_type",
+               "Days off": "downtime_days"}
+    result = import_files(src("unrecognised_headers.csv"), options=ImportOptions(outcome_columns=mapping))
+    assert list(result.outcomes["downtime_days"]) == [6.0, 1.0]
+
+
+def test_ragged_rows_are_reported_with_their_row_number():
+    result = import_files(src("ragged.csv"))
+    assert list(result.outcomes["treatment_id"]) == ["G1", "G3", "G4"]
+    p = result.report.problems
+    assert list(p["row"]) == [3]
+    assert "has 10 fields but the header has 8" in p.iloc[0]["reason"]
+    assert any("1 empty row(s) skipped" in n for n in result.report.notes)
+    table = read_table(src("ragged.csv"))
+    assert list(table.rows) == [2, 4, 6]  # spreadsheet row numbers survive the blank and ragged rows
+
+
+def test_nothing_is_dropped_silently():
+    """Every data row of every corpus file is either accepted or named in the report."""
+    for name in ("bad_dates.csv", "bad_numbers.csv", "duplicate_ids.csv", "mixed_fitzpatrick.csv",
+                 "combined_flags.csv", "ragged.csv"):
+        result = import_files(src(name))
+        summary = result.report.files[0]
+        rejected_rows = set(result.report.problems.query("severity == 'rejected'")["row"])
+        assert summary.rows_accepted + len(rejected_rows) == summary.rows_read, name
+        assert summary.rows_accepted == len(result.outcomes), name
+
+
+def test_report_summary_lines_name_file_row_column_value_and_reason():
+    result = import_files(src("bad_numbers.csv"))
+    lines = result.report.summary_lines()
+    assert "bad_numbers.csv row 2, column 'downtime_days', value '-3': must be between 0 and 90 (rejected)" in lines
+
+
+def test_rejected_rows_table_is_ready_to_fix_and_reupload():
+    result = import_files(src("bad_numbers.csv"))
+    rows = result.report.rejected_rows["bad_numbers.csv"]
+    assert list(rows["row"]) == [2, 3, 4, 5, 6, 7]
+    assert list(rows.columns[:3]) == ["row", "treatment_id", "treatment_date"]
+    assert rows.loc[0, "problems"] == "downtime_days: must be between 0 and 90"
+
+
+def test_imported_frames_have_canonical_types():
+    result = import_files(src("semicolon_decimal_comma.csv"))
+    out = result.outcomes
+    assert list(out.columns) == list(schema.OUTCOME_NAMES)
+    assert str(out["fitzpatrick_type"].dtype) == "int8"
+    assert list(out["modality"].cat.categories) == list(schema.MODALITIES)
+    assert str(out["treatment_date"].dtype) == "datetime64[ns]"
+    assert list(result.side_effects.columns) == list(schema.SIDE_EFFECT_FRAME_COLUMNS)
