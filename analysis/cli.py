@@ -1,0 +1,107 @@
+"""Command line: ``python -m analysis import|datasets|rename|delete ...`` (for nightly EMR exports)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from analysis.ingest import ImportOptions, ImportProblem, SourceFile, import_files
+from analysis.store import DatasetNotFound, Store, StoreError, describe_url
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m analysis",
+                                     description="Import and manage laser-treatment outcome datasets.")
+    parser.add_argument("--db", metavar="URL", help="SQLAlchemy database URL (default: $LASERDASH_DB_URL, "
+                        "else data/laserdash.db)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    imp = commands.add_parser("import", help="import an outcome CSV and optional side-effect CSVs")
+    imp.add_argument("outcomes", type=Path, help="outcome records, one row per treatment")
+    imp.add_argument("side_effects", type=Path, nargs="*", help="side-effect records, one row per event")
+    imp.add_argument("--name", required=True, help="name of the new dataset")
+    order = imp.add_mutually_exclusive_group()
+    order.add_argument("--dayfirst", action="store_true", help="dates are dd/mm/yyyy")
+    order.add_argument("--monthfirst", action="store_true", help="dates are mm/dd/yyyy")
+    imp.add_argument("--map", action="append", default=[], metavar="HEADER=COLUMN",
+                     help="map a header of the outcome file to a schema column (repeatable)")
+    imp.add_argument("--allow-duplicate", action="store_true",
+                     help="import even if the same file was imported before")
+    imp.add_argument("--rejected", type=Path, metavar="DIR",
+                     help="write the rejected rows of each file to DIR/<file>.rejected.csv")
+    imp.add_argument("--max-problems", type=int, default=50, help="problems to print (default 50)")
+
+    commands.add_parser("datasets", help="list datasets")
+    ren = commands.add_parser("rename", help="rename a dataset")
+    ren.add_argument("dataset_id")
+    ren.add_argument("name")
+    dele = commands.add_parser("delete", help="delete a dataset and its records")
+    dele.add_argument("dataset_id")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code (0 success, 1 refused, 2 usage)."""
+    args = _parser().parse_args(argv)
+    try:
+        store = Store(args.db)
+        if args.command == "import":
+            return _import(store, args)
+        if args.command == "datasets":
+            return _datasets(store)
+        if args.command == "rename":
+            info = store.rename(args.dataset_id, args.name)
+            print(f"Renamed {info.id} to '{info.name}'.")
+            return 0
+        if args.command == "delete":
+            store.delete(args.dataset_id)
+            print(f"Deleted {args.dataset_id}.")
+            return 0
+    except (ImportProblem, StoreError, DatasetNotFound, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: cannot read {exc.filename}: {exc.strerror}.", file=sys.stderr)
+        return 1
+    return 2  # pragma: no cover - argparse requires a command
+
+
+def _import(store: Store, args: argparse.Namespace) -> int:
+    mapping = {}
+    for item in args.map:
+        header, sep, column = item.partition("=")
+        if not sep:
+            raise ValueError(f"--map takes HEADER=COLUMN, got '{item}'.")
+        mapping[header] = column
+    order = "dayfirst" if args.dayfirst else "monthfirst" if args.monthfirst else "auto"
+    options = ImportOptions(date_order=order, outcome_columns=mapping)
+    result = import_files(SourceFile.from_path(args.outcomes),
+                          [SourceFile.from_path(p) for p in args.side_effects], options)
+    info = store.import_dataset(result, args.name, allow_duplicate=args.allow_duplicate)
+    print(info.id)
+    for line in result.report.summary_lines(args.max_problems):
+        print(line)
+    if args.rejected:
+        args.rejected.mkdir(parents=True, exist_ok=True)
+        from analysis.export import safe_csv
+
+        for file, rows in result.report.rejected_rows.items():
+            if len(rows):
+                target = args.rejected / f"{Path(file).stem}.rejected.csv"
+                target.write_bytes(safe_csv(rows))
+                print(f"Rejected rows of {file} written to {target}.")
+    print(f"Stored as dataset '{info.name}' ({info.id}) in {describe_url(store.url)}.")
+    return 0
+
+
+def _datasets(store: Store) -> int:
+    rows = store.datasets()
+    if not rows:
+        print("No datasets yet. Import one with: python -m analysis import OUTCOMES.csv --name NAME")
+        return 0
+    print(f"{'id':<24}{'treatments':>11}{'side effects':>14}  {'created (UTC)':<17}  name")
+    for d in rows:
+        print(f"{d.id:<24}{d.treatments:>11}{d.side_effects:>14}  {d.created_at:%Y-%m-%d %H:%M}  {d.name}")
+    return 0

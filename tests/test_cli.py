@@ -1,0 +1,83 @@
+"""``python -m analysis``: import prints the new id and the report; exits non-zero when nothing was imported."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from analysis.cli import main
+from analysis.store import Store, is_valid_dataset_id
+
+from conftest import ROOT
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "analysis", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_import_prints_id_and_report_then_lists(tmp_path, corpus):
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    done = run_cli("--db", db, "import", str(corpus / "orphans_outcomes.csv"), str(corpus / "orphans_side_effects.csv"),
+                   "--name", "Nightly export")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert is_valid_dataset_id(lines[0])
+    assert "Accepted 2 treatment(s) and 2 side-effect record(s); rejected 3 row(s)." in lines
+    assert any("orphans_outcomes.csv row 4, column 'fitzpatrick_type', value '9'" in line for line in lines)
+    listed = run_cli("--db", db, "datasets")
+    assert listed.returncode == 0
+    assert lines[0] in listed.stdout and "Nightly export" in listed.stdout
+
+
+def test_import_of_unusable_file_exits_non_zero_with_message(tmp_path, corpus):
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    done = run_cli("--db", db, "import", str(corpus / "empty.csv"), "--name", "Nothing")
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert "empty.csv: the file is empty." in done.stderr
+    assert "Traceback" not in done.stderr
+    assert Store(db).datasets() == []
+
+
+def test_ambiguous_dates_need_a_flag(tmp_path, corpus, capsys):
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    assert main(["--db", db, "import", str(corpus / "ambiguous_dates.csv"), "--name", "x"]) == 1
+    assert "--dayfirst" in capsys.readouterr().err
+    assert main(["--db", db, "import", str(corpus / "ambiguous_dates.csv"), "--name", "x", "--dayfirst"]) == 0
+
+
+def test_duplicate_import_is_refused_then_allowed(tmp_path, corpus, capsys):
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    path = str(corpus / "bom_utf8.csv")
+    assert main(["--db", db, "import", path, "--name", "one"]) == 0
+    assert main(["--db", db, "import", path, "--name", "two"]) == 1
+    assert "already imported" in capsys.readouterr().err
+    assert main(["--db", db, "import", path, "--name", "two", "--allow-duplicate"]) == 0
+    assert len(Store(db).datasets()) == 2
+
+
+def test_map_option_and_rejected_rows_file(tmp_path, corpus, capsys):
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    args = ["--db", db, "import", str(corpus / "unrecognised_headers.csv"), "--name", "mapped",
+            "--map", "Ref=treatment_id", "--map", "When=treatment_date", "--map", "Kind=modality",
+            "--map", "Tone=fitzpatrick_type"]
+    assert main(args) == 0
+    assert main(["--db", db, "import", str(corpus / "formula_injection.csv"), "--name", "inj",
+                 "--rejected", str(tmp_path / "rej")]) == 0
+    assert main(["--db", db, "import", str(corpus / "bad_numbers.csv"), "--name", "bad",
+                 "--rejected", str(tmp_path / "rej")]) == 0
+    written = (tmp_path / "rej" / "bad_numbers.rejected.csv").read_text(encoding="utf-8-sig")
+    assert "must be between 0 and 90" in written
+    assert "\n2,N1,2024-01-01,ablative,2,-3," in written  # row number first; numbers stay numbers
+
+
+def test_rename_and_delete(tmp_path, corpus, capsys):
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    assert main(["--db", db, "import", str(corpus / "bom_utf8.csv"), "--name", "old"]) == 0
+    dataset_id = capsys.readouterr().out.splitlines()[0]
+    assert main(["--db", db, "rename", dataset_id, "new name"]) == 0
+    assert Store(db).get(dataset_id).name == "new name"
+    assert main(["--db", db, "delete", dataset_id]) == 0
+    assert main(["--db", db, "delete", dataset_id]) == 1
+    assert "No dataset with id" in capsys.readouterr().err
