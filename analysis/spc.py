@@ -1,0 +1,730 @@
+"""Statistical process control for side-effect rates: p-charts and funnel plots.
+
+Pure functions, no Streamlit. Every result is a small frozen dataclass; invalid input raises
+``ValueError`` naming the bad value; empty input gives a result with ``None`` fields and a
+``reason`` instead of raising.
+
+Methods
+-------
+* :func:`p_chart` - Shewhart p-chart (Montgomery, *Introduction to Statistical Quality Control*,
+  p-chart for fraction nonconforming; the same limits as R ``qcc::qcc(type="p")``) with the run
+  rules of the NHS England "Making Data Count" SPC tools: a *shift* is 7 or more consecutive
+  points on one side of the centre line and a *trend* is 7 or more consecutive points each
+  higher (or each lower) than the one before, as implemented in the NHS-R ``NHSRplotthedots``
+  package (``ptd_seven_point_one_side_mean`` and ``ptd_seven_point_trend`` in
+  ``R/ptd_calculate_point_type.R``; its issue #202 confirms the 7-point rule for both, the
+  Excel tool also offering 6).
+* :func:`funnel_limits` - exact binomial funnel limits for a proportion with the interpolation of
+  Spiegelhalter DJ (2005) "Funnel plots for comparing institutional performance", Stat Med
+  24:1185-1202, appendix A.1.1.
+* :func:`ratio_funnel_limits`, :func:`funnel_plot` and :func:`expected_counts` - indirectly
+  standardised observed/expected ratios plotted against the expected count E with exact Poisson
+  limits (Spiegelhalter 2005, Table I, "standardised ratio": target 1, precision E, Poisson) and
+  the same interpolation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from numbers import Integral, Real
+from typing import Any, cast
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = [
+    "SHIFT_RUN",
+    "TREND_RUN",
+    "PChartPoint",
+    "PChart",
+    "p_chart",
+    "FunnelCurve",
+    "FunnelLimits",
+    "funnel_limits",
+    "ratio_funnel_limits",
+    "FunnelUnit",
+    "Funnel",
+    "funnel_plot",
+    "expected_counts",
+]
+
+#: Consecutive points on one side of the centre line that make a shift (NHSRplotthedots).
+SHIFT_RUN = 7
+#: Consecutive points each above (or each below) the previous one that make a trend.
+TREND_RUN = 7
+
+RULE_OUTSIDE = "outside limits"
+RULE_SHIFT = "shift"
+RULE_TREND = "trend"
+
+NOT_RECORDED = "(not recorded)"
+
+
+# --------------------------------------------------------------------------------------------
+# validation helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _as_count(value: Any, name: str) -> int:
+    """A non-negative whole number, or ValueError naming the value."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
+    if isinstance(value, Integral):
+        number = int(value)
+    elif isinstance(value, Real) and math.isfinite(float(value)) and float(value).is_integer():
+        number = int(value)
+    else:
+        raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
+    if number < 0:
+        raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
+    return number
+
+
+def _as_level(value: Any, name: str, *, low: float = 0.0, high: float = 1.0) -> float:
+    """A real number strictly between ``low`` and ``high``."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)):
+        raise ValueError(f"{name} must be a number between {low:g} and {high:g}, got {value!r}")
+    number = float(value)
+    if not low < number < high:
+        raise ValueError(f"{name} must be between {low:g} and {high:g} (exclusive), got {value!r}")
+    return number
+
+
+def _sequence(values: Any, name: str) -> list[Any]:
+    if isinstance(values, (str, bytes)) or values is None:
+        raise ValueError(f"{name} must be a sequence of numbers, got {values!r}")
+    try:
+        return list(values)
+    except TypeError as exc:
+        raise ValueError(f"{name} must be a sequence of numbers, got {values!r}") from exc
+
+
+def _confidences(confidences: Any) -> tuple[float, ...]:
+    levels = tuple(_as_level(c, "confidence") for c in _sequence(confidences, "confidences"))
+    if not levels:
+        raise ValueError("confidences must name at least one level, got ()")
+    return levels
+
+
+# --------------------------------------------------------------------------------------------
+# p-chart
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PChartPoint:
+    """One period (e.g. a month) of a p-chart.
+
+    ``rate``, ``lower`` and ``upper`` are ``None`` for a period with no treatments.
+    ``signal`` is True only when the rate lies outside the control limits; ``rule`` names the
+    first special-cause rule the point meets, in the order "outside limits", "shift", "trend".
+    """
+
+    label: str
+    events: int
+    total: int
+    rate: float | None
+    lower: float | None
+    upper: float | None
+    signal: bool
+    rule: str | None
+
+
+@dataclass(frozen=True)
+class PChart:
+    """A p-chart: centre line ``centre`` (p-bar) and its points; ``reason`` when it is empty."""
+
+    centre: float | None
+    points: tuple[PChartPoint, ...]
+    sigma: float
+    reason: str | None = None
+
+
+def p_chart(
+    events: Sequence[int],
+    totals: Sequence[int],
+    labels: Sequence[str] | None = None,
+    sigma: float = 3.0,
+) -> PChart:
+    """Shewhart p-chart for a rate per period, with the NHS "Making Data Count" run rules.
+
+    The centre line is ``p̄ = Σevents / Σtotals``; each period ``i`` has limits
+    ``p̄ ± sigma·sqrt(p̄(1−p̄)/n_i)`` clipped to ``[0, 1]``. A rate strictly above the upper or
+    strictly below the lower limit is a signal (as ``qcc``'s rule 1). Periods with
+    ``total == 0`` are kept, with ``rate``, ``lower`` and ``upper`` set to ``None``; they are
+    skipped (neither counted nor breaking a run) by the run rules.
+
+    Run rules (NHSRplotthedots, the R implementation of the NHS England Making Data Count
+    tools): every point of a run of at least :data:`SHIFT_RUN` (7) consecutive points strictly
+    on the same side of the centre line is marked "shift" (a point exactly on the centre line
+    ends a run); every point of a run of at least :data:`TREND_RUN` (7) consecutive points each
+    strictly higher (or each strictly lower) than the one before is marked "trend" (a repeated
+    value ends a trend).
+
+    Parameters
+    ----------
+    events : sequence of int
+        Number of treatments with the side effect in each period.
+    totals : sequence of int
+        Number of treatments in each period; ``events[i] <= totals[i]``.
+    labels : sequence of str, optional
+        One label per period (e.g. ``"2024-03"``); defaults to ``"1"``, ``"2"``, ...
+    sigma : float, default 3.0
+        Width of the limits in standard errors.
+
+    Returns
+    -------
+    PChart
+
+    Examples
+    --------
+    The first 30 samples of Montgomery's orange-juice can data (R ``qcc`` dataset
+    ``orangejuice``): ``qcc(D[trial], sizes=size[trial], type="p")`` documents centre
+    0.2313333, LCL 0.05242755 and UCL 0.4102391; samples 15 and 23 are out of control.
+
+    >>> d = [12, 15, 8, 10, 4, 7, 16, 9, 14, 10, 5, 6, 17, 12, 22,
+    ...      8, 10, 5, 13, 11, 20, 18, 24, 15, 9, 12, 7, 13, 9, 6]
+    >>> chart = p_chart(d, [50] * 30)
+    >>> round(chart.centre, 7), round(chart.points[0].upper, 7)
+    (0.2313333, 0.4102391)
+    >>> [p.label for p in chart.points if p.signal]
+    ['15', '23']
+    """
+    event_list = _sequence(events, "events")
+    total_list = _sequence(totals, "totals")
+    if len(event_list) != len(total_list):
+        raise ValueError(f"events and totals must have the same length, got {len(event_list)} and {len(total_list)}")
+    if labels is None:
+        label_list = [str(i + 1) for i in range(len(event_list))]
+    else:
+        label_list = [str(label) for label in _sequence(labels, "labels")]
+        if len(label_list) != len(event_list):
+            raise ValueError(f"labels must have one entry per period, "
+                             f"got {len(label_list)} for {len(event_list)} periods")
+    if isinstance(sigma, bool) or not isinstance(sigma, Real) or not math.isfinite(float(sigma)) or float(sigma) <= 0:
+        raise ValueError(f"sigma must be a positive number, got {sigma!r}")
+    sigma = float(sigma)
+
+    counts: list[tuple[int, int]] = []
+    for i, (k, n) in enumerate(zip(event_list, total_list)):
+        k_i = _as_count(k, f"events[{i}]")
+        n_i = _as_count(n, f"totals[{i}]")
+        if k_i > n_i:
+            raise ValueError(f"events[{i}] = {k_i} is more than totals[{i}] = {n_i}")
+        counts.append((k_i, n_i))
+
+    if not counts:
+        return PChart(centre=None, points=(), sigma=sigma, reason="There are no periods to chart.")
+    grand_total = sum(n for _, n in counts)
+    if grand_total == 0:
+        points = tuple(PChartPoint(lab, k, n, None, None, None, False, None)
+                       for lab, (k, n) in zip(label_list, counts))
+        return PChart(centre=None, points=points, sigma=sigma,
+                      reason="There are no treatments in any period, so there is no rate to chart.")
+
+    centre = sum(k for k, _ in counts) / grand_total
+    rates: list[float | None] = []
+    limits: list[tuple[float | None, float | None]] = []
+    outside: list[bool] = []
+    for k, n in counts:
+        if n == 0:
+            rates.append(None)
+            limits.append((None, None))
+            outside.append(False)
+            continue
+        rate = k / n
+        half = sigma * math.sqrt(centre * (1.0 - centre) / n)
+        lower = max(0.0, centre - half)
+        upper = min(1.0, centre + half)
+        rates.append(rate)
+        limits.append((lower, upper))
+        outside.append(rate > upper or rate < lower)
+
+    shift = _shift_points(rates, centre)
+    trend = _trend_points(rates)
+    points = []
+    for i, (lab, (k, n)) in enumerate(zip(label_list, counts)):
+        rule = RULE_OUTSIDE if outside[i] else RULE_SHIFT if shift[i] else RULE_TREND if trend[i] else None
+        points.append(PChartPoint(lab, k, n, rates[i], limits[i][0], limits[i][1], outside[i], rule))
+    return PChart(centre=centre, points=tuple(points), sigma=sigma)
+
+
+def _shift_points(rates: list[float | None], centre: float) -> list[bool]:
+    """Points belonging to a run of >= SHIFT_RUN consecutive points on one side of the centre."""
+    flags = [False] * len(rates)
+    observed = [i for i, r in enumerate(rates) if r is not None]
+    run: list[int] = []
+    run_side = 0
+    for i in observed:
+        rate = cast(float, rates[i])
+        side = (rate > centre) - (rate < centre)
+        if side != 0 and side == run_side:
+            run.append(i)
+        else:
+            _flag_run(flags, run, SHIFT_RUN)
+            run = [i] if side != 0 else []
+            run_side = side
+    _flag_run(flags, run, SHIFT_RUN)
+    return flags
+
+
+def _trend_points(rates: list[float | None]) -> list[bool]:
+    """Points belonging to a run of >= TREND_RUN consecutive strictly rising (or falling) points."""
+    flags = [False] * len(rates)
+    observed = [i for i, r in enumerate(rates) if r is not None]
+    run: list[int] = observed[:1]
+    direction = 0
+    for prev, i in zip(observed, observed[1:]):
+        a, b = cast(float, rates[prev]), cast(float, rates[i])
+        step = (b > a) - (b < a)
+        if step != 0 and step == direction:
+            run.append(i)
+        else:
+            _flag_run(flags, run, TREND_RUN)
+            run = [prev, i] if step != 0 else [i]
+            direction = step
+    _flag_run(flags, run, TREND_RUN)
+    return flags
+
+
+def _flag_run(flags: list[bool], run: list[int], length: int) -> None:
+    if len(run) >= length:
+        for i in run:
+            flags[i] = True
+
+
+# --------------------------------------------------------------------------------------------
+# funnel limits
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FunnelCurve:
+    """Limits at one confidence level across a range of sizes, for drawing a funnel.
+
+    ``size`` is the number of treatments (proportion funnels) or the expected count E (ratio
+    funnels); ``lower[i]`` and ``upper[i]`` are the limits at ``size[i]`` (``None`` at size 0).
+    """
+
+    confidence: float
+    size: tuple[float, ...]
+    lower: tuple[float | None, ...]
+    upper: tuple[float | None, ...]
+
+
+@dataclass(frozen=True)
+class FunnelLimits:
+    """Funnel limits around ``target`` at each requested confidence level.
+
+    ``reason`` is set (and every curve empty) when no sizes were given.
+    """
+
+    target: float
+    method: str
+    curves: tuple[FunnelCurve, ...]
+    reason: str | None = None
+
+
+_BINOMIAL_METHOD = ("exact binomial limits with the interpolation of Spiegelhalter (2005) appendix A.1.1, "
+                    "held on the target's side of the target")
+_POISSON_METHOD = ("indirectly standardised ratio O/E with exact Poisson(E) limits, interpolated as in "
+                   "Spiegelhalter (2005) appendix A.1.1 (Table I: target 1, precision E), held on the "
+                   "target's side of the target")
+
+
+def _interpolated_quantile(dist: Any, p: float) -> np.ndarray:
+    """Spiegelhalter (2005) appendix A.1.1: ``r_p − α`` for a discrete distribution.
+
+    ``r_p`` is the smallest count with ``P(R <= r_p) >= p`` and
+    ``α = (P(R <= r_p) − p) / (P(R <= r_p) − P(R <= r_p − 1))``.
+    """
+    r = np.asarray(dist.ppf(p), dtype=float)
+    upper_cdf = np.asarray(dist.cdf(r), dtype=float)
+    lower_cdf = np.asarray(dist.cdf(r - 1), dtype=float)
+    step = upper_cdf - lower_cdf
+    with np.errstate(divide="ignore", invalid="ignore"):
+        alpha = np.where(step > 0, (upper_cdf - p) / np.where(step > 0, step, 1.0), 0.0)
+    return r - alpha
+
+
+def _binomial_limits(target: float, n: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    tail = (1.0 - confidence) / 2.0
+    dist = stats.binom(n, target)
+    lower = _interpolated_quantile(dist, tail) / n
+    upper = _interpolated_quantile(dist, 1.0 - tail) / n
+    # The interpolation can put a limit on the wrong side of the target when n·target is tiny
+    # (or the target is near 1); holding it at the target only removes "outside" calls for
+    # rates that are not on the outside side of the target at all.
+    return np.clip(lower, 0.0, target), np.clip(upper, target, 1.0)
+
+
+def _poisson_ratio_limits(expected: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    tail = (1.0 - confidence) / 2.0
+    dist = stats.poisson(expected)
+    lower = _interpolated_quantile(dist, tail) / expected
+    upper = _interpolated_quantile(dist, 1.0 - tail) / expected
+    return np.clip(lower, 0.0, 1.0), np.maximum(upper, 1.0)
+
+
+def funnel_limits(
+    target: float,
+    totals: Sequence[int],
+    confidences: Sequence[float] = (0.95, 0.998),
+) -> FunnelLimits:
+    """Exact binomial funnel limits for a proportion (Spiegelhalter 2005, appendix A.1.1).
+
+    For ``n`` treatments and target proportion ``θ`` the ``p``-limit is ``(r_p − α)/n`` where
+    ``r_p`` is the smallest count with ``P(R <= r_p) >= p`` for ``R ~ Binomial(n, θ)`` and
+    ``α = (P(R <= r_p) − p) / (P(R <= r_p) − P(R <= r_p − 1))`` (the interpolation that makes
+    the funnel smooth). ``p = (1 − confidence)/2`` gives the lower and ``1 − p`` the upper limit.
+    Limits are clipped to ``[0, θ]`` (lower) and ``[θ, 1]`` (upper): the interpolation otherwise
+    puts the upper limit below the target when ``n·θ`` is tiny or ``θ`` is close to 1. For large
+    ``n`` the limits approach the normal approximation ``θ ± z·sqrt(θ(1−θ)/n)``.
+
+    Note the interpolated upper limit sits just below the count ``r_p``, so a unit with exactly
+    ``r_p`` events is "above"; for small units the chance of that is somewhat more than the
+    nominal ``(1 − confidence)/2`` (a known property of the interpolation: Manktelow & Seaton
+    2012, PLoS ONE 7:e45723). The lower limit errs the other way.
+
+    Parameters
+    ----------
+    target : float
+        Target proportion θ in ``[0, 1]`` (usually the overall rate).
+    totals : sequence of int
+        Numbers of treatments at which to compute limits; a total of 0 gives ``None`` limits.
+    confidences : sequence of float, default (0.95, 0.998)
+        Two-sided levels, each strictly between 0 and 1.
+
+    Returns
+    -------
+    FunnelLimits
+        One :class:`FunnelCurve` per confidence, in the order given.
+
+    Examples
+    --------
+    Ten treatments, target 0.5, 95 %: ``P(R <= 8) = 1013/1024`` and ``P(R <= 7) = 968/1024``,
+    so ``r = 8``, ``α = (1013/1024 − 0.975)/(45/1024) = 0.3244…`` and the upper limit is
+    ``(8 − α)/10``.
+
+    >>> limits = funnel_limits(0.5, [10], confidences=(0.95,))
+    >>> round(limits.curves[0].upper[0], 6)
+    0.767556
+    """
+    if isinstance(target, bool) or not isinstance(target, Real) or not 0.0 <= float(target) <= 1.0:
+        raise ValueError(f"target must be a proportion between 0 and 1, got {target!r}")
+    target = float(target)
+    sizes = [_as_count(n, f"totals[{i}]") for i, n in enumerate(_sequence(totals, "totals"))]
+    levels = _confidences(confidences)
+    n = np.asarray(sizes, dtype=float)
+    positive = n > 0
+    curves = []
+    for confidence in levels:
+        lower = np.full(n.shape, np.nan)
+        upper = np.full(n.shape, np.nan)
+        if positive.any():
+            lo, hi = _binomial_limits(target, n[positive], confidence)
+            lower[positive], upper[positive] = lo, hi
+        curves.append(FunnelCurve(
+            confidence=confidence,
+            size=tuple(float(x) for x in sizes),
+            lower=tuple(None if not ok else float(v) for ok, v in zip(positive, lower)),
+            upper=tuple(None if not ok else float(v) for ok, v in zip(positive, upper)),
+        ))
+    return FunnelLimits(target=target, method=_BINOMIAL_METHOD, curves=tuple(curves),
+                        reason=None if sizes else "No sizes were given, so there are no limits to draw.")
+
+
+def ratio_funnel_limits(
+    expected: Sequence[float],
+    confidences: Sequence[float] = (0.95, 0.998),
+) -> FunnelLimits:
+    """Exact Poisson funnel limits for an indirectly standardised ratio O/E (target 1).
+
+    With ``O ~ Poisson(E)`` under the target, the ``p``-limit on the ratio scale is
+    ``(r_p − α)/E`` with ``r_p`` and ``α`` as in :func:`funnel_limits` (Spiegelhalter 2005,
+    Table I "standardised ratio" and appendix A.1.1). Lower limits are clipped to ``[0, 1]``
+    and upper limits held at or above 1.
+
+    Parameters
+    ----------
+    expected : sequence of float
+        Expected counts E >= 0; an E of 0 gives ``None`` limits.
+    confidences : sequence of float, default (0.95, 0.998)
+
+    Returns
+    -------
+    FunnelLimits
+
+    Examples
+    --------
+    E = 2, 95 %: ``P(O <= 4) = 7·e⁻²`` and ``P(O <= 5) = (109/15)·e⁻²``, so ``r = 5`` and the
+    upper ratio limit is ``(5 − α)/2``:
+
+    >>> round(ratio_funnel_limits([2.0], (0.95,)).curves[0].upper[0], 6)
+    2.383118
+    """
+    values = []
+    for i, e in enumerate(_sequence(expected, "expected")):
+        if isinstance(e, bool) or not isinstance(e, Real) or not math.isfinite(float(e)) or float(e) < 0:
+            raise ValueError(f"expected[{i}] must be a number >= 0, got {e!r}")
+        values.append(float(e))
+    levels = _confidences(confidences)
+    e_arr = np.asarray(values, dtype=float)
+    positive = e_arr > 0
+    curves = []
+    for confidence in levels:
+        lower = np.full(e_arr.shape, np.nan)
+        upper = np.full(e_arr.shape, np.nan)
+        if positive.any():
+            lo, hi = _poisson_ratio_limits(e_arr[positive], confidence)
+            lower[positive], upper[positive] = lo, hi
+        curves.append(FunnelCurve(
+            confidence=confidence,
+            size=tuple(values),
+            lower=tuple(None if not ok else float(v) for ok, v in zip(positive, lower)),
+            upper=tuple(None if not ok else float(v) for ok, v in zip(positive, upper)),
+        ))
+    return FunnelLimits(target=1.0, method=_POISSON_METHOD, curves=tuple(curves),
+                        reason=None if values else "No expected counts were given, so there are no limits to draw.")
+
+
+# --------------------------------------------------------------------------------------------
+# indirect standardisation and the funnel plot
+# --------------------------------------------------------------------------------------------
+
+
+def _event_flags(series: pd.Series, column: str) -> np.ndarray:
+    """0/1 integers from a boolean-like column; ValueError naming a bad or missing value."""
+    values = series.to_numpy(dtype=object)
+    out = np.empty(len(values), dtype=np.int64)
+    for i, value in enumerate(values):
+        if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+            raise ValueError(f"{column} has a missing value (row {series.index[i]!r}); "
+                             "every treatment must say whether the event happened")
+        if isinstance(value, (bool, np.bool_)):
+            out[i] = int(bool(value))
+        elif isinstance(value, (Integral, Real)) and float(value) in (0.0, 1.0):
+            out[i] = int(float(value))
+        else:
+            raise ValueError(f"{column} must hold True/False or 1/0, got {value!r} (row {series.index[i]!r})")
+    return out
+
+
+def _labels(series: pd.Series) -> pd.Series:
+    """Group labels with missing values shown as "(not recorded)"."""
+    return series.astype(object).where(series.notna(), NOT_RECORDED)
+
+
+def expected_counts(
+    frame: pd.DataFrame,
+    unit_column: str,
+    stratum_columns: Sequence[str],
+    event_column: str,
+) -> pd.DataFrame:
+    """Observed and expected event counts per unit by indirect standardisation.
+
+    The reference (standard) rate of each stratum is the rate over the whole ``frame``:
+    ``rate_s = events_s / treatments_s``. A unit's expected count is the sum over its
+    treatments of the rate of the treatment's stratum, ``E_u = Σ_s n_{u,s}·rate_s``, so that
+    ``Σ_u E_u = Σ_u O_u`` (Spiegelhalter 2005, §3; Spiegelhalter et al. 2012, JRSS A 175:1-47).
+    Missing unit or stratum values form their own level "(not recorded)".
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per treatment.
+    unit_column : str
+        The unit compared (e.g. ``"clinic"`` or ``"practitioner"``).
+    stratum_columns : sequence of str
+        Case-mix columns whose combinations are the strata (e.g.
+        ``("modality", "fitzpatrick_type")``); may be empty (crude comparison).
+    event_column : str
+        Boolean (or 0/1) column saying whether the event happened.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``name``, ``treatments``, ``observed``, ``expected``; one row per unit,
+        sorted by name; empty (with those columns) when ``frame`` has no rows.
+
+    Examples
+    --------
+    Stratum "a" has 1 event in 4 treatments (rate 1/4), stratum "b" 2 in 2 (rate 1). Unit X has
+    3 "a" treatments and 1 "b": E = 3/4 + 1 = 1.75.
+
+    >>> df = pd.DataFrame({"unit": ["X", "X", "X", "X", "Y", "Y"],
+    ...                    "s": ["a", "a", "a", "b", "a", "b"],
+    ...                    "event": [False, False, True, True, False, True]})
+    >>> expected_counts(df, "unit", ["s"], "event")["expected"].tolist()
+    [1.75, 1.25]
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise ValueError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+    strata = [stratum_columns] if isinstance(stratum_columns, str) else list(stratum_columns)
+    for column in (unit_column, event_column, *strata):
+        if column not in frame.columns:
+            raise ValueError(f"frame has no column {column!r}")
+    columns = ["name", "treatments", "observed", "expected"]
+    if frame.empty:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in
+                             zip(columns, (object, "int64", "int64", "float64"))})
+
+    work = pd.DataFrame({"name": _labels(frame[unit_column]).to_numpy(),
+                         "event": _event_flags(frame[event_column], event_column)})
+    if strata:
+        keys = [_labels(frame[c]).astype(str).to_numpy() for c in strata]
+        work["stratum"] = pd.Series(list(zip(*keys))).map(repr).to_numpy()
+    else:
+        work["stratum"] = "all"
+    stratum_rate = work.groupby("stratum", sort=False)["event"].mean()
+    work["expected"] = work["stratum"].map(stratum_rate).astype(float)
+    grouped = work.groupby("name", sort=False)
+    out = pd.DataFrame({
+        "treatments": grouped.size().astype("int64"),
+        "observed": grouped["event"].sum().astype("int64"),
+        "expected": grouped["expected"].sum().astype(float),
+    })
+    out.index.name = "name"
+    out = out.reset_index()
+    out = out.iloc[sorted(range(len(out)), key=lambda i: str(out["name"].iloc[i]))].reset_index(drop=True)
+    return out[columns]
+
+
+@dataclass(frozen=True)
+class FunnelUnit:
+    """One unit on a standardised-ratio funnel plot.
+
+    ``ratio`` = observed/expected (``None`` when expected is 0); ``rate`` = observed/treatments
+    (``None`` with no treatments); ``low95``…``high998`` are the limits for ``ratio`` at the
+    unit's expected count; ``outside`` is "above 99.8 %", "above 95 %", "below 95 %",
+    "below 99.8 %" or ``None``; ``reason`` explains any ``None``.
+    """
+
+    name: str
+    treatments: int
+    observed: int
+    expected: float
+    ratio: float | None
+    rate: float | None
+    low95: float | None
+    high95: float | None
+    low998: float | None
+    high998: float | None
+    outside: str | None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Funnel:
+    """A standardised-ratio funnel plot: units and limit curves (against expected count E)."""
+
+    target: float
+    units: tuple[FunnelUnit, ...]
+    curves: tuple[FunnelCurve, ...]
+    overall_rate: float | None
+    method: str
+    reason: str | None = None
+
+
+def funnel_plot(groups: pd.DataFrame, *, points: int = 100) -> Funnel:
+    """Funnel plot of indirectly standardised ratios O/E against the expected count E.
+
+    Implements Spiegelhalter (2005) Table I, "standardised ratio": indicator ``O/E``, target 1,
+    precision ``E``, ``O ~ Poisson(E)`` under the target, with exact limits interpolated as in
+    the appendix (see :func:`ratio_funnel_limits`). The x-axis of :attr:`Funnel.curves` is E.
+    The Poisson model ignores the cap ``O <= treatments``; when rates are high it makes the
+    limits a little wider (fewer units called outside) than a binomial model would. No
+    adjustment is made for over-dispersion (Spiegelhalter 2005, §5).
+
+    Parameters
+    ----------
+    groups : pandas.DataFrame
+        Columns ``name``, ``observed``, ``expected``, ``treatments`` (e.g. the output of
+        :func:`expected_counts`). Units with 0 treatments or 0 expected are kept with ``None``
+        ratio and limits and a ``reason``.
+    points : int, default 100
+        Number of expected-count values in each limit curve.
+
+    Returns
+    -------
+    Funnel
+
+    Examples
+    --------
+    >>> groups = pd.DataFrame({"name": ["A", "B"], "observed": [9, 1],
+    ...                        "expected": [2.0, 8.0], "treatments": [40, 160]})
+    >>> [u.outside for u in funnel_plot(groups).units]
+    ['above 99.8 %', 'below 95 %']
+    """
+    if not isinstance(groups, pd.DataFrame):
+        raise ValueError(f"groups must be a pandas DataFrame, got {type(groups).__name__}")
+    missing = [c for c in ("name", "observed", "expected", "treatments") if c not in groups.columns]
+    if missing:
+        raise ValueError(f"groups is missing column(s) {missing}")
+    if isinstance(points, bool) or not isinstance(points, Integral) or points < 2:
+        raise ValueError(f"points must be a whole number >= 2, got {points!r}")
+
+    names = [str(n) for n in groups["name"].tolist()]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise ValueError(f"groups has duplicate unit names {duplicated}")
+    rows = []
+    for i, (name, o, e, n) in enumerate(zip(names, groups["observed"], groups["expected"], groups["treatments"])):
+        observed = _as_count(o, f"observed for {name!r}")
+        treatments = _as_count(n, f"treatments for {name!r}")
+        if observed > treatments:
+            raise ValueError(f"observed = {observed} is more than treatments = {treatments} for {name!r}")
+        if isinstance(e, bool) or not isinstance(e, Real) or not math.isfinite(float(e)) or float(e) < 0:
+            raise ValueError(f"expected for {name!r} must be a number >= 0, got {e!r}")
+        rows.append((name, observed, float(e), treatments))
+
+    total_treatments = sum(r[3] for r in rows)
+    overall = sum(r[1] for r in rows) / total_treatments if total_treatments else None
+    positive = [r[2] for r in rows if r[2] > 0 and r[3] > 0]
+    unit_limits = ratio_funnel_limits(positive, (0.95, 0.998)) if positive else None
+
+    units = []
+    k = 0
+    for name, observed, expected, treatments in rows:
+        if treatments == 0:
+            units.append(FunnelUnit(name, 0, observed, expected, None, None, None, None, None, None, None,
+                                    "no treatments in this selection"))
+            continue
+        rate = observed / treatments
+        if expected == 0:
+            units.append(FunnelUnit(name, treatments, observed, expected, None, rate, None, None, None, None,
+                                    None, "no events expected (the reference rate is zero for all of this "
+                                          "unit's treatments), so there is no ratio to compare"))
+            continue
+        c95, c998 = cast(FunnelLimits, unit_limits).curves
+        low95, high95 = cast(float, c95.lower[k]), cast(float, c95.upper[k])
+        low998, high998 = cast(float, c998.lower[k]), cast(float, c998.upper[k])
+        k += 1
+        ratio = observed / expected
+        if ratio > high998:
+            outside = "above 99.8 %"
+        elif ratio > high95:
+            outside = "above 95 %"
+        elif ratio < low998:
+            outside = "below 99.8 %"
+        elif ratio < low95:
+            outside = "below 95 %"
+        else:
+            outside = None
+        units.append(FunnelUnit(name, treatments, observed, expected, ratio, rate,
+                                low95, high95, low998, high998, outside))
+
+    if positive:
+        lo, hi = min(positive) / 2.0, max(positive) * 1.1
+        grid = np.geomspace(lo, hi, int(points)).tolist()
+        curves = ratio_funnel_limits(grid, (0.95, 0.998)).curves
+        reason = None
+    else:
+        curves = ()
+        reason = ("There are no units to compare." if not rows else
+                  "No unit has both treatments and expected events, so there is nothing to plot.")
+    return Funnel(target=1.0, units=tuple(units), curves=curves, overall_rate=overall,
+                  method=_POISSON_METHOD, reason=reason)
