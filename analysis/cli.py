@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Sequence
 
@@ -33,6 +35,19 @@ def _parser() -> argparse.ArgumentParser:
                      help="write the rejected rows of each file to DIR/<file>.rejected.csv")
     imp.add_argument("--max-problems", type=int, default=50, help="problems to print (default 50)")
 
+    summ = commands.add_parser("summary", help="print a dataset's statistics (or a file's, without storing it)")
+    summ.add_argument("dataset_id", nargs="?", help="a stored dataset's id")
+    summ.add_argument("--file", nargs="+", type=Path, metavar="CSV",
+                      help="summarise OUTCOMES.csv [SIDE_EFFECTS.csv] without storing them")
+    summ.add_argument("--json", action="store_true", help="print JSON (default: plain sentences)")
+    summ.add_argument("--clinic", action="append", default=[], help="only this clinic (repeatable)")
+    summ.add_argument("--device", action="append", default=[], help="only this device (repeatable)")
+    summ.add_argument("--area", action="append", default=[], help="only this treatment area (repeatable)")
+    summ.add_argument("--from", dest="date_from", type=_date, help="first date, YYYY-MM-DD")
+    summ.add_argument("--to", dest="date_to", type=_date, help="last date, YYYY-MM-DD")
+    summ.add_argument("--dayfirst", action="store_true", help="with --file: dates are dd/mm/yyyy")
+    summ.add_argument("--monthfirst", action="store_true", help="with --file: dates are mm/dd/yyyy")
+
     commands.add_parser("datasets", help="list datasets")
     ren = commands.add_parser("rename", help="rename a dataset")
     ren.add_argument("dataset_id")
@@ -46,9 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code (0 success, 1 refused, 2 usage)."""
     args = _parser().parse_args(argv)
     try:
-        store = Store(args.db)
+        store = None if getattr(args, "file", None) else Store(args.db)
         if args.command == "import":
             return _import(store, args)
+        if args.command == "summary":
+            return _summary(store, args)
         if args.command == "datasets":
             return _datasets(store)
         if args.command == "rename":
@@ -68,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2  # pragma: no cover - argparse requires a command
 
 
-def _import(store: Store, args: argparse.Namespace) -> int:
+def _import(store: Store | None, args: argparse.Namespace) -> int:
     mapping = {}
     for item in args.map:
         header, sep, column = item.partition("=")
@@ -94,6 +111,70 @@ def _import(store: Store, args: argparse.Namespace) -> int:
                 print(f"Rejected rows of {file} written to {target}.")
     print(f"Stored as dataset '{info.name}' ({info.id}) in {describe_url(store.url)}.")
     return 0
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date; write it as YYYY-MM-DD") from None
+
+
+def _summary(store: Store | None, args: argparse.Namespace) -> int:
+    from analysis.filters import Filters, apply_filters
+    from analysis.store import Records
+    from analysis.summary import summarise
+
+    if args.file:
+        order = "dayfirst" if args.dayfirst else "monthfirst" if args.monthfirst else "auto"
+        result = import_files(SourceFile.from_path(args.file[0]), [SourceFile.from_path(p) for p in args.file[1:]],
+                              ImportOptions(date_order=order))
+        records = Records(result.outcomes, result.side_effects)
+        for line in result.report.summary_lines(5):
+            print(line, file=sys.stderr)
+    elif args.dataset_id and store is not None:
+        records = store.load(args.dataset_id)
+    else:
+        raise ValueError("summary needs a DATASET_ID or --file OUTCOMES.csv [SIDE_EFFECTS.csv].")
+    filters = Filters(date_from=args.date_from, date_to=args.date_to, clinics=tuple(args.clinic),
+                      devices=tuple(args.device), areas=tuple(args.area))
+    _check_values(records, filters)
+    records = apply_filters(records, filters)
+    if records.outcomes.empty:
+        raise ValueError(f"No treatments match the selection ({filters.describe()}).")
+    summary = summarise(records)
+    if args.json:
+        print(json.dumps(summary, indent=2, allow_nan=False, default=_json_default))
+        return 0
+    print(f"{summary['treatments']:,} treatments ({filters.describe()}).")
+    for sentence in summary["findings"]:
+        print(f"- {sentence}")
+    print("The article's claims:")
+    for claim in summary["claims"]:
+        print(f"- {claim['claim']} {claim['verdict'].upper()}: {claim['evidence']}")
+        if claim["more_needed"]:
+            print(f"  {claim['more_needed']}")
+    return 0
+
+
+def _check_values(records: "Records", filters: "Filters") -> None:
+    """Name the values that exist when a filter asks for one that does not."""
+    from analysis.filters import options
+
+    known = options(records)
+    for label, asked, available in (("clinic", filters.clinics, known["clinics"]),
+                                    ("device", filters.devices, known["devices"]),
+                                    ("area", filters.areas, known["areas"])):
+        missing = [v for v in asked if v not in available]
+        if missing:
+            raise ValueError(f"No {label} called {', '.join(repr(m) for m in missing)} in these records. "
+                             f"The {label}s are: {', '.join(repr(a) for a in available)}.")
+
+
+def _json_default(value: object) -> object:
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
 def _datasets(store: Store) -> int:

@@ -1,0 +1,90 @@
+"""Selections of records (date range, clinic, device, area, skin type) and the per-treatment effect table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from analysis import schema
+from analysis.store import Records
+
+
+@dataclass(frozen=True)
+class Filters:
+    """A selection. Empty tuples mean 'all'; dates are inclusive."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    clinics: tuple[str, ...] = ()
+    devices: tuple[str, ...] = ()
+    areas: tuple[str, ...] = ()
+    fitzpatrick_types: tuple[int, ...] = ()
+    modalities: tuple[str, ...] = field(default=())
+
+    @property
+    def is_empty(self) -> bool:
+        return self == Filters()
+
+    def describe(self) -> str:
+        """The selection in words, for page captions and reports."""
+        parts = []
+        if self.date_from or self.date_to:
+            parts.append(f"dates {self.date_from or '…'} to {self.date_to or '…'}")
+        for label, values in (("clinic", self.clinics), ("device", self.devices), ("area", self.areas),
+                              ("modality", self.modalities)):
+            if values:
+                parts.append(f"{label} {', '.join(values)}")
+        if self.fitzpatrick_types:
+            parts.append("Fitzpatrick " + ", ".join(schema.FITZPATRICK_ROMAN[t] for t in sorted(self.fitzpatrick_types)))
+        return "; ".join(parts) if parts else "all records"
+
+
+def apply_filters(records: Records, filters: Filters) -> Records:
+    """The records matching ``filters`` (side effects follow their treatments)."""
+    if filters.is_empty:
+        return records
+    out = records.outcomes
+    mask = np.ones(len(out), dtype=bool)
+    if filters.date_from:
+        mask &= (out["treatment_date"] >= pd.Timestamp(filters.date_from)).to_numpy()
+    if filters.date_to:
+        mask &= (out["treatment_date"] <= pd.Timestamp(filters.date_to)).to_numpy()
+    for column, values in (("clinic", filters.clinics), ("device", filters.devices),
+                           ("treatment_area", filters.areas), ("modality", filters.modalities)):
+        if values:
+            mask &= out[column].isin(values).to_numpy()
+    if filters.fitzpatrick_types:
+        mask &= out["fitzpatrick_type"].isin(filters.fitzpatrick_types).to_numpy()
+    kept = out.loc[mask].reset_index(drop=True)
+    side = records.side_effects
+    side = side.loc[side["treatment_id"].isin(kept["treatment_id"])].reset_index(drop=True)
+    return Records(kept, side)
+
+
+def with_effect_flags(records: Records) -> pd.DataFrame:
+    """Outcomes plus one boolean column per effect: did the treatment have at least one such event."""
+    out = records.outcomes.copy()
+    side = records.side_effects
+    for effect in schema.EFFECTS:
+        ids = side.loc[side["effect"] == effect, "treatment_id"]
+        out[effect] = out["treatment_id"].isin(ids)
+    return out
+
+
+def options(records: Records) -> dict[str, list]:
+    """The values a selection can take in these records (for filter widgets)."""
+    out = records.outcomes
+    return {
+        "clinics": sorted(out["clinic"].dropna().unique().tolist()),
+        "devices": sorted(out["device"].dropna().unique().tolist()),
+        "areas": sorted(out["treatment_area"].dropna().unique().tolist()),
+        "fitzpatrick_types": sorted(int(t) for t in out["fitzpatrick_type"].unique()),
+        "first_date": out["treatment_date"].min().date() if len(out) else None,
+        "last_date": out["treatment_date"].max().date() if len(out) else None,
+    }
+
+
+__all__ = ["Filters", "apply_filters", "with_effect_flags", "options", "replace"]

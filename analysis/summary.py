@@ -1,0 +1,85 @@
+"""The dashboard's numbers as plain JSON-ready data (``python -m analysis summary``).
+
+Conventions: every ``ci`` is ``[low, high]``; rates are fractions in [0, 1]; Fitzpatrick types are
+written ``I``-``VI``; modalities ``ablative`` / ``non-ablative``; a missing value is ``null``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from analysis import claims, compare, stats
+from analysis.schema import FITZPATRICK_ROMAN, MODALITIES
+from analysis.store import Records
+
+
+def _ci(low: float | None, high: float | None) -> list[float | None]:
+    return [low, high]
+
+
+def _rate(p: stats.Proportion) -> dict[str, Any]:
+    return {"events": p.events, "treatments": p.treatments, "rate": p.estimate, "ci": _ci(p.low, p.high)}
+
+
+def summarise(records: Records) -> dict[str, Any]:
+    """Headline numbers, per-skin-type hyperpigmentation, the main comparisons and the article's claims."""
+    out = records.outcomes
+    down = compare.downtime(records)
+    tone = compare.skin_tone(records)
+    result = compare.improvement(records)
+    per_modality = {}
+    for m in MODALITIES:
+        median = down.medians[m]
+        hyper = tone.overall.ablative if m == MODALITIES[0] else tone.overall.non_ablative
+        per_modality[m] = {
+            "treatments": int((out["modality"] == m).sum()),
+            "downtime_days": {"median": median.estimate, "ci": _ci(median.low, median.high), "n": median.n},
+            "improvement_51_percent_or_more": _rate(result.good_share[m]),
+            "hyperpigmentation": _rate(hyper),
+        }
+    return {
+        "treatments": len(out),
+        "modalities": per_modality,
+        "hyperpigmentation_by_skin_type": [
+            {"modality": c.modality, "fitzpatrick_type": c.group, **_rate(c.proportion), "small": c.small}
+            for c in sorted(tone.cells, key=lambda c: (MODALITIES.index(c.modality), _type_order(c.group)))
+        ],
+        "comparisons": {
+            "downtime": {"test": down.test.test, "p_value": down.test.p_value, "shift": down.shift.estimate,
+                         "ci": _ci(down.shift.low, down.shift.high)},
+            "improvement": {"test": result.test.test, "p_value": result.test.p_value,
+                            "risk_difference": result.good_contrast.difference.estimate,
+                            "ci": _ci(result.good_contrast.difference.low, result.good_contrast.difference.high)},
+            "hyperpigmentation": {
+                "test": tone.overall.test.test,
+                "risk_difference": tone.overall.difference.estimate,
+                "ci": _ci(tone.overall.difference.low, tone.overall.difference.high),
+                "risk_ratio": tone.overall.ratio.estimate,
+                "risk_ratio_ci": _ci(tone.overall.ratio.low, tone.overall.ratio.high),
+                "p_value": tone.overall.test.p_value,
+                "by_skin_type": [
+                    {"fitzpatrick_type": c.group.removeprefix("type ").removesuffix(" skin"),
+                     "risk_difference": c.difference.estimate, "ci": _ci(c.difference.low, c.difference.high),
+                     "risk_ratio": c.ratio.estimate, "test": c.test.test, "p_value": c.test.p_value,
+                     "small": c.small}
+                    for c in tone.by_type],
+            },
+            "trend": {m: {"test": "Cochran-Armitage", "p_value": t.p_value, "slope_per_type": t.estimate,
+                          "ci": _ci(t.low, t.high)} for m, t in tone.trend.items()},
+        },
+        "findings": [f.sentence for f in top_findings(records)],
+        "claims": [{"claim": c.claim, "verdict": c.verdict, "evidence": c.evidence, "more_needed": c.more_needed}
+                   for c in claims.check_claims(records)],
+    }
+
+
+def _type_order(roman: str) -> int:
+    return {v: k for k, v in FITZPATRICK_ROMAN.items()}[roman]
+
+
+def top_findings(records: Records, count: int = 3) -> list[compare.Finding]:
+    """The most important findings for the Overview: weighted, small groups last."""
+    found = [*compare.skin_tone(records).findings, *compare.downtime(records).findings,
+             *compare.improvement(records).findings]
+    ranked = sorted(found, key=lambda f: (f.small, -f.weight))
+    return ranked[:count]

@@ -1,0 +1,88 @@
+"""Numbers in words a clinic manager reads: percentages, intervals, p-values, skin-type bands."""
+
+from __future__ import annotations
+
+import math
+
+from analysis.schema import FITZPATRICK_ROMAN
+
+
+def pct(value: float | None) -> str:
+    """A proportion as a percentage: two decimals below 1 %, one below 10 %, else whole (``0.094`` -> ``9.4 %``)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    percent = value * 100
+    if percent == 0:
+        return "0 %"
+    if abs(percent) < 1:
+        return f"{percent:.2f} %"
+    if abs(percent) < 10:
+        return f"{percent:.1f} %"
+    return f"{percent:.0f} %"
+
+
+def pct_range(low: float | None, high: float | None) -> str:
+    """``24–39 %`` for an interval of proportions."""
+    if low is None or high is None:
+        return "–"
+    return f"{pct(low).removesuffix(' %')}–{pct(high)}"
+
+
+def points(value: float | None) -> str:
+    """A difference of proportions in percentage points (``0.221`` -> ``22 points``)."""
+    if value is None:
+        return "–"
+    p = abs(value) * 100
+    text = f"{p:.1f}" if 0 < p < 10 else f"{p:.0f}"
+    return f"{text} percentage point{'s' if text != '1' else ''}"
+
+
+def number(value: float | None, unit: str = "") -> str:
+    """A measurement with at most one decimal, and its unit (``7.0, 'days'`` -> ``7 days``)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    text = f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+    if unit:
+        singular = unit.removesuffix("s")
+        return f"{text} {singular if text in ('1', '-1') else unit}"
+    return text
+
+
+def interval(low: float | None, high: float | None, unit: str = "") -> str:
+    """``5–7 days`` for an interval of measurements."""
+    if low is None or high is None:
+        return "no interval with so few values"
+    return f"{number(low)}–{number(high, unit)}" if unit else f"{number(low)}–{number(high)}"
+
+
+def p_value(p: float | None) -> str:
+    """``p < 0.001``, ``p = 0.03``, ``p = 0.21``."""
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "no test"
+    if p < 0.001:
+        return "p < 0.001"
+    if p < 0.01:
+        return f"p = {p:.3f}"
+    return f"p = {p:.2f}"
+
+
+def skin_types(types: tuple[int, ...] | list[int]) -> str:
+    """``type V–VI``, ``type IV``, ``types I, III``."""
+    ordered = sorted(types)
+    if len(ordered) == 1:
+        return f"type {FITZPATRICK_ROMAN[ordered[0]]}"
+    if ordered == list(range(ordered[0], ordered[-1] + 1)):
+        return f"type {FITZPATRICK_ROMAN[ordered[0]]}–{FITZPATRICK_ROMAN[ordered[-1]]}"
+    return "types " + ", ".join(FITZPATRICK_ROMAN[t] for t in ordered)
+
+
+def times(value: float | None) -> str:
+    """A ratio in words: ``2.3 times``."""
+    if value is None:
+        return "–"
+    return f"{value:.1f} times" if value < 10 else f"{value:.0f} times"
+
+
+def capital(text: str) -> str:
+    """Upper-case the first letter only (``str.capitalize`` would lower-case 'VI')."""
+    return text[:1].upper() + text[1:]
