@@ -26,7 +26,6 @@ Every method is checked against published reference values in ``tests/test_stats
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 import operator
 import sys
@@ -268,11 +267,12 @@ def _log_ratio_interval(k1: float, n1: float, k2: float, n2: float, z: float) ->
 def risk_ratio_ci(k1: int, n1: int, k2: int, n2: int, confidence: float = 0.95) -> Ratio:
     """Risk ratio ``(k1/n1) / (k2/n2)`` with the Katz log interval.
 
-    When exactly one group has no events the Katz interval does not exist; half an event is then
-    added to that group's events *and* total and to the other group's (the "adjusted log" interval of
-    Fagerland, Lydersen & Laake 2015, statsmodels' ``log-adjusted``), ``estimate`` is the adjusted
-    ratio and ``corrected`` is True. With no events at all, or every patient in both groups having
-    the event, no interval is given (``note`` says why).
+    When exactly one group has no events the Katz interval does not exist; then 1/2 is added to each
+    group's events and to each group's total (the "adjusted log" interval of Fagerland, Lydersen &
+    Laake 2015; statsmodels' ``log-adjusted``), ``estimate`` is the adjusted ratio (it lies inside the
+    interval) and ``corrected`` is True. With no events at all the ratio is undefined, and with every
+    patient in both groups having the event the log interval has zero width: both give
+    ``low``/``high`` of None, with ``note`` saying why.
 
     Parameters
     ----------
@@ -494,7 +494,9 @@ def mann_whitney(x: Sequence[float], y: Sequence[float]) -> TestResult:
 
     The p-value follows SciPy's ``method="auto"``: exact when one group has at most 8 values and there
     are no ties, otherwise the normal approximation with tie and continuity corrections (as R's
-    ``wilcox.test``). ``statistic`` is U for ``x`` (R's W); ``rank_biserial`` is
+    ``wilcox.test``). The exact null distribution is built here (equal to SciPy's exact p-value)
+    because SciPy's takes minutes for, say, 5 against 200,000 values; above n*m = 5,000,000 the
+    normal approximation is used. ``statistic`` is U for ``x`` (R's W); ``rank_biserial`` is
     ``2 U / (n m) - 1`` = P(X > Y) - P(X < Y), positive when ``x`` tends to be larger (Kerby 2014).
 
     Parameters
@@ -517,13 +519,17 @@ def mann_whitney(x: Sequence[float], y: Sequence[float]) -> TestResult:
     (35.0, 0.2544, 0.4, 'exact')
     """
     xs, ys = _sample(x, "x"), _sample(y, "y")
-    if xs.size == 0 or ys.size == 0:
+    n, m = xs.size, ys.size
+    if n == 0 or m == 0:
         return TestResult("Mann-Whitney U", None, None)
-    tied = np.unique(np.concatenate([xs, ys])).size < xs.size + ys.size
-    method = "asymptotic" if (xs.size > 8 and ys.size > 8) or tied else "exact"
-    result = sps.mannwhitneyu(xs, ys, alternative="two-sided", use_continuity=True, method=method)
-    u = float(result.statistic)
-    return TestResult("Mann-Whitney U", u, float(result.pvalue), 2.0 * u / (xs.size * ys.size) - 1.0, method)
+    pooled = np.concatenate([xs, ys])
+    tied = np.unique(pooled).size < n + m
+    u = float(sps.rankdata(pooled)[:n].sum() - n * (n + 1) / 2.0)
+    if min(n, m) <= 8 and not tied and n * m <= _EXACT_LIMIT:
+        p_value = min(1.0, 2.0 * float(_u_cdf(n, m)[int(min(u, n * m - u))]))
+        return TestResult("Mann-Whitney U", u, p_value, 2.0 * u / (n * m) - 1.0, "exact")
+    result = sps.mannwhitneyu(xs, ys, alternative="two-sided", use_continuity=True, method="asymptotic")
+    return TestResult("Mann-Whitney U", u, float(result.pvalue), 2.0 * u / (n * m) - 1.0, "asymptotic")
 
 
 def hodges_lehmann_shift(x: Sequence[float], y: Sequence[float], confidence: float = 0.95) -> Estimate:
@@ -581,10 +587,8 @@ def _moses_rank(xs: np.ndarray, ys: np.ndarray, confidence: float) -> tuple[int 
     _, ties = np.unique(np.concatenate([xs, ys]), return_counts=True)
     tail = (1.0 - confidence) / 2.0
     if ties.size == n + m and n < 50 and m < 50:
-        cumulative = _mann_whitney_cumulative(min(n, m), max(n, m))
-        total = cumulative[-1]
         fuzzed = tail - 10 * sys.float_info.epsilon  # as R's qwilcox (src/nmath/wilcox.c)
-        rank = next(u for u, c in enumerate(cumulative) if c / total >= fuzzed)
+        rank = int(np.searchsorted(_small_u_cdf(n, m), fuzzed, side="left"))  # smallest u with P(U <= u) >= tail
         return (rank if rank >= 1 else None), "exact"
     big_n = n + m
     tie_term = float(((ties.astype(float) ** 3) - ties).sum()) / (big_n * (big_n - 1))
@@ -595,21 +599,31 @@ def _moses_rank(xs: np.ndarray, ys: np.ndarray, confidence: float) -> tuple[int 
     return (rank if rank >= 1 else None), "normal approximation"
 
 
-@functools.lru_cache(maxsize=128)
-def _mann_whitney_cumulative(n: int, m: int) -> tuple[int, ...]:
-    """Cumulative counts of U = 0..nm over the C(n+m, n) equally likely untied arrangements.
+_EXACT_LIMIT = 5_000_000  # largest n*m for which the exact null distribution of U is built (40 MB)
 
-    The counts are the coefficients of the Gaussian binomial prod_{i<=n} (1 - q^(m+i)) / (1 - q^i),
-    computed exactly in integers.
+
+def _u_cdf(n: int, m: int) -> np.ndarray:
+    """P(U <= u), u = 0..nm, for two untied groups of sizes n and m (read-only array).
+
+    The counts of U are the coefficients of the Gaussian binomial prod_{i<=n} (1 - q^(m+i)) / (1 - q^i);
+    built in floating point they agree with exact integer counts to about 1e-15 (relative).
     """
+    n, m = min(n, m), max(n, m)
     top = n * m
-    coeffs = [1] + [0] * top
+    coeffs = np.zeros(top + 1)
+    coeffs[0] = 1.0
     for i in range(1, n + 1):
-        for u in range(top, m + i - 1, -1):  # times (1 - q^(m+i))
-            coeffs[u] -= coeffs[u - m - i]
-        for u in range(i, top + 1):  # divided by (1 - q^i)
-            coeffs[u] += coeffs[u - i]
-    return tuple(itertools.accumulate(coeffs))
+        if m + i <= top:  # times (1 - q^(m+i))
+            coeffs[m + i:] -= coeffs[: top + 1 - (m + i)].copy()
+        for residue in range(i):  # divided by (1 - q^i)
+            coeffs[residue::i] = np.cumsum(coeffs[residue::i])
+    cdf = np.cumsum(coeffs)
+    cdf /= cdf[-1]
+    cdf.flags.writeable = False
+    return cdf
+
+
+_small_u_cdf = functools.lru_cache(maxsize=64)(_u_cdf)  # the exact Moses ranks need n, m < 50 only
 
 
 # --- order statistics of pairwise differences ----------------------------------------------------

@@ -1,12 +1,14 @@
 """Tests for ``analysis.stats``.
 
-Every expected number is a published reference value with its source next to it. Values printed
-to d decimals are compared with ``pytest.approx(..., abs=half a unit in the d-th decimal)``.
+Expected numbers come from papers, textbooks or reference software, cited next to each; values
+printed to d decimals are compared with ``pytest.approx(..., abs=half a unit in the d-th decimal)``.
+Property tests (hypothesis) and brute-force comparisons cover what no table does.
 """
 
 from __future__ import annotations
 
 import doctest
+import functools
 import itertools
 import math
 from math import comb
@@ -220,6 +222,12 @@ def test_risk_ratio_undefined_cases_give_none_with_a_reason() -> None:
     assert (empty.estimate, empty.low, empty.high) == (None, None, None)
 
 
+@pytest.mark.parametrize(("args", "bad"), [((-3, 10, 1, 5), "-3"), ((1, 10, 6, 5), "6"), ((1, 10, 1, 5, 0), "0")])
+def test_risk_ratio_rejects_invalid_input(args: tuple, bad: str) -> None:
+    with pytest.raises(ValueError, match=bad):
+        risk_ratio_ci(*args)
+
+
 @PROPERTY
 @given(events_and_total(min_n=1), events_and_total(min_n=1))
 def test_risk_ratio_interval_is_positive_and_contains_estimate(a: tuple[int, int], b: tuple[int, int]) -> None:
@@ -387,8 +395,9 @@ def test_median_matches_statpsych_examples() -> None:
 
 
 def test_median_ranks_match_the_binomial_table() -> None:
-    # Order-statistic table for the median ("Table A.7: Confidence Intervals for the Population
-    # Median"): n = 20 -> [x(6), x(15)] at 95.9 %; n = 13 -> [x(3), x(11)] at 97.8 %; n = 6 -> [x(1), x(6)].
+    # Binomial order-statistic table for the median, "Table A.7: Confidence Intervals for the Population
+    # Median" (textbook appendix reproduced at coursehero.com/file/5646626): n = 20 -> [x(6), x(15)] at
+    # 95.9 %; n = 13 -> [x(3), x(11)] at 97.8 %; n = 6 -> [x(1), x(6)] at 96.9 %.
     for n, (low, high) in {20: (6, 15), 13: (3, 11), 6: (1, 6)}.items():
         result = median_ci(list(range(1, n + 1)))
         assert (result.low, result.high) == (low, high)
@@ -473,6 +482,27 @@ def test_mann_whitney_is_symmetric(x: list[int], y: list[int]) -> None:
     assert backward.p_value == pytest.approx(forward.p_value, rel=1e-9)
 
 
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.floats(-100, 100, allow_nan=False), min_size=1, max_size=8, unique=True),
+       st.lists(st.floats(-100, 100, allow_nan=False), min_size=1, max_size=60, unique=True))
+def test_mann_whitney_exact_p_equals_scipy_exact(x: list[float], y: list[float]) -> None:
+    if set(x) & set(y):
+        return  # ties between the groups: the normal approximation is used instead
+    result = mann_whitney(x, y)
+    reference = sps.mannwhitneyu(x, y, alternative="two-sided", method="exact")
+    assert result.method == "exact" and result.statistic == reference.statistic
+    assert result.p_value == pytest.approx(reference.pvalue, rel=1e-12, abs=1e-15)
+
+
+def test_mann_whitney_small_group_against_a_huge_one_stays_exact_and_fast() -> None:
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(0.5, 1.0, 8), rng.normal(0.0, 1.0, 2_000)
+    reference = sps.mannwhitneyu(x, y, method="exact")  # still quick at this size
+    assert mann_whitney(x, y).p_value == pytest.approx(reference.pvalue, rel=1e-12)
+    big = mann_whitney(rng.normal(size=5), rng.normal(size=200_000))  # SciPy's exact takes minutes here
+    assert big.method == "exact" and 0.0 < big.p_value <= 1.0
+
+
 # --- hodges_lehmann_shift -----------------------------------------------------------------------
 
 
@@ -507,12 +537,49 @@ def _u_distribution_by_enumeration(n: int, m: int) -> np.ndarray:
 
 def test_exact_u_distribution_matches_r_and_enumeration() -> None:
     # R: wilcox.test(x, y, alternative = "g") on Hollander & Wolfe's data -> W = 35, p-value = 0.1272.
-    cumulative = stats._mann_whitney_cumulative(5, 10)
-    assert 1 - cumulative[34] / cumulative[-1] == pytest.approx(0.1272, abs=FOUR_DP)
-    for n, m in [(1, 1), (2, 5), (3, 3), (4, 7), (6, 6)]:
+    assert 1 - stats._u_cdf(10, 5)[34] == pytest.approx(0.1272, abs=FOUR_DP)
+    for n, m in [(1, 1), (2, 5), (3, 3), (4, 7), (6, 6), (7, 5)]:
         expected = np.cumsum(_u_distribution_by_enumeration(n, m))
-        got = np.array(stats._mann_whitney_cumulative(n, m)) / comb(n + m, n)
-        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-15)
+        np.testing.assert_allclose(stats._u_cdf(n, m), expected, rtol=1e-13, atol=0)
+
+
+@functools.cache
+def _u_counts(n: int, m: int) -> tuple[int, ...]:
+    """Counts of U = 0..nm by the recursion on which of the two groups holds the largest value."""
+    if n == 0 or m == 0:
+        return (1,)
+    with_x_on_top = (0,) * m + _u_counts(n - 1, m)  # the largest value is an x: m more pairs x > y
+    with_y_on_top = _u_counts(n, m - 1) + (0,) * n
+    return tuple(a + b for a, b in zip(with_x_on_top, with_y_on_top, strict=True))
+
+
+def _r_qwilcox(p: float, n: int, m: int) -> int:
+    """Port of R's qwilcox (src/nmath/wilcox.c, lower tail, p <= 0.5): float scan with 10*DBL_EPSILON fuzz."""
+    counts, total = _u_counts(n, m), comb(n + m, n)
+    target, cumulative = p - 10 * np.finfo(float).eps, 0.0
+    for q, count in enumerate(counts):
+        cumulative += count / total
+        if cumulative >= target:
+            return q
+    raise AssertionError("unreachable")
+
+
+@pytest.mark.parametrize(("n", "m"), [(2, 3), (3, 4), (5, 10), (8, 8), (10, 12), (15, 20), (20, 20), (12, 40)])
+@pytest.mark.parametrize("confidence", [0.8, 0.9, 0.95, 0.99])
+def test_exact_moses_rank_is_r_qwilcox(n: int, m: int, confidence: float) -> None:
+    # R: wilcox.test(x, y, conf.int = TRUE) uses qu <- qwilcox(alpha/2, n.x, n.y), alpha <- 1 - conf.level.
+    qu = _r_qwilcox((1 - confidence) / 2, n, m)
+    rank, method = stats._moses_rank(np.arange(n) + 0.5, np.arange(m, dtype=float), confidence)
+    assert method == "exact"
+    assert rank == (qu if qu >= 1 else None)
+
+
+def test_binomial_rank_is_r_qbinom() -> None:
+    # R: qbinom(p, n, 0.5) = smallest r with pbinom(r, n, 0.5) >= p.
+    for n in range(1, 120):
+        for tail in (0.005, 0.025, 0.05, 0.1):
+            expected = next(r for r in range(n + 1) if sps.binom.cdf(r, n, 0.5) >= tail)
+            assert stats._binomial_rank(n, tail) == expected
 
 
 def test_hodges_lehmann_hollander_wolfe_follows_r_algorithm() -> None:
