@@ -15,7 +15,9 @@ import pandas as pd
 
 from analysis import stats, wording
 from analysis.filters import with_effect_flags
+from analysis.models import AdjustedOddsRatio, adjusted_odds_ratio, further_treatments_needed
 from analysis.schema import ABLATIVE, EFFECTS, FITZPATRICK_ROMAN, MODALITIES, NON_ABLATIVE
+from analysis.spc import Funnel, PChart, expected_counts, funnel_plot, p_chart
 from analysis.store import Records
 
 SMALL_N = 10          # fewer treatments than this in a group: too small to conclude from
@@ -84,6 +86,7 @@ class RateContrast:
     test: stats.TestResult
     small: bool
     sentence: str
+    more_needed: str | None = None   # for an inconclusive contrast: how many more treatments would settle it
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,7 @@ class SkinToneComparison:
     by_band: tuple[RateContrast, ...]            # within I-II, III-IV, V-VI
     overall: RateContrast
     trend: dict[str, stats.TrendTest]            # per modality, across types I -> VI
+    adjusted: AdjustedOddsRatio                  # logistic regression: modality + type (+ area)
     findings: tuple[Finding, ...]
 
 
@@ -134,8 +138,14 @@ def rate_contrast(group: str, k1: int, n1: int, k2: int, n2: int, effect: str = 
     ratio = stats.risk_ratio_ci(k1, n1, k2, n2)
     small = min(n1, n2) < SMALL_N or _min_expected(k1, n1, k2, n2) < SMALL_EXPECTED
     test = stats.fisher_exact_test(k1, n1, k2, n2) if small else _chi_squared(k1, n1, k2, n2)
-    sentence = _rate_sentence(group if where is None else where, a, b, diff, test, effect)
-    return RateContrast(group, a, b, diff, ratio, test, small, sentence)
+    where = group if where is None else where
+    sentence = _rate_sentence(where, a, b, diff, test, effect)
+    inconclusive = n1 > 0 and n2 > 0 and (small or test.p_value is None or test.p_value >= ALPHA)
+    more = None
+    if inconclusive:
+        label = f"modality in {where}" if where else "modality"
+        more = further_treatments_needed(k1, n1, k2, n2, group_label=label).sentence
+    return RateContrast(group, a, b, diff, ratio, test, small, sentence, more)
 
 
 def _min_expected(k1: int, n1: int, k2: int, n2: int) -> float:
@@ -342,17 +352,45 @@ def skin_tone(records: Records, effect: str = "hyperpigmentation") -> SkinToneCo
         grouped = sub.groupby("fitzpatrick_type")[effect].agg(["sum", "size"]).reindex(range(1, 7), fill_value=0)
         trend[modality] = stats.trend_test(grouped["sum"].astype(int).tolist(), grouped["size"].astype(int).tolist(),
                                            scores=list(range(1, 7)))
-    findings = _skin_tone_findings(effect, by_band, overall, trend, cells)
-    return SkinToneComparison(effect, cells, by_type, by_band, overall, trend, findings)
+    adjusted = adjusted_odds(frame, effect)
+    findings = _skin_tone_findings(effect, by_band, overall, trend, cells) + (
+        Finding(effect, adjusted_sentence(adjusted), 0.9 if adjusted.fitted else 0.1, not adjusted.fitted),)
+    return SkinToneComparison(effect, cells, by_type, by_band, overall, trend, adjusted, findings)
+
+
+def adjusted_odds(frame: pd.DataFrame, effect: str = "hyperpigmentation") -> AdjustedOddsRatio:
+    """Odds ratio for ablative vs non-ablative adjusted for Fitzpatrick type (and treatment area when recorded)."""
+    covariates: tuple[str, ...] = ("fitzpatrick_type",)
+    if frame["treatment_area"].notna().any() and frame["treatment_area"].nunique() > 1:
+        covariates += ("treatment_area",)
+    return adjusted_odds_ratio(frame, outcome=effect, exposure="modality", exposure_level=ABLATIVE,
+                               covariates=covariates, categorical=covariates)
+
+
+def adjusted_sentence(result: AdjustedOddsRatio) -> str:
+    """The adjusted odds ratio in words, or why it could not be estimated."""
+    names = [("fitzpatrick", "skin type"), ("treatment_area", "treatment area")]
+    adjusted_for = " and ".join(word for key, word in names if any(key in t for t in result.terms)) or "skin type"
+    if not result.fitted or result.odds_ratio is None:
+        return f"The odds ratio adjusted for {adjusted_for} could not be estimated: {result.reason}"
+    text = (f"Taking {adjusted_for} into account, ablative treatment carried {wording.times(result.odds_ratio)} "
+            f"the odds of {result.outcome} of non-ablative treatment (95 % CI "
+            f"{result.ci_low:.2f}–{result.ci_high:.2f}; {wording.p_value(result.p_value)}).")
+    if result.warning:
+        text += f" Caution: {result.warning}"
+    return text
 
 
 def _skin_tone_findings(effect: str, by_band: tuple[RateContrast, ...], overall: RateContrast,
                         trend: dict[str, stats.TrendTest], cells: tuple[RateCell, ...]) -> tuple[Finding, ...]:
-    findings = [Finding(effect, wording.capital(overall.sentence), 0.8, overall.small)]
+    findings: list[Finding] = [Finding(effect, wording.capital(overall.sentence), 0.8, overall.small)]
     for contrast in by_band:
         significant = contrast.test.p_value is not None and contrast.test.p_value < ALPHA
         weight = 1.5 if "V–VI" in contrast.group and not contrast.small else (1.0 if significant else 0.3)
-        findings.append(Finding(effect, wording.capital(contrast.sentence), weight, contrast.small))
+        sentence = wording.capital(contrast.sentence)
+        if contrast.more_needed:
+            sentence += " " + contrast.more_needed
+        findings.append(Finding(effect, sentence, weight, contrast.small))
     for modality, t in trend.items():
         findings.append(Finding(effect, _trend_sentence(effect, modality, t, cells), 0.7, t.groups < 2))
     small = [c for c in cells if c.small]
@@ -419,3 +457,111 @@ def side_effects(records: Records) -> SideEffectSummary:
         durations.append(EffectDuration(str(e), str(m), stats.median_ci(values.to_numpy(dtype="float64"))))
     findings = tuple(Finding(c.group, wording.capital(c.sentence), 0.5 if not c.small else 0.1, c.small) for c in rates)
     return SideEffectSummary(rates, tuple(by_type), severity, tuple(durations), findings)
+
+
+# --- time: monthly p-chart ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MonthlyTrend:
+    """Monthly rate of an effect per modality as p-charts, and treatment volume per month."""
+
+    effect: str
+    charts: dict[str, PChart]
+    volume: pd.DataFrame                 # month, modality, treatments
+    findings: tuple[Finding, ...]
+
+
+def monthly(records: Records, effect: str = "hyperpigmentation") -> MonthlyTrend:
+    """p-chart of the monthly ``effect`` rate for each modality (3-sigma limits, NHS run rules).
+
+    Every calendar month between the first and last treatment is a point (a month with no
+    treatments has no rate). Recent months may still be missing late-onset events.
+    """
+    frame = with_effect_flags(records)
+    if frame.empty:
+        empty = pd.DataFrame(columns=["month", "modality", "treatments"])
+        return MonthlyTrend(effect, {}, empty, (Finding(effect, "No treatments in this selection.", 0, True),))
+    month = frame["treatment_date"].dt.to_period("M")
+    months = pd.period_range(month.min(), month.max(), freq="M")
+    grouped = frame.assign(month=month).groupby(["modality", "month"], observed=True)[effect].agg(["sum", "size"])
+    charts: dict[str, PChart] = {}
+    rows = []
+    findings: list[Finding] = []
+    for modality in MODALITIES:
+        if modality not in grouped.index.get_level_values(0):
+            continue
+        mine = grouped.loc[modality].reindex(months, fill_value=0)
+        labels = [str(m) for m in months]
+        chart = p_chart(mine["sum"].astype(int).tolist(), mine["size"].astype(int).tolist(), labels=labels)
+        charts[modality] = chart
+        rows.extend({"month": lab, "modality": modality, "treatments": int(n)} for lab, n in zip(labels, mine["size"]))
+        findings.extend(_signal_findings(effect, modality, chart))
+    if not any(f.weight > 0.5 for f in findings):
+        findings.append(Finding(effect, f"No month's {effect} rate fell outside its control limits, and no shift or "
+                                        "trend rule fired: the process looks stable.", 0.3))
+    return MonthlyTrend(effect, charts, pd.DataFrame(rows), tuple(findings))
+
+
+def _signal_findings(effect: str, modality: str, chart: PChart) -> list[Finding]:
+    out = []
+    outside = [p for p in chart.points if p.signal]
+    for p in outside[-3:]:
+        side = "above" if p.rate is not None and p.upper is not None and p.rate > p.upper else "below"
+        out.append(Finding(effect, f"In {p.label}, {effect} after {modality} treatment was {wording.pct(p.rate)} "
+                                   f"({p.events} of {p.total}), {side} the control limits "
+                                   f"({wording.pct_range(p.lower, p.upper)}; average {wording.pct(chart.centre)}).",
+                           1.2 if side == "above" else 0.6))
+    runs = [p for p in chart.points if p.rule in ("shift", "trend")]
+    if runs:
+        rule = runs[-1].rule
+        span = [p.label for p in chart.points if p.rule == rule]
+        what = "sat on one side of the average" if rule == "shift" else "kept rising or falling"
+        out.append(Finding(effect, f"After {modality} treatment, the monthly {effect} rate {what} for 7 or more "
+                                   f"months in a row (up to {span[-1]}): a {rule} worth looking into.", 0.9))
+    return out
+
+
+# --- clinics and practitioners: funnel plots --------------------------------------------------------
+
+@dataclass(frozen=True)
+class FunnelComparison:
+    """Each clinic's or practitioner's case-mix-adjusted rate (observed / expected) against its size."""
+
+    unit: str
+    effect: str
+    funnel: Funnel
+    findings: tuple[Finding, ...]
+
+
+def funnel(records: Records, unit: str = "clinic", effect: str = "hyperpigmentation") -> FunnelComparison:
+    """Funnel plot (Spiegelhalter 2005) of O/E per ``unit``, expected counts by modality x Fitzpatrick type.
+
+    A unit outside the limits with fewer than 5 expected events is reported as too small to judge:
+    the published interpolated limits flag small units too easily.
+    """
+    frame = with_effect_flags(records)
+    label = unit.replace("_", " ")
+    if frame.empty or frame[unit].isna().all():
+        empty = funnel_plot(pd.DataFrame(columns=["name", "treatments", "observed", "expected"]))
+        return FunnelComparison(unit, effect, empty, (Finding(effect, f"No {label} is recorded in this selection.",
+                                                              0, True),))
+    groups = expected_counts(frame, unit, ["modality", "fitzpatrick_type"], effect)
+    result = funnel_plot(groups)
+    findings = []
+    for u in result.units:
+        if u.outside is None or u.ratio is None:
+            continue
+        judged = u.expected >= SMALL_EXPECTED and u.treatments >= SMALL_N
+        direction = "more" if u.ratio > 1 else "less"
+        text = (f"{label.capitalize()} {u.name}: {u.observed} {effect} events where {u.expected:.1f} were expected "
+                f"for its mix of modalities and skin types ({wording.times(u.ratio)} the expected; {u.outside} limit)")
+        if judged:
+            findings.append(Finding(effect, text + f": {direction} often than chance would explain.",
+                                    1.3 if u.ratio > 1 else 0.7))
+        else:
+            findings.append(Finding(effect, text + ", but with so few expected events this is too small to judge.",
+                                    0.2, True))
+    if not findings:
+        findings.append(Finding(effect, f"Every {label} lies within the 95 % limits for {effect}, after allowing for "
+                                        "its mix of modalities and skin types.", 0.4))
+    return FunnelComparison(unit, effect, result, tuple(findings))

@@ -493,13 +493,26 @@ def sample_size_two_proportions(
     from statsmodels.stats.proportion import proportion_effectsize
 
     h = float(proportion_effectsize(p1, p2))
-    exact = float(NormalIndPower().solve_power(effect_size=abs(h), nobs1=None, alpha=alpha, power=power,
-                                               ratio=ratio, alternative="two-sided"))
-    if not math.isfinite(exact) or exact <= 0:  # pragma: no cover - solve_power failure
-        raise ValueError(f"no sample size found for p1={p1!r}, p2={p2!r}, power={power!r}, alpha={alpha!r}")
+    exact = _solve_nobs1(NormalIndPower(), abs(h), alpha, power, ratio)
     n1 = _ceil(exact)
     return SampleSize(n1, p1, p2, power, alpha, _POWER_METHOD, ratio=ratio,
                       second_group=_ceil(exact * ratio), exact=exact, effect_size=h)
+
+
+def _solve_nobs1(analysis: Any, effect_size: float, alpha: float, power: float, ratio: float) -> float:
+    """Group-1 size at which ``analysis.power`` reaches ``power``.
+
+    statsmodels' ``solve_power`` searches a bracket starting near n = 2 and fails for very large
+    effects (e.g. 0 % vs 100 %, where about 1.6 treatments suffice). Power rises monotonically in
+    n from ``alpha`` (n -> 0), so Brent's method on a wide bracket finds the same root everywhere.
+    """
+    from scipy.optimize import brentq
+
+    def gap(n: float) -> float:
+        return float(analysis.power(effect_size=effect_size, nobs1=n, alpha=alpha, ratio=ratio,
+                                    alternative="two-sided")) - power
+
+    return float(brentq(gap, 1e-6, 1e12, xtol=1e-10, rtol=1e-12, maxiter=500))
 
 
 @dataclass(frozen=True)

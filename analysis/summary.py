@@ -27,6 +27,8 @@ def summarise(records: Records) -> dict[str, Any]:
     down = compare.downtime(records)
     tone = compare.skin_tone(records)
     result = compare.improvement(records)
+    trend = compare.monthly(records)
+    funnels = {u: compare.funnel(records, u) for u in ("clinic", "practitioner")}
     per_modality = {}
     for m in MODALITIES:
         median = down.medians[m]
@@ -66,8 +68,18 @@ def summarise(records: Records) -> dict[str, Any]:
             },
             "trend": {m: {"test": "Cochran-Armitage", "p_value": t.p_value, "slope_per_type": t.estimate,
                           "ci": _ci(t.low, t.high)} for m, t in tone.trend.items()},
+            "adjusted_odds_ratio": {
+                "odds_ratio": tone.adjusted.odds_ratio, "ci": _ci(tone.adjusted.ci_low, tone.adjusted.ci_high),
+                "p_value": tone.adjusted.p_value, "adjusted_for": [t for t in tone.adjusted.terms],
+                "fitted": tone.adjusted.fitted, "reason": tone.adjusted.reason},
         },
-        "findings": [f.sentence for f in top_findings(records)],
+        "monthly_signals": [
+            {"modality": m, "month": p.label, "rate": p.rate, "limits": _ci(p.lower, p.upper), "rule": p.rule}
+            for m, chart in trend.charts.items() for p in chart.points if p.rule],
+        "funnel": {u: [{"name": x.name, "treatments": x.treatments, "observed": x.observed,
+                        "expected": x.expected, "ratio": x.ratio, "outside": x.outside}
+                       for x in f.funnel.units] for u, f in funnels.items()},
+        "findings": [f.sentence for f in top_findings(tone, down, result, trend, *funnels.values())],
         "claims": [{"claim": c.claim, "verdict": c.verdict, "evidence": c.evidence, "more_needed": c.more_needed}
                    for c in claims.check_claims(records)],
     }
@@ -77,9 +89,8 @@ def _type_order(roman: str) -> int:
     return {v: k for k, v in FITZPATRICK_ROMAN.items()}[roman]
 
 
-def top_findings(records: Records, count: int = 3) -> list[compare.Finding]:
-    """The most important findings for the Overview: weighted, small groups last."""
-    found = [*compare.skin_tone(records).findings, *compare.downtime(records).findings,
-             *compare.improvement(records).findings]
+def top_findings(*results: Any, count: int = 3) -> list[compare.Finding]:
+    """The most important findings of some comparison results: by weight, small groups last."""
+    found = [f for r in results for f in r.findings]
     ranked = sorted(found, key=lambda f: (f.small, -f.weight))
     return ranked[:count]

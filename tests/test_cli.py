@@ -81,3 +81,34 @@ def test_rename_and_delete(tmp_path, corpus, capsys):
     assert main(["--db", db, "delete", dataset_id]) == 0
     assert main(["--db", db, "delete", dataset_id]) == 1
     assert "No dataset with id" in capsys.readouterr().err
+
+
+def test_summary_json_for_a_stored_dataset_with_filters(tmp_path, corpus, capsys):
+    import json
+
+    from conftest import ROOT as root
+
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    assert main(["--db", db, "import", str(root / "data" / "sample_outcomes.csv"),
+                 str(root / "data" / "sample_side_effects.csv"), "--name", "sample"]) == 0
+    dataset_id = capsys.readouterr().out.splitlines()[0]
+    assert main(["--db", db, "summary", dataset_id, "--json", "--clinic", "Northgate Laser Centre",
+                 "--from", "2025-01-01", "--to", "2025-06-30"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    store = Store(db)
+    records = store.load(dataset_id).outcomes
+    expected = records[(records["clinic"] == "Northgate Laser Centre")
+                       & (records["treatment_date"] >= "2025-01-01") & (records["treatment_date"] <= "2025-06-30")]
+    assert summary["treatments"] == len(expected)
+    assert summary["comparisons"]["hyperpigmentation"]["ci"][0] <= summary["comparisons"]["hyperpigmentation"]["risk_difference"]
+    assert main(["--db", db, "summary", dataset_id, "--clinic", "Nowhere"]) == 1
+    assert "The clinics are: 'Eastfield Dermatology & Laser'" in capsys.readouterr().err
+
+
+def test_summary_of_a_file_without_storing_it(tmp_path, corpus):
+    db = tmp_path / "untouched.db"
+    done = run_cli("--db", f"sqlite:///{db}", "summary", "--file", str(corpus / "orphans_outcomes.csv"),
+                   str(corpus / "orphans_side_effects.csv"), "--json")
+    assert done.returncode == 0, done.stderr
+    assert '"treatments": 2' in done.stdout
+    assert not db.exists()

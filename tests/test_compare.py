@@ -38,28 +38,18 @@ def make_records(rows: list[dict], events: list[tuple[str, str]] = ()) -> Record
             "treatment_area": "face", "downtime_days": np.nan, "improvement_score": np.nan,
             "satisfaction": np.nan, "procedure_minutes": np.nan, "cost": np.nan, "practitioner": None,
             "follow_up_visits": np.nan}
-    frame = pd.DataFrame([{**base, "treatment_id": f"T{i}", **r} for i, r in enumerate(rows)])
+    frame = pd.DataFrame([{**base, "treatment_id": f"T{i}", **r} for i, r in enumerate(rows)],
+                         columns=list(schema.OUTCOME_NAMES))
     side = pd.DataFrame({"treatment_id": [t for t, _ in events], "effect": [e for _, e in events]})
     return Records(schema.coerce_outcomes(frame), schema.coerce_side_effects(side))
 
 
 def cohort(k1: int, n1: int, k2: int, n2: int, fitz: int = 5) -> Records:
     """n1 ablative treatments with k1 hyperpigmentation events, n2 non-ablative with k2."""
-    rows, events = [], []
-    for modality, k, n in ((schema.ABLATIVE, k1, n1), (schema.NON_ABLATIVE, k2, n2)):
-        for i in range(n):
-            tid = f"{modality[:3]}{i}"
-            rows.append({"treatment_id": tid, "modality": modality, "fitzpatrick_type": fitz})
-            if i < k:
-                events.append((tid, "hyperpigmentation"))
-    frame = make_records([])
-    base = frame.outcomes.iloc[:0]
-    out = pd.DataFrame(rows).assign(treatment_date="2024-01-01")
-    for col in schema.OUTCOME_NAMES:
-        if col not in out:
-            out[col] = None
-    return Records(schema.coerce_outcomes(out[list(base.columns)]),
-                   schema.coerce_side_effects(pd.DataFrame(events, columns=["treatment_id", "effect"])))
+    rows = [{"modality": schema.ABLATIVE, "fitzpatrick_type": fitz}] * n1 + \
+           [{"modality": schema.NON_ABLATIVE, "fitzpatrick_type": fitz}] * n2
+    events = [(f"T{i}", "hyperpigmentation") for i in list(range(k1)) + list(range(n1, n1 + k2))]
+    return make_records(rows, events)
 
 
 # --- reference values through the comparison layer ---------------------------------------------
@@ -293,3 +283,71 @@ def test_any_small_dataset_gives_sane_results(rows):
     compare.downtime(records)
     compare.improvement(records)
     json.dumps(summarise(records), allow_nan=False)
+
+
+# --- adjusted odds ratio, how much more data, p-chart, funnels -------------------------------------
+
+def test_adjusted_odds_ratio_is_reported_in_words(sample):
+    tone = compare.skin_tone(sample)
+    assert tone.adjusted.fitted and tone.adjusted.odds_ratio > 1
+    sentence = compare.adjusted_sentence(tone.adjusted)
+    assert sentence.startswith("Taking skin type and treatment area into account, ablative treatment carried")
+    assert sentence in [f.sentence for f in tone.findings]
+
+
+def test_adjusted_odds_ratio_explains_separation():
+    records = cohort(5, 40, 0, 40)  # no hyperpigmentation after non-ablative treatment
+    tone = compare.skin_tone(records)
+    assert not tone.adjusted.fitted and tone.adjusted.odds_ratio is None
+    assert compare.adjusted_sentence(tone.adjusted).startswith("The odds ratio adjusted for")
+    assert "could not be estimated" in compare.adjusted_sentence(tone.adjusted)
+
+
+def test_inconclusive_contrast_says_how_many_more_treatments_would_settle_it():
+    from analysis.models import further_treatments_needed
+
+    c = compare.rate_contrast("type V–VI skin", 12, 100, 8, 100)
+    assert c.test.p_value > 0.05
+    assert c.more_needed == further_treatments_needed(12, 100, 8, 100,
+                                                      group_label="modality in type V–VI skin").sentence
+    assert c.more_needed.startswith("About ") and "more treatments per modality in type V–VI skin" in c.more_needed
+    assert compare.rate_contrast("x", 56, 70, 48, 80).more_needed is None  # conclusive: nothing to add
+
+
+def test_funnel_names_the_practitioner_with_doubled_risk(sample):
+    # The sample generator doubles Dr P. Navarro's risk on purpose (data/generate_sample.py).
+    result = compare.funnel(sample, "practitioner")
+    navarro = next(u for u in result.funnel.units if u.name == "Dr P. Navarro")
+    assert navarro.outside == "above 99.8 %" and navarro.ratio > 1.5
+    assert any(f.sentence.startswith("Practitioner Dr P. Navarro:") and "more often than chance" in f.sentence
+               for f in result.findings)
+    total_expected = sum(u.expected for u in result.funnel.units)
+    assert total_expected == pytest.approx(sum(u.observed for u in result.funnel.units))  # indirect standardisation
+
+
+def test_funnel_small_units_are_too_small_to_judge():
+    rows = [{"modality": "ablative", "fitzpatrick_type": 3, "clinic": "Big"} for _ in range(200)] + \
+           [{"modality": "ablative", "fitzpatrick_type": 3, "clinic": "Tiny"} for _ in range(4)]
+    events = [(f"T{i}", "hyperpigmentation") for i in range(10)] + [("T200", "hyperpigmentation"),
+                                                                     ("T201", "hyperpigmentation")]
+    result = compare.funnel(make_records(rows, events), "clinic")
+    tiny = next(u for u in result.funnel.units if u.name == "Tiny")
+    if tiny.outside:
+        assert any("Tiny" in f.sentence and "too small to judge" in f.sentence for f in result.findings)
+
+
+def test_p_chart_sees_a_clinic_drift(sample):
+    # The sample generator ramps Harbourside's ablative PIH risk up from September 2025 on purpose.
+    harbourside = apply_filters(sample, Filters(clinics=("Harbourside Skin Clinic",)))
+    trend = compare.monthly(harbourside)
+    december = next(p for p in trend.charts["ablative"].points if p.label == "2025-12")
+    assert december.signal and december.rate > december.upper
+    assert any(f.sentence.startswith("In 2025-12, hyperpigmentation after ablative treatment") for f in trend.findings)
+    assert set(trend.volume["modality"]) == set(schema.MODALITIES)
+    assert len(trend.charts["ablative"].points) == 24  # every month of the two years
+
+
+def test_p_chart_on_an_empty_selection():
+    empty = Records(make_records([]).outcomes, make_records([]).side_effects)
+    trend = compare.monthly(empty)
+    assert trend.charts == {} and trend.findings[0].sentence == "No treatments in this selection."

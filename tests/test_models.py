@@ -461,3 +461,16 @@ def test_further_treatments_needed_with_no_difference_or_no_data():
 def test_further_treatments_needed_rejects_bad_counts(args, message):
     with pytest.raises(ValueError, match=message):
         further_treatments_needed(*args)
+
+
+def test_sample_size_for_the_largest_possible_effect_is_found():
+    # 0 % vs 100 % (Cohen's h = pi): about 1.6 per group suffice, below the bracket statsmodels'
+    # solve_power searches. Closed form for equal groups: n = 2 ((z_{1-a/2} + z_{power}) / h)^2
+    # (Cohen 1988, ch. 6), the other tail being negligible here.
+    from scipy.stats import norm
+
+    closed = 2 * ((norm.ppf(0.975) + norm.ppf(0.8)) / math.pi) ** 2
+    result = sample_size_two_proportions(0.0, 1.0)
+    assert result.exact == pytest.approx(closed, rel=1e-4)
+    assert result.per_group == 2
+    assert further_treatments_needed(0, 10, 10, 10).more_per_group == 0
