@@ -3,16 +3,29 @@
 import streamlit as st
 
 import ui
-from analysis.overview import dataset_overview
+from analysis.overview import headline
 
 view = ui.setup_page("Overview")
-facts = dataset_overview(view.records)
-st.caption(f"Dataset: {view.dataset.name}")
+ui.start_report("Overview", view)
+ui.empty_selection(view)
+facts = ui.compute(view, "overview")
+st.caption(f"Dataset: {view.dataset.name} · Selection: {view.filters.describe()}")
 cols = st.columns(4)
 cols[0].metric("Treatments", f"{facts.treatments:,}")
 cols[1].metric("Patients", f"{facts.patients:,}" if facts.patients is not None else "not recorded")
 cols[2].metric("Clinics", f"{facts.clinics:,}")
 cols[3].metric("Dates", facts.date_range)
-cols = st.columns(len(facts.by_modality))
-for col, (modality, count) in zip(cols, facts.by_modality.items()):
-    col.metric(f"{modality.capitalize()} treatments", f"{count:,}")
+
+ui.heading("Ablative vs non-ablative")
+cards = headline(ui.compute(view, "downtime"), ui.compute(view, "improvement"), ui.compute(view, "skin_tone"))
+for pair in cards:
+    cols = st.columns(2)
+    for col, card in zip(cols, pair):
+        col.metric(card.label, card.value, border=True)
+        col.caption(card.detail)
+
+ui.heading("What stands out")
+top = ui.compute(view, "top_findings")
+ui.findings(top)
+st.caption("Rates show 95 % confidence intervals. ⚠️ marks groups too small to conclude from.")
+ui.finish(view, "overview")

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from analysis import schema
 from analysis.store import Records
+
+if TYPE_CHECKING:
+    from analysis import compare
 
 
 @dataclass(frozen=True)
@@ -40,3 +44,38 @@ def dataset_overview(records: Records) -> Overview:
         last_date=None if dates.empty else f"{dates.max():%Y-%m-%d}",
         by_modality={m: int(counts.get(m, 0)) for m in schema.MODALITIES},
     )
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A headline number for a metric card: label, value and the interval and n beneath it."""
+
+    label: str
+    value: str
+    detail: str
+
+
+def headline(downtime: "compare.ContinuousComparison", improvement: "compare.OrdinalComparison",
+             skin_tone: "compare.SkinToneComparison") -> list[tuple[Metric, Metric]]:
+    """Ablative vs non-ablative cards: median downtime, share with >= 51 % improvement, hyperpigmentation."""
+    from analysis import compare, wording
+
+    rows = []
+    cards = []
+    for m in schema.MODALITIES:
+        e = downtime.medians[m]
+        cards.append(Metric(f"Median downtime · {m}", wording.number(e.estimate, "days"),
+                            f"95 % CI {wording.interval(e.low, e.high)} · n = {e.n:,}"))
+    rows.append(tuple(cards))
+    cards = []
+    for m in schema.MODALITIES:
+        p = improvement.good_share[m]
+        cards.append(Metric(f"≥ 51 % improvement · {m}", wording.pct(p.estimate),
+                            f"95 % CI {wording.pct_range(p.low, p.high)} · n = {p.treatments:,}"))
+    rows.append(tuple(cards))
+    cards = []
+    for m, p in ((schema.ABLATIVE, skin_tone.overall.ablative), (schema.NON_ABLATIVE, skin_tone.overall.non_ablative)):
+        cards.append(Metric(f"Hyperpigmentation · {m}", wording.pct(p.estimate),
+                            f"95 % CI {wording.pct_range(p.low, p.high)} · {p.events:,} of {p.treatments:,}"))
+    rows.append(tuple(cards))
+    return rows  # type: ignore[return-value]

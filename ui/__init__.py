@@ -1,5 +1,11 @@
-"""The shared Streamlit layer: page set-up, dataset choice, cached loading. Pages compose this and ``analysis``."""
+"""The shared Streamlit layer: page set-up, filters from the URL, cached statistics, charts and exports.
 
-from ui.setup import View, setup_page
+Pages compose this and ``analysis``; they hold no statistics, SQL or data wrangling.
+"""
 
-__all__ = ["View", "setup_page"]
+from ui.compute import compute
+from ui.setup import View, request_dataset, setup_page, share_link
+from ui.widgets import chart, empty_selection, findings, finish, heading, sentence, start_report, table
+
+__all__ = ["View", "chart", "compute", "empty_selection", "findings", "finish", "heading", "request_dataset",
+           "sentence", "setup_page", "share_link", "start_report", "table"]

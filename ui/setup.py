@@ -1,38 +1,73 @@
-"""Every page (and ``dashboard.py``) starts with :func:`setup_page`: a page opened straight from a
-link runs alone, so nothing may rely on another page having run first."""
+"""Every page (and ``dashboard.py``) starts with :func:`setup_page`.
+
+In Streamlit's classic multipage mode a link straight to a page runs that page file alone, so
+nothing may rely on another page having run. ``setup_page`` configures the page, opens the
+store, reads the view from the URL on a session's first run (dataset id and filters, validated,
+with a notice for anything dropped), draws the sidebar filters, writes the view back into the
+URL (so the address bar is always a share link) and returns the selected records.
+
+Filters survive page switches through ``persist_state="session"`` plus an explicit re-seed of
+the widgets when the page changes (measured in a real browser and in AppTest; ``bind=
+"query-params"`` writes labels instead of ids and drops bad values silently, so it is not used).
+"""
 
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
+from datetime import date
+from urllib.parse import urlencode
 
 import streamlit as st
 
+from analysis import urlstate
+from analysis.filters import Filters, apply_filters, options
+from analysis.schema import FITZPATRICK_ROMAN
 from analysis.store import DatasetInfo, DatasetNotFound, Records, Store, StoreError, database_url
 
-DATASET_PARAM = "dataset"
+APP_NAME = "Laser outcomes"
+_STATE = "_view"             # {"dataset": id, "filters": Filters}
+_PAGE = "_view_page"         # the page whose widgets were last seeded
+_NOTES = "_view_notes"
+_PENDING = "_view_pending"   # a dataset to switch to on the next run (set by the Data page)
+KEY_DATASET = "f_dataset"
+KEY_DATES = "f_dates"
+KEY_CLINICS = "f_clinics"
+KEY_DEVICES = "f_devices"
+KEY_AREAS = "f_areas"
+KEY_FITZ = "f_fitz"
 
 
 @dataclass(frozen=True)
 class View:
-    """What a page shows: the chosen dataset and its records."""
+    """What a page shows: the dataset, all its records, the filtered selection and the filters."""
 
     dataset: DatasetInfo
     records: Records
+    selection: Records
+    filters: Filters
+    choices: urlstate.FilterChoices
+    store_url: str
+
+    @property
+    def cache_key(self) -> tuple:
+        """Key for anything computed from the selection: dataset id, version and the filters."""
+        return (*self.dataset.cache_key, self.filters)
 
 
-def _configured_url() -> str:
+def configured_url() -> str:
     """Database URL: Streamlit secret ``[database] url``, else ``$LASERDASH_DB_URL``, else SQLite in data/."""
+    secret = None
     try:
-        secret = st.secrets.get("database", {}).get("url")
-    except (FileNotFoundError, KeyError, AttributeError):
-        secret = None
-    except Exception:  # noqa: BLE001 - st.secrets raises its own parse errors; fall back to the environment
+        if "database" in st.secrets:
+            secret = st.secrets["database"].get("url")
+    except (FileNotFoundError, KeyError, AttributeError, ValueError):
         secret = None
     return database_url(secret or os.environ.get("LASERDASH_DB_URL") or None)
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=4)
 def get_store(url: str) -> Store:
     """One store (connection pool) per database URL and server process; opens on the sample when empty."""
     store = Store(url)
@@ -40,16 +75,32 @@ def get_store(url: str) -> Store:
     return store
 
 
-@st.cache_data(max_entries=8, show_spinner="Loading records…")
+@st.cache_resource(show_spinner="Loading records…", max_entries=4)
 def load_records(url: str, dataset_id: str, version: int) -> Records:
-    """A dataset's records, cached by (id, version) so a new import is never hidden by an old entry."""
+    """A dataset's records, shared read-only across sessions, keyed by (id, version)."""
     return get_store(url).load(dataset_id)
 
 
+@st.cache_resource(show_spinner=False, max_entries=32)
+def select(url: str, dataset_id: str, version: int, filters: Filters) -> Records:
+    """The records matching ``filters`` (shared read-only), keyed by dataset version and filters."""
+    return apply_filters(load_records(url, dataset_id, version), filters)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _choices(url: str, dataset_id: str, version: int) -> urlstate.FilterChoices:
+    return urlstate.FilterChoices.from_options(options(load_records(url, dataset_id, version)))
+
+
+def request_dataset(dataset_id: str) -> None:
+    """Switch every page to ``dataset_id`` (with no filters) from the next run on."""
+    st.session_state[_PENDING] = dataset_id
+
+
 def setup_page(title: str, icon: str = "🔬") -> View:
-    """Configure the page, choose the dataset (from the URL, else the newest) and load its records."""
-    st.set_page_config(page_title=f"{title} · Laser outcomes", page_icon=icon, layout="wide")
-    url = _configured_url()
+    """Configure the page, read the view from the URL or the session, draw the filters, return the selection."""
+    st.set_page_config(page_title=f"{title} · {APP_NAME}", page_icon=icon, layout="wide")
+    url = configured_url()
     try:
         store = get_store(url)
         datasets = store.datasets()
@@ -57,23 +108,111 @@ def setup_page(title: str, icon: str = "🔬") -> View:
         st.error(str(exc))
         st.stop()
     if not datasets:
-        st.info("No datasets yet. Import records with `python -m analysis import OUTCOMES.csv --name NAME`.")
+        st.info("No datasets yet. Import records on the Data page, or with "
+                "`python -m analysis import OUTCOMES.csv --name NAME`.")
         st.stop()
-    wanted = st.query_params.get(DATASET_PARAM)
     by_id = {d.id: d for d in datasets}
-    if wanted and wanted not in by_id:
-        st.warning("The link names a dataset that does not exist here (it may have been deleted). "
-                   "Showing the newest dataset instead.")
-        wanted = None
-    ids = list(by_id)
-    chosen = st.sidebar.selectbox("Dataset", ids, index=ids.index(wanted) if wanted else 0,
-                                  format_func=lambda i: by_id[i].name, key="dataset_choice")
-    st.query_params[DATASET_PARAM] = chosen
-    dataset = by_id[chosen]
+    ss = st.session_state
+    notes: list[str] = []
+    first_run = _STATE not in ss
+    if first_run:
+        dataset_id, notes = urlstate.parse_dataset(st.query_params.to_dict() | _lists(), list(by_id))
+        ss[_STATE] = {"dataset": dataset_id or datasets[0].id, "filters": None}
+    if ss.get(_PENDING) in by_id:
+        ss[_STATE] = {"dataset": ss.pop(_PENDING), "filters": Filters()}
+        ss[_PAGE] = None
+    state = ss[_STATE]
+    if state["dataset"] not in by_id:  # deleted meanwhile, perhaps by another manager
+        notes.append("The dataset you were looking at is no longer available. Showing the newest dataset.")
+        state.update(dataset=datasets[0].id, filters=Filters())
+        ss[_PAGE] = None
+    dataset = by_id[state["dataset"]]
     try:
         records = load_records(url, dataset.id, dataset.version)
-    except DatasetNotFound as exc:
-        st.warning(str(exc))
+    except DatasetNotFound:
+        st.warning("This dataset was deleted a moment ago. Reload the page to see the remaining datasets.")
         st.stop()
+    choices = _choices(url, dataset.id, dataset.version)
+    if state["filters"] is None:
+        state["filters"], more = urlstate.parse_filters(_lists(), choices)
+        notes.extend(more)
+    page = _calling_page()
+    if ss.get(_PAGE) != page:
+        ss[_PAGE] = page
+        _seed_widgets(dataset.id, state["filters"], choices)
+    ss[_NOTES] = notes
+    filters = _sidebar(by_id, choices)
+    if ss[KEY_DATASET] != dataset.id:  # the user picked another dataset: start it unfiltered
+        request_dataset(ss[KEY_DATASET])
+        st.rerun()
+    state["filters"] = filters
+    st.query_params.from_dict(urlstate.to_params(dataset.id, filters))
+    for note in notes:
+        st.warning(note, icon="⚠️")
+    selection = select(url, dataset.id, dataset.version, filters)
     st.title(title)
-    return View(dataset, records)
+    return View(dataset, records, selection, filters, choices, url)
+
+
+def _calling_page() -> str:
+    frame = sys._getframe(2)
+    return str(frame.f_globals.get("__file__", "?"))
+
+
+def _lists() -> dict[str, list[str]]:
+    """Every query parameter with all its values (repeated keys are lists)."""
+    return {key: st.query_params.get_all(key) for key in st.query_params}
+
+
+def _seed_widgets(dataset_id: str, filters: Filters, choices: urlstate.FilterChoices) -> None:
+    ss = st.session_state
+    ss[KEY_DATASET] = dataset_id
+    start = filters.date_from or choices.first_date
+    end = filters.date_to or choices.last_date
+    ss[KEY_DATES] = (start, end) if start and end else ()
+    ss[KEY_CLINICS] = list(filters.clinics)
+    ss[KEY_DEVICES] = list(filters.devices)
+    ss[KEY_AREAS] = list(filters.areas)
+    ss[KEY_FITZ] = [FITZPATRICK_ROMAN[t] for t in filters.fitzpatrick_types]
+
+
+def _sidebar(by_id: dict[str, DatasetInfo], choices: urlstate.FilterChoices) -> Filters:
+    sb = st.sidebar
+    sb.selectbox("Dataset", list(by_id), format_func=lambda i: by_id[i].name, key=KEY_DATASET,
+                 persist_state="session", help="Import more on the Data page.")
+    sb.markdown("**Filters**")
+    dates = ()
+    if choices.first_date and choices.last_date:
+        dates = sb.date_input("Treatment dates", min_value=choices.first_date, max_value=choices.last_date,
+                              key=KEY_DATES, persist_state="session", format="YYYY-MM-DD")
+    clinics = sb.multiselect("Clinic", choices.clinics, key=KEY_CLINICS, persist_state="session",
+                             placeholder="All clinics")
+    devices = sb.multiselect("Device", choices.devices, key=KEY_DEVICES, persist_state="session",
+                             placeholder="All devices")
+    areas = sb.multiselect("Treatment area", choices.areas, key=KEY_AREAS, persist_state="session",
+                           placeholder="All areas")
+    fitz = sb.multiselect("Fitzpatrick skin type", [FITZPATRICK_ROMAN[t] for t in choices.fitzpatrick_types],
+                          key=KEY_FITZ, persist_state="session", placeholder="All types")
+    start, end = _range(dates, choices)
+    inverse = {v: k for k, v in FITZPATRICK_ROMAN.items()}
+    return Filters(date_from=start, date_to=end, clinics=tuple(clinics), devices=tuple(devices), areas=tuple(areas),
+                   fitzpatrick_types=tuple(sorted(inverse[f] for f in fitz)))
+
+
+def _range(dates: tuple, choices: urlstate.FilterChoices) -> tuple[date | None, date | None]:
+    """A (start, end) from the date widget; a half-picked range (one date) means from that date on."""
+    picked = tuple(dates or ())
+    start = picked[0] if len(picked) >= 1 else None
+    end = picked[1] if len(picked) >= 2 else None
+    if start and choices.first_date and start <= choices.first_date:
+        start = None
+    if end and choices.last_date and end >= choices.last_date:
+        end = None
+    return start, end
+
+
+def share_link(view: View) -> str:
+    """The address that reopens this view: page URL plus dataset id and filters."""
+    query = urlencode(urlstate.to_params(view.dataset.id, view.filters), doseq=True)
+    base = st.context.url or ""
+    return f"{base}?{query}" if query else base

@@ -1,0 +1,333 @@
+"""Plotly figures for every page: one colour per modality everywhere, titled, units on axes, CIs as error bars.
+
+Colours are from the Okabe-Ito palette (Okabe M, Ito K. Color Universal Design, 2008), which stays
+distinguishable with the common colour-vision deficiencies. Every figure shows its counts (n).
+Figures are built from the result objects of :mod:`analysis.compare` (already aggregated), so
+they stay light at a million records.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from analysis import compare, wording
+from analysis.schema import ABLATIVE, FITZPATRICK_ROMAN, MODALITIES, NON_ABLATIVE
+from analysis.spc import PChart
+
+MODALITY_COLOURS: dict[str, str] = {ABLATIVE: "#D55E00", NON_ABLATIVE: "#0072B2"}  # vermillion, blue
+MODALITY_LABELS: dict[str, str] = {ABLATIVE: "Ablative", NON_ABLATIVE: "Non-ablative"}
+SMALL_COLOUR = "#999999"
+LEVEL_COLOURS = ("#E8E8E8", "#C6DBEF", "#6BAED6", "#2171B5", "#08306B")  # sequential, for ordinal levels
+TYPE_ORDER = [FITZPATRICK_ROMAN[t] for t in range(1, 7)]
+FONT = dict(family="Source Sans Pro, Arial, sans-serif", size=13)
+
+
+def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 420) -> go.Figure:
+    fig.update_layout(title=dict(text=title, x=0, xanchor="left"), xaxis_title=x, yaxis_title=y, height=height,
+                      font=FONT, template="plotly_white", legend=dict(orientation="h", y=-0.2, x=0),
+                      margin=dict(l=60, r=20, t=60, b=80), hoverlabel=dict(font_size=13))
+    return fig
+
+
+def _pct_axis(fig: go.Figure, axis: str = "y", upper: float | None = None) -> None:
+    update = dict(tickformat=".0%", rangemode="tozero")
+    if upper is not None:
+        update["range"] = [0, upper]
+    (fig.update_yaxes if axis == "y" else fig.update_xaxes)(**update)
+
+
+def _errors(est: Sequence[float | None], low: Sequence[float | None], high: Sequence[float | None]) -> dict:
+    e = np.array([np.nan if v is None else v for v in est], dtype=float)
+    lo = np.array([np.nan if v is None else v for v in low], dtype=float)
+    hi = np.array([np.nan if v is None else v for v in high], dtype=float)
+    return dict(type="data", symmetric=False, array=np.nan_to_num(hi - e), arrayminus=np.nan_to_num(e - lo),
+                thickness=1.5, width=5)
+
+
+def empty_figure(message: str, title: str) -> go.Figure:
+    """A titled placeholder that says why there is nothing to draw."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font=dict(size=15))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _layout(fig, title, "", "", height=260)
+
+
+# --- rates with Wilson intervals ---------------------------------------------------------------
+
+def rate_by_group(cells: Sequence[compare.RateCell], title: str, group_label: str, what: str,
+                  order: Sequence[str] | None = None) -> go.Figure:
+    """Grouped bars of a rate per group for each modality, Wilson CI error bars, n under each bar.
+
+    Bars from groups with fewer than ``compare.SMALL_N`` treatments are drawn hatched and say so on hover.
+    """
+    if not cells:
+        return empty_figure("No treatments in this selection.", title)
+    groups = list(order) if order else sorted({c.group for c in cells})
+    groups = [g for g in groups if any(c.group == g for c in cells)]
+    shown = {g: safe_label(g) for g in groups}
+    fig = go.Figure()
+    for modality in MODALITIES:
+        mine = {c.group: c for c in cells if c.modality == modality}
+        if not mine:
+            continue
+        rows = [mine.get(g) for g in groups]
+        est = [r.proportion.estimate if r else None for r in rows]
+        fig.add_bar(
+            name=MODALITY_LABELS[modality], x=[shown[g] for g in groups], y=[e if e is not None else 0 for e in est],
+            marker=dict(color=MODALITY_COLOURS[modality],
+                        pattern=dict(shape=["/" if r and r.small else "" for r in rows], fgcolor="white")),
+            error_y=_errors(est, [r.proportion.low if r else None for r in rows],
+                            [r.proportion.high if r else None for r in rows]),
+            customdata=[[r.proportion.events, r.proportion.treatments, wording.pct_range(r.proportion.low, r.proportion.high),
+                         " — too few to conclude from" if r.small else ""] if r else [0, 0, "–", ""] for r in rows],
+            hovertemplate=(f"<b>%{{x}}</b> · {MODALITY_LABELS[modality]}<br>{what}: %{{y:.1%}} "
+                           "(95 % CI %{customdata[2]})<br>%{customdata[0]} of %{customdata[1]} treatments"
+                           "%{customdata[3]}<extra></extra>"),
+        )
+    ticks = []
+    for g in groups:
+        counts = " / ".join(str(next((c.proportion.treatments for c in cells if c.group == g and c.modality == m), 0))
+                            for m in MODALITIES)
+        ticks.append(f"{shown[g]}<br><span style='font-size:11px'>n = {counts}</span>")
+    fig.update_xaxes(tickmode="array", tickvals=[shown[g] for g in groups], ticktext=ticks, type="category")
+    upper = max((c.proportion.high or 0) for c in cells)
+    _pct_axis(fig, upper=min(1.0, upper * 1.15 + 0.02))
+    fig.update_layout(barmode="group", bargap=0.25)
+    note = "Error bars: 95 % Wilson confidence intervals. n = ablative / non-ablative treatments. " \
+           "Hatched: fewer than 10 treatments."
+    fig.add_annotation(text=note, showarrow=False, x=0, y=-0.32, xref="paper", yref="paper", font=dict(size=11),
+                       xanchor="left")
+    return _layout(fig, title, group_label, f"{what} (% of treatments)", height=460)
+
+
+def skin_tone_rates(result: compare.SkinToneComparison) -> go.Figure:
+    """The core chart: rate per Fitzpatrick type I-VI for each modality."""
+    return rate_by_group(result.cells, f"{result.effect.capitalize()} by Fitzpatrick skin type",
+                         "Fitzpatrick skin type", result.effect.capitalize(), order=TYPE_ORDER)
+
+
+def risk_differences(contrasts: Sequence[compare.RateContrast], title: str, effect: str) -> go.Figure:
+    """Forest plot of ablative − non-ablative differences (Newcombe CIs) per group; zero line marked."""
+    rows = [c for c in contrasts if c.difference.estimate is not None]
+    if not rows:
+        return empty_figure("Both modalities are needed in a group to compare them.", title)
+    labels = [f"{safe_label(c.group)} (n = {c.ablative.treatments} / {c.non_ablative.treatments})" for c in rows]
+    est = [100 * c.difference.estimate for c in rows]  # percentage points
+    fig = go.Figure(go.Scatter(
+        x=est, y=labels, mode="markers",
+        marker=dict(size=11, color=[SMALL_COLOUR if c.small else MODALITY_COLOURS[ABLATIVE] for c in rows],
+                    symbol="diamond"),
+        error_x=_errors(est, [100 * c.difference.low for c in rows], [100 * c.difference.high for c in rows]),
+        customdata=[[wording.pct_range(c.difference.low, c.difference.high).replace("%", "points"),
+                     wording.p_value(c.test.p_value), c.test.test, " — too few to conclude from" if c.small else ""]
+                    for c in rows],
+        hovertemplate="<b>%{y}</b><br>Difference %{x:+.1f} percentage points (95 % CI %{customdata[0]})<br>"
+                      "%{customdata[2]}: %{customdata[1]}%{customdata[3]}<extra></extra>",
+        showlegend=False))
+    fig.add_vline(x=0, line=dict(color="#444", dash="dash"))
+    fig.update_xaxes(tickformat="+.0f", zeroline=False)
+    fig.update_yaxes(autorange="reversed")
+    fig.add_annotation(text="Bars: 95 % Newcombe confidence intervals. Right of the dashed line: more often after "
+                            "ablative. Grey: too few treatments or events to conclude from.",
+                       showarrow=False, x=0, y=-0.12 - 0.6 / max(len(rows), 1), xref="paper", yref="paper",
+                       font=dict(size=11), xanchor="left")
+    return _layout(fig, title, f"Difference in {effect} rate, ablative − non-ablative (percentage points)", "",
+                   height=170 + 50 * len(rows))
+
+
+# --- measurements --------------------------------------------------------------------------------
+
+def measure_distribution(records_outcomes: pd.DataFrame, result: compare.ContinuousComparison, column: str,
+                         title: str, axis: str) -> go.Figure:
+    """Box per modality from precomputed quartiles (light at any size), with the median's CI as a marker."""
+    fig = go.Figure()
+    for modality in MODALITIES:
+        values = records_outcomes.loc[records_outcomes["modality"] == modality, column].dropna().to_numpy(float)
+        if values.size == 0:
+            continue
+        q1, med, q3 = np.percentile(values, [25, 50, 75])
+        iqr = q3 - q1
+        low_fence = values[values >= q1 - 1.5 * iqr].min()
+        high_fence = values[values <= q3 + 1.5 * iqr].max()
+        name = f"{MODALITY_LABELS[modality]} (n = {values.size:,})"
+        fig.add_trace(go.Box(name=name, q1=[q1], median=[med], q3=[q3], lowerfence=[low_fence],
+                             upperfence=[high_fence], x=[name], marker_color=MODALITY_COLOURS[modality],
+                             boxpoints=False, hoverinfo="y"))
+        m = result.medians[modality]
+        if m.low is not None:
+            fig.add_trace(go.Scatter(x=[name], y=[m.estimate], mode="markers", showlegend=False,
+                                     marker=dict(color="black", size=8, symbol="line-ew-open"),
+                                     error_y=_errors([m.estimate], [m.low], [m.high]),
+                                     hovertemplate=f"Median %{{y}} (95 % CI {wording.interval(m.low, m.high)})"
+                                                   "<extra></extra>"))
+    if not fig.data:
+        return empty_figure(f"No {result.measure} recorded in this selection.", title)
+    fig.update_layout(showlegend=False)
+    return _layout(fig, title, "", axis)
+
+
+def medians_by_group(groups: Sequence[compare.GroupMedian], title: str, group_label: str, axis: str,
+                     order: Sequence[str] | None = None) -> go.Figure:
+    """Median with CI per group and modality (dot-and-whisker), n in the hover and the tick labels."""
+    if not groups:
+        return empty_figure("Nothing recorded for this breakdown.", title)
+    names = list(order) if order else sorted({g.group for g in groups})
+    names = [safe_label(n) for n in names if any(g.group == n for g in groups)]
+    fig = go.Figure()
+    for i, modality in enumerate(MODALITIES):
+        mine = [g for g in groups if g.modality == modality]
+        if not mine:
+            continue
+        est = [g.median.estimate for g in mine]
+        fig.add_trace(go.Scatter(
+            x=[safe_label(g.group) for g in mine], y=est, mode="markers", name=MODALITY_LABELS[modality],
+            marker=dict(size=10, color=MODALITY_COLOURS[modality], symbol=["circle-open" if g.small else "circle"
+                                                                            for g in mine]),
+            error_y=_errors(est, [g.median.low for g in mine], [g.median.high for g in mine]),
+            offsetgroup=modality, customdata=[[g.median.n, " — too few to conclude from" if g.small else ""]
+                                              for g in mine],
+            hovertemplate=f"<b>%{{x}}</b> · {MODALITY_LABELS[modality]}<br>Median %{{y}}<br>n = %{{customdata[0]}}"
+                          "%{customdata[1]}<extra></extra>"))
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=names)
+    fig.update_layout(scattermode="group")
+    return _layout(fig, title, group_label, axis)
+
+
+def ordinal_stack(result: compare.OrdinalComparison, title: str, level_names: dict[int, str]) -> go.Figure:
+    """100 % stacked bars of each score level per modality, n in the bar label."""
+    dist = result.distribution
+    fig = go.Figure()
+    totals = dist.groupby("modality", observed=True)["count"].sum()
+    y = [f"{MODALITY_LABELS[m]} (n = {int(totals.get(m, 0)):,})" for m in MODALITIES]
+    for level, colour in zip(result.levels, LEVEL_COLOURS):
+        rows = dist[dist["level"] == level].set_index("modality").reindex(list(MODALITIES))
+        fig.add_bar(name=level_names.get(level, str(level)), y=y, x=rows["share"].fillna(0), orientation="h",
+                    marker_color=colour, customdata=rows["count"].fillna(0).astype(int),
+                    hovertemplate=f"{level_names.get(level, level)}: %{{x:.1%}} (%{{customdata}} treatments)"
+                                  "<extra></extra>")
+    fig.update_layout(barmode="stack")
+    _pct_axis(fig, axis="x", upper=1.0)
+    return _layout(fig, title, "Share of treatments (%)", "", height=300)
+
+
+# --- side effects ---------------------------------------------------------------------------------
+
+def side_effect_rates(summary: compare.SideEffectSummary) -> go.Figure:
+    """Every effect's rate by modality with Wilson CIs."""
+    cells = []
+    for c in summary.rates:
+        cells.append(compare.RateCell(ABLATIVE, c.group, c.ablative, c.ablative.treatments < compare.SMALL_N))
+        cells.append(compare.RateCell(NON_ABLATIVE, c.group, c.non_ablative,
+                                      c.non_ablative.treatments < compare.SMALL_N))
+    return rate_by_group(cells, "Side effects by modality", "Side effect", "Rate", order=[c.group for c in summary.rates])
+
+
+def severity_mix(summary: compare.SideEffectSummary) -> go.Figure:
+    """Severity of each effect's events, per modality (counts)."""
+    sev = summary.severity
+    if sev.empty:
+        return empty_figure("No side effects recorded in this selection.", "Severity of side effects")
+    colours = {"mild": "#F0E442", "moderate": "#E69F00", "severe": "#882255", "not recorded": "#DDDDDD"}
+    fig = go.Figure()
+    for level in ("mild", "moderate", "severe", "not recorded"):
+        rows = sev[sev["severity"] == level]
+        if rows.empty:
+            continue
+        fig.add_bar(name=level.capitalize(), x=[f"{safe_label(e)}<br>{MODALITY_LABELS[m]}"
+                                                for e, m in zip(rows["effect"], rows["modality"])],
+                    y=rows["count"], marker_color=colours[level],
+                    hovertemplate="%{x}: %{y} events<extra>" + level + "</extra>")
+    fig.update_layout(barmode="stack")
+    return _layout(fig, "Severity of side effects", "Side effect and modality", "Events (n)")
+
+
+IMPROVEMENT_LEVELS: dict[int, str] = {0: "0 · none", 1: "1 · < 25 %", 2: "2 · 25–50 %", 3: "3 · 51–75 %", 4: "4 · > 75 %"}
+SATISFACTION_LEVELS: dict[int, str] = {1: "1 · very unsatisfied", 2: "2", 3: "3", 4: "4", 5: "5 · very satisfied"}
+
+
+# --- time and units -----------------------------------------------------------------------------
+
+def p_chart(chart: PChart, modality: str, effect: str) -> go.Figure:
+    """Monthly rate with the centre line and 3-sigma limits; signals marked."""
+    title = f"Monthly {effect} rate · {MODALITY_LABELS[modality]}"
+    points = [p for p in chart.points]
+    if chart.centre is None or not points:
+        return empty_figure(chart.reason or "No months to chart.", title)
+    labels = [p.label for p in points]
+    colour = MODALITY_COLOURS[modality]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=labels, y=[p.upper for p in points], mode="lines", name="Control limits",
+                             line=dict(color="#888", dash="dot", shape="hvh"), hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=labels, y=[p.lower for p in points], mode="lines", showlegend=False,
+                             line=dict(color="#888", dash="dot", shape="hvh"), hoverinfo="skip"))
+    fig.add_hline(y=chart.centre, line=dict(color="#444"), annotation_text=f"average {wording.pct(chart.centre)}",
+                  annotation_position="top left")
+    fig.add_trace(go.Scatter(
+        x=labels, y=[p.rate for p in points], mode="lines+markers", name=MODALITY_LABELS[modality],
+        line=dict(color=colour),
+        marker=dict(size=[12 if p.rule else 7 for p in points],
+                    color=["#000000" if p.rule else colour for p in points],
+                    symbol=["diamond" if p.rule else "circle" for p in points]),
+        customdata=[[p.events, p.total, p.rule or "none", wording.pct_range(p.lower, p.upper)] for p in points],
+        hovertemplate="<b>%{x}</b><br>%{y:.1%} (%{customdata[0]} of %{customdata[1]})<br>limits %{customdata[3]}"
+                      "<br>signal: %{customdata[2]}<extra></extra>"))
+    _pct_axis(fig)
+    fig.update_xaxes(type="category")
+    return _layout(fig, title + " (black diamonds: signals)", "Month", f"{effect.capitalize()} (% of treatments)")
+
+
+def volume(frame: pd.DataFrame) -> go.Figure:
+    """Treatments per month and modality."""
+    if frame.empty:
+        return empty_figure("No treatments in this selection.", "Treatments per month")
+    fig = go.Figure()
+    for modality in MODALITIES:
+        rows = frame[frame["modality"] == modality]
+        if len(rows):
+            fig.add_bar(name=MODALITY_LABELS[modality], x=rows["month"], y=rows["treatments"],
+                        marker_color=MODALITY_COLOURS[modality],
+                        hovertemplate="%{x}: %{y} treatments<extra>" + MODALITY_LABELS[modality] + "</extra>")
+    fig.update_layout(barmode="stack")
+    fig.update_xaxes(type="category")
+    return _layout(fig, "Treatments per month", "Month", "Treatments (n)")
+
+
+def funnel(result: compare.FunnelComparison, unit_label: str) -> go.Figure:
+    """Observed / expected per unit against expected events, with 95 % and 99.8 % limits."""
+    f = result.funnel
+    title = f"{unit_label}s: {result.effect} compared with what their case mix predicts"
+    units = [u for u in f.units if u.ratio is not None]
+    if not units:
+        return empty_figure(f.reason or f"No {unit_label.lower()} to compare.", title)
+    fig = go.Figure()
+    styles = {0.95: dict(color="#E69F00", dash="dash"), 0.998: dict(color="#CC79A7", dash="dot")}
+    for curve in f.curves:
+        style = styles.get(round(curve.confidence, 3), dict(color="#999"))
+        name = f"{curve.confidence:.1%} limits".replace(".0%", "%")
+        fig.add_trace(go.Scatter(x=list(curve.size), y=list(curve.upper), mode="lines", name=name, line=style,
+                                 hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=list(curve.size), y=list(curve.lower), mode="lines", showlegend=False,
+                                 line=style, hoverinfo="skip"))
+    fig.add_hline(y=1, line=dict(color="#444"))
+    fig.add_trace(go.Scatter(
+        x=[u.expected for u in units], y=[u.ratio for u in units], mode="markers+text", name=unit_label + "s",
+        text=[safe_label(u.name) for u in units], textposition="top center",
+        marker=dict(size=11, color=["#000000" if u.outside else "#56B4E9" for u in units],
+                    line=dict(color="white", width=1)),
+        customdata=[[safe_label(u.name), u.observed, u.treatments, u.outside or "within limits"] for u in units],
+        hovertemplate="<b>%{customdata[0]}</b><br>observed %{customdata[1]}, expected %{x:.1f}<br>"
+                      "ratio %{y:.2f} · %{customdata[2]} treatments<br>%{customdata[3]}<extra></extra>"))
+    fig.update_xaxes(rangemode="tozero")
+    return _layout(fig, title, f"Expected {result.effect} events (from modality and skin-type mix)",
+                   "Observed / expected (1 = as expected)", height=480)
+
+
+def safe_label(text: object) -> str:
+    """A user-supplied name made safe for plotly text, which would otherwise render some HTML tags."""
+    return html.escape(str(text), quote=False)

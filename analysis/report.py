@@ -1,0 +1,69 @@
+"""A self-contained HTML report of a page: headings, sentences, tables and charts, readable offline.
+
+Every piece of text is HTML-escaped (names come from uploaded files); plotly.js is embedded once,
+in the first chart, so the file opens with no network.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import pandas as pd
+import plotly.graph_objects as go
+
+
+_STYLE = """
+body{font-family:'Source Sans Pro',Arial,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#262730}
+h1{margin-bottom:.2em} .meta{color:#555;margin-bottom:1.5em} p.finding{margin:.3em 0}
+table{border-collapse:collapse;margin:1em 0;font-size:14px} th,td{border:1px solid #ddd;padding:4px 8px;text-align:left}
+th{background:#f4f4f6} footer{margin-top:3em;color:#777;font-size:13px}
+"""
+
+
+@dataclass
+class Report:
+    """Collects a page's content in order; :meth:`to_html` renders it."""
+
+    title: str
+    dataset: str
+    selection: str
+    treatments: int
+    parts: list[tuple[str, object]] = field(default_factory=list)
+
+    def add_heading(self, text: str) -> None:
+        self.parts.append(("heading", text))
+
+    def add_sentences(self, sentences: list[str]) -> None:
+        self.parts.append(("sentences", list(sentences)))
+
+    def add_table(self, frame: pd.DataFrame) -> None:
+        self.parts.append(("table", frame.copy()))
+
+    def add_figure(self, fig: go.Figure) -> None:
+        self.parts.append(("figure", go.Figure(fig)))
+
+    def to_html(self) -> str:
+        """The report as one HTML document (UTF-8), plotly.js inlined once."""
+        esc = html.escape
+        body = [f"<h1>{esc(self.title)}</h1>",
+                f"<div class='meta'>Dataset: {esc(self.dataset)} · Selection: {esc(self.selection)} · "
+                f"{self.treatments:,} treatments · generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC</div>"]
+        plotly_included = False
+        for kind, content in self.parts:
+            if kind == "heading":
+                body.append(f"<h2>{esc(str(content))}</h2>")
+            elif kind == "sentences":
+                body.extend(f"<p class='finding'>{esc(s)}</p>" for s in content)  # type: ignore[union-attr]
+            elif kind == "table":
+                body.append(content.to_html(index=False, escape=True, border=0, na_rep="–"))  # type: ignore[union-attr]
+            elif kind == "figure":
+                body.append(content.to_html(full_html=False, include_plotlyjs=not plotly_included,  # type: ignore[union-attr]
+                                            config={"displaylogo": False}))
+                plotly_included = True
+        body.append("<footer>Laser-treatment outcomes dashboard. Rates show 95 % confidence intervals; groups "
+                    "with fewer than 10 treatments are flagged as too small to conclude from.</footer>")
+        return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+                f"<title>{esc(self.title)}</title><style>{_STYLE}</style></head><body>"
+                + "\n".join(body) + "</body></html>")

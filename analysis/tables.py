@@ -1,0 +1,106 @@
+"""Readable tables of comparison results for the pages and reports (numbers already formatted)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from analysis import compare, stats, wording
+from analysis.claims import ClaimCheck
+from analysis.schema import MODALITIES
+from analysis.spc import Funnel
+
+SMALL_NOTE = "too few to conclude from"
+
+
+def _rate(p: stats.Proportion) -> str:
+    return compare.pct_ci(p, short=True) if p.treatments else "–"
+
+
+def _diff(d: stats.Difference) -> str:
+    if d.estimate is None:
+        return "–"
+    sign = "+" if d.estimate >= 0 else "−"
+    return (f"{sign}{wording.points(d.estimate).split(' ')[0]} "
+            f"({_signed(d.low)} to {_signed(d.high)})")
+
+
+def _signed(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{'−' if value < 0 else '+'}{wording.points(value).split(' ')[0]}"
+
+
+def _ratio(r: stats.Ratio) -> str:
+    if r.estimate is None:
+        return "–"
+    text = f"{r.estimate:.2f} ({r.low:.2f}–{r.high:.2f})"
+    return text + " *" if r.corrected else text
+
+
+def contrasts(rows: Sequence[compare.RateContrast], group_label: str) -> pd.DataFrame:
+    """Ablative vs non-ablative per group: rates with CIs and n, difference, ratio, test, flag."""
+    return pd.DataFrame([{
+        group_label: c.group,
+        "Ablative % (95 % CI)": _rate(c.ablative), "Ablative n": c.ablative.treatments,
+        "Non-ablative % (95 % CI)": _rate(c.non_ablative), "Non-ablative n": c.non_ablative.treatments,
+        "Difference, points (95 % CI)": _diff(c.difference),
+        "Risk ratio (95 % CI)": _ratio(c.ratio),
+        "Test": c.test.test, "p": wording.p_value(c.test.p_value).removeprefix("p = ").removeprefix("p "),
+        "Note": SMALL_NOTE if c.small else "",
+    } for c in rows])
+
+
+def medians(comparison: compare.ContinuousComparison) -> pd.DataFrame:
+    """Median with CI and n per modality."""
+    rows = []
+    for m in MODALITIES:
+        e = comparison.medians[m]
+        rows.append({"Modality": m, f"Median {comparison.measure} ({comparison.unit})": wording.number(e.estimate),
+                     "95 % CI": wording.interval(e.low, e.high), "n": e.n,
+                     "Note": SMALL_NOTE if e.n < compare.SMALL_N else ""})
+    return pd.DataFrame(rows)
+
+
+def group_medians(groups: Sequence[compare.GroupMedian], group_label: str, unit: str) -> pd.DataFrame:
+    """Medians per breakdown value and modality."""
+    return pd.DataFrame([{group_label: g.group, "Modality": g.modality,
+                          f"Median ({unit})": wording.number(g.median.estimate),
+                          "95 % CI": wording.interval(g.median.low, g.median.high), "n": g.median.n,
+                          "Note": SMALL_NOTE if g.small else ""} for g in groups])
+
+
+def rate_cells(cells: Sequence[compare.RateCell], group_label: str) -> pd.DataFrame:
+    """A rate per group and modality, with n and the small-group flag."""
+    return pd.DataFrame([{group_label: c.group, "Modality": c.modality, "% (95 % CI)": _rate(c.proportion),
+                          "Events": c.proportion.events, "n": c.proportion.treatments,
+                          "Note": SMALL_NOTE if c.small else ""} for c in cells])
+
+
+def durations(summary: compare.SideEffectSummary) -> pd.DataFrame:
+    """How long each effect lasted, per modality."""
+    return pd.DataFrame([{"Side effect": d.effect, "Modality": d.modality,
+                          "Median days": wording.number(d.median.estimate),
+                          "95 % CI": wording.interval(d.median.low, d.median.high), "Events with both days": d.median.n}
+                         for d in summary.durations])
+
+
+def funnel_units(f: Funnel, unit_label: str) -> pd.DataFrame:
+    """Each unit's observed and expected events, ratio and where it lies against the limits."""
+    rows = []
+    for u in sorted(f.units, key=lambda x: -(x.ratio or 0)):
+        judged = u.expected >= compare.SMALL_EXPECTED and u.treatments >= compare.SMALL_N
+        where = u.outside or "within limits"
+        if u.outside and not judged:
+            where += " (too small to judge)"
+        rows.append({unit_label: u.name, "Treatments": u.treatments, "Observed": u.observed,
+                     "Expected": round(u.expected, 1), "Observed / expected": None if u.ratio is None else round(u.ratio, 2),
+                     "Against the limits": where if u.ratio is not None else (u.reason or "–")})
+    return pd.DataFrame(rows)
+
+
+def claims(checks: Sequence[ClaimCheck]) -> pd.DataFrame:
+    """The article's claims with verdicts and evidence."""
+    return pd.DataFrame([{"Claim": c.claim, "Verdict": c.verdict, "Evidence": c.evidence,
+                          "To settle it": c.more_needed or ""} for c in checks])

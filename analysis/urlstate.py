@@ -1,0 +1,119 @@
+"""The view in the address bar: dataset id and filters <-> URL query parameters.
+
+A share link carries only plain values: the dataset's opaque id, ISO dates, and the clinic,
+device, area and Fitzpatrick values chosen. Parsing never raises: anything unknown or malformed
+is dropped and reported in a notice, so a broken link opens with sensible defaults.
+No patient data can reach a URL: the only free-text values accepted are those already offered
+as filter options (clinic, device, area names), and patient ids are never a filter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from analysis.filters import Filters
+from analysis.schema import FITZPATRICK_ROMAN, parse_fitzpatrick
+from analysis.store import is_valid_dataset_id
+
+PARAM_DATASET = "dataset"
+PARAM_FROM = "from"
+PARAM_TO = "to"
+LIST_PARAMS: dict[str, str] = {"clinic": "clinics", "device": "devices", "area": "areas"}
+PARAM_FITZ = "fitz"
+MAX_VALUES_PER_PARAM = 200
+
+
+@dataclass(frozen=True)
+class FilterChoices:
+    """What the current dataset allows: the values offered by each filter and its date span."""
+
+    clinics: tuple[str, ...] = ()
+    devices: tuple[str, ...] = ()
+    areas: tuple[str, ...] = ()
+    fitzpatrick_types: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
+    first_date: date | None = None
+    last_date: date | None = None
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, object]) -> "FilterChoices":
+        """Build from :func:`analysis.filters.options`."""
+        return cls(tuple(options["clinics"]), tuple(options["devices"]), tuple(options["areas"]),  # type: ignore[arg-type]
+                   tuple(options["fitzpatrick_types"]), options["first_date"], options["last_date"])  # type: ignore[arg-type]
+
+
+def _values(params: Mapping[str, Sequence[str] | str], key: str) -> list[str]:
+    raw = params.get(key)
+    if raw is None:
+        return []
+    items = [raw] if isinstance(raw, str) else list(raw)
+    return [v for v in items if isinstance(v, str)][:MAX_VALUES_PER_PARAM]
+
+
+def parse_dataset(params: Mapping[str, Sequence[str] | str], known_ids: Sequence[str]) -> tuple[str | None, list[str]]:
+    """The dataset id in the link if it names a dataset here, else None with a notice (never echoing the value)."""
+    values = _values(params, PARAM_DATASET)
+    if not values:
+        return None, []
+    wanted = values[-1]
+    if is_valid_dataset_id(wanted) and wanted in known_ids:
+        return wanted, []
+    return None, ["The link names a dataset that does not exist here (it may have been deleted, or the link is "
+                  "incomplete). Showing the newest dataset instead."]
+
+
+def parse_filters(params: Mapping[str, Sequence[str] | str], choices: FilterChoices) -> tuple[Filters, list[str]]:
+    """Filters from a link, keeping only values this dataset offers; notices say what was dropped."""
+    notes: list[str] = []
+    picked: dict[str, tuple] = {}
+    for param, field_name in LIST_PARAMS.items():
+        offered = getattr(choices, field_name)
+        values = _values(params, param)
+        kept = tuple(dict.fromkeys(v for v in values if v in offered))
+        dropped = len(set(values)) - len(kept)
+        if dropped:
+            notes.append(f"The link asked for {dropped} {param} value(s) this dataset does not have; "
+                         f"{'they were' if dropped > 1 else 'it was'} left out.")
+        picked[field_name] = kept
+    fitz_raw = _values(params, PARAM_FITZ)
+    fitz = tuple(sorted({t for t in (parse_fitzpatrick(v) for v in fitz_raw) if t is not None}))
+    if len(fitz) < len(set(fitz_raw)):
+        notes.append("The link had Fitzpatrick types other than I–VI; they were left out.")
+    dates: dict[str, date | None] = {}
+    for param in (PARAM_FROM, PARAM_TO):
+        values = _values(params, param)
+        dates[param] = None
+        if values:
+            try:
+                dates[param] = date.fromisoformat(values[-1])
+            except ValueError:
+                notes.append(f"The link's '{param}' date is not a date (YYYY-MM-DD); it was left out.")
+    start, end = dates[PARAM_FROM], dates[PARAM_TO]
+    if start and end and start > end:
+        notes.append("The link's date range ends before it starts; showing all dates.")
+        start = end = None
+    if start and choices.first_date and start <= choices.first_date:
+        start = None
+    if end and choices.last_date and end >= choices.last_date:
+        end = None
+    return Filters(date_from=start, date_to=end, clinics=picked["clinics"], devices=picked["devices"],
+                   areas=picked["areas"], fitzpatrick_types=fitz), notes
+
+
+def to_params(dataset_id: str | None, filters: Filters) -> dict[str, str | list[str]]:
+    """Query parameters for a view: only what differs from the defaults; lists as repeated keys."""
+    out: dict[str, str | list[str]] = {}
+    if dataset_id:
+        out[PARAM_DATASET] = dataset_id
+    if filters.date_from:
+        out[PARAM_FROM] = filters.date_from.isoformat()
+    if filters.date_to:
+        out[PARAM_TO] = filters.date_to.isoformat()
+    for param, field_name in LIST_PARAMS.items():
+        values = getattr(filters, field_name)
+        if values:
+            out[param] = list(values)
+    if filters.fitzpatrick_types:
+        out[PARAM_FITZ] = [FITZPATRICK_ROMAN[t] for t in sorted(filters.fitzpatrick_types)]
+    return out

@@ -1,0 +1,26 @@
+"""Downtime: how long patients needed before normal activities, ablative vs non-ablative."""
+
+import ui
+from analysis import figures, tables
+
+view = ui.setup_page("Downtime")
+ui.start_report("Downtime", view)
+ui.empty_selection(view)
+result = ui.compute(view, "downtime")
+
+ui.findings(result.findings)
+ui.chart(figures.measure_distribution(view.selection.outcomes, result, "downtime_days",
+                                      "Downtime after treatment", "Downtime (days)"), key="downtime_box")
+ui.table(tables.medians(result), key="downtime_medians")
+ui.sentence(f"Test: {result.test.test} ({result.test.method or 'two-sided'}); shift = Hodges–Lehmann estimate of "
+            "how much longer ablative downtime typically is, with its 95 % confidence interval.")
+
+for column, label in (("fitzpatrick_type", "Fitzpatrick skin type"), ("device", "Device"),
+                      ("treatment_area", "Treatment area")):
+    ui.heading(f"By {label.lower()}")
+    groups = result.breakdown[column]
+    order = figures.TYPE_ORDER if column == "fitzpatrick_type" else None
+    ui.chart(figures.medians_by_group(groups, f"Median downtime by {label.lower()}", label, "Downtime (days)",
+                                      order=order), key=f"downtime_{column}")
+    ui.table(tables.group_medians(groups, label, "days"), key=f"downtime_{column}_table")
+ui.finish(view, "downtime")

@@ -1,0 +1,23 @@
+"""Side effects: every effect's rate by modality and skin type, severity and how long it lasted."""
+
+import ui
+from analysis import figures, tables
+
+view = ui.setup_page("Side effects")
+ui.start_report("Side effects", view)
+ui.empty_selection(view)
+result = ui.compute(view, "side_effects")
+if not result.rates:
+    ui.sentence("No side effects are recorded for the treatments in this selection.")
+else:
+    ui.chart(figures.side_effect_rates(result), key="side_effect_rates")
+    ui.table(tables.contrasts(result.rates, "Side effect"), key="side_effect_table")
+    ui.heading("Findings")
+    ui.findings(result.findings)
+    ui.heading("Severity")
+    ui.chart(figures.severity_mix(result), key="severity")
+    ui.heading("How long they lasted")
+    ui.table(tables.durations(result), key="durations")
+    ui.heading("By skin type")
+    ui.table(tables.rate_cells(result.by_skin_type, "Side effect · skin type"), key="side_effect_types")
+ui.finish(view, "side-effects")

@@ -1,0 +1,26 @@
+"""Trends & clinics: monthly p-chart of hyperpigmentation, volume, and funnel plots of clinics and practitioners."""
+
+import ui
+from analysis import figures, tables
+
+view = ui.setup_page("Trends & clinics")
+ui.start_report("Trends & clinics", view)
+ui.empty_selection(view)
+trend = ui.compute(view, "monthly")
+
+ui.heading("Hyperpigmentation month by month")
+ui.findings(trend.findings)
+for modality, chart in trend.charts.items():
+    ui.chart(figures.p_chart(chart, modality, trend.effect), key=f"p_chart_{modality}")
+ui.sentence("Control limits are the average ± 3 standard errors for each month's number of treatments. A point "
+            "outside them, or 7 months in a row on one side of the average (or rising or falling), is a signal "
+            "worth looking into. The most recent months may still be missing late side effects.")
+ui.chart(figures.volume(trend.volume), key="volume")
+
+for unit, label in (("clinic", "Clinic"), ("practitioner", "Practitioner")):
+    result = ui.compute(view, "funnel", unit)
+    ui.heading(f"{label}s compared (funnel plot)")
+    ui.findings(result.findings)
+    ui.chart(figures.funnel(result, label), key=f"funnel_{unit}")
+    ui.table(tables.funnel_units(result.funnel, label), key=f"funnel_{unit}_table")
+ui.finish(view, "trends")

@@ -1,0 +1,106 @@
+"""Display helpers shared by the pages: charts, findings, tables, notices and exports.
+
+Text that can contain user-supplied values (clinic, device, area, practitioner names) is shown
+with ``st.text`` or in dataframes, never as Markdown or HTML. Everything a page shows through
+these helpers is also collected for the page's downloadable HTML report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from analysis import report
+from analysis.compare import Finding
+from analysis.export import safe_csv
+from ui.setup import View, share_link
+
+_REPORT = "_report_parts"
+PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2},
+                 "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+
+
+def start_report(title: str, view: View) -> None:
+    """Begin collecting this page's content for its HTML report."""
+    st.session_state[_REPORT] = report.Report(title, view.dataset.name, view.filters.describe(),
+                                              len(view.selection.outcomes))
+
+
+def _report() -> report.Report | None:
+    return st.session_state.get(_REPORT)
+
+
+def heading(text: str) -> None:
+    """A section heading (constant text written by the page)."""
+    st.subheader(text)
+    if (r := _report()) is not None:
+        r.add_heading(text)
+
+
+def chart(fig: go.Figure, key: str) -> None:
+    """A plotly chart with the PNG export button in its toolbar."""
+    st.plotly_chart(fig, key=key, config=PLOTLY_CONFIG, width="stretch")
+    if (r := _report()) is not None:
+        r.add_figure(fig)
+
+
+def findings(items: Sequence[Finding], limit: int | None = None) -> None:
+    """Findings as plain sentences; small-group ones marked."""
+    for f in list(items)[:limit]:
+        icon = "⚠️ " if f.small else "• "
+        st.text(icon + f.sentence, width="stretch")
+    if (r := _report()) is not None:
+        r.add_sentences([f.sentence for f in list(items)[:limit]])
+
+
+def sentence(text: str) -> None:
+    """One plain sentence (no Markdown: it may contain user-supplied names)."""
+    st.text(text, width="stretch")
+    if (r := _report()) is not None:
+        r.add_sentences([text])
+
+
+def table(frame: pd.DataFrame, key: str, column_config: dict | None = None) -> None:
+    """A read-only table (values shown as text, never rendered as HTML)."""
+    st.dataframe(frame, key=key, hide_index=True, width="stretch", column_config=column_config)
+    if (r := _report()) is not None:
+        r.add_table(frame)
+
+
+def empty_selection(view: View, minimum: int = 1) -> None:
+    """Stop the page with an explanation when the selection has fewer than ``minimum`` treatments."""
+    n = len(view.selection.outcomes)
+    if n >= minimum:
+        return
+    if n == 0:
+        st.info(f"No treatments match the filters ({view.filters.describe()}). Widen the selection in the sidebar.")
+    else:
+        st.info(f"Only {n} treatment(s) match the filters ({view.filters.describe()}): too few to show this page. "
+                "Widen the selection in the sidebar.")
+    st.stop()
+
+
+def finish(view: View, slug: str) -> None:
+    """End of every page: share link and exports in the sidebar."""
+    sb = st.sidebar
+    sb.divider()
+    with sb.expander("Share this view", expanded=False):
+        st.caption("This link opens the same page, dataset and filters for a colleague.")
+        st.code(share_link(view), language=None, wrap_lines=True)
+    sb.markdown("**Download**")
+    out = view.selection.outcomes
+    sb.download_button(f"Treatments (CSV, {len(out):,} rows)", data=lambda: safe_csv(out),
+                       file_name=f"{slug}-treatments.csv", mime="text/csv", key="dl_treatments",
+                       on_click="ignore", width="stretch")
+    side = view.selection.side_effects
+    sb.download_button(f"Side effects (CSV, {len(side):,} rows)", data=lambda: safe_csv(side),
+                       file_name=f"{slug}-side-effects.csv", mime="text/csv", key="dl_side_effects",
+                       on_click="ignore", width="stretch")
+    if (r := _report()) is not None:
+        sb.download_button("This page as a report (HTML)", data=lambda: r.to_html().encode("utf-8"),
+                           file_name=f"{slug}-report.html", mime="text/html", key="dl_report",
+                           on_click="ignore", width="stretch",
+                           help="A self-contained page with the charts and findings; works offline.")
