@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING
 
 from analysis import schema
@@ -27,7 +28,8 @@ class Overview:
     def date_range(self) -> str:
         if self.first_date is None:
             return "no dates"
-        return self.first_date if self.first_date == self.last_date else f"{self.first_date} – {self.last_date}"
+        first, last = (date.fromisoformat(d).strftime("%b %Y") for d in (self.first_date, self.last_date))  # type: ignore[arg-type]
+        return first if first == last else f"{first} – {last}"
 
 
 def dataset_overview(records: Records) -> Overview:

@@ -9,6 +9,9 @@ ui.empty_selection(view)
 trend = ui.compute(view, "monthly")
 
 ui.heading("Hyperpigmentation month by month")
+if len(view.filters.clinics) != 1:
+    ui.sentence("These charts pool every clinic in the selection. Choose one clinic in the sidebar to see whether "
+                "that clinic is drifting.")
 ui.findings(trend.findings)
 for modality, chart in trend.charts.items():
     ui.chart(figures.p_chart(chart, modality, trend.effect), key=f"p_chart_{modality}")

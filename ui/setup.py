@@ -37,6 +37,19 @@ KEY_CLINICS = "f_clinics"
 KEY_DEVICES = "f_devices"
 KEY_AREAS = "f_areas"
 KEY_FITZ = "f_fitz"
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+# The sidebar navigation (Streamlit's own is hidden in .streamlit/config.toml: it would call the
+# entry page "dashboard"). Paths are relative to the entry script.
+PAGES: tuple[tuple[str, str, str], ...] = (
+    ("dashboard.py", "Overview", ":material/dashboard:"),
+    ("pages/2_Downtime.py", "Downtime", ":material/schedule:"),
+    ("pages/3_Results.py", "Results", ":material/trending_up:"),
+    ("pages/4_Skin_tone.py", "Skin tone & hyperpigmentation", ":material/palette:"),
+    ("pages/5_Side_effects.py", "Side effects", ":material/healing:"),
+    ("pages/6_Trends_and_clinics.py", "Trends & clinics", ":material/monitoring:"),
+    ("pages/7_Article_check.py", "Article check", ":material/fact_check:"),
+    ("pages/8_Data.py", "Data: import & datasets", ":material/upload_file:"),
+)
 
 
 @dataclass(frozen=True)
@@ -176,7 +189,16 @@ def _seed_widgets(dataset_id: str, filters: Filters, choices: urlstate.FilterCho
     ss[KEY_FITZ] = [FITZPATRICK_ROMAN[t] for t in filters.fitzpatrick_types]
 
 
+def _navigation() -> None:
+    with st.sidebar:
+        for path, label, icon in PAGES:
+            if (ROOT / path).exists():
+                st.page_link(path, label=label, icon=icon)
+        st.divider()
+
+
 def _sidebar(by_id: dict[str, DatasetInfo], choices: urlstate.FilterChoices) -> Filters:
+    _navigation()
     sb = st.sidebar
     sb.selectbox("Dataset", list(by_id), format_func=lambda i: by_id[i].name, key=KEY_DATASET,
                  persist_state="session", help="Import more on the Data page.")
