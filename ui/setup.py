@@ -20,6 +20,7 @@ from datetime import date
 from urllib.parse import urlencode
 
 import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
 
 from analysis import urlstate
 from analysis.filters import Filters, apply_filters, options
@@ -190,10 +191,16 @@ def _seed_widgets(dataset_id: str, filters: Filters, choices: urlstate.FilterCho
 
 
 def _navigation() -> None:
+    """Links to every page. When a page file runs as its own entry script (as AppTest does when it
+    opens a page directly) the other pages are unknown to Streamlit, so the links are left out."""
     with st.sidebar:
         for path, label, icon in PAGES:
-            if (ROOT / path).exists():
+            if not (ROOT / path).exists():
+                continue
+            try:
                 st.page_link(path, label=label, icon=icon)
+            except StreamlitPageNotFoundError:
+                return
         st.divider()
 
 
