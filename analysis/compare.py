@@ -25,6 +25,12 @@ SMALL_EXPECTED = 5    # fewer expected events than this in a 2x2 cell: use an ex
 ALPHA = 0.05
 BANDS: tuple[tuple[int, ...], ...] = ((1, 2), (3, 4), (5, 6))  # Fitzpatrick types pooled for sentences
 GOOD_IMPROVEMENT = 3  # quartile score 3 = 51-75 % improvement: "at least 51 % improvement"
+# Breakdowns the pages show: (column, column label, phrase inside a sentence).
+BREAKDOWNS: tuple[tuple[str, str, str], ...] = (
+    ("fitzpatrick_type", "Fitzpatrick skin type", "Fitzpatrick skin type"),
+    ("device", "Device", "device"),
+    ("treatment_area", "Treatment area", "treatment area"),
+)
 
 
 @dataclass(frozen=True)

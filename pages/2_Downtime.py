@@ -2,6 +2,7 @@
 
 import ui
 from analysis import figures, tables
+from analysis.compare import BREAKDOWNS
 
 view = ui.setup_page("Downtime")
 ui.start_report("Downtime", view)
@@ -15,12 +16,11 @@ ui.table(tables.medians(result), key="downtime_medians")
 ui.sentence(f"Test: {result.test.test} ({result.test.method or 'two-sided'}); shift = Hodges–Lehmann estimate of "
             "how much longer ablative downtime typically is, with its 95 % confidence interval.")
 
-for column, label in (("fitzpatrick_type", "Fitzpatrick skin type"), ("device", "Device"),
-                      ("treatment_area", "Treatment area")):
-    ui.heading(f"By {label.lower()}")
+for column, label, phrase in BREAKDOWNS:
+    ui.heading(f"By {phrase}")
     groups = result.breakdown[column]
     order = figures.TYPE_ORDER if column == "fitzpatrick_type" else None
-    ui.chart(figures.medians_by_group(groups, f"Median downtime by {label.lower()}", label, "Downtime (days)",
-                                      order=order), key=f"downtime_{column}")
+    ui.chart(figures.medians_by_group(groups, f"Median downtime by {phrase}", label, "Downtime (days)", order=order),
+             key=f"downtime_{column}")
     ui.table(tables.group_medians(groups, label, "days"), key=f"downtime_{column}_table")
 ui.finish(view, "downtime")

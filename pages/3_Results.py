@@ -2,6 +2,7 @@
 
 import ui
 from analysis import figures, tables
+from analysis.compare import BREAKDOWNS
 
 view = ui.setup_page("Results")
 ui.start_report("Results", view)
@@ -20,11 +21,10 @@ ui.findings(satisfaction.findings)
 ui.chart(figures.ordinal_stack(satisfaction, "Patient satisfaction by modality", figures.SATISFACTION_LEVELS),
          key="satisfaction_stack")
 
-for column, label in (("fitzpatrick_type", "Fitzpatrick skin type"), ("device", "Device"),
-                      ("treatment_area", "Treatment area")):
-    ui.heading(f"At least 51 % improvement by {label.lower()}")
+for column, label, phrase in BREAKDOWNS:
+    ui.heading(f"At least 51 % improvement by {phrase}")
     cells = improvement.breakdown[column]
     order = figures.TYPE_ORDER if column == "fitzpatrick_type" else None
-    ui.chart(figures.rate_by_group(cells, f"At least 51 % improvement by {label.lower()}", label,
+    ui.chart(figures.rate_by_group(cells, f"At least 51 % improvement by {phrase}", label,
                                    "At least 51 % improvement", order=order), key=f"improvement_{column}")
 ui.finish(view, "results")

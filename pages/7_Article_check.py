@@ -12,8 +12,7 @@ checks = ui.compute(view, "claims")
 st.caption("Claims from a consumer article on laser skin tightening, each checked against the selected records.")
 for check in checks:
     ui.heading(check.claim)
-    badge = {"supported": "✅ Supported", "not supported": "❌ Not supported", "not enough data": "❔ Not enough data"}
-    st.markdown(f"**{badge[check.verdict]}**")
+    ui.verdict(check.verdict)
     ui.sentence(check.evidence)
     if check.more_needed:
         ui.sentence(check.more_needed)

@@ -50,10 +50,23 @@ def chart(fig: go.Figure, key: str) -> None:
 def findings(items: Sequence[Finding], limit: int | None = None) -> None:
     """Findings as plain sentences; small-group ones marked."""
     for f in list(items)[:limit]:
-        icon = "⚠️ " if f.small else "• "
+        icon = "⚠ " if f.small else "• "
         st.text(icon + f.sentence, width="stretch")
     if (r := _report()) is not None:
         r.add_sentences([f.sentence for f in list(items)[:limit]])
+
+
+_VERDICTS = {"supported": ("Supported", ":material/check_circle:", "green"),
+             "not supported": ("Not supported", ":material/cancel:", "red"),
+             "not enough data": ("Not enough data", ":material/help:", "gray")}
+
+
+def verdict(value: str) -> None:
+    """A claim's verdict as a coloured badge."""
+    label, icon, colour = _VERDICTS[value]
+    st.badge(label, icon=icon, color=colour)
+    if (r := _report()) is not None:
+        r.add_sentences([f"Verdict: {label}."])
 
 
 def sentence(text: str) -> None:
