@@ -1,0 +1,118 @@
+"""Browser tests: the real app (``streamlit run dashboard.py``) in Debian's headless Chromium via Playwright.
+
+Chromium comes from Debian's package, never from Playwright's own download. When it is missing
+and this user may install packages (root with apt-get), it is installed; otherwise the browser
+tests are skipped with the reason — except under CI (``CI=true``), where they must run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+
+
+def _found() -> str | None:
+    for path in (os.environ.get("LASERDASH_CHROMIUM"), *CANDIDATES):
+        if path and Path(path).is_file() and os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def _install() -> str:
+    """Install Debian's chromium when allowed; return why not otherwise."""
+    if os.environ.get("LASERDASH_NO_BROWSER_INSTALL"):
+        return "LASERDASH_NO_BROWSER_INSTALL is set"
+    if not shutil.which("apt-get"):
+        return "this machine has no apt-get (install Chromium and set LASERDASH_CHROMIUM to its path)"
+    if os.geteuid() != 0:
+        return "installing Debian's chromium needs root (run: sudo apt-get install chromium)"
+    log = ARTIFACTS / "chromium-install.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    with log.open("w") as out:
+        for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+            done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, timeout=1200)
+            if done.returncode != 0:
+                return f"'{' '.join(cmd)}' failed (exit {done.returncode}); see {log}"
+    return ""
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = _found()
+    if path is None:
+        why = _install()
+        path = _found()
+        if path is None:
+            reason = f"Chromium is not installed and could not be installed: {why or 'unknown reason'}."
+            if os.environ.get("CI"):
+                pytest.fail(reason + " CI must run the browser tests.")
+            pytest.skip(reason)
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(db_url: str, log: Path) -> tuple[subprocess.Popen, str]:
+    """Start ``streamlit run dashboard.py`` on a free loopback port; return the process and base URL."""
+    port = _free_port()
+    env = {**os.environ, "LASERDASH_DB_URL": db_url}
+    cmd = [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    out = log.open("w")
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {proc.returncode}; see {log}")
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc, base
+        except OSError:
+            time.sleep(0.5)
+    proc.terminate()
+    raise RuntimeError(f"streamlit did not become healthy within 90 s; see {log}")
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    """A running dashboard on a fresh SQLite database (it imports the bundled sample on first use)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    db = tmp_path_factory.mktemp("browser") / "app.db"
+    proc, base = start_app(f"sqlite:///{db}", ARTIFACTS / "streamlit.log")
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
