@@ -33,6 +33,7 @@ MIN_DOWNTIME_DAYS = 1.0        # ablative must mean at least a day more downtime
 MIN_RESULT_POINTS = 0.05       # 5 percentage points more treatments reaching >= 51 % improvement
 MIN_TREND_PER_TYPE = 0.005     # half a percentage point more hyperpigmentation per skin type
 COMMON = 0.01                  # CIOMS frequency convention: "common" is at least 1 in 100
+MIN_CORRELATION = 0.1          # a rank correlation below 0.1 is negligible (Cohen 1988, ch. 3)
 
 # Body surface of each area, % of the adult total (Lund & Browder chart, Surg Gynecol Obstet
 # 1944;79:352-8): face about half of the head's 7 %, chest and abdomen each half the front of the
@@ -91,38 +92,57 @@ def _more_sentence(k1: int, n1: int, k2: int, n2: int, group_label: str) -> str:
 
 
 def _downtime(records: Records) -> ClaimCheck:
+    """Supported when Mann-Whitney rejects in the ablative-longer direction and the shift's CI is not below 0.
+
+    Downtime is in whole days, so the Hodges-Lehmann interval has whole-day ends: a real half-day
+    difference gives ``low == 0``, which is why the test, not ``low > 0``, decides.
+    """
     c = compare.downtime(records)
     a, b = c.medians[ABLATIVE], c.medians[NON_ABLATIVE]
-    if min(a.n, b.n) < SMALL_N or c.shift.low is None:
+    if min(a.n, b.n) < SMALL_N or c.shift.low is None or c.shift.high is None:
         return _check("downtime", "not enough data",
                       f"Downtime is recorded for {a.n} ablative and {b.n} non-ablative treatments; "
                       f"at least {SMALL_N} of each are needed.")
+    shift = c.shift
+    if shift.estimate is not None and shift.estimate < 0:
+        typical = (f"typically {wording.number(-shift.estimate, 'days')} shorter (95 % CI "
+                   f"{wording.interval(-shift.high, -shift.low, 'days')})")
+    else:
+        typical = (f"typically {wording.number(shift.estimate, 'days')} longer (95 % CI "
+                   f"{wording.interval(shift.low, shift.high, 'days')})")
     evidence = (f"Median downtime {wording.number(a.estimate, 'days')} after ablative vs "
-                f"{wording.number(b.estimate, 'days')} after non-ablative; ablative typically "
-                f"{wording.number(c.shift.estimate, 'days')} longer (95 % CI {wording.interval(c.shift.low, c.shift.high, 'days')}).")
-    if c.shift.low > 0:
+                f"{wording.number(b.estimate, 'days')} after non-ablative; ablative {typical}; Mann–Whitney "
+                f"{wording.p_value(c.test.p_value)}.")
+    significant = c.test.p_value is not None and c.test.p_value < compare.ALPHA
+    longer = (c.test.rank_biserial or 0) > 0
+    if significant and longer and shift.low >= 0:
         return _check("downtime", "supported", evidence)
-    if c.shift.high < MIN_DOWNTIME_DAYS:
-        return _check("downtime", "not supported", evidence + f" That rules out ablative meaning a day or more "
+    if (significant and not longer) or shift.high < MIN_DOWNTIME_DAYS:
+        return _check("downtime", "not supported", evidence + " That rules out ablative meaning a day or more "
                       "extra downtime.")
     return _check("downtime", "not enough data", evidence, _downtime_more(records))
 
 
 def _downtime_more(records: Records) -> str | None:
-    """Per-group size for a t-test to detect one day at the observed SD, inflated for Mann-Whitney.
+    """Per-group size for a t-test to detect one day at the pooled within-modality SD, inflated for Mann-Whitney.
 
     The asymptotic relative efficiency of Mann-Whitney to the t-test is 3/pi under normality
     (Noether, J Am Stat Assoc 1987;82:645-7), so the t-test size is divided by 0.955.
     """
     from statsmodels.stats.power import TTestIndPower
 
-    out = records.outcomes
-    sd = out["downtime_days"].std()
+    out = records.outcomes.dropna(subset=["downtime_days"])
+    groups = [out.loc[out["modality"] == m, "downtime_days"] for m in (ABLATIVE, NON_ABLATIVE)]
+    if min(len(g) for g in groups) < 2:
+        return None
+    dof = sum(len(g) - 1 for g in groups)
+    sd = float(np.sqrt(sum((len(g) - 1) * g.var() for g in groups) / dof))
     if not np.isfinite(sd) or sd == 0:
         return None
     n = TTestIndPower().solve_power(effect_size=MIN_DOWNTIME_DAYS / sd, alpha=0.05, power=0.8) / (3 / np.pi)
-    have = min((out["modality"] == m).sum() for m in (ABLATIVE, NON_ABLATIVE))
-    more = max(0, int(np.ceil(n)) - int(have))
+    more = max(0, int(np.ceil(n)) - min(len(g) for g in groups))
+    if more == 0:
+        return None
     return f"About {more:,} more treatments per modality would show whether ablative means a day or more extra downtime."
 
 
@@ -135,8 +155,8 @@ def _results(records: Records) -> ClaimCheck:
                       f"Improvement is scored for {a.treatments} ablative and {b.treatments} non-ablative "
                       f"treatments; at least {SMALL_N} of each are needed.")
     evidence = (f"{compare.pct_ci(a)} of ablative treatments reached at least 51 % improvement vs "
-                f"{compare.pct_ci(b, short=True)} of non-ablative (a difference of {wording.points(d.estimate)}, "
-                f"95 % CI {_signed_points(d.low)} to {_signed_points(d.high)}).")
+                f"{compare.pct_ci(b, short=True)} of non-ablative (difference {wording.signed_points(d.estimate)} "
+                f"points, 95 % CI {wording.points_interval(d.low, d.high)}).")
     if d.low > 0:
         return _check("results", "supported", evidence)
     if d.high < MIN_RESULT_POINTS:
@@ -149,8 +169,8 @@ def _skin_tone(records: Records) -> ClaimCheck:
     c = compare.skin_tone(records)
     trends = {m: t for m, t in c.trend.items() if t.groups >= 2 and t.p_value is not None}
     if not trends:
-        return _check("skin_tone", "not enough data",
-                      "This selection covers too few skin types to look for a trend.")
+        reasons = " ".join(compare.trend_sentence("hyperpigmentation", m, t, c.cells) for m, t in c.trend.items())
+        return _check("skin_tone", "not enough data", reasons)
     parts = []
     for m, t in trends.items():
         way = "rises" if (t.estimate or 0) >= 0 else "falls"
@@ -176,24 +196,20 @@ def _skin_tone(records: Records) -> ClaimCheck:
     return _check("skin_tone", "not enough data", evidence, more)
 
 
-def _signed_points(value: float) -> str:
-    """``+4.3`` / ``−1.2`` percentage points, for intervals that may cross zero."""
-    text = wording.points(value).split(" ")[0]
-    return f"{'−' if value < 0 else '+'}{text}"
-
-
 def _redness_swelling(records: Records) -> ClaimCheck:
+    """Common (CIOMS: at least 1 in 100) when both rates' lower limits reach 1 %; an effect never recorded can't be judged."""
     frame = with_effect_flags(records)
     n = len(frame)
     if n < SMALL_N:
         return _check("redness_swelling", "not enough data", f"Only {n} treatments in this selection.")
     red, swell = stats.wilson_ci(int(frame["erythema"].sum()), n), stats.wilson_ci(int(frame["edema"].sum()), n)
+    unrecorded = [name for name, p in (("redness (erythema)", red), ("swelling (edema)", swell)) if p.events == 0]
+    if unrecorded:
+        return _check("redness_swelling", "not enough data",
+                      f"No {' or '.join(unrecorded)} is recorded in this selection; if your clinic does not record "
+                      "it, this claim cannot be checked.")
     evidence = (f"Redness (erythema) followed {compare.pct_ci(red)} of treatments and swelling (edema) "
                 f"{compare.pct_ci(swell, short=True)}; 'common' means at least 1 in 100 (CIOMS).")
-    if red.events == 0 and swell.events == 0:
-        return _check("redness_swelling", "not enough data",
-                      "No redness or swelling is recorded in this selection; if your clinic does not record "
-                      "them, this claim cannot be checked.")
     if red.low >= COMMON and swell.low >= COMMON:
         return _check("redness_swelling", "supported", evidence)
     if red.high < COMMON or swell.high < COMMON:
@@ -201,7 +217,20 @@ def _redness_swelling(records: Records) -> ClaimCheck:
     return _check("redness_swelling", "not enough data", evidence)
 
 
+def spearman_ci(rho: float, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """CI for Spearman's rho by Fisher's z with variance 1.06 / (n - 3).
+
+    Fieller EC, Hartley HO, Pearson ES. Tests for rank correlation coefficients. I.
+    Biometrika 1957;44:470-81.
+    """
+    z = np.arctanh(np.clip(rho, -0.999999, 0.999999))
+    half = sps.norm.ppf(0.5 + confidence / 2) * np.sqrt(1.06 / (n - 3))
+    return float(np.tanh(z - half)), float(np.tanh(z + half))
+
+
 def _procedure_time(records: Records) -> ClaimCheck:
+    """Supported when the CI of Spearman's rho (area size vs minutes) is above 0; not supported when it
+    rules out even a small positive correlation (rho < 0.1, Cohen 1988)."""
     out = records.outcomes[["treatment_area", "procedure_minutes"]].dropna()
     size = out["treatment_area"].map(AREA_SURFACE)
     known = out.assign(size=size).dropna(subset=["size"])
@@ -212,18 +241,22 @@ def _procedure_time(records: Records) -> ClaimCheck:
                       f"Procedure time is recorded for {len(known)} treatments of known area size, over "
                       f"{known['size'].nunique()} area size(s).{note}")
     rho, p = sps.spearmanr(known["size"], known["procedure_minutes"])
+    low, high = spearman_ci(float(rho), len(known))
     medians = known.groupby("treatment_area")["procedure_minutes"].median().sort_values()
     evidence = (f"Median procedure time ranged from {wording.number(medians.iloc[0], 'minutes')} ({medians.index[0]}) "
                 f"to {wording.number(medians.iloc[-1], 'minutes')} ({medians.index[-1]}); Spearman correlation with "
-                f"area size {rho:.2f} ({wording.p_value(p)}).{note}")
-    if p < compare.ALPHA and rho > 0:
+                f"area size {rho:.2f} (95 % CI {low:.2f} to {high:.2f}, {wording.p_value(p)}).{note}")
+    if low > 0:
         return _check("procedure_time", "supported", evidence)
-    if p < compare.ALPHA or len(known) >= 100:
+    if high < MIN_CORRELATION:
         return _check("procedure_time", "not supported", evidence)
     return _check("procedure_time", "not enough data", evidence)
 
 
 def _cost(records: Records) -> ClaimCheck:
+    """Each factor (laser, area, practitioner) gets its own verdict from a Kruskal-Wallis test over groups
+    with at least 10 priced treatments: varies (p < 0.05); does not vary detectably (p >= 0.05 with at
+    least 100 treatments in every group); or undetermined. The claim needs all three to vary."""
     out = records.outcomes
     parts, verdicts = [], []
     for column, label in (("device", "laser"), ("treatment_area", "area"), ("practitioner", "practitioner")):
@@ -235,14 +268,19 @@ def _cost(records: Records) -> ClaimCheck:
             verdicts.append("not enough data")
             continue
         samples = [valid.loc[valid[column] == g, "cost"].to_numpy() for g in groups]
-        h, p = sps.kruskal(*samples)
-        medians = pd.Series({g: float(np.median(s)) for g, s in zip(groups, samples)}).sort_values()
+        _, p = sps.kruskal(*samples)
+        medians = pd.Series({g: float(np.median(x)) for g, x in zip(groups, samples)}).sort_values()
         parts.append(f"by {label} {wording.number(medians.iloc[0])} ({medians.index[0]}) to "
                      f"{wording.number(medians.iloc[-1])} ({medians.index[-1]}), Kruskal–Wallis {wording.p_value(p)}")
-        verdicts.append("supported" if p < compare.ALPHA else "not supported")
+        if p < compare.ALPHA:
+            verdicts.append("supported")
+        elif min(len(x) for x in samples) >= 100:
+            verdicts.append("not supported")
+        else:
+            verdicts.append("not enough data")
     evidence = "Median cost per session " + "; ".join(parts) + "."
     if all(v == "supported" for v in verdicts):
         return _check("cost", "supported", evidence)
-    if "not enough data" in verdicts:
-        return _check("cost", "not enough data", evidence)
-    return _check("cost", "not supported", evidence)
+    if "not supported" in verdicts:
+        return _check("cost", "not supported", evidence)
+    return _check("cost", "not enough data", evidence)

@@ -130,10 +130,13 @@ def _summary(store: Store | None, args: argparse.Namespace) -> int:
         result = import_files(SourceFile.from_path(args.file[0]), [SourceFile.from_path(p) for p in args.file[1:]],
                               ImportOptions(date_order=order))
         records = Records(result.outcomes, result.side_effects)
+        follow_up_until = date.today()  # a file on disk: taken as complete up to today
         for line in result.report.summary_lines(5):
             print(line, file=sys.stderr)
     elif args.dataset_id and store is not None:
         records = store.load(args.dataset_id)
+        info = store.get(args.dataset_id)
+        follow_up_until = info.created_at.date() if info else None
     else:
         raise ValueError("summary needs a DATASET_ID or --file OUTCOMES.csv [SIDE_EFFECTS.csv].")
     filters = Filters(date_from=args.date_from, date_to=args.date_to, clinics=tuple(args.clinic),
@@ -142,7 +145,7 @@ def _summary(store: Store | None, args: argparse.Namespace) -> int:
     records = apply_filters(records, filters)
     if records.outcomes.empty:
         raise ValueError(f"No treatments match the selection ({filters.describe()}).")
-    summary = summarise(records)
+    summary = summarise(records, follow_up_until)
     if args.json:
         print(json.dumps(summary, indent=2, allow_nan=False, default=_json_default))
         return 0

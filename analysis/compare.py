@@ -8,7 +8,8 @@ per finding. The statistics themselves live in :mod:`analysis.stats`, :mod:`anal
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,7 @@ from analysis import stats, wording
 from analysis.filters import with_effect_flags
 from analysis.models import AdjustedOddsRatio, adjusted_odds_ratio, further_treatments_needed
 from analysis.schema import ABLATIVE, EFFECTS, FITZPATRICK_ROMAN, MODALITIES, NON_ABLATIVE
-from analysis.spc import Funnel, PChart, expected_counts, funnel_plot, p_chart
+from analysis.spc import NOT_RECORDED, Funnel, PChart, PChartPoint, expected_counts, funnel_plot, p_chart
 from analysis.store import Records
 
 SMALL_N = 10          # fewer treatments than this in a group: too small to conclude from
@@ -146,12 +147,16 @@ def rate_contrast(group: str, k1: int, n1: int, k2: int, n2: int, effect: str = 
     test = stats.fisher_exact_test(k1, n1, k2, n2) if small else _chi_squared(k1, n1, k2, n2)
     where = group if where is None else where
     sentence = _rate_sentence(where, a, b, diff, test, effect)
-    inconclusive = n1 > 0 and n2 > 0 and (small or test.p_value is None or test.p_value >= ALPHA)
+    inconclusive = n1 > 0 and n2 > 0 and not is_conclusive(test, diff)
     more = None
     if inconclusive:
         label = f"modality in {where}" if where else "modality"
         more = further_treatments_needed(k1, n1, k2, n2, group_label=label).sentence
     return RateContrast(group, a, b, diff, ratio, test, small, sentence, more)
+
+
+def _significant(test: stats.TestResult) -> bool:
+    return test.p_value is not None and test.p_value < ALPHA
 
 
 def _min_expected(k1: int, n1: int, k2: int, n2: int) -> float:
@@ -172,6 +177,18 @@ def _chi_squared(k1: int, n1: int, k2: int, n2: int) -> stats.TestResult:
     return stats.TestResult("chi-squared", float(chi2), float(p), method="Pearson, no continuity correction")
 
 
+def is_conclusive(test: stats.TestResult, diff: stats.Difference) -> bool:
+    """A difference counts when the test rejects at 5 % and the Newcombe interval excludes zero."""
+    return (test.p_value is not None and test.p_value < ALPHA and diff.low is not None and diff.high is not None
+            and (diff.low > 0 or diff.high < 0))
+
+
+def _sparse_reason(a: stats.Proportion, b: stats.Proportion) -> str:
+    """Which side of the 2x2 table is thin: the events, or the treatments without the event."""
+    events, total = a.events + b.events, a.treatments + b.treatments
+    return "events" if events <= total - events else "treatments without it"
+
+
 def _rate_sentence(group: str, a: stats.Proportion, b: stats.Proportion, diff: stats.Difference,
                    test: stats.TestResult, effect: str) -> str:
     where = f"In {group}, " if group else ""
@@ -184,16 +201,20 @@ def _rate_sentence(group: str, a: stats.Proportion, b: stats.Proportion, diff: s
                 f"for non-ablative")
     if min(a.treatments, b.treatments) < SMALL_N:
         return sentence + f" — too few treatments to conclude from ({a.treatments} vs {b.treatments})."
-    if _min_expected(a.events, a.treatments, b.events, b.treatments) < SMALL_EXPECTED:
-        return sentence + (f" — too few events to conclude from ({a.events + b.events} in all; "
-                           f"at least {SMALL_EXPECTED} expected per group are needed).")
-    if test.p_value is not None and test.p_value < ALPHA and diff.estimate is not None:
-        more = "more" if diff.estimate > 0 else "less"
-        return sentence + (f": {wording.points(diff.estimate)} {more} often after ablative "
-                           f"(95 % CI {wording.points(diff.low).split(' ')[0]}–"
-                           f"{wording.points(diff.high)}; {wording.p_value(test.p_value)}).").replace(
-                               "CI -", "CI −")
-    return sentence + f"; the difference could be chance ({wording.p_value(test.p_value)})."
+    sparse = _min_expected(a.events, a.treatments, b.events, b.treatments) < SMALL_EXPECTED
+    if is_conclusive(test, diff):
+        more = "more" if diff.estimate > 0 else "less"  # type: ignore[operator]
+        text = sentence + (f": {wording.points(diff.estimate)} {more} often after ablative "
+                           f"(95 % CI {wording.points_interval(diff.low, diff.high)}; {test.test} "
+                           f"{wording.p_value(test.p_value)})")
+        if sparse:
+            text += f", though with so few {_sparse_reason(a, b)} the size of the difference is uncertain"
+        return text + "."
+    if sparse:
+        return sentence + (f" — too few {_sparse_reason(a, b)} to tell whether the rates differ "
+                           f"({test.test} {wording.p_value(test.p_value)}).")
+    return sentence + (f"; the difference (95 % CI {wording.points_interval(diff.low, diff.high)}) could be chance "
+                       f"({wording.p_value(test.p_value)}).")
 
 
 def pct_ci(p: stats.Proportion, short: bool = False) -> str:
@@ -223,7 +244,7 @@ def compare_measure(records: Records, column: str, label: str, unit: str,
     shift = stats.hodges_lehmann_shift(x, y) if enough else stats.Estimate(None, None, None, 0.95, 0)
     breakdown = {b: _group_medians(out, column, b) for b in breakdowns}
     sentence = _measure_sentence(label, unit, medians, test, shift, len(x), len(y))
-    weight = 1.0 if (test.p_value or 1) < ALPHA else 0.2
+    weight = 1.0 if _significant(test) else 0.2
     return ContinuousComparison(label, unit, medians, test, shift, breakdown,
                                 (Finding(label, sentence, weight, min(len(x), len(y)) < SMALL_N),))
 
@@ -254,13 +275,18 @@ def _measure_sentence(label: str, unit: str, medians: dict[str, stats.Estimate],
             f"({wording.interval(b.low, b.high)}) after non-ablative")
     if min(nx, ny) < SMALL_N:
         return text + f" — too few treatments to conclude from ({nx} vs {ny})."
-    if test.p_value is not None and test.p_value < ALPHA and shift.estimate is not None and shift.estimate != 0:
-        direction = "longer" if shift.estimate > 0 else "shorter"
-        if unit != "days":
-            direction = "higher" if shift.estimate > 0 else "lower"
-        return text + (f"; typically {wording.number(abs(shift.estimate), unit)} {direction} for ablative "
-                       f"(95 % CI {wording.interval(shift.low, shift.high, unit)}; {wording.p_value(test.p_value)}).")
-    return text + f"; the difference could be chance ({wording.p_value(test.p_value)})."
+    if not _significant(test):
+        return text + f"; the difference could be chance (Mann–Whitney {wording.p_value(test.p_value)})."
+    up = (test.rank_biserial or 0) > 0
+    bigger, smaller = ("longer", "shorter") if unit == "days" else ("higher", "lower")
+    word = bigger if up else smaller
+    if shift.estimate is None or shift.estimate == 0 or shift.low is None or shift.high is None:
+        return text + (f"; values were {word} after ablative treatment overall (Mann–Whitney "
+                       f"{wording.p_value(test.p_value)}), though the typical difference rounds to zero.")
+    # Say the interval in the same direction as the words: "2 days shorter (95 % CI 1–3 days)".
+    low, high = (shift.low, shift.high) if up else (-shift.high, -shift.low)
+    return text + (f"; typically {wording.number(abs(shift.estimate), unit)} {word} for ablative "
+                   f"(95 % CI {wording.interval(low, high, unit)}; Mann–Whitney {wording.p_value(test.p_value)}).")
 
 
 def downtime(records: Records) -> ContinuousComparison:
@@ -290,25 +316,33 @@ def ordinal(records: Records, column: str, label: str, levels: tuple[int, ...], 
                              good[NON_ABLATIVE].events, good[NON_ABLATIVE].treatments, good_label, where="")
     good_flag = out[column] >= good_from
     breakdown = {b: _rate_cells(out.assign(_good=good_flag), "_good", b) for b in breakdowns}
-    sentence = _ordinal_sentence(label, good_label, good, test, len(x), len(y))
-    weight = 0.9 if (test.p_value or 1) < ALPHA else 0.2
+    sentence = _ordinal_sentence(label, good_label, contrast, test, len(x), len(y), levels)
+    weight = 0.9 if contrast.test.p_value is not None and is_conclusive(contrast.test, contrast.difference) else 0.2
     return OrdinalComparison(label, levels, dist, medians, test, good, good_label, contrast, breakdown,
                              (Finding(label, sentence, weight, min(len(x), len(y)) < SMALL_N),))
 
 
-def _ordinal_sentence(label: str, good_label: str, good: dict[str, stats.Proportion], test: stats.TestResult,
-                      nx: int, ny: int) -> str:
-    a, b = good[ABLATIVE], good[NON_ABLATIVE]
+def _ordinal_sentence(label: str, good_label: str, contrast: RateContrast, test: stats.TestResult,
+                      nx: int, ny: int, levels: tuple[int, ...]) -> str:
+    """The share reaching the threshold (with its own test), then the whole-scale Mann-Whitney result."""
+    a, b = contrast.ablative, contrast.non_ablative
     if nx == 0 or ny == 0:
         return f"{label.capitalize()} cannot be compared: no {'ablative' if nx == 0 else 'non-ablative'} " \
                f"treatments with a {label} recorded in this selection."
     text = f"{pct_ci(a)} of ablative treatments reached {good_label} vs {pct_ci(b, short=True)} of non-ablative"
     if min(nx, ny) < SMALL_N:
         return text + f" — too few treatments to conclude from ({nx} vs {ny})."
-    if test.p_value is not None and test.p_value < ALPHA:
-        better = "higher" if test.rank_biserial is not None and test.rank_biserial > 0 else "lower"
-        return text + f"; {label} scores were {better} after ablative treatment ({wording.p_value(test.p_value)})."
-    return text + f"; the difference in {label} could be chance ({wording.p_value(test.p_value)})."
+    if is_conclusive(contrast.test, contrast.difference):
+        text += f" ({wording.points(contrast.difference.estimate)} apart, {wording.p_value(contrast.test.p_value)})"
+    else:
+        text += f" (a difference that could be chance, {wording.p_value(contrast.test.p_value)})"
+    scale = f"{levels[0]}–{levels[-1]}"
+    if _significant(test):
+        way = "higher" if (test.rank_biserial or 0) > 0 else "lower"
+        return text + f"; on the whole {scale} scale, {label} scores were {way} after ablative treatment " \
+                      f"(Mann–Whitney {wording.p_value(test.p_value)})."
+    return text + f"; on the whole {scale} scale the difference could be chance (Mann–Whitney " \
+                  f"{wording.p_value(test.p_value)})."
 
 
 def improvement(records: Records) -> OrdinalComparison:
@@ -373,15 +407,26 @@ def adjusted_odds(frame: pd.DataFrame, effect: str = "hyperpigmentation") -> Adj
                                covariates=covariates, categorical=covariates)
 
 
+def adjusted_factors(result: AdjustedOddsRatio) -> list[str]:
+    """The covariates the model actually used, in words (a factor with one level in the selection is not)."""
+    names = [("fitzpatrick", "skin type"), ("treatment_area", "treatment area")]
+    return [word for key, word in names if any(key in t for t in result.terms)]
+
+
 def adjusted_sentence(result: AdjustedOddsRatio) -> str:
     """The adjusted odds ratio in words, or why it could not be estimated."""
-    names = [("fitzpatrick", "skin type"), ("treatment_area", "treatment area")]
-    adjusted_for = " and ".join(word for key, word in names if any(key in t for t in result.terms)) or "skin type"
+    factors = adjusted_factors(result)
     if not result.fitted or result.odds_ratio is None:
-        return f"The odds ratio adjusted for {adjusted_for} could not be estimated: {result.reason}"
-    text = (f"Taking {adjusted_for} into account, ablative treatment carried {wording.times(result.odds_ratio)} "
-            f"the odds of {result.outcome} of non-ablative treatment (95 % CI "
-            f"{result.ci_low:.2f}–{result.ci_high:.2f}; {wording.p_value(result.p_value)}).")
+        reason = (result.reason or "the model did not converge").rstrip(".")
+        return f"The odds ratio for ablative vs non-ablative treatment could not be estimated: " \
+               f"{reason[:1].lower() + reason[1:]}."
+    ratio = (f"ablative treatment carried {wording.times(result.odds_ratio)} the odds of {result.outcome} of "
+             f"non-ablative treatment (95 % CI {result.ci_low:.2f}–{result.ci_high:.2f}; "
+             f"{wording.p_value(result.p_value)})")
+    if factors:
+        text = f"Taking {' and '.join(factors)} into account, {ratio}."
+    else:
+        text = f"{wording.capital(ratio)}; nothing else varied in this selection, so nothing was adjusted for."
     if result.warning:
         text += f" Caution: {result.warning}"
     return text
@@ -398,7 +443,7 @@ def _skin_tone_findings(effect: str, by_band: tuple[RateContrast, ...], overall:
             sentence += " " + contrast.more_needed
         findings.append(Finding(effect, sentence, weight, contrast.small))
     for modality, t in trend.items():
-        findings.append(Finding(effect, _trend_sentence(effect, modality, t, cells), 0.7, t.groups < 2))
+        findings.append(Finding(effect, trend_sentence(effect, modality, t, cells), 0.7, t.groups < 2))
     small = [c for c in cells if c.small]
     if small:
         names = ", ".join(f"{c.modality} type {c.group} ({c.proportion.treatments})" for c in small)
@@ -406,10 +451,15 @@ def _skin_tone_findings(effect: str, by_band: tuple[RateContrast, ...], overall:
     return tuple(findings)
 
 
-def _trend_sentence(effect: str, modality: str, t: stats.TrendTest, cells: tuple[RateCell, ...]) -> str:
+def trend_sentence(effect: str, modality: str, t: stats.TrendTest, cells: tuple[RateCell, ...]) -> str:
     mine = [c for c in cells if c.modality == modality and c.proportion.treatments > 0]
-    if t.groups < 2 or t.p_value is None:
-        return f"After {modality} treatment there are too few skin types in this selection to test a trend in {effect}."
+    if not mine:
+        return f"There are no {modality} treatments in this selection, so no trend in {effect} can be tested."
+    if t.groups < 2:
+        return f"After {modality} treatment only one skin type is in this selection, so no trend across skin " \
+               f"types can be tested."
+    if t.p_value is None:
+        return f"No {effect} followed any {modality} treatment in this selection, so there is no trend to test."
     first, last = mine[0], mine[-1]
     span = (f"from {wording.pct(first.proportion.estimate)} in type {first.group} to "
             f"{wording.pct(last.proportion.estimate)} in type {last.group}")
@@ -429,7 +479,8 @@ class EffectDuration:
 
     effect: str
     modality: str
-    median: stats.Estimate
+    median: stats.Estimate   # among events with both onset and resolution recorded
+    unresolved: int = 0      # events with an onset but no resolution yet (the long ones: not in the median)
 
 
 @dataclass(frozen=True)
@@ -458,30 +509,45 @@ def side_effects(records: Records) -> SideEffectSummary:
     severity = (joined.assign(severity=joined["severity"].fillna("not recorded"))
                 .groupby(["effect", "modality", "severity"], observed=True).size().rename("count").reset_index())
     durations = []
-    lasted = joined.assign(days=joined["resolved_day"] - joined["onset_day"]).dropna(subset=["days"])
+    lasted = joined.assign(days=joined["resolved_day"] - joined["onset_day"])
     for (e, m), values in lasted.groupby(["effect", "modality"], observed=True)["days"]:
-        durations.append(EffectDuration(str(e), str(m), stats.median_ci(values.to_numpy(dtype="float64"))))
+        unresolved = int(values.isna().sum())
+        if values.notna().any() or unresolved:
+            durations.append(EffectDuration(str(e), str(m), stats.median_ci(values.dropna().to_numpy(dtype="float64")),
+                                            unresolved))
     findings = tuple(Finding(c.group, wording.capital(c.sentence), 0.5 if not c.small else 0.1, c.small) for c in rates)
     return SideEffectSummary(rates, tuple(by_type), severity, tuple(durations), findings)
 
 
 # --- time: monthly p-chart ----------------------------------------------------------------------
 
+FOLLOW_UP_DAYS = 60  # post-inflammatory hyperpigmentation typically appears 2-6 weeks after treatment
+                     # (Chan et al., Lasers Surg Med 2007;39:381; see data/generate_sample.py)
+
+
 @dataclass(frozen=True)
 class MonthlyTrend:
-    """Monthly rate of an effect per modality as p-charts, and treatment volume per month."""
+    """Monthly rate of an effect per modality as p-charts, and treatment volume per month.
+
+    ``open_points`` are the latest months whose follow-up is not complete: shown, never judged.
+    """
 
     effect: str
     charts: dict[str, PChart]
     volume: pd.DataFrame                 # month, modality, treatments
     findings: tuple[Finding, ...]
+    open_points: dict[str, tuple[PChartPoint, ...]] = field(default_factory=dict)
+    follow_up_until: date | None = None
 
 
-def monthly(records: Records, effect: str = "hyperpigmentation") -> MonthlyTrend:
+def monthly(records: Records, effect: str = "hyperpigmentation", follow_up_until: date | None = None) -> MonthlyTrend:
     """p-chart of the monthly ``effect`` rate for each modality (3-sigma limits, NHS run rules).
 
     Every calendar month between the first and last treatment is a point (a month with no
-    treatments has no rate). Recent months may still be missing late-onset events.
+    treatments has no rate). ``follow_up_until`` is the date the side-effect records are complete
+    to (for an import, when it was exported): months ending less than ``FOLLOW_UP_DAYS`` before
+    it may still be missing late events, so they are shown but left out of the centre line, the
+    limits, the run rules and the findings.
     """
     frame = with_effect_flags(records)
     if frame.empty:
@@ -489,23 +555,43 @@ def monthly(records: Records, effect: str = "hyperpigmentation") -> MonthlyTrend
         return MonthlyTrend(effect, {}, empty, (Finding(effect, "No treatments in this selection.", 0, True),))
     month = frame["treatment_date"].dt.to_period("M")
     months = pd.period_range(month.min(), month.max(), freq="M")
+    cutoff = None if follow_up_until is None else pd.Timestamp(follow_up_until) - pd.Timedelta(days=FOLLOW_UP_DAYS)
+    judged = [m for m in months if cutoff is None or m.end_time <= cutoff]
     grouped = frame.assign(month=month).groupby(["modality", "month"], observed=True)[effect].agg(["sum", "size"])
     charts: dict[str, PChart] = {}
+    open_points: dict[str, tuple[PChartPoint, ...]] = {}
     rows = []
     findings: list[Finding] = []
     for modality in MODALITIES:
         if modality not in grouped.index.get_level_values(0):
             continue
         mine = grouped.loc[modality].reindex(months, fill_value=0)
-        labels = [str(m) for m in months]
-        chart = p_chart(mine["sum"].astype(int).tolist(), mine["size"].astype(int).tolist(), labels=labels)
+        rows.extend({"month": str(m), "modality": modality, "treatments": int(n)} for m, n in zip(months, mine["size"]))
+        done = mine.loc[judged]
+        chart = p_chart(done["sum"].astype(int).tolist(), done["size"].astype(int).tolist(),
+                        labels=[str(m) for m in judged])
         charts[modality] = chart
-        rows.extend({"month": lab, "modality": modality, "treatments": int(n)} for lab, n in zip(labels, mine["size"]))
+        open_points[modality] = tuple(
+            PChartPoint(str(m), int(mine.loc[m, "sum"]), int(mine.loc[m, "size"]),
+                        float(mine.loc[m, "sum"] / mine.loc[m, "size"]) if mine.loc[m, "size"] else None,
+                        None, None, False, "follow-up open") for m in months if m not in judged)
         findings.extend(_signal_findings(effect, modality, chart))
+    pooled = frame["clinic"].nunique() > 1
     if not any(f.weight > 0.5 for f in findings):
-        findings.append(Finding(effect, f"No month's {effect} rate fell outside its control limits, and no shift or "
-                                        "trend rule fired: the process looks stable.", 0.3))
-    return MonthlyTrend(effect, charts, pd.DataFrame(rows), tuple(findings))
+        where = " (all clinics pooled: choose one clinic to check it on its own)" if pooled else ""
+        per_month = [p.total for c in charts.values() for p in c.points if p.total]
+        thin = not per_month or float(np.median(per_month)) < SMALL_N
+        text = (f"No month's {effect} rate fell outside its control limits, and no shift or trend rule fired: the "
+                f"process looks stable{where}.")
+        if thin:
+            text += f" With fewer than {SMALL_N} treatments in a typical month, only very large changes would show."
+        findings.append(Finding(effect, text, 0.3, thin))
+    still_open = len(months) - len(judged)
+    if still_open:
+        findings.append(Finding(effect, f"The last {still_open} month(s) are shown but not judged: {effect} can appear "
+                                        f"up to {FOLLOW_UP_DAYS} days after treatment, and the records are complete only "
+                                        f"to {follow_up_until:%Y-%m-%d}.", 0.2))
+    return MonthlyTrend(effect, charts, pd.DataFrame(rows), tuple(findings), open_points, follow_up_until)
 
 
 def _signal_findings(effect: str, modality: str, chart: PChart) -> list[Finding]:
@@ -553,21 +639,36 @@ def funnel(records: Records, unit: str = "clinic", effect: str = "hyperpigmentat
                                                               0, True),))
     groups = expected_counts(frame, unit, ["modality", "fitzpatrick_type"], effect)
     result = funnel_plot(groups)
+    named = [u for u in result.units if u.name != NOT_RECORDED]
     findings = []
-    for u in result.units:
+    if len(named) < 2:
+        findings.append(Finding(effect, f"Only one {label} in this selection, so there is nothing to compare it with.",
+                                0.1, True))
+    for u in named if len(named) >= 2 else []:
         if u.outside is None or u.ratio is None:
             continue
         judged = u.expected >= SMALL_EXPECTED and u.treatments >= SMALL_N
         direction = "more" if u.ratio > 1 else "less"
         text = (f"{label.capitalize()} {u.name}: {u.observed} {effect} events where {u.expected:.1f} were expected "
                 f"for its mix of modalities and skin types ({wording.times(u.ratio)} the expected; {u.outside} limit)")
-        if judged:
-            findings.append(Finding(effect, text + f": {direction} often than chance would explain.",
-                                    1.3 if u.ratio > 1 else 0.7))
-        else:
+        if not judged:
             findings.append(Finding(effect, text + ", but with so few expected events this is too small to judge.",
                                     0.2, True))
-    if not findings:
-        findings.append(Finding(effect, f"Every {label} lies within the 95 % limits for {effect}, after allowing for "
-                                        "its mix of modalities and skin types.", 0.4))
+        elif "99.8" in u.outside:
+            findings.append(Finding(effect, text + f": {direction} often than chance would plausibly explain.",
+                                    1.3 if u.ratio > 1 else 0.7))
+        else:
+            findings.append(Finding(effect, text + f": worth a look, though with {len(named)} {label}s about one in "
+                                    "20 falls outside the 95 % limits by chance alone.", 0.6 if u.ratio > 1 else 0.4))
+    if len(named) >= 2 and not findings:
+        thin = sum(u.expected for u in named) < SMALL_EXPECTED * len(named)
+        text = (f"Every {label} lies within the 95 % limits for {effect}, after allowing for its mix of modalities "
+                "and skin types.")
+        if thin:
+            text += f" With fewer than {SMALL_EXPECTED} expected events per {label}, this is too few to conclude from."
+        findings.append(Finding(effect, text, 0.4, thin))
+    missing = next((u for u in result.units if u.name == NOT_RECORDED), None)
+    if missing is not None:
+        findings.append(Finding(effect, f"{missing.treatments} treatment(s) have no {label} recorded; they count in the "
+                                        f"expected rates but are not judged as a {label}.", 0.1))
     return FunnelComparison(unit, effect, result, tuple(findings))

@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 
 from analysis import compare, wording
 from analysis.schema import ABLATIVE, FITZPATRICK_ROMAN, MODALITIES, NON_ABLATIVE
-from analysis.spc import PChart
+from analysis.spc import PChart, PChartPoint
 
 MODALITY_COLOURS: dict[str, str] = {ABLATIVE: "#D55E00", NON_ABLATIVE: "#0072B2"}  # vermillion, blue
 MODALITY_LABELS: dict[str, str] = {ABLATIVE: "Ablative", NON_ABLATIVE: "Non-ablative"}
@@ -253,12 +253,12 @@ SATISFACTION_LEVELS: dict[int, str] = {1: "1 · very unsatisfied", 2: "2", 3: "3
 
 # --- time and units -----------------------------------------------------------------------------
 
-def p_chart(chart: PChart, modality: str, effect: str) -> go.Figure:
-    """Monthly rate with the centre line and 3-sigma limits; signals marked."""
+def p_chart(chart: PChart, modality: str, effect: str, open_points: Sequence[PChartPoint] = ()) -> go.Figure:
+    """Monthly rate with the centre line and 3-sigma limits; signals marked; months still in follow-up hollow."""
     title = f"Monthly {effect} rate · {MODALITY_LABELS[modality]}"
     points = [p for p in chart.points]
     if chart.centre is None or not points:
-        return empty_figure(chart.reason or "No months to chart.", title)
+        return empty_figure(chart.reason or "No months with complete follow-up to chart.", title)
     labels = [p.label for p in points]
     colour = MODALITY_COLOURS[modality]
     fig = go.Figure()
@@ -277,8 +277,16 @@ def p_chart(chart: PChart, modality: str, effect: str) -> go.Figure:
         customdata=[[p.events, p.total, p.rule or "none", wording.pct_range(p.lower, p.upper)] for p in points],
         hovertemplate="<b>%{x}</b><br>%{y:.1%} (%{customdata[0]} of %{customdata[1]})<br>limits %{customdata[3]}"
                       "<br>signal: %{customdata[2]}<extra></extra>"))
+    if open_points:
+        fig.add_trace(go.Scatter(
+            x=[p.label for p in open_points], y=[p.rate for p in open_points], mode="markers",
+            name="Follow-up still open (not judged)",
+            marker=dict(size=8, color="white", line=dict(color=SMALL_COLOUR, width=2)),
+            customdata=[[p.events, p.total] for p in open_points],
+            hovertemplate="<b>%{x}</b><br>%{y:.1%} (%{customdata[0]} of %{customdata[1]}) so far: late side effects "
+                          "may still be missing<extra></extra>"))
     _pct_axis(fig)
-    fig.update_xaxes(type="category")
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=labels + [p.label for p in open_points])
     return _layout(fig, title + " (black diamonds: signals)", "Month", f"{effect.capitalize()} (% of treatments)")
 
 

@@ -57,6 +57,12 @@ class Metric:
     detail: str
 
 
+def _small(n: int) -> str:
+    from analysis.compare import SMALL_N
+
+    return f" · ⚠ too few to conclude from (fewer than {SMALL_N})" if n < SMALL_N else ""
+
+
 def headline(downtime: "compare.ContinuousComparison", improvement: "compare.OrdinalComparison",
              skin_tone: "compare.SkinToneComparison") -> list[tuple[Metric, Metric]]:
     """Ablative vs non-ablative cards: median downtime, share with >= 51 % improvement, hyperpigmentation."""
@@ -67,17 +73,18 @@ def headline(downtime: "compare.ContinuousComparison", improvement: "compare.Ord
     for m in schema.MODALITIES:
         e = downtime.medians[m]
         cards.append(Metric(f"Median downtime · {m}", wording.number(e.estimate, "days"),
-                            f"95 % CI {wording.interval(e.low, e.high)} · n = {e.n:,}"))
+                            f"95 % CI {wording.interval(e.low, e.high)} · n = {e.n:,}" + _small(e.n)))
     rows.append(tuple(cards))
     cards = []
     for m in schema.MODALITIES:
         p = improvement.good_share[m]
         cards.append(Metric(f"≥ 51 % improvement · {m}", wording.pct(p.estimate),
-                            f"95 % CI {wording.pct_range(p.low, p.high)} · n = {p.treatments:,}"))
+                            f"95 % CI {wording.pct_range(p.low, p.high)} · n = {p.treatments:,}" + _small(p.treatments)))
     rows.append(tuple(cards))
     cards = []
     for m, p in ((schema.ABLATIVE, skin_tone.overall.ablative), (schema.NON_ABLATIVE, skin_tone.overall.non_ablative)):
         cards.append(Metric(f"Hyperpigmentation · {m}", wording.pct(p.estimate),
-                            f"95 % CI {wording.pct_range(p.low, p.high)} · {p.events:,} of {p.treatments:,}"))
+                            f"95 % CI {wording.pct_range(p.low, p.high)} · {p.events:,} of {p.treatments:,}"
+                            + _small(p.treatments)))
     rows.append(tuple(cards))
     return rows  # type: ignore[return-value]

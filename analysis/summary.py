@@ -6,6 +6,7 @@ written ``I``-``VI``; modalities ``ablative`` / ``non-ablative``; a missing valu
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from analysis import claims, compare, stats
@@ -17,17 +18,26 @@ def _ci(low: float | None, high: float | None) -> list[float | None]:
     return [low, high]
 
 
+def _ratio(r: stats.Ratio) -> dict[str, Any]:
+    """A risk ratio; ``risk_ratio_corrected`` says half an event was added because a group had none."""
+    return {"risk_ratio": r.estimate, "risk_ratio_ci": _ci(r.low, r.high), "risk_ratio_corrected": r.corrected,
+            "risk_ratio_note": r.note}
+
+
 def _rate(p: stats.Proportion) -> dict[str, Any]:
     return {"events": p.events, "treatments": p.treatments, "rate": p.estimate, "ci": _ci(p.low, p.high)}
 
 
-def summarise(records: Records) -> dict[str, Any]:
-    """Headline numbers, per-skin-type hyperpigmentation, the main comparisons and the article's claims."""
+def summarise(records: Records, follow_up_until: date | None = None) -> dict[str, Any]:
+    """Headline numbers, per-skin-type hyperpigmentation, the main comparisons and the article's claims.
+
+    ``follow_up_until``: the date the side-effect records are complete to (see :func:`compare.monthly`).
+    """
     out = records.outcomes
     down = compare.downtime(records)
     tone = compare.skin_tone(records)
     result = compare.improvement(records)
-    trend = compare.monthly(records)
+    trend = compare.monthly(records, follow_up_until=follow_up_until)
     funnels = {u: compare.funnel(records, u) for u in ("clinic", "practitioner")}
     per_modality = {}
     for m in MODALITIES:
@@ -49,28 +59,30 @@ def summarise(records: Records) -> dict[str, Any]:
         "comparisons": {
             "downtime": {"test": down.test.test, "p_value": down.test.p_value, "shift": down.shift.estimate,
                          "ci": _ci(down.shift.low, down.shift.high)},
-            "improvement": {"test": result.test.test, "p_value": result.test.p_value,
-                            "risk_difference": result.good_contrast.difference.estimate,
-                            "ci": _ci(result.good_contrast.difference.low, result.good_contrast.difference.high)},
+            "improvement": {
+                "measure": "share reaching at least 51 % improvement (score >= 3)",
+                "test": result.good_contrast.test.test, "p_value": result.good_contrast.test.p_value,
+                "risk_difference": result.good_contrast.difference.estimate,
+                "ci": _ci(result.good_contrast.difference.low, result.good_contrast.difference.high),
+                "scale_test": {"test": result.test.test, "p_value": result.test.p_value,
+                               "rank_biserial": result.test.rank_biserial}},
             "hyperpigmentation": {
                 "test": tone.overall.test.test,
                 "risk_difference": tone.overall.difference.estimate,
                 "ci": _ci(tone.overall.difference.low, tone.overall.difference.high),
-                "risk_ratio": tone.overall.ratio.estimate,
-                "risk_ratio_ci": _ci(tone.overall.ratio.low, tone.overall.ratio.high),
+                **_ratio(tone.overall.ratio),
                 "p_value": tone.overall.test.p_value,
                 "by_skin_type": [
                     {"fitzpatrick_type": c.group.removeprefix("type ").removesuffix(" skin"),
                      "risk_difference": c.difference.estimate, "ci": _ci(c.difference.low, c.difference.high),
-                     "risk_ratio": c.ratio.estimate, "test": c.test.test, "p_value": c.test.p_value,
-                     "small": c.small}
+                     **_ratio(c.ratio), "test": c.test.test, "p_value": c.test.p_value, "small": c.small}
                     for c in tone.by_type],
             },
             "trend": {m: {"test": "Cochran-Armitage", "p_value": t.p_value, "slope_per_type": t.estimate,
                           "ci": _ci(t.low, t.high)} for m, t in tone.trend.items()},
             "adjusted_odds_ratio": {
                 "odds_ratio": tone.adjusted.odds_ratio, "ci": _ci(tone.adjusted.ci_low, tone.adjusted.ci_high),
-                "p_value": tone.adjusted.p_value, "adjusted_for": [t for t in tone.adjusted.terms],
+                "p_value": tone.adjusted.p_value, "adjusted_for": compare.adjusted_factors(tone.adjusted),
                 "fitted": tone.adjusted.fitted, "reason": tone.adjusted.reason},
         },
         "monthly_signals": [

@@ -18,23 +18,11 @@ def _rate(p: stats.Proportion) -> str:
     return compare.pct_ci(p, short=True) if p.treatments else "–"
 
 
-def _diff(d: stats.Difference) -> str:
-    if d.estimate is None:
-        return "–"
-    sign = "+" if d.estimate >= 0 else "−"
-    return (f"{sign}{wording.points(d.estimate).split(' ')[0]} "
-            f"({_signed(d.low)} to {_signed(d.high)})")
-
-
-def _signed(value: float | None) -> str:
-    if value is None:
-        return "–"
-    return f"{'−' if value < 0 else '+'}{wording.points(value).split(' ')[0]}"
-
-
 def _ratio(r: stats.Ratio) -> str:
     if r.estimate is None:
         return "–"
+    if r.low is None or r.high is None:
+        return f"{r.estimate:.2f} (no interval)"
     text = f"{r.estimate:.2f} ({r.low:.2f}–{r.high:.2f})"
     return text + " *" if r.corrected else text
 
@@ -45,7 +33,9 @@ def contrasts(rows: Sequence[compare.RateContrast], group_label: str) -> pd.Data
         group_label: c.group,
         "Ablative % (95 % CI)": _rate(c.ablative), "Ablative n": c.ablative.treatments,
         "Non-ablative % (95 % CI)": _rate(c.non_ablative), "Non-ablative n": c.non_ablative.treatments,
-        "Difference, points (95 % CI)": _diff(c.difference),
+        "Difference, points (95 % CI)": (f"{wording.signed_points(c.difference.estimate)} "
+                                         f"({wording.points_interval(c.difference.low, c.difference.high)})"
+                                         if c.difference.estimate is not None else "–"),
         "Risk ratio (95 % CI)": _ratio(c.ratio),
         "Test": c.test.test, "p": wording.p_value(c.test.p_value).removeprefix("p = ").removeprefix("p "),
         "Note": SMALL_NOTE if c.small else "",
@@ -81,8 +71,9 @@ def rate_cells(cells: Sequence[compare.RateCell], group_label: str) -> pd.DataFr
 def durations(summary: compare.SideEffectSummary) -> pd.DataFrame:
     """How long each effect lasted, per modality."""
     return pd.DataFrame([{"Side effect": d.effect, "Modality": d.modality,
-                          "Median days": wording.number(d.median.estimate),
-                          "95 % CI": wording.interval(d.median.low, d.median.high), "Events with both days": d.median.n}
+                          "Median days, resolved events": wording.number(d.median.estimate),
+                          "95 % CI": wording.interval(d.median.low, d.median.high), "Resolved events": d.median.n,
+                          "Still unresolved (not in the median)": d.unresolved}
                          for d in summary.durations])
 
 

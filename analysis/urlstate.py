@@ -77,9 +77,15 @@ def parse_filters(params: Mapping[str, Sequence[str] | str], choices: FilterChoi
                          f"{'they were' if dropped > 1 else 'it was'} left out.")
         picked[field_name] = kept
     fitz_raw = _values(params, PARAM_FITZ)
-    fitz = tuple(sorted({t for t in (parse_fitzpatrick(v) for v in fitz_raw) if t is not None}))
-    if len(fitz) < len(set(fitz_raw)):
+    parsed = [parse_fitzpatrick(v) for v in fitz_raw]
+    if any(t is None for t in parsed):
         notes.append("The link had Fitzpatrick types other than I–VI; they were left out.")
+    valid = {t for t in parsed if t is not None}
+    absent = sorted(valid - set(choices.fitzpatrick_types))
+    if absent:
+        notes.append("The link asked for Fitzpatrick type(s) " + ", ".join(FITZPATRICK_ROMAN[t] for t in absent)
+                     + " that this dataset does not have; they were left out.")
+    fitz = tuple(sorted(valid & set(choices.fitzpatrick_types)))
     dates: dict[str, date | None] = {}
     for param in (PARAM_FROM, PARAM_TO):
         values = _values(params, param)

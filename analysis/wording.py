@@ -16,7 +16,7 @@ def pct(value: float | None) -> str:
         return "0 %"
     if abs(percent) < 1:
         return f"{percent:.2f} %"
-    if abs(percent) < 10:
+    if abs(percent) < 10 or 99.5 <= abs(percent) < 100:  # never round 99.6 % up to a false 100 %
         return f"{percent:.1f} %"
     return f"{percent:.0f} %"
 
@@ -37,6 +37,24 @@ def points(value: float | None) -> str:
     return f"{text} percentage point{'s' if text != '1' else ''}"
 
 
+def signed_points(value: float | None) -> str:
+    """A difference in percentage points with its sign, for interval ends: ``+6.5``, ``−0.2``, ``0``."""
+    if value is None:
+        return "–"
+    p = value * 100
+    text = f"{abs(p):.1f}" if 0 < abs(p) < 10 else f"{abs(p):.0f}"
+    if text in ("0", "0.0"):
+        return "0"
+    return f"{'−' if p < 0 else '+'}{text}"
+
+
+def points_interval(low: float | None, high: float | None) -> str:
+    """An interval of differences in points, low to high with signs: ``−0.2 to +32 points``."""
+    if low is None or high is None:
+        return "–"
+    return f"{signed_points(low)} to {signed_points(high)} points"
+
+
 def number(value: float | None, unit: str = "") -> str:
     """A measurement with at most one decimal, and its unit (``7.0, 'days'`` -> ``7 days``)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -52,7 +70,10 @@ def interval(low: float | None, high: float | None, unit: str = "") -> str:
     """``5–7 days`` for an interval of measurements."""
     if low is None or high is None:
         return "no interval with so few values"
-    return f"{number(low)}–{number(high, unit)}" if unit else f"{number(low)}–{number(high)}"
+    if not unit:
+        return f"{number(low)}–{number(high)}"
+    singular = number(low) == number(high) == "1"
+    return f"{number(low)}–{number(high)} {unit.removesuffix('s') if singular else unit}"
 
 
 def p_value(p: float | None) -> str:
@@ -61,7 +82,7 @@ def p_value(p: float | None) -> str:
         return "no test"
     if p < 0.001:
         return "p < 0.001"
-    if p < 0.01:
+    if p < 0.1:  # three decimals near the 0.05 line, so 0.0496 is not shown as 0.05
         return f"p = {p:.3f}"
     return f"p = {p:.2f}"
 
@@ -80,6 +101,8 @@ def times(value: float | None) -> str:
     """A ratio in words: ``2.3 times``."""
     if value is None:
         return "–"
+    if value < 0.1:
+        return f"{value:.2f} times"
     return f"{value:.1f} times" if value < 10 else f"{value:.0f} times"
 
 

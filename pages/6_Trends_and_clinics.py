@@ -6,7 +6,7 @@ from analysis import figures, tables
 view = ui.setup_page("Trends & clinics")
 ui.start_report("Trends & clinics", view)
 ui.empty_selection(view)
-trend = ui.compute(view, "monthly")
+trend = ui.compute(view, "monthly", ui.follow_up_until(view))
 
 ui.heading("Hyperpigmentation month by month")
 if len(view.filters.clinics) != 1:
@@ -14,7 +14,8 @@ if len(view.filters.clinics) != 1:
                 "that clinic is drifting.")
 ui.findings(trend.findings)
 for modality, chart in trend.charts.items():
-    ui.chart(figures.p_chart(chart, modality, trend.effect), key=f"p_chart_{modality}")
+    ui.chart(figures.p_chart(chart, modality, trend.effect, trend.open_points.get(modality, ())),
+             key=f"p_chart_{modality}")
 ui.sentence("Control limits are the average ± 3 standard errors for each month's number of treatments. A point "
             "outside them, or 7 months in a row on one side of the average (or rising or falling), is a signal "
             "worth looking into. The most recent months may still be missing late side effects.")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from fractions import Fraction
 
 import numpy as np
@@ -244,7 +245,7 @@ def test_pct(value, text):
     assert wording.pct(value) == text
 
 
-@pytest.mark.parametrize("p,text", [(0.0004, "p < 0.001"), (0.0042, "p = 0.004"), (0.034, "p = 0.03"),
+@pytest.mark.parametrize("p,text", [(0.0004, "p < 0.001"), (0.0042, "p = 0.004"), (0.034, "p = 0.034"), (0.0496, "p = 0.050"),
                                     (0.21, "p = 0.21"), (None, "no test"), (math.nan, "no test")])
 def test_p_value_wording(p, text):
     assert wording.p_value(p) == text
@@ -299,8 +300,9 @@ def test_adjusted_odds_ratio_explains_separation():
     records = cohort(5, 40, 0, 40)  # no hyperpigmentation after non-ablative treatment
     tone = compare.skin_tone(records)
     assert not tone.adjusted.fitted and tone.adjusted.odds_ratio is None
-    assert compare.adjusted_sentence(tone.adjusted).startswith("The odds ratio adjusted for")
-    assert "could not be estimated" in compare.adjusted_sentence(tone.adjusted)
+    sentence = compare.adjusted_sentence(tone.adjusted)
+    assert sentence.startswith("The odds ratio for ablative vs non-ablative treatment could not be estimated: ")
+    assert sentence[len("The odds ratio for ablative vs non-ablative treatment could not be estimated: ")].islower()
 
 
 def test_inconclusive_contrast_says_how_many_more_treatments_would_settle_it():
@@ -351,3 +353,116 @@ def test_p_chart_on_an_empty_selection():
     empty = Records(make_records([]).outcomes, make_records([]).side_effects)
     trend = compare.monthly(empty)
     assert trend.charts == {} and trend.findings[0].sentence == "No treatments in this selection."
+
+
+# --- regressions from the statistical review (each was a wrong number, verdict or signal) --------
+
+def rows_of(column: str, ablative: list[float], non_ablative: list[float]) -> Records:
+    return make_records([{"modality": "ablative", "fitzpatrick_type": 3, column: float(v)} for v in ablative] +
+                        [{"modality": "non-ablative", "fitzpatrick_type": 3, column: float(v)} for v in non_ablative])
+
+
+def test_difference_interval_keeps_its_sign_and_order():
+    # 28/30 vs 38/50: chi-squared p = 0.048 but the Newcombe interval (-0.2 to +32 points) includes 0.
+    c = compare.rate_contrast("x", 28, 30, 38, 50)
+    assert c.difference.low < 0 < c.difference.high
+    assert "−0.2 to +32 points" in c.sentence and "could be chance" in c.sentence
+    assert "more often" not in c.sentence
+    assert c.more_needed is not None
+    fewer = compare.rate_contrast("x", 5, 100, 30, 100)
+    assert "25 percentage points less often after ablative (95 % CI −35 to −15 points" in fewer.sentence
+
+
+def test_a_significant_exact_test_is_reported_with_a_caveat_not_suppressed():
+    # Scarring on the sample: 11/1879 vs 2/3121, Fisher p < 0.001.
+    c = compare.rate_contrast("", 11, 1879, 2, 3121, effect="scarring", where="")
+    assert c.test.test.lower().startswith("fisher") and c.test.p_value < 0.001
+    assert "more often after ablative" in c.sentence and "with so few events" in c.sentence
+    assert c.more_needed is None
+
+
+def test_sparse_non_events_are_named_as_such():
+    c = compare.rate_contrast("", 99, 100, 93, 100, effect="erythema", where="")
+    assert "too few treatments without it" in c.sentence
+
+
+def test_zero_shift_with_a_significant_test_is_not_called_chance():
+    c = compare.downtime(rows_of("downtime_days", [0] * 20 + [1] * 40 + [2] * 5, [1] * 45 + [2] * 20))
+    assert c.test.p_value < 0.05 and c.shift.estimate == 0
+    assert "could be chance" not in c.findings[0].sentence
+    assert "shorter after ablative treatment overall" in c.findings[0].sentence
+
+
+def test_negative_shift_reads_shorter_with_a_positive_interval():
+    c = compare.downtime(rows_of("downtime_days", [1] * 20 + [2] * 10, [3] * 20 + [4] * 10))
+    assert "typically 2 days shorter for ablative (95 % CI 2–2 days" in c.findings[0].sentence
+    assert not re.search(r"[-−]\d", c.findings[0].sentence)
+
+
+def test_p_of_zero_ranks_as_significant(sample):
+    d = compare.downtime(sample)
+    assert d.test.p_value == 0.0 and d.findings[0].weight == 1.0
+
+
+def test_ordinal_sentence_gives_each_measure_its_own_test():
+    r = rows_of("improvement_score", [0] * 60 + [3] * 40, [2] * 100)
+    sentence = compare.improvement(r).findings[0].sentence
+    assert "40 percentage points apart" in sentence
+    assert "on the whole 0–4 scale, improvement scores were lower after ablative treatment" in sentence
+    block = summarise(r)["comparisons"]["improvement"]
+    assert block["test"] == "chi-squared" and block["scale_test"]["rank_biserial"] < 0
+
+
+def test_unfitted_or_unadjusted_models_say_what_was_adjusted_for():
+    tone = compare.skin_tone(cohort(10, 40, 3, 40))  # one skin type, one area: nothing to adjust for
+    assert "nothing was adjusted for" in tone.findings[-1].sentence
+    assert "Taking skin type" not in tone.findings[-1].sentence
+    assert summarise(cohort(10, 40, 3, 40))["comparisons"]["adjusted_odds_ratio"]["adjusted_for"] == []
+
+
+def test_open_follow_up_months_are_not_judged(sample):
+    from datetime import date
+
+    last = sample.outcomes["treatment_date"].max()
+    joined = sample.side_effects.merge(sample.outcomes[["treatment_id", "treatment_date"]], on="treatment_id")
+    started = (joined["treatment_date"] + pd.to_timedelta(joined["onset_day"], unit="D") <= last).to_numpy()
+    truncated = Records(sample.outcomes, sample.side_effects.loc[started].reset_index(drop=True))
+    trend = compare.monthly(truncated, follow_up_until=last.date())
+    assert all(p.label < "2025-11" for c in trend.charts.values() for p in c.points)
+    assert {p.label for p in trend.open_points["ablative"]} == {"2025-11", "2025-12"}
+    assert not any("below the control limits" in f.sentence for f in trend.findings)
+    assert any("shown but not judged" in f.sentence for f in trend.findings)
+    full = compare.monthly(sample, follow_up_until=date(2026, 3, 31))  # the sample's real extraction date
+    assert trend.open_points and not any(full.open_points.values())
+
+
+def test_durations_count_unresolved_events(sample):
+    summary = compare.side_effects(sample)
+    scarring = [d for d in summary.durations if d.effect == "scarring"]
+    assert sum(d.unresolved for d in scarring) > 0
+    joined = sample.side_effects[sample.side_effects["effect"] == "scarring"]
+    assert sum(d.unresolved + d.median.n for d in scarring) == len(joined.dropna(subset=["onset_day"]))
+
+
+def test_corrected_risk_ratio_is_flagged_in_json():
+    block = summarise(cohort(6, 50, 0, 50))["comparisons"]["hyperpigmentation"]
+    assert block["risk_ratio_corrected"] is True and block["risk_ratio_note"]
+    assert len(block["by_skin_type"][0]["risk_ratio_ci"]) == 2
+
+
+def test_ratio_without_interval_does_not_crash_the_table():
+    from analysis import tables
+
+    frame = tables.contrasts(compare.skin_tone(cohort(12, 12, 12, 12)).by_type, "x")
+    assert frame.loc[0, "Risk ratio (95 % CI)"].endswith("(no interval)")
+
+
+def test_one_unit_is_not_compared_and_unrecorded_names_are_not_judged():
+    rows = [{"modality": "ablative", "fitzpatrick_type": 3, "clinic": "Only"}] * 30
+    single = compare.funnel(make_records(rows, [("T1", "hyperpigmentation")]), "clinic")
+    assert single.findings[0].sentence.startswith("Only one clinic in this selection")
+    rows = rows + [{"modality": "ablative", "fitzpatrick_type": 3, "clinic": None}] * 5 + \
+        [{"modality": "ablative", "fitzpatrick_type": 3, "clinic": "Other"}] * 30
+    result = compare.funnel(make_records(rows, [("T1", "hyperpigmentation")]), "clinic")
+    assert any("have no clinic recorded" in f.sentence for f in result.findings)
+    assert not any(f.sentence.startswith("Clinic (not recorded)") for f in result.findings)

@@ -20,12 +20,12 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "satisfaction": compare.satisfaction,
     "skin_tone": compare.skin_tone,
     "side_effects": compare.side_effects,
-    "monthly": compare.monthly,
+    "monthly": lambda r, until: compare.monthly(r, follow_up_until=until),
     "funnel": compare.funnel,
     "claims": claims.check_claims,
-    "top_findings": lambda r: top_findings(compare.skin_tone(r), compare.downtime(r), compare.improvement(r),
-                                           compare.monthly(r), compare.funnel(r, "clinic"),
-                                           compare.funnel(r, "practitioner")),
+    "top_findings": lambda r, until: top_findings(compare.skin_tone(r), compare.downtime(r), compare.improvement(r),
+                                                  compare.monthly(r, follow_up_until=until),
+                                                  compare.funnel(r, "clinic"), compare.funnel(r, "practitioner")),
     "procedure_time": lambda r: compare.compare_measure(r, "procedure_minutes", "procedure time", "minutes",
                                                         breakdowns=("treatment_area",)),
     "cost": lambda r: compare.compare_measure(r, "cost", "cost per session", "",
@@ -36,6 +36,11 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
 @st.cache_data(max_entries=128, show_spinner="Computing statistics…")
 def _run(name: str, key: tuple, extra: tuple, _records: Records) -> Any:
     return FUNCTIONS[name](_records, *extra)
+
+
+def follow_up_until(view: View) -> Any:
+    """The date the dataset's side-effect records are complete to: when it was imported."""
+    return view.dataset.created_at.date()
 
 
 def compute(view: View, name: str, *extra: Any) -> Any:

@@ -119,7 +119,8 @@ def setup_page(title: str, icon: str = "🔬") -> View:
         store = get_store(url)
         datasets = store.datasets()
     except StoreError as exc:
-        st.error(str(exc))
+        st.error("The database cannot be used right now.")
+        st.text(str(exc))
         st.stop()
     if not datasets:
         st.info("No datasets yet. Import records on the Data page, or with "
@@ -165,6 +166,7 @@ def setup_page(title: str, icon: str = "🔬") -> View:
         st.warning(note, icon="⚠️")
     selection = select(url, dataset.id, dataset.version, filters)
     st.title(title)
+    st.text(f"Dataset: {dataset.name} · Selection: {filters.describe()} · {len(selection.outcomes):,} treatments")
     return View(dataset, records, selection, filters, choices, url)
 
 

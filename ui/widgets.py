@@ -14,7 +14,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from analysis import report
-from analysis.compare import Finding
+from analysis.compare import SMALL_N, Finding
+from analysis.schema import MODALITIES
 from analysis.export import safe_csv
 from ui.setup import View, share_link
 
@@ -84,16 +85,23 @@ def table(frame: pd.DataFrame, key: str, column_config: dict | None = None) -> N
 
 
 def empty_selection(view: View, minimum: int = 1) -> None:
-    """Stop the page with an explanation when the selection has fewer than ``minimum`` treatments."""
-    n = len(view.selection.outcomes)
-    if n >= minimum:
-        return
-    if n == 0:
-        st.info(f"No treatments match the filters ({view.filters.describe()}). Widen the selection in the sidebar.")
-    else:
-        st.info(f"Only {n} treatment(s) match the filters ({view.filters.describe()}): too few to show this page. "
-                "Widen the selection in the sidebar.")
-    st.stop()
+    """Stop the page with an explanation when the selection has fewer than ``minimum`` treatments, and warn
+    when either modality has fewer than ``SMALL_N`` (names from the data are shown as plain text only)."""
+    out = view.selection.outcomes
+    n = len(out)
+    if n < minimum:
+        if n == 0:
+            st.info("No treatments match the filters. Widen the selection in the sidebar.")
+        else:
+            st.info(f"Only {n} treatment(s) match the filters: too few to show this page. "
+                    "Widen the selection in the sidebar.")
+        st.text(f"Filters: {view.filters.describe()}")
+        st.stop()
+    counts = {m: int((out["modality"] == m).sum()) for m in MODALITIES}
+    if min(counts.values()) < SMALL_N:
+        st.warning(f"Too few treatments to conclude from: {counts[MODALITIES[0]]} ablative and "
+                   f"{counts[MODALITIES[1]]} non-ablative in this selection (at least {SMALL_N} of each are needed "
+                   "for a comparison). The numbers below are shown, but do not act on them.", icon="⚠️")
 
 
 def finish(view: View, slug: str) -> None:
