@@ -1,0 +1,307 @@
+"""Streamlit AppTest of the Data page: import (with its mapping, date and duplicate steps), datasets, quality."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analysis.store import Store
+
+from conftest import ROOT
+
+PAGE = str(ROOT / "pages" / "8_Data.py")
+CORPUS = ROOT / "tests" / "corpus"
+# Elements that render Markdown: user-supplied text must never reach them.
+MARKDOWN_ELEMENTS = ("markdown", "caption", "error", "warning", "info", "success", "title", "header", "subheader")
+
+
+@pytest.fixture(scope="module")
+def sample_db(tmp_path_factory) -> str:
+    """A database holding the bundled sample, made once and copied for each test (the import takes a while)."""
+    path = tmp_path_factory.mktemp("template") / "sample.db"
+    store = Store(f"sqlite:///{path}")
+    store.ensure_sample()
+    store.engine.dispose()
+    return str(path)
+
+
+@pytest.fixture
+def app_db(sample_db, tmp_path, monkeypatch) -> str:
+    path = tmp_path / "app.db"
+    shutil.copy(sample_db, path)
+    url = f"sqlite:///{path}"
+    monkeypatch.setenv("LASERDASH_DB_URL", url)
+    return url
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert not at.exception
+    return at
+
+
+def corpus_file(name: str, as_name: str | None = None) -> tuple[str, bytes, str]:
+    return (as_name or name, (CORPUS / name).read_bytes(), "text/csv")
+
+
+def upload(at: AppTest, *files: tuple[str, bytes, str]) -> AppTest:
+    at.file_uploader(key="upload_files").set_value(list(files))
+    at.run()
+    assert not at.exception
+    return at
+
+
+def press_import(at: AppTest) -> AppTest:
+    at.button(key="upload_import").click()
+    at.run()
+    assert not at.exception
+    return at
+
+
+def frame_with(at: AppTest, column: str) -> pd.DataFrame:
+    """The first dataframe on the page that has ``column``."""
+    for df in at.dataframe:
+        if column in df.value.columns:
+            return df.value
+    raise AssertionError(f"no table with a '{column}' column")
+
+
+def texts(at: AppTest) -> str:
+    return "\n".join(t.value for t in at.text)
+
+
+def names(url: str) -> list[str]:
+    store = Store(url)
+    try:
+        return [d.name for d in store.datasets()]
+    finally:
+        store.engine.dispose()
+
+
+def mapping_boxes(at: AppTest) -> dict[str, object]:
+    """The column-mapping selectboxes by schema column."""
+    boxes = {}
+    for box in at.selectbox:
+        key = box.key or ""
+        if key.startswith("upload_map_outcomes_"):
+            column = key[len("upload_map_outcomes_"):].rsplit("_", 1)[0]
+            boxes[column] = box
+    return boxes
+
+
+def markdown_text(at: AppTest) -> str:
+    parts = []
+    for kind in MARKDOWN_ELEMENTS:
+        parts.extend(str(e.value) for e in at.get(kind))
+    return "\n".join(parts)
+
+
+# --- the page --------------------------------------------------------------------------------
+
+def test_page_renders_on_the_sample_with_every_section(app_db):
+    at = open_page()
+    assert [h.value for h in at.header] == ["Import records", "Datasets", "Data quality"]
+    headings = [h.value for h in at.subheader]
+    assert at.file_uploader(key="upload_files").accept_multiple_files
+    datasets = frame_with(at, "side-effect records")
+    assert datasets["name"].tolist() == ["Sample clinics (synthetic)"]
+    assert datasets["viewing"].tolist() == ["✓"]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Treatments"] == f"{5000:,}" and metrics["Rows rejected at import"] == "0"
+    assert "Missing values" in headings and "Unusual costs" in headings
+    assert "satisfaction" in texts(at)          # the missing-values sentence
+    assert [b.label for b in at.get("download_button")][-1] == "This page as a report (HTML)"
+
+
+def test_importing_an_outcome_and_side_effect_pair(app_db):
+    at = upload(open_page(), corpus_file("orphans_outcomes.csv"), corpus_file("side_effect_synonyms.csv"))
+    recognised = frame_with(at, "recognised as")
+    assert recognised["recognised as"].tolist() == ["outcome records", "side-effect records"]
+    assert at.text_input(key="upload_name").value == "orphans_outcomes"
+    at.text_input(key="upload_name").set_value("March export")
+    press_import(at)
+    assert [s.value for s in at.success][0].startswith("Imported.")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Treatments imported"] == "2"            # O3 has Fitzpatrick 9
+    assert metrics["Side-effect records imported"] == "5"   # 'extreme' severity and resolved before onset: out
+    assert metrics["Rows rejected"] == "3"
+    assert metrics["Warnings"] == "1"                       # 'itching', kept as 'other'
+    assert "March export" in names(app_db)
+    new = next(d for d in Store(app_db).datasets() if d.name == "March export")
+    assert new.treatments == 2
+    # The app switched to the new dataset (sidebar and share link).
+    assert at.sidebar.selectbox[0].value == new.id
+    assert at.query_params["dataset"] == new.id
+    assert frame_with(at, "viewing").set_index("name").loc["March export", "viewing"] == "✓"
+
+
+def test_bad_rows_show_the_problems_and_a_rejected_rows_download(app_db):
+    at = press_import(upload(open_page(), corpus_file("bad_numbers.csv")))
+    problems = frame_with(at, "reason")
+    assert list(problems.columns) == ["file", "row", "column", "value", "reason", "severity"]
+    assert problems["row"].tolist() == [2, 3, 4, 5, 6, 7]
+    assert (problems["severity"] == "rejected").all()
+    labels = {b.key: b.label for b in at.get("download_button")}
+    assert labels["upload_rejected_0"] == "Rejected rows (CSV, 6 rows)"
+    assert "upload_problems_csv" in labels
+    assert "Rejected rows of bad_numbers.csv" in texts(at)
+    assert {m.label: m.value for m in at.metric}["Rows rejected"] == "6"
+
+
+def test_unrecognised_headers_are_mapped_and_the_mapping_is_remembered(app_db):
+    at = press_import(upload(open_page(), corpus_file("unrecognised_headers.csv")))
+    assert any("not recognised" in w.value for w in at.warning)
+    boxes = mapping_boxes(at)
+    labels = [b.label for b in boxes.values()]
+    assert labels[:4] == ["treatment_id (required)", "treatment_date (required)", "modality (required)",
+                          "fitzpatrick_type (required)"]          # required ones first, marked
+    assert boxes["treatment_id"].options == ["— not in this file —", "Ref", "When", "Kind", "Tone", "Days off"]
+    assert boxes["treatment_id"].value == "— not in this file —"
+    for column, header in {"treatment_id": "Ref", "treatment_date": "When", "modality": "Kind",
+                           "fitzpatrick_type": "Tone", "downtime_days": "Days off"}.items():
+        boxes[column].set_value(header)
+    press_import(at)
+    assert not mapping_boxes(at)
+    store = Store(app_db)
+    new = next(d for d in store.datasets() if d.name == "unrecognised_headers")
+    records = store.load(new.id).outcomes
+    assert records["treatment_id"].tolist() == ["R1", "R2"]
+    assert records["downtime_days"].tolist() == [6.0, 1.0]
+    assert store.column_map(["Ref", "When", "Kind", "Tone", "Days off"], "outcomes")["Tone"] == "fitzpatrick_type"
+
+    # The next export with the same headers is mapped automatically: no mapping step.
+    again = b"Ref,When,Kind,Tone,Days off\nR7,2024-03-01,ablative,5,9\n"
+    upload(at, ("april.csv", again, "text/csv"))
+    assert any("saved earlier" in i.value for i in at.info)
+    press_import(at)
+    assert not mapping_boxes(at)
+    assert not at.error
+    april = next(d for d in Store(app_db).datasets() if d.name == "april")
+    assert Store(app_db).load(april.id).outcomes["downtime_days"].tolist() == [9.0]
+
+
+def test_one_file_column_cannot_fill_two_fields(app_db):
+    at = press_import(upload(open_page(), corpus_file("unrecognised_headers.csv")))
+    boxes = mapping_boxes(at)
+    boxes["treatment_id"].set_value("Ref")
+    boxes["patient_id"].set_value("Ref")
+    press_import(at)
+    assert any("chosen for two fields" in e.value for e in at.error)
+    assert "unrecognised_headers" not in names(app_db)
+
+
+def test_ambiguous_dates_ask_for_the_order_then_import(app_db):
+    at = press_import(upload(open_page(), corpus_file("ambiguous_dates.csv")))
+    radio = at.radio(key="upload_date_order")
+    assert radio.value is None
+    assert "For example: 03/04/2024" in texts(at)
+    press_import(at)                                   # no choice yet: asked again, nothing saved
+    assert any("Choose how the dates are written" in e.value for e in at.error)
+    assert "ambiguous_dates" not in names(app_db)
+    at.radio(key="upload_date_order").set_value("dayfirst")
+    press_import(at)
+    store = Store(app_db)
+    new = next(d for d in store.datasets() if d.name == "ambiguous_dates")
+    dates = store.load(new.id).outcomes.set_index("treatment_id")["treatment_date"]
+    assert dates["A1"] == pd.Timestamp("2024-04-03")   # 03/04/2024, day first
+
+
+@pytest.mark.parametrize("name", ["empty.csv", "binary.csv", "renamed_xlsx.csv", "header_only.csv"])
+def test_unreadable_files_give_a_clear_message(app_db, name):
+    at = upload(open_page(), corpus_file(name))
+    assert any("cannot be read" in e.value for e in at.error)
+    assert name in texts(at)                           # the reason, naming the file, as plain text
+    assert "upload_import" not in [b.key for b in at.button]
+    assert names(app_db) == ["Sample clinics (synthetic)"]
+
+
+def test_a_file_with_no_valid_row_is_refused_without_a_traceback(app_db):
+    at = press_import(upload(open_page(), corpus_file("no_valid_rows.csv")))
+    assert [e.value for e in at.error] == ["The import was refused and nothing was saved:"]
+    assert "no row could be imported" in texts(at)
+    assert names(app_db) == ["Sample clinics (synthetic)"]
+
+
+def test_only_side_effect_records_are_refused(app_db):
+    at = upload(open_page(), corpus_file("side_effect_synonyms.csv"))
+    assert any("Every file looks like side-effect records" in e.value for e in at.error)
+
+
+def test_a_blank_dataset_name_is_refused(app_db):
+    at = upload(open_page(), corpus_file("mixed_fitzpatrick.csv"))
+    at.text_input(key="upload_name").set_value("   ")
+    press_import(at)
+    assert [e.value for e in at.error] == ["Check the dataset name:"]
+    assert "needs a name" in texts(at)
+
+
+def test_a_file_imported_before_is_named_and_can_be_imported_again(app_db):
+    at = press_import(upload(open_page(), corpus_file("mixed_fitzpatrick.csv")))
+    press_import(at)                                   # the same file again
+    assert any("imported before" in w.value for w in at.warning)
+    assert "Already in dataset: mixed_fitzpatrick" in texts(at)
+    assert names(app_db).count("mixed_fitzpatrick") == 1
+    at.checkbox(key="upload_allow_duplicate").check()
+    press_import(at)
+    assert names(app_db).count("mixed_fitzpatrick") == 2
+
+
+def test_user_text_is_never_rendered_as_markdown(app_db):
+    evil = "**x** <img src=x onerror=alert(1)> [a](http://e).csv"
+    at = press_import(upload(open_page(), corpus_file("formula_injection.csv", as_name=evil)))
+    assert not at.exception
+    shown = markdown_text(at)
+    for fragment in ("<img", "**x**", "<script>", "HYPERLINK"):
+        assert fragment not in shown
+    assert evil in texts(at) or any(evil in df.value.to_string() for df in at.dataframe)
+
+
+# --- datasets --------------------------------------------------------------------------------
+
+def test_rename_and_delete(app_db):
+    at = open_page()
+    sample_id = Store(app_db).datasets()[0].id
+    at.text_input(key="data_rename_name").set_value("   ")
+    at.button(key="data_rename_go").click().run()
+    assert [e.value for e in at.error] == ["The dataset was not renamed."]
+    at.text_input(key="data_rename_name").set_value("Clinic records 2024")
+    at.button(key="data_rename_go").click().run()
+    assert not at.exception
+    assert names(app_db) == ["Clinic records 2024"]
+    assert at.sidebar.selectbox[0].format_func(sample_id) == "Clinic records 2024"
+
+    # The only dataset cannot be deleted (the dashboard needs one to show).
+    at.checkbox(key="data_delete_confirm").check().run()
+    at.button(key="data_delete_go").click().run()
+    assert any("only dataset" in e.value for e in at.error)
+    assert names(app_db) == ["Clinic records 2024"]
+    assert not at.checkbox(key="data_delete_confirm").value   # each deletion needs its own confirmation
+
+    # Import a second dataset (the app switches to it), then delete it while viewing it.
+    press_import(upload(at, corpus_file("mixed_fitzpatrick.csv")))
+    new_id = next(d.id for d in Store(app_db).datasets() if d.name == "mixed_fitzpatrick")
+    assert at.sidebar.selectbox[0].value == new_id
+    at.selectbox(key="data_delete_pick").set_value(new_id)
+    assert at.button(key="data_delete_go").disabled        # not before the confirmation
+    at.checkbox(key="data_delete_confirm").check().run()
+    at.button(key="data_delete_go").click().run()
+    assert not at.exception
+    assert [s.value for s in at.success] == ["Dataset deleted."]
+    assert names(app_db) == ["Clinic records 2024"]
+    assert at.sidebar.selectbox[0].value == sample_id       # fell back to the remaining dataset
+    assert not at.warning                                   # cleanly: no "no longer available" notice
+    assert not at.checkbox(key="data_delete_confirm").value
+
+    # Deleting a dataset that is not being viewed leaves the view alone.
+    press_import(upload(at, corpus_file("month_first_dates.csv")))
+    viewed = at.sidebar.selectbox[0].value
+    at.selectbox(key="data_delete_pick").set_value(sample_id)
+    at.checkbox(key="data_delete_confirm").check().run()
+    at.button(key="data_delete_go").click().run()
+    assert not at.exception
+    assert names(app_db) == ["month_first_dates"]
+    assert at.sidebar.selectbox[0].value == viewed
+    assert at.sidebar.selectbox[0].options == ["month_first_dates"]

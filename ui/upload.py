@@ -1,0 +1,586 @@
+"""The Data page's Streamlit layer: import files, manage datasets, check the data quality.
+
+Importing is a small state machine kept in ``st.session_state`` (the uploaded bytes included),
+so the steps an import may need survive the reruns between them:
+
+* unrecognised headers (:class:`MissingColumns`): a column-mapping step, pre-filled with the
+  automatic mapping and with any mapping saved earlier for the same headers; a mapping that
+  imports is saved, and applied automatically to the next file with the same headers;
+* ambiguous dates (:class:`DateOrderNeeded`): day first or month first;
+* a file imported before (:class:`DuplicateImport`): import it again anyway, or not.
+
+Every import attempt ends with a rerun, so what the page shows is drawn from that state alone.
+
+User-supplied text (file names, headers, cell values, dataset names, and messages that quote
+them) is shown only with ``st.text``, in dataframes or as widget options. ``st.error``,
+``st.warning``, ``st.info`` and ``st.success`` render Markdown, so they get constant text (or
+numbers) only, with the variable part in an ``st.text`` beneath.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+import streamlit as st
+
+from analysis import schema
+from analysis.export import safe_csv
+from analysis.ingest import (DateOrderNeeded, ImportOptions, ImportProblem, ImportReport, ImportResult, MissingColumns,
+                             SourceFile, detect_kind, import_files, plan_columns, read_table)
+from analysis.quality import QualitySummary, quality_summary
+from analysis.store import DatasetInfo, DatasetNotFound, DuplicateImport, Records, Store, StoreError, headers_key
+from ui import widgets
+from ui.setup import View, get_store, request_dataset
+
+_STATE = "_upload"            # the current upload (an _Upload), reset when the uploaded files change
+_MESSAGE = "_data_message"    # outcome of the last rename or delete, shown once
+KEY_FILES = "upload_files"
+KEY_NAME = "upload_name"
+KEY_IMPORT = "upload_import"
+KEY_DATE_ORDER = "upload_date_order"
+KEY_ALLOW_DUPLICATE = "upload_allow_duplicate"
+KEY_MAP_PREFIX = "upload_map"
+KEY_RENAME_PICK = "data_rename_pick"
+KEY_RENAME_NAME = "data_rename_name"
+KEY_RENAME_GO = "data_rename_go"
+KEY_DELETE_PICK = "data_delete_pick"
+KEY_DELETE_CONFIRM = "data_delete_confirm"
+KEY_DELETE_GO = "data_delete_go"
+
+NOT_IN_FILE = "— not in this file —"
+DATE_ORDERS = {"dayfirst": "day first (dd/mm/yyyy)", "monthfirst": "month first (mm/dd/yyyy)"}
+MAX_ROWS_SHOWN = 5_000        # longer problem lists are downloaded, not scrolled
+MAX_QUALITY_ROWS = 1_000
+_KIND_LABELS = {"outcomes": "outcome records", "side_effects": "side-effect records"}
+_DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+# store.rename/delete/datasets/column maps let SQLAlchemy errors through (only import_dataset
+# turns them into StoreError); both mean "the database refused", and neither may show a traceback.
+_DB_ERRORS = (StoreError, sa.exc.SQLAlchemyError)
+
+
+# --- state -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _FileInfo:
+    """What an uploaded file was recognised as (or why it cannot be read)."""
+
+    name: str
+    kind: str | None              # "outcomes" / "side_effects"; None when unreadable
+    rows: int
+    headers: tuple[str, ...]
+    encoding: str
+    delimiter: str
+    flag_columns: int
+    problem: str | None
+
+
+@dataclass
+class _MappingStep:
+    """A column-mapping step for one kind of file whose required columns were not recognised."""
+
+    kind: str
+    file: str
+    headers: list[str]
+    missing: list[str]
+    prefill: dict[str, str]       # schema column -> file header
+
+
+@dataclass
+class _Done:
+    dataset_id: str
+    name: str
+    report: ImportReport
+
+
+@dataclass
+class _Upload:
+    """The files being imported and every step and outcome of importing them."""
+
+    signature: tuple
+    sources: list[SourceFile]
+    files: list[_FileInfo]
+    saved: dict[str, dict[str, str]] = field(default_factory=dict)   # kind -> mapping saved earlier
+    saved_for: list[str] = field(default_factory=list)                # files a saved mapping applies to
+    mapping: dict[str, _MappingStep] = field(default_factory=dict)
+    dates: tuple[str, str, list[str]] | None = None                   # file, column, examples
+    duplicate: tuple[str, DatasetInfo] | None = None                  # file, the dataset holding it
+    pending: tuple[ImportOptions, ImportResult] | None = None         # validated, refused as a duplicate
+    done: _Done | None = None
+    error: tuple[str, str] | None = None                              # constant headline, detail text
+
+
+# --- 1. import records -----------------------------------------------------------------------
+
+def store_for(view: View) -> Store:
+    """The (cached) store the page's view comes from."""
+    return get_store(view.store_url)
+
+
+def import_section(store: Store) -> None:
+    """Upload, recognise, map, import and report: everything a clinic manager does to add records."""
+    st.header("Import records")
+    st.caption("Drop the CSV exports here: the outcome records (one row per treatment) and, if you have them, "
+               "the side-effect records (one row per event) — or one combined sheet with yes/no side-effect "
+               "columns. The data dictionary lists the columns and the header names that are recognised.")
+    limit = int(st.get_option("server.maxUploadSize"))
+    uploaded = st.file_uploader("Outcome and side-effect files (CSV)", type=["csv", "txt", "tsv"],
+                                accept_multiple_files=True, key=KEY_FILES, max_upload_size=limit,
+                                help=f"Up to {limit} MB per file. Comma, semicolon or tab separated; "
+                                     "UTF-8, Windows-1252 or Latin-1.")
+    if not uploaded:
+        st.session_state.pop(_STATE, None)
+        return
+    state = _current_upload(uploaded, store)
+    _show_recognised(state.files)
+    if not _importable(state.files):
+        return
+    if state.saved_for:
+        st.info("A column mapping you saved earlier is used for these files:")
+        st.text("\n".join(state.saved_for))
+    chosen = _mapping_steps(state)
+    date_order = _date_step(state)
+    allow_duplicate = _duplicate_step(state)
+    st.text_input("Dataset name", key=KEY_NAME, max_chars=200,
+                  help="How the dataset is listed in the sidebar; you can rename it later.")
+    if st.button("Import", key=KEY_IMPORT, type="primary"):
+        if chosen is None:
+            st.error("The same column of the file is chosen for two fields. Choose each column once.")
+        elif state.dates is not None and date_order is None:
+            st.error("Choose how the dates are written (day first or month first) before importing.")
+        else:
+            options = ImportOptions(date_order=date_order or "auto",
+                                    outcome_columns=chosen.get("outcomes", state.saved.get("outcomes", {})),
+                                    side_effect_columns=chosen.get("side_effects", state.saved.get("side_effects", {})))
+            _attempt(state, store, options, allow_duplicate, chosen)
+            st.rerun()
+    _show_outcome(state)
+
+
+def _current_upload(uploaded: list[Any], store: Store) -> _Upload:
+    """The state of this set of uploaded files; read and recognised once, when the set changes."""
+    ss = st.session_state
+    signature = tuple((f.file_id, f.name, f.size) for f in uploaded)
+    state = ss.get(_STATE)
+    if isinstance(state, _Upload) and state.signature == signature:
+        return state
+    with st.spinner("Reading the files…"):
+        sources = [SourceFile(f.name, f.getvalue()) for f in uploaded]
+        files = [_recognise(s) for s in sources]
+    state = _Upload(signature, sources, files)
+    for info in files:
+        if info.kind is None:
+            continue
+        try:
+            saved = store.column_map(list(info.headers), info.kind)
+        except _DB_ERRORS:
+            saved = None  # a mapping that cannot be read is simply not applied
+        if saved:
+            state.saved.setdefault(info.kind, {}).update(saved)
+            state.saved_for.append(info.name)
+    outcome = next((f for f in files if f.kind == "outcomes"), None)
+    ss[KEY_NAME] = Path(outcome.name).stem[:200] if outcome else ""
+    for key in (KEY_DATE_ORDER, KEY_ALLOW_DUPLICATE):
+        ss.pop(key, None)
+    ss[_STATE] = state
+    return state
+
+
+def _recognise(source: SourceFile) -> _FileInfo:
+    try:
+        table = read_table(source)
+    except ImportProblem as exc:
+        return _FileInfo(source.name, None, 0, (), "", "", 0, str(exc))
+    headers = tuple(table.frame.columns)
+    kind = detect_kind(list(headers))
+    flags = len(plan_columns(list(headers), "outcomes").flags) if kind == "outcomes" else 0
+    return _FileInfo(source.name, kind, len(table.frame) + len(table.malformed), headers, table.encoding,
+                     table.delimiter, flags, None)
+
+
+def _show_recognised(files: list[_FileInfo]) -> None:
+    rows = []
+    for f in files:
+        if f.kind is None:
+            what = "cannot be read"
+        elif f.flag_columns:
+            what = f"outcome records with {f.flag_columns} side-effect column(s)"
+        else:
+            what = _KIND_LABELS[f.kind]
+        rows.append({"file": f.name, "recognised as": what, "rows": f.rows, "columns": len(f.headers),
+                     "encoding": f.encoding, "delimiter": _DELIMITERS.get(f.delimiter, f.delimiter)})
+    st.dataframe(pd.DataFrame(rows), key="upload_recognised", hide_index=True, width="stretch")
+
+
+def _importable(files: list[_FileInfo]) -> bool:
+    """Refuse up front what cannot be imported whatever the user chooses."""
+    unreadable = [f for f in files if f.kind is None]
+    if unreadable:
+        st.error("A file cannot be read, so nothing can be imported. Remove it from the list above, or fix it "
+                 "and upload it again.")
+        st.text("\n".join(f.problem or "" for f in unreadable))
+        return False
+    names = [f.name for f in files]
+    if len(set(names)) < len(names):
+        st.error("Two files have the same name. Rename one of them and upload them again.")
+        return False
+    if not any(f.kind == "outcomes" for f in files):
+        st.error("Every file looks like side-effect records. Add the outcome records (one row per treatment): "
+                 "side effects are stored with the treatments they followed.")
+        return False
+    return True
+
+
+def _mapping_steps(state: _Upload) -> dict[str, dict[str, str]] | None:
+    """Draw a column-mapping step per kind that needs one; return kind -> {header: column}, or None
+    when one file column is chosen for two fields."""
+    chosen: dict[str, dict[str, str]] = {}
+    valid = True
+    for kind, step in state.mapping.items():
+        st.warning("Some required columns were not recognised. Choose the column of the file that holds each "
+                   "field (required ones first), then press Import again. The choice is remembered for files "
+                   "with the same headers.")
+        st.text(f"File: {step.file} ({_KIND_LABELS.get(kind, kind)})\nNot recognised: {', '.join(step.missing)}")
+        columns = schema.OUTCOME_COLUMNS if kind == "outcomes" else schema.SIDE_EFFECT_COLUMNS
+        ordered = sorted(columns, key=lambda c: not (c.required or c.name in step.missing))
+        options = [NOT_IN_FILE, *step.headers]
+        token = headers_key(step.headers)[:12]
+        mapping: dict[str, str] = {}
+        for i, col in enumerate(ordered):
+            if i % 3 == 0:
+                row = st.columns(3)   # row by row, so the required fields come first in reading order
+            required = col.required or col.name in step.missing
+            default = step.prefill.get(col.name)
+            with row[i % 3]:
+                header = st.selectbox(f"{col.name} (required)" if required else col.name, options,
+                                      index=options.index(default) if default in options else 0,
+                                      key=f"{KEY_MAP_PREFIX}_{kind}_{col.name}_{token}", help=col.description)
+            if header and header != NOT_IN_FILE:
+                if header in mapping:
+                    valid = False
+                mapping[header] = col.name
+        chosen[kind] = mapping
+    return chosen if valid else None
+
+
+def _date_step(state: _Upload) -> str | None:
+    if state.dates is None:
+        return None
+    file, column, examples = state.dates
+    st.warning("The dates could be read either way: every day and month is 12 or less. Say how the file writes "
+               "dates, then press Import again.")
+    st.text(f"File: {file}\nColumn: {column}\nFor example: {', '.join(examples[:3])}")
+    return st.radio("How are the dates written?", list(DATE_ORDERS), format_func=DATE_ORDERS.get, index=None,
+                    key=KEY_DATE_ORDER, horizontal=True)
+
+
+def _duplicate_step(state: _Upload) -> bool:
+    if state.duplicate is None:
+        return False
+    file, dataset = state.duplicate
+    st.warning("This file was imported before. Open that dataset from the sidebar, or import a second copy.")
+    st.text(f"File: {file}\nAlready in dataset: {dataset.name}\nImported: {dataset.created_at:%Y-%m-%d %H:%M} UTC "
+            f"(id {dataset.id})")
+    return bool(st.checkbox("Import it again anyway", key=KEY_ALLOW_DUPLICATE))
+
+
+def _attempt(state: _Upload, store: Store, options: ImportOptions, allow_duplicate: bool,
+             chosen: dict[str, dict[str, str]]) -> None:
+    """Import with the user's choices; record the result (or the next step needed) in ``state``."""
+    state.error, state.done = None, None
+    with st.status("Importing…", expanded=True) as status:
+        bar = st.progress(0.0, text="Steps 1 and 2 of 3: reading the files and checking every row…")
+        result = _validate(state, store, options)
+        if result is not None:
+            bar.progress(0.6, text="Step 3 of 3: saving the dataset…")
+            info = _save(state, store, options, result, allow_duplicate)
+            if info is not None:
+                bar.progress(1.0, text="Saved.")
+                status.update(label="Imported", state="complete", expanded=False)
+                _after_import(state, store, info, result.report, chosen)
+                return
+        status.update(label="Not imported", state="error", expanded=False)
+
+
+def _validate(state: _Upload, store: Store, options: ImportOptions) -> ImportResult | None:
+    """Read and check every row; None (with the next step or the refusal in ``state``) when not importable."""
+    if state.pending is not None and state.pending[0] == options:
+        return state.pending[1]   # already checked; only the duplicate question was open
+    state.pending = None
+    files = dict(zip((f.name for f in state.files), state.sources))
+    outcome = [files[f.name] for f in state.files if f.kind == "outcomes"]
+    extra = outcome[1:] + [files[f.name] for f in state.files if f.kind != "outcomes"]
+    try:
+        return import_files(outcome[0], extra or None, options)
+    except MissingColumns as exc:
+        state.mapping[exc.kind] = _new_mapping_step(exc, store)
+    except DateOrderNeeded as exc:
+        state.dates = (exc.file, exc.column, list(exc.examples))
+    except ImportProblem as exc:
+        state.error = ("The import was refused and nothing was saved:", str(exc))
+    except ValueError as exc:   # not an ImportProblem: a file the reader did not foresee
+        state.error = ("The files could not be read, so nothing was saved:", str(exc))
+    return None
+
+
+def _save(state: _Upload, store: Store, options: ImportOptions, result: ImportResult,
+          allow_duplicate: bool) -> DatasetInfo | None:
+    """Store the checked records as a new dataset; None (with the reason in ``state``) when not saved."""
+    try:
+        return store.import_dataset(result, str(st.session_state.get(KEY_NAME, "")),
+                                    allow_duplicate=allow_duplicate)
+    except DuplicateImport as exc:
+        state.pending = (options, result)
+        state.duplicate = (exc.file, exc.dataset)
+    except StoreError as exc:
+        state.error = ("The database could not save the dataset, so nothing was saved:", str(exc))
+    except sa.exc.SQLAlchemyError:
+        state.error = ("The database refused the import, so nothing was saved.", "")
+    except ValueError as exc:   # a dataset name that is empty or too long
+        state.error = ("Check the dataset name:", str(exc))
+    return None
+
+
+def _new_mapping_step(exc: MissingColumns, store: Store) -> _MappingStep:
+    try:
+        saved = store.column_map(list(exc.headers), exc.kind) or {}
+    except _DB_ERRORS:
+        saved = {}
+    by_column = {column: header for header, column in {**exc.mapping, **saved}.items() if header in exc.headers}
+    return _MappingStep(exc.kind, exc.file, list(exc.headers), list(exc.missing), by_column)
+
+
+def _after_import(state: _Upload, store: Store, info: DatasetInfo, report: ImportReport,
+                  chosen: dict[str, dict[str, str]]) -> None:
+    """Remember the mappings that worked, switch the app to the new dataset, keep the report."""
+    for kind, step in state.mapping.items():
+        try:
+            store.save_column_map(step.headers, kind, chosen.get(kind, {}))
+        except _DB_ERRORS:
+            pass  # the dataset is saved; only the convenience of automatic mapping next time is lost
+        state.saved[kind] = chosen.get(kind, {})
+    state.done = _Done(info.id, info.name, report)
+    state.mapping, state.dates, state.duplicate, state.pending = {}, None, None, None
+    request_dataset(info.id)
+
+
+def _show_outcome(state: _Upload) -> None:
+    if state.error is not None:
+        headline, detail = state.error
+        st.error(headline)
+        if detail:
+            st.text(detail)
+    if state.done is not None:
+        _show_report(state.done)
+
+
+def _show_report(done: _Done) -> None:
+    report = done.report
+    st.success("Imported. The dashboard switched to the new dataset.")
+    st.text(f"New dataset: {done.name}")
+    cols = st.columns(4)
+    cols[0].metric("Treatments imported", f"{report.outcomes_accepted:,}")
+    cols[1].metric("Side-effect records imported", f"{report.side_effects_accepted:,}")
+    cols[2].metric("Rows rejected", f"{report.rows_rejected:,}")
+    cols[3].metric("Warnings", f"{len(report.warnings):,}")
+    files = pd.DataFrame([{"file": f.file, "kind": _KIND_LABELS.get(f.kind, f.kind), "encoding": f.encoding,
+                           "delimiter": _DELIMITERS.get(f.delimiter, f.delimiter), "rows read": f.rows_read,
+                           "accepted": f.rows_accepted, "rejected": f.rows_rejected} for f in report.files])
+    st.dataframe(files, key="upload_report_files", hide_index=True, width="stretch")
+    if report.notes:
+        st.markdown("**Notes**")
+        st.text("\n".join(f"• {note}" for note in report.notes))
+    if report.problems.empty:
+        st.text("No problem was found in any row.")
+        return
+    st.markdown("**Problems**")
+    st.caption("Rejected rows were not imported; rows with a warning were imported as described. Row numbers are "
+               "spreadsheet rows: the header is row 1.")
+    shown = report.problems.head(MAX_ROWS_SHOWN)
+    st.dataframe(shown, key="upload_problems", hide_index=True, width="stretch")
+    if len(report.problems) > len(shown):
+        st.caption(f"Showing the first {len(shown):,} of {len(report.problems):,} problems; download them all below.")
+    st.download_button("All problems (CSV)", data=partial(safe_csv, report.problems), file_name="import-problems.csv",
+                       mime="text/csv", key="upload_problems_csv", on_click="ignore")
+    for i, (file, rows) in enumerate(report.rejected_rows.items()):
+        if rows.empty:
+            continue
+        st.text(f"Rejected rows of {file}, with the reasons, to fix and import again:")
+        st.download_button(f"Rejected rows (CSV, {len(rows):,} row{'' if len(rows) == 1 else 's'})",
+                           data=partial(safe_csv, rows),
+                           file_name=_download_name(file), mime="text/csv", key=f"upload_rejected_{i}",
+                           on_click="ignore")
+
+
+def _download_name(file: str) -> str:
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(file).stem).strip("._") or "file"
+    return f"rejected-{stem[:80]}.csv"
+
+
+# --- 2. datasets -----------------------------------------------------------------------------
+
+def datasets_section(store: Store, view: View) -> None:
+    """All datasets in a table; rename and delete."""
+    st.header("Datasets")
+    _show_message()
+    try:
+        datasets = store.datasets()
+    except _DB_ERRORS as exc:
+        _database_error(exc)
+        return
+    st.dataframe(datasets_table(datasets, view.dataset.id), key="data_datasets", hide_index=True, width="stretch")
+    by_id = {d.id: d for d in datasets}
+    ids = list(by_id)
+
+    def label(dataset_id: str) -> str:
+        d = by_id[dataset_id]
+        return f"{d.name} ({d.created_at:%Y-%m-%d %H:%M})"
+
+    ss = st.session_state
+    for key in (KEY_RENAME_PICK, KEY_DELETE_PICK):
+        if key in ss and ss[key] not in by_id:
+            del ss[key]  # deleted meanwhile
+    current = ids.index(view.dataset.id) if view.dataset.id in by_id else 0
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Rename a dataset**")
+        st.selectbox("Dataset to rename", ids, index=current, format_func=label, key=KEY_RENAME_PICK)
+        st.text_input("New name", key=KEY_RENAME_NAME, max_chars=200)
+        st.button("Rename", key=KEY_RENAME_GO, on_click=_rename, args=(store,))
+    with right:
+        st.markdown("**Delete a dataset**")
+        st.selectbox("Dataset to delete", ids, index=current, format_func=label, key=KEY_DELETE_PICK)
+        confirm = st.checkbox("Yes, delete this dataset and all its records. This cannot be undone.",
+                              key=KEY_DELETE_CONFIRM)
+        st.button("Delete", key=KEY_DELETE_GO, on_click=_delete, args=(store, view.dataset.id),
+                  disabled=not confirm)
+
+
+def datasets_table(datasets: list[DatasetInfo], viewed_id: str) -> pd.DataFrame:
+    """One row per dataset: name, created, counts, source files; the one being viewed marked."""
+    return pd.DataFrame([{
+        "viewing": "✓" if d.id == viewed_id else "",
+        "name": d.name,
+        "created (UTC)": f"{d.created_at:%Y-%m-%d %H:%M}",
+        "treatments": d.treatments,
+        "side-effect records": d.side_effects,
+        "rows rejected at import": d.rows_rejected,
+        "source files": ", ".join(s.file_name for s in d.sources),
+        "id": d.id,
+    } for d in datasets], columns=["viewing", "name", "created (UTC)", "treatments", "side-effect records",
+                                   "rows rejected at import", "source files", "id"])
+
+
+def _message(level: str, headline: str, detail: str = "") -> None:
+    st.session_state[_MESSAGE] = (level, headline, detail)
+
+
+def _show_message() -> None:
+    found = st.session_state.pop(_MESSAGE, None)
+    if not found:
+        return
+    level, headline, detail = found
+    {"success": st.success, "warning": st.warning, "error": st.error}[level](headline)
+    if detail:
+        st.text(detail)
+
+
+def _database_error(exc: Exception) -> None:
+    st.error("The database refused the operation; nothing was changed.")
+    if isinstance(exc, StoreError):
+        st.text(str(exc))  # StoreError messages hide passwords; raw SQLAlchemy ones may quote SQL, so not shown
+
+
+def _rename(store: Store) -> None:
+    """Button callback (runs before the page, so the sidebar shows the new name at once)."""
+    ss = st.session_state
+    dataset_id = ss.get(KEY_RENAME_PICK)
+    try:
+        info = store.rename(str(dataset_id), str(ss.get(KEY_RENAME_NAME, "")))
+    except DatasetNotFound:
+        _message("error", "That dataset no longer exists: another manager may have deleted it.")
+    except ValueError as exc:
+        _message("error", "The dataset was not renamed.", str(exc))
+    except StoreError as exc:
+        _message("error", "The database refused the rename; nothing was changed.", str(exc))
+    except sa.exc.SQLAlchemyError:
+        _message("error", "The database refused the rename; nothing was changed.")
+    else:
+        ss[KEY_RENAME_NAME] = ""
+        _message("success", "Dataset renamed.", f"New name: {info.name}")
+
+
+def _delete(store: Store, viewed_id: str) -> None:
+    """Button callback: delete after the confirmation; the app moves to another dataset if needed."""
+    ss = st.session_state
+    dataset_id = str(ss.get(KEY_DELETE_PICK))
+    if not ss.get(KEY_DELETE_CONFIRM):
+        _message("warning", "Tick the confirmation box to delete a dataset.")
+        return
+    ss[KEY_DELETE_CONFIRM] = False   # every deletion needs its own confirmation
+    try:
+        datasets = store.datasets()
+        target = next((d for d in datasets if d.id == dataset_id), None)
+        remaining = [d for d in datasets if d.id != dataset_id]
+        if target is None:
+            raise DatasetNotFound(dataset_id)
+        if not remaining:
+            _message("error", "This is the only dataset, so it cannot be deleted: the dashboard needs one to show. "
+                              "Import another dataset first.")
+            return
+        store.delete(dataset_id)
+    except DatasetNotFound:
+        _message("error", "That dataset no longer exists: another manager may have deleted it.")
+    except StoreError as exc:
+        _message("error", "The database refused the deletion; nothing was changed.", str(exc))
+    except sa.exc.SQLAlchemyError:
+        _message("error", "The database refused the deletion; nothing was changed.")
+    else:
+        for key in (KEY_RENAME_PICK, KEY_DELETE_PICK):
+            ss.pop(key, None)
+        if dataset_id == viewed_id:
+            request_dataset(remaining[0].id)
+        upload = ss.get(_STATE)
+        if isinstance(upload, _Upload) and upload.done is not None and upload.done.dataset_id == dataset_id:
+            upload.done = None   # its report would describe a dataset that is gone
+        _message("success", "Dataset deleted.", f"Deleted: {target.name}")
+
+
+# --- 3. data quality -------------------------------------------------------------------------
+
+@st.cache_data(max_entries=8, show_spinner="Checking the data…")
+def _quality(url: str, dataset_id: str, version: int, rows_rejected: int, _records: Records) -> QualitySummary:
+    """Keyed by database, dataset id and version (records never change within a version)."""
+    return quality_summary(_records, rows_rejected)
+
+
+def quality_section(view: View) -> None:
+    """The data-quality checks of the whole dataset being viewed, one sentence and one table each."""
+    st.header("Data quality")   # the report is titled "Data quality"; its checks are its headings
+    summary = _quality(view.store_url, view.dataset.id, view.dataset.version, view.dataset.rows_rejected,
+                       view.records)
+    widgets.sentence(f"These checks cover the whole dataset ({summary.treatments:,} treatments, "
+                     f"{summary.side_effects:,} side-effect records), whatever the filters in the sidebar. "
+                     "Values here were accepted by the import; the checks point at the ones worth confirming.")
+    st.text(f"Dataset: {view.dataset.name}")
+    cols = st.columns(3)
+    cols[0].metric("Treatments", f"{summary.treatments:,}")
+    cols[1].metric("Side-effect records", f"{summary.side_effects:,}")
+    cols[2].metric("Rows rejected at import", "not known" if summary.rows_rejected is None
+                   else f"{summary.rows_rejected:,}")
+    for check in summary.checks():
+        widgets.heading(check.title)
+        widgets.sentence(check.sentence)
+        if not check.table.empty:
+            table = check.table.head(MAX_QUALITY_ROWS)
+            if len(table) < len(check.table):
+                widgets.sentence(f"Showing the first {len(table):,} of {len(check.table):,} rows.")
+            widgets.table(table, key=f"quality_{check.key}")
+        if check.key == "costs" and not summary.cost_fences.empty:
+            widgets.sentence("What counts as unusual on each device (costs outside the fences):")
+            widgets.table(summary.cost_fences, key="quality_cost_fences")
