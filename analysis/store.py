@@ -12,6 +12,7 @@ import json
 import os
 import re
 import secrets
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -238,6 +239,14 @@ class Store:
         except sa.exc.SQLAlchemyError as exc:
             raise _store_error(exc, self.url) from None
 
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Turn database errors into :class:`StoreError` with a message that says what to do."""
+        try:
+            yield
+        except sa.exc.SQLAlchemyError as exc:
+            raise _store_error(exc, self.url) from None
+
     # --- writing ---------------------------------------------------------------------------
 
     def import_dataset(self, result: ImportResult, name: str, *, allow_duplicate: bool = False,
@@ -291,7 +300,7 @@ class Store:
     def rename(self, dataset_id: str, name: str) -> DatasetInfo:
         """Give a dataset a new name (its records and version are unchanged)."""
         name = _clean_name(name)
-        with self.engine.begin() as conn:
+        with self._errors(), self.engine.begin() as conn:
             changed = conn.execute(datasets_table.update().where(datasets_table.c.id == dataset_id)
                                    .values(name=name)).rowcount
         if not changed:
@@ -300,7 +309,7 @@ class Store:
 
     def delete(self, dataset_id: str) -> None:
         """Delete a dataset and all its records, in one transaction."""
-        with self.engine.begin() as conn:
+        with self._errors(), self.engine.begin() as conn:
             if conn.execute(sa.select(datasets_table.c.id).where(datasets_table.c.id == dataset_id)).first() is None:
                 raise DatasetNotFound(dataset_id)
             for table in (side_effects_table, outcomes_table, sources_table):
@@ -311,7 +320,7 @@ class Store:
     def save_column_map(self, headers: list[str], kind: str, mapping: dict[str, str]) -> None:
         """Remember how the user mapped a file's headers, for the next file with the same headers."""
         key = headers_key(headers)
-        with self.engine.begin() as conn:
+        with self._errors(), self.engine.begin() as conn:
             conn.execute(column_maps_table.delete().where((column_maps_table.c.headers_key == key)
                                                           & (column_maps_table.c.kind == kind)))
             conn.execute(column_maps_table.insert().values(headers_key=key, kind=kind, mapping=json.dumps(mapping),
@@ -319,7 +328,7 @@ class Store:
 
     def column_map(self, headers: list[str], kind: str) -> dict[str, str] | None:
         """The mapping saved for a file with exactly these headers, if any."""
-        with self.engine.connect() as conn:
+        with self._errors(), self.engine.connect() as conn:
             row = conn.execute(sa.select(column_maps_table.c.mapping).where(
                 (column_maps_table.c.headers_key == headers_key(headers)) & (column_maps_table.c.kind == kind))).first()
         return json.loads(row[0]) if row else None
@@ -328,7 +337,7 @@ class Store:
 
     def datasets(self) -> list[DatasetInfo]:
         """All datasets, newest first."""
-        with self.engine.connect() as conn:
+        with self._errors(), self.engine.connect() as conn:
             rows = conn.execute(sa.select(datasets_table).order_by(datasets_table.c.created_at.desc())).mappings().all()
             sources = conn.execute(sa.select(sources_table)).mappings().all()
         by_dataset: dict[str, list[SourceInfo]] = {}
@@ -340,7 +349,7 @@ class Store:
         """The dataset with this id, or None (also for malformed ids)."""
         if not is_valid_dataset_id(dataset_id):
             return None
-        with self.engine.connect() as conn:
+        with self._errors(), self.engine.connect() as conn:
             row = conn.execute(sa.select(datasets_table).where(datasets_table.c.id == dataset_id)).mappings().first()
             if row is None:
                 return None
@@ -351,7 +360,7 @@ class Store:
         """Read a dataset's records back as typed frames. Raises :class:`DatasetNotFound`."""
         if self.get(dataset_id) is None:
             raise DatasetNotFound(dataset_id)
-        with self.engine.connect() as conn:
+        with self._errors(), self.engine.connect() as conn:
             out = pd.read_sql(sa.select(*[outcomes_table.c[n] for n in schema.OUTCOME_NAMES])
                               .where(outcomes_table.c.dataset_id == dataset_id)
                               .order_by(outcomes_table.c.treatment_date, outcomes_table.c.treatment_id), conn)

@@ -50,3 +50,20 @@ def test_malformed_dataset_in_link_reveals_nothing(app_db):
     assert not at.exception
     text = " ".join(w.value for w in at.warning)
     assert "<script>" not in text
+
+
+def test_an_emptied_store_opens_on_the_sample_again(app_db):
+    run_page("dashboard.py")
+    store = Store(app_db)
+    for d in store.datasets():  # e.g. deleted from the command line while the app runs
+        store.delete(d.id)
+    at = run_page("dashboard.py")
+    assert not at.exception
+    assert metric_values(at)["Treatments"] == f"{Store(app_db).datasets()[0].treatments:,}"
+
+
+def test_tables_offer_no_unguarded_csv_download():
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["disableDataExport"] is True

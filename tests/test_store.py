@@ -176,3 +176,12 @@ def test_default_url_is_sqlite_in_data_folder(monkeypatch):
     monkeypatch.setenv(store_module.DB_URL_ENV, "postgresql+psycopg://u:secret@localhost/db")
     assert store_module.database_url().startswith("postgresql")
     assert "secret" not in store_module.describe_url(store_module.database_url())
+
+
+def test_database_errors_on_reads_and_renames_become_store_errors(store, corpus):
+    info = store.import_dataset(imported(corpus, "bom_utf8.csv"), "A")
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE dataset_sources"))
+    for call in (store.datasets, lambda: store.get(info.id), lambda: store.delete(info.id)):
+        with pytest.raises(StoreError, match="refused the operation"):
+            call()

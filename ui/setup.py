@@ -118,6 +118,9 @@ def setup_page(title: str, icon: str = "🔬") -> View:
     try:
         store = get_store(url)
         datasets = store.datasets()
+        if not datasets:  # everything was deleted (e.g. from the command line): open on the sample again
+            store.ensure_sample()
+            datasets = store.datasets()
     except StoreError as exc:
         st.error("The database cannot be used right now.")
         st.text(str(exc))
