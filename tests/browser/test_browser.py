@@ -6,6 +6,7 @@ by position; after every action the test waits for the script run to finish.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -90,10 +91,17 @@ def pick(page, key: str, option: str) -> None:
     wait_idle(page)
 
 
+def metric(page, label: str) -> str:
+    """The value of the metric card labelled ``label``."""
+    card = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
+    return card.locator('[data-testid="stMetricValue"]').inner_text().strip()
+
+
 def selected_tags(page, key: str, expect_last: str | None = None) -> list[str]:
     """The options shown as selected in a multiselect (waiting for ``expect_last`` to render first)."""
     if expect_last:
-        page.locator(f".st-key-{key} [data-tag] > span[title='{expect_last}']").first.wait_for(timeout=60_000)
+        page.locator(f".st-key-{key} [data-tag] > span[title={json.dumps(expect_last)}]").first.wait_for(
+            timeout=60_000)
     return page.locator(f".st-key-{key} [data-tag] > span[title]").all_inner_texts()
 
 
@@ -161,3 +169,80 @@ def test_filters_are_kept_when_moving_between_pages(app, browser):
     assert selected_tags(page, "f_fitz", expect_last="IV") == ["IV"]
     assert parse_qs(urlparse(page.url).query)["fitz"] == ["IV"]
     context.close()
+
+
+HOSTILE_CLINIC = "<script>alert('clinic')</script>"
+HOSTILE_PRACTITIONER = "[Pay here](javascript:alert('practitioner'))"
+
+
+def write_upload(folder: Path) -> tuple[Path, Path]:
+    """A 400-treatment export cut from the sample (new ids), with hostile names and one bad row."""
+    import pandas as pd
+
+    root = Path(__file__).resolve().parents[2] / "data"
+    out = pd.read_csv(root / "sample_outcomes.csv", dtype=str).head(400)
+    side = pd.read_csv(root / "sample_side_effects.csv", dtype=str)
+    side = side[side["treatment_id"].isin(out["treatment_id"])].copy()
+    out["treatment_id"] = "U" + out["treatment_id"]
+    side["treatment_id"] = "U" + side["treatment_id"]
+    out.loc[:59, "clinic"] = HOSTILE_CLINIC
+    out.loc[:59, "practitioner"] = HOSTILE_PRACTITIONER
+    bad = out.iloc[[0]].assign(treatment_id="UBAD", fitzpatrick_type="VII")
+    out = pd.concat([out, bad], ignore_index=True)
+    paths = folder / "clinic_export.csv", folder / "clinic_side_effects.csv"
+    out.to_csv(paths[0], index=False)
+    side.to_csv(paths[1], index=False)
+    return paths
+
+
+def test_upload_report_filter_and_share_link_in_a_fresh_browser(app, browser, tmp_path):
+    outcomes, side_effects = write_upload(tmp_path)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    console = Console(page)
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(f"{app}/Data")
+    wait_idle(page, "Import records")
+    page.locator(".st-key-upload_files input[type=file]").set_input_files([str(outcomes), str(side_effects)])
+    wait_idle(page, "clinic_export.csv")
+    page.locator(".st-key-upload_import button").click()
+    wait_idle(page, "Accepted")
+    page.screenshot(path=str(ARTIFACTS / "upload-report.png"), full_page=True)
+    assert metric(page, "Treatments imported") == "400"
+    assert metric(page, "Rows rejected") == "1"
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Rejected rows (CSV, 1 row)").click()
+    rejected = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    assert "UBAD" in rejected and "not a Fitzpatrick skin type" in rejected
+
+    page.get_by_role("link", name="Skin tone & hyperpigmentation", exact=True).click()
+    wait_idle(page, "Hyperpigmentation by Fitzpatrick skin type")
+    assert page.get_by_text("clinic_export").count() > 0  # the new dataset is the one shown
+    pick(page, "f_clinics", HOSTILE_CLINIC)
+    wait_idle(page, "Hyperpigmentation by Fitzpatrick skin type")
+    query = parse_qs(urlparse(page.url).query)
+    assert query["clinic"] == [HOSTILE_CLINIC]
+    finding = first_finding(page)
+    shared = page.url
+    page.screenshot(path=str(ARTIFACTS / "page-Skin_tone-uploaded.png"), full_page=True)
+    context.close()
+
+    fresh = browser.new_context(viewport={"width": 1400, "height": 1000})
+    other = fresh.new_page()
+    other_console = Console(other)
+    other.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    other.goto(shared)
+    wait_idle(other, "Hyperpigmentation by Fitzpatrick skin type")
+    assert selected_tags(other, "f_clinics", expect_last=HOSTILE_CLINIC) == [HOSTILE_CLINIC]
+    assert parse_qs(urlparse(other.url).query)["dataset"] == query["dataset"]
+    assert first_finding(other) == finding
+    # Names from the file are shown as text: no script ran, no link was made from them.
+    assert other.get_by_text(HOSTILE_CLINIC, exact=False).count() > 0
+    assert other.locator("a[href^='javascript']").count() == 0
+    other.get_by_role("link", name="Trends & clinics", exact=True).click()
+    wait_idle(other, "Practitioners compared")
+    assert other.locator("a[href^='javascript']").count() == 0
+    assert dialogs == []
+    assert console.unexpected() == [] and other_console.unexpected() == []
+    fresh.close()
