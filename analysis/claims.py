@@ -166,6 +166,8 @@ def _results(records: Records) -> ClaimCheck:
 
 
 def _skin_tone(records: Records) -> ClaimCheck:
+    if not records.side_effects_recorded:
+        return _check("skin_tone", "not enough data", "Side effects are not recorded in this dataset.")
     c = compare.skin_tone(records)
     trends = {m: t for m, t in c.trend.items() if t.groups >= 2 and t.p_value is not None}
     if not trends:
@@ -198,6 +200,8 @@ def _skin_tone(records: Records) -> ClaimCheck:
 
 def _redness_swelling(records: Records) -> ClaimCheck:
     """Common (CIOMS: at least 1 in 100) when both rates' lower limits reach 1 %; an effect never recorded can't be judged."""
+    if not records.side_effects_recorded:
+        return _check("redness_swelling", "not enough data", "Side effects are not recorded in this dataset.")
     frame = with_effect_flags(records)
     n = len(frame)
     if n < SMALL_N:

@@ -9,8 +9,9 @@ from datetime import date
 from pathlib import Path
 from typing import Sequence
 
+from analysis.filters import Filters
 from analysis.ingest import ImportOptions, ImportProblem, SourceFile, import_files
-from analysis.store import DatasetNotFound, Store, StoreError, describe_url
+from analysis.store import DatasetNotFound, Records, Store, StoreError, describe_url
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -121,15 +122,14 @@ def _date(text: str) -> date:
 
 
 def _summary(store: Store | None, args: argparse.Namespace) -> int:
-    from analysis.filters import Filters, apply_filters
-    from analysis.store import Records
+    from analysis.filters import apply_filters
     from analysis.summary import summarise
 
     if args.file:
         order = "dayfirst" if args.dayfirst else "monthfirst" if args.monthfirst else "auto"
         result = import_files(SourceFile.from_path(args.file[0]), [SourceFile.from_path(p) for p in args.file[1:]],
                               ImportOptions(date_order=order))
-        records = Records(result.outcomes, result.side_effects)
+        records = Records(result.outcomes, result.side_effects, result.side_effects_recorded)
         follow_up_until = date.today()  # a file on disk: taken as complete up to today
         for line in result.report.summary_lines(5):
             print(line, file=sys.stderr)
@@ -160,7 +160,7 @@ def _summary(store: Store | None, args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_values(records: "Records", filters: "Filters") -> None:
+def _check_values(records: Records, filters: Filters) -> None:
     """Name the values that exist when a filter asks for one that does not."""
     from analysis.filters import options
 

@@ -25,6 +25,9 @@ SMALL_N = 10          # fewer treatments than this in a group: too small to conc
 SMALL_EXPECTED = 5    # fewer expected events than this in a 2x2 cell: use an exact test, flag it
 ALPHA = 0.05
 BANDS: tuple[tuple[int, ...], ...] = ((1, 2), (3, 4), (5, 6))  # Fitzpatrick types pooled for sentences
+NOT_RECORDED_TEXT = ("Side effects are not recorded in this dataset (it was imported without a side-effect file or "
+                     "side-effect columns), so {effect} rates are unknown, not zero. Import the side-effect records "
+                     "to see them.")
 GOOD_IMPROVEMENT = 3  # quartile score 3 = 51-75 % improvement: "at least 51 % improvement"
 # Breakdowns the pages show: (column, column label, phrase inside a sentence).
 BREAKDOWNS: tuple[tuple[str, str, str], ...] = (
@@ -70,6 +73,11 @@ class ContinuousComparison:
     def small(self) -> bool:
         return any(m.n < SMALL_N for m in self.medians.values())
 
+    @property
+    def recorded(self) -> bool:
+        """False when no treatment in the selection has this measure recorded."""
+        return any(m.n > 0 for m in self.medians.values())
+
 
 @dataclass(frozen=True)
 class RateCell:
@@ -111,6 +119,11 @@ class OrdinalComparison:
     breakdown: dict[str, tuple[RateCell, ...]]
     findings: tuple[Finding, ...]
 
+    @property
+    def recorded(self) -> bool:
+        """False when no treatment in the selection has this score recorded."""
+        return any(m.n > 0 for m in self.medians.values())
+
 
 @dataclass(frozen=True)
 class SkinToneComparison:
@@ -122,8 +135,9 @@ class SkinToneComparison:
     by_band: tuple[RateContrast, ...]            # within I-II, III-IV, V-VI
     overall: RateContrast
     trend: dict[str, stats.TrendTest]            # per modality, across types I -> VI
-    adjusted: AdjustedOddsRatio                  # logistic regression: modality + type (+ area)
+    adjusted: AdjustedOddsRatio | None           # logistic regression: modality + type (+ area)
     findings: tuple[Finding, ...]
+    recorded: bool = True                        # False: side effects were never recorded, rates unknown
 
 
 # --- building blocks ----------------------------------------------------------------------------
@@ -267,6 +281,8 @@ def _group_name(by: str, value: object) -> str:
 def _measure_sentence(label: str, unit: str, medians: dict[str, stats.Estimate], test: stats.TestResult,
                       shift: stats.Estimate, nx: int, ny: int) -> str:
     a, b = medians[ABLATIVE], medians[NON_ABLATIVE]
+    if nx == 0 and ny == 0:
+        return f"No {label} is recorded for the treatments in this selection."
     if nx == 0 or ny == 0:
         return f"{label.capitalize()} cannot be compared: this selection has no " \
                f"{'ablative' if nx == 0 else 'non-ablative'} treatments with {label} recorded."
@@ -326,6 +342,8 @@ def _ordinal_sentence(label: str, good_label: str, contrast: RateContrast, test:
                       nx: int, ny: int, levels: tuple[int, ...]) -> str:
     """The share reaching the threshold (with its own test), then the whole-scale Mann-Whitney result."""
     a, b = contrast.ablative, contrast.non_ablative
+    if nx == 0 and ny == 0:
+        return f"No {label} score is recorded for the treatments in this selection."
     if nx == 0 or ny == 0:
         return f"{label.capitalize()} cannot be compared: no {'ablative' if nx == 0 else 'non-ablative'} " \
                f"treatments with a {label} recorded in this selection."
@@ -376,6 +394,9 @@ def _counts(frame: pd.DataFrame, flag: str, mask: np.ndarray | pd.Series | None 
 
 def skin_tone(records: Records, effect: str = "hyperpigmentation") -> SkinToneComparison:
     """Rate of ``effect`` per modality x Fitzpatrick type, contrasts per type and band, trend per modality."""
+    if not records.side_effects_recorded:
+        unknown = _unknown_contrast(records)
+        return SkinToneComparison(effect, (), (), (), unknown, {}, None, _not_recorded(effect), recorded=False)
     frame = with_effect_flags(records)
     cells = _rate_cells(frame, effect, "fitzpatrick_type")
     types = sorted(int(t) for t in frame["fitzpatrick_type"].unique())
@@ -396,6 +417,20 @@ def skin_tone(records: Records, effect: str = "hyperpigmentation") -> SkinToneCo
     findings = _skin_tone_findings(effect, by_band, overall, trend, cells) + (
         Finding(effect, adjusted_sentence(adjusted), 0.9 if adjusted.fitted else 0.1, not adjusted.fitted),)
     return SkinToneComparison(effect, cells, by_type, by_band, overall, trend, adjusted, findings)
+
+
+def _not_recorded(effect: str) -> tuple[Finding, ...]:
+    return (Finding(effect, NOT_RECORDED_TEXT.format(effect=effect), 2.0, True),)
+
+
+def _unknown_contrast(records: Records) -> RateContrast:
+    """A contrast whose rates are unknown (side effects not recorded): counts only."""
+    out = records.outcomes
+    n1, n2 = (int((out["modality"] == m).sum()) for m in (ABLATIVE, NON_ABLATIVE))
+    unknown = [stats.Proportion(0, n, None, None, None, 0.95) for n in (n1, n2)]
+    none = stats.Difference(None, None, None, 0.95)
+    return RateContrast("all treatments", unknown[0], unknown[1], none, stats.Ratio(None, None, None, 0.95),
+                        stats.TestResult("none", None, None), True, NOT_RECORDED_TEXT.format(effect="side-effect"))
 
 
 def adjusted_odds(frame: pd.DataFrame, effect: str = "hyperpigmentation") -> AdjustedOddsRatio:
@@ -492,10 +527,14 @@ class SideEffectSummary:
     severity: pd.DataFrame                   # effect, modality, severity, count
     durations: tuple[EffectDuration, ...]
     findings: tuple[Finding, ...]
+    recorded: bool = True
 
 
 def side_effects(records: Records) -> SideEffectSummary:
     """Rates of each recorded effect (treatments with at least one event), severity and duration."""
+    if not records.side_effects_recorded:
+        empty = pd.DataFrame(columns=["effect", "modality", "severity", "count"])
+        return SideEffectSummary((), (), empty, (), _not_recorded("side-effect"), recorded=False)
     frame = with_effect_flags(records)
     side = records.side_effects
     present = set(side["effect"].dropna().unique().tolist())
@@ -538,6 +577,7 @@ class MonthlyTrend:
     findings: tuple[Finding, ...]
     open_points: dict[str, tuple[PChartPoint, ...]] = field(default_factory=dict)
     follow_up_until: date | None = None
+    recorded: bool = True
 
 
 def monthly(records: Records, effect: str = "hyperpigmentation", follow_up_until: date | None = None) -> MonthlyTrend:
@@ -553,6 +593,11 @@ def monthly(records: Records, effect: str = "hyperpigmentation", follow_up_until
     if frame.empty:
         empty = pd.DataFrame(columns=["month", "modality", "treatments"])
         return MonthlyTrend(effect, {}, empty, (Finding(effect, "No treatments in this selection.", 0, True),))
+    if not records.side_effects_recorded:
+        month = frame["treatment_date"].dt.to_period("M").astype(str)
+        volume = (frame.assign(month=month).groupby(["month", "modality"], observed=True).size()
+                  .rename("treatments").reset_index())
+        return MonthlyTrend(effect, {}, volume, _not_recorded(effect), recorded=False)
     month = frame["treatment_date"].dt.to_period("M")
     months = pd.period_range(month.min(), month.max(), freq="M")
     cutoff = None if follow_up_until is None else pd.Timestamp(follow_up_until) - pd.Timedelta(days=FOLLOW_UP_DAYS)
@@ -623,6 +668,12 @@ class FunnelComparison:
     effect: str
     funnel: Funnel
     findings: tuple[Finding, ...]
+    side_effects_recorded: bool = True
+
+    @property
+    def recorded(self) -> bool:
+        """False when side effects or the unit's names were never recorded."""
+        return self.side_effects_recorded and any(u.name != NOT_RECORDED for u in self.funnel.units)
 
 
 def funnel(records: Records, unit: str = "clinic", effect: str = "hyperpigmentation") -> FunnelComparison:
@@ -633,6 +684,9 @@ def funnel(records: Records, unit: str = "clinic", effect: str = "hyperpigmentat
     """
     frame = with_effect_flags(records)
     label = unit.replace("_", " ")
+    if not records.side_effects_recorded:
+        empty = funnel_plot(pd.DataFrame(columns=["name", "treatments", "observed", "expected"]))
+        return FunnelComparison(unit, effect, empty, _not_recorded(effect), side_effects_recorded=False)
     if frame.empty or frame[unit].isna().all():
         empty = funnel_plot(pd.DataFrame(columns=["name", "treatments", "observed", "expected"]))
         return FunnelComparison(unit, effect, empty, (Finding(effect, f"No {label} is recorded in this selection.",

@@ -61,7 +61,7 @@ def apply_filters(records: Records, filters: Filters) -> Records:
     kept = out.loc[mask].reset_index(drop=True)
     side = records.side_effects
     side = side.loc[side["treatment_id"].isin(kept["treatment_id"])].reset_index(drop=True)
-    return Records(kept, side)
+    return Records(kept, side, records.side_effects_recorded)
 
 
 def with_effect_flags(records: Records) -> pd.DataFrame:

@@ -196,6 +196,13 @@ class ImportResult:
     report: ImportReport
     sources: list[SourceFile]
 
+    @property
+    def side_effects_recorded(self) -> bool:
+        """True when the import carried side effects at all (a side-effect file, flag columns or an event)."""
+        return len(self.side_effects) > 0 or any(
+            f.kind == "side_effects" or any(c.startswith("flag:") for c in f.columns.values())
+            for f in self.report.files)
+
 
 # --- reading -----------------------------------------------------------------------------------
 

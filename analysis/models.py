@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from analysis.checks import check_count
+
 __all__ = [
     "AdjustedOddsRatio",
     "adjusted_odds_ratio",
@@ -54,20 +56,6 @@ def _proportion(value: Any, name: str) -> float:
     number = float(value)
     if not 0.0 <= number <= 1.0:
         raise ValueError(f"{name} must be a proportion between 0 and 1, got {value!r}")
-    return number
-
-
-def _count(value: Any, name: str) -> int:
-    if isinstance(value, bool) or value is None:
-        raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
-    if isinstance(value, Integral):
-        number = int(value)
-    elif isinstance(value, Real) and math.isfinite(float(value)) and float(value).is_integer():
-        number = int(value)
-    else:
-        raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
-    if number < 0:
-        raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
     return number
 
 
@@ -575,8 +563,8 @@ def further_treatments_needed(
     >>> further_treatments_needed(10, 100, 5, 100).more_per_group   # 424 needed (pwr vignette)
     324
     """
-    k1, n1 = _count(k1, "k1"), _count(n1, "n1")
-    k2, n2 = _count(k2, "k2"), _count(n2, "n2")
+    k1, n1 = check_count(k1, "k1"), check_count(n1, "n1")
+    k2, n2 = check_count(k2, "k2"), check_count(n2, "n2")
     if k1 > n1:
         raise ValueError(f"k1 = {k1} is more than n1 = {n1}")
     if k2 > n2:

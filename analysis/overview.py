@@ -66,7 +66,7 @@ def _small(n: int) -> str:
 def headline(downtime: "compare.ContinuousComparison", improvement: "compare.OrdinalComparison",
              skin_tone: "compare.SkinToneComparison") -> list[tuple[Metric, Metric]]:
     """Ablative vs non-ablative cards: median downtime, share with >= 51 % improvement, hyperpigmentation."""
-    from analysis import compare, wording
+    from analysis import wording
 
     rows = []
     cards = []
@@ -83,6 +83,10 @@ def headline(downtime: "compare.ContinuousComparison", improvement: "compare.Ord
     rows.append(tuple(cards))
     cards = []
     for m, p in ((schema.ABLATIVE, skin_tone.overall.ablative), (schema.NON_ABLATIVE, skin_tone.overall.non_ablative)):
+        if not skin_tone.recorded:
+            cards.append(Metric(f"Hyperpigmentation · {m}", "not recorded",
+                                "no side-effect records were imported for this dataset"))
+            continue
         cards.append(Metric(f"Hyperpigmentation · {m}", wording.pct(p.estimate),
                             f"95 % CI {wording.pct_range(p.low, p.high)} · {p.events:,} of {p.treatments:,}"
                             + _small(p.treatments)))

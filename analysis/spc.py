@@ -35,6 +35,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.checks import check_count
+
 __all__ = [
     "SHIFT_RUN",
     "TREND_RUN",
@@ -66,21 +68,6 @@ NOT_RECORDED = "(not recorded)"
 # --------------------------------------------------------------------------------------------
 # validation helpers
 # --------------------------------------------------------------------------------------------
-
-
-def _as_count(value: Any, name: str) -> int:
-    """A non-negative whole number, or ValueError naming the value."""
-    if isinstance(value, bool) or value is None:
-        raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
-    if isinstance(value, Integral):
-        number = int(value)
-    elif isinstance(value, Real) and math.isfinite(float(value)) and float(value).is_integer():
-        number = int(value)
-    else:
-        raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
-    if number < 0:
-        raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
-    return number
 
 
 def _as_level(value: Any, name: str, *, low: float = 0.0, high: float = 1.0) -> float:
@@ -210,8 +197,8 @@ def p_chart(
 
     counts: list[tuple[int, int]] = []
     for i, (k, n) in enumerate(zip(event_list, total_list)):
-        k_i = _as_count(k, f"events[{i}]")
-        n_i = _as_count(n, f"totals[{i}]")
+        k_i = check_count(k, f"events[{i}]")
+        n_i = check_count(n, f"totals[{i}]")
         if k_i > n_i:
             raise ValueError(f"events[{i}] = {k_i} is more than totals[{i}] = {n_i}")
         counts.append((k_i, n_i))
@@ -416,7 +403,7 @@ def funnel_limits(
     if isinstance(target, bool) or not isinstance(target, Real) or not 0.0 <= float(target) <= 1.0:
         raise ValueError(f"target must be a proportion between 0 and 1, got {target!r}")
     target = float(target)
-    sizes = [_as_count(n, f"totals[{i}]") for i, n in enumerate(_sequence(totals, "totals"))]
+    sizes = [check_count(n, f"totals[{i}]") for i, n in enumerate(_sequence(totals, "totals"))]
     levels = _confidences(confidences)
     n = np.asarray(sizes, dtype=float)
     positive = n > 0
@@ -673,8 +660,8 @@ def funnel_plot(groups: pd.DataFrame, *, points: int = 100) -> Funnel:
         raise ValueError(f"groups has duplicate unit names {duplicated}")
     rows = []
     for i, (name, o, e, n) in enumerate(zip(names, groups["observed"], groups["expected"], groups["treatments"])):
-        observed = _as_count(o, f"observed for {name!r}")
-        treatments = _as_count(n, f"treatments for {name!r}")
+        observed = check_count(o, f"observed for {name!r}")
+        treatments = check_count(n, f"treatments for {name!r}")
         if observed > treatments:
             raise ValueError(f"observed = {observed} is more than treatments = {treatments} for {name!r}")
         if isinstance(e, bool) or not isinstance(e, Real) or not math.isfinite(float(e)) or float(e) < 0:

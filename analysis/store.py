@@ -162,6 +162,7 @@ class DatasetInfo:
     rows_rejected: int
     sources: tuple[SourceInfo, ...]
     notes: tuple[str, ...] = ()
+    side_effects_recorded: bool = True
 
     @property
     def cache_key(self) -> tuple[str, int]:
@@ -171,10 +172,15 @@ class DatasetInfo:
 
 @dataclass(frozen=True)
 class Records:
-    """A dataset's records as typed frames (see :func:`schema` for the columns)."""
+    """A dataset's records as typed frames (see :mod:`analysis.schema` for the columns).
+
+    ``side_effects_recorded`` is False when the import had no side-effect file, no flag columns and
+    no event: then side-effect rates are unknown, not zero.
+    """
 
     outcomes: pd.DataFrame
     side_effects: pd.DataFrame
+    side_effects_recorded: bool = True
 
 
 def new_dataset_id() -> str:
@@ -358,7 +364,8 @@ class Store:
 
     def load(self, dataset_id: str) -> Records:
         """Read a dataset's records back as typed frames. Raises :class:`DatasetNotFound`."""
-        if self.get(dataset_id) is None:
+        info = self.get(dataset_id)
+        if info is None:
             raise DatasetNotFound(dataset_id)
         with self._errors(), self.engine.connect() as conn:
             out = pd.read_sql(sa.select(*[outcomes_table.c[n] for n in schema.OUTCOME_NAMES])
@@ -369,7 +376,7 @@ class Store:
                                          side_effects_table.c.onset_day, side_effects_table.c.resolved_day)
                                .where(side_effects_table.c.dataset_id == dataset_id)
                                .order_by(side_effects_table.c.id), conn)
-        return Records(schema.coerce_outcomes(out), schema.coerce_side_effects(side))
+        return Records(schema.coerce_outcomes(out), schema.coerce_side_effects(side), info.side_effects_recorded)
 
     def ensure_sample(self) -> DatasetInfo | None:
         """Import the bundled sample data when the store holds no dataset at all; return it."""
@@ -416,9 +423,13 @@ def _dataset_info(row: Any, sources: list[SourceInfo]) -> DatasetInfo:
     created = row["created_at"]
     if created.tzinfo is None:  # SQLite returns naive datetimes; they were written in UTC
         created = created.replace(tzinfo=timezone.utc)
-    notes = tuple(json.loads(row["report"]).get("notes", []))
+    report = json.loads(row["report"])
+    notes = tuple(report.get("notes", []))
+    recorded = row["side_effects"] > 0 or any(
+        f.get("kind") == "side_effects" or any(str(c).startswith("flag:") for c in f.get("columns", {}).values())
+        for f in report.get("files", []))
     return DatasetInfo(row["id"], row["name"], created, row["version"], row["treatments"], row["side_effects"],
-                       row["rows_rejected"], tuple(sources), notes)
+                       row["rows_rejected"], tuple(sources), notes, recorded)
 
 
 def _insert_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame, dataset_id: str,

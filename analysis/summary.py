@@ -47,10 +47,11 @@ def summarise(records: Records, follow_up_until: date | None = None) -> dict[str
             "treatments": int((out["modality"] == m).sum()),
             "downtime_days": {"median": median.estimate, "ci": _ci(median.low, median.high), "n": median.n},
             "improvement_51_percent_or_more": _rate(result.good_share[m]),
-            "hyperpigmentation": _rate(hyper),
+            "hyperpigmentation": _rate(hyper) if tone.recorded else None,
         }
     return {
         "treatments": len(out),
+        "side_effects_recorded": records.side_effects_recorded,
         "modalities": per_modality,
         "hyperpigmentation_by_skin_type": [
             {"modality": c.modality, "fitzpatrick_type": c.group, **_rate(c.proportion), "small": c.small}
@@ -80,7 +81,7 @@ def summarise(records: Records, follow_up_until: date | None = None) -> dict[str
             },
             "trend": {m: {"test": "Cochran-Armitage", "p_value": t.p_value, "slope_per_type": t.estimate,
                           "ci": _ci(t.low, t.high)} for m, t in tone.trend.items()},
-            "adjusted_odds_ratio": {
+            "adjusted_odds_ratio": None if tone.adjusted is None else {
                 "odds_ratio": tone.adjusted.odds_ratio, "ci": _ci(tone.adjusted.ci_low, tone.adjusted.ci_high),
                 "p_value": tone.adjusted.p_value, "adjusted_for": compare.adjusted_factors(tone.adjusted),
                 "fitted": tone.adjusted.fitted, "reason": tone.adjusted.reason},

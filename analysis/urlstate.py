@@ -99,6 +99,10 @@ def parse_filters(params: Mapping[str, Sequence[str] | str], choices: FilterChoi
     if start and end and start > end:
         notes.append("The link's date range ends before it starts; showing all dates.")
         start = end = None
+    if (start and choices.last_date and start > choices.last_date) or \
+            (end and choices.first_date and end < choices.first_date):
+        notes.append("The link's dates lie outside this dataset's treatments; showing all dates.")
+        start = end = None
     if start and choices.first_date and start <= choices.first_date:
         start = None
     if end and choices.last_date and end >= choices.last_date:

@@ -8,6 +8,7 @@ view = ui.setup_page("Downtime")
 ui.start_report("Downtime", view)
 ui.empty_selection(view)
 result = ui.compute(view, "downtime")
+ui.stop_unless_recorded(view, result, "downtime")
 
 ui.findings(result.findings)
 ui.chart(figures.measure_distribution(view.selection.outcomes, result, "downtime_days",
@@ -19,6 +20,9 @@ ui.sentence(f"Test: {result.test.test} ({result.test.method or 'two-sided'}); sh
 for column, label, phrase in BREAKDOWNS:
     ui.heading(f"By {phrase}")
     groups = result.breakdown[column]
+    if not groups:
+        ui.sentence(f"No {phrase} is recorded for these treatments.")
+        continue
     order = figures.TYPE_ORDER if column == "fitzpatrick_type" else None
     ui.chart(figures.medians_by_group(groups, f"Median downtime by {phrase}", label, "Downtime (days)", order=order),
              key=f"downtime_{column}")

@@ -7,6 +7,7 @@ view = ui.setup_page("Side effects")
 ui.start_report("Side effects", view)
 ui.empty_selection(view)
 result = ui.compute(view, "side_effects")
+ui.stop_unless_recorded(view, result, "side-effects")
 if not result.rates:
     ui.sentence("No side effects are recorded for the treatments in this selection.")
 else:
@@ -15,9 +16,15 @@ else:
     ui.heading("Findings")
     ui.findings(result.findings)
     ui.heading("Severity")
-    ui.chart(figures.severity_mix(result), key="severity")
+    if result.severity.empty:
+        ui.sentence("No severity is recorded for these side effects.")
+    else:
+        ui.chart(figures.severity_mix(result), key="severity")
     ui.heading("How long they lasted")
-    ui.table(tables.durations(result), key="durations")
+    if result.durations:
+        ui.table(tables.durations(result), key="durations")
+    else:
+        ui.sentence("No onset and resolution days are recorded for these side effects.")
     ui.heading("By skin type")
     ui.table(tables.rate_cells(result.by_skin_type, "Side effect · skin type"), key="side_effect_types")
 ui.finish(view, "side-effects")

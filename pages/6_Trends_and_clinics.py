@@ -12,19 +12,22 @@ ui.heading("Hyperpigmentation month by month")
 if len(view.filters.clinics) != 1:
     ui.sentence("These charts pool every clinic in the selection. Choose one clinic in the sidebar to see whether "
                 "that clinic is drifting.")
-ui.findings(trend.findings)
+ui.findings(trend.findings if trend.recorded else trend.findings[:1])
 for modality, chart in trend.charts.items():
     ui.chart(figures.p_chart(chart, modality, trend.effect, trend.open_points.get(modality, ())),
              key=f"p_chart_{modality}")
-ui.sentence("Control limits are the average ± 3 standard errors for each month's number of treatments. A point "
-            "outside them, or 7 months in a row on one side of the average (or rising or falling), is a signal "
-            "worth looking into. The most recent months may still be missing late side effects.")
+if trend.recorded:
+    ui.sentence("Control limits are the average ± 3 standard errors for each month's number of treatments. A point "
+                "outside them, or 7 months in a row on one side of the average (or rising or falling), is a signal "
+                "worth looking into. The most recent months may still be missing late side effects.")
 ui.chart(figures.volume(trend.volume), key="volume")
 
 for unit, label in (("clinic", "Clinic"), ("practitioner", "Practitioner")):
     result = ui.compute(view, "funnel", unit)
     ui.heading(f"{label}s compared (funnel plot)")
     ui.findings(result.findings)
+    if not result.recorded:
+        continue
     ui.chart(figures.funnel(result, label), key=f"funnel_{unit}")
     ui.table(tables.funnel_units(result.funnel, label), key=f"funnel_{unit}_table")
 ui.finish(view, "trends")
