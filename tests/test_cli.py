@@ -16,8 +16,8 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
                           timeout=120)
 
 
-def test_import_prints_id_and_report_then_lists(tmp_path, corpus):
-    db = f"sqlite:///{tmp_path / 'cli.db'}"
+def test_import_prints_id_and_report_then_lists(tmp_path, corpus, store_url):
+    db = store_url
     done = run_cli("--db", db, "import", str(corpus / "orphans_outcomes.csv"), str(corpus / "orphans_side_effects.csv"),
                    "--name", "Nightly export")
     assert done.returncode == 0, done.stderr
@@ -30,8 +30,8 @@ def test_import_prints_id_and_report_then_lists(tmp_path, corpus):
     assert lines[0] in listed.stdout and "Nightly export" in listed.stdout
 
 
-def test_import_of_unusable_file_exits_non_zero_with_message(tmp_path, corpus):
-    db = f"sqlite:///{tmp_path / 'cli.db'}"
+def test_import_of_unusable_file_exits_non_zero_with_message(tmp_path, corpus, store_url):
+    db = store_url
     done = run_cli("--db", db, "import", str(corpus / "empty.csv"), "--name", "Nothing")
     assert done.returncode == 1
     assert done.stdout == ""
@@ -40,15 +40,15 @@ def test_import_of_unusable_file_exits_non_zero_with_message(tmp_path, corpus):
     assert Store(db).datasets() == []
 
 
-def test_ambiguous_dates_need_a_flag(tmp_path, corpus, capsys):
-    db = f"sqlite:///{tmp_path / 'cli.db'}"
+def test_ambiguous_dates_need_a_flag(tmp_path, corpus, store_url, capsys):
+    db = store_url
     assert main(["--db", db, "import", str(corpus / "ambiguous_dates.csv"), "--name", "x"]) == 1
     assert "--dayfirst" in capsys.readouterr().err
     assert main(["--db", db, "import", str(corpus / "ambiguous_dates.csv"), "--name", "x", "--dayfirst"]) == 0
 
 
-def test_duplicate_import_is_refused_then_allowed(tmp_path, corpus, capsys):
-    db = f"sqlite:///{tmp_path / 'cli.db'}"
+def test_duplicate_import_is_refused_then_allowed(tmp_path, corpus, store_url, capsys):
+    db = store_url
     path = str(corpus / "bom_utf8.csv")
     assert main(["--db", db, "import", path, "--name", "one"]) == 0
     assert main(["--db", db, "import", path, "--name", "two"]) == 1
@@ -57,8 +57,8 @@ def test_duplicate_import_is_refused_then_allowed(tmp_path, corpus, capsys):
     assert len(Store(db).datasets()) == 2
 
 
-def test_map_option_and_rejected_rows_file(tmp_path, corpus, capsys):
-    db = f"sqlite:///{tmp_path / 'cli.db'}"
+def test_map_option_and_rejected_rows_file(tmp_path, corpus, store_url, capsys):
+    db = store_url
     args = ["--db", db, "import", str(corpus / "unrecognised_headers.csv"), "--name", "mapped",
             "--map", "Ref=treatment_id", "--map", "When=treatment_date", "--map", "Kind=modality",
             "--map", "Tone=fitzpatrick_type"]
@@ -72,8 +72,8 @@ def test_map_option_and_rejected_rows_file(tmp_path, corpus, capsys):
     assert "\n2,N1,2024-01-01,ablative,2,-3," in written  # row number first; numbers stay numbers
 
 
-def test_rename_and_delete(tmp_path, corpus, capsys):
-    db = f"sqlite:///{tmp_path / 'cli.db'}"
+def test_rename_and_delete(tmp_path, corpus, store_url, capsys):
+    db = store_url
     assert main(["--db", db, "import", str(corpus / "bom_utf8.csv"), "--name", "old"]) == 0
     dataset_id = capsys.readouterr().out.splitlines()[0]
     assert main(["--db", db, "rename", dataset_id, "new name"]) == 0
