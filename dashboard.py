@@ -12,7 +12,7 @@ facts = ui.compute(view, "overview")
 cols = st.columns(4)
 cols[0].metric("Treatments", f"{facts.treatments:,}")
 cols[1].metric("Patients", f"{facts.patients:,}" if facts.patients is not None else "not recorded")
-cols[2].metric("Clinics", f"{facts.clinics:,}")
+cols[2].metric("Clinics", f"{facts.clinics:,}" if facts.clinics is not None else "not recorded")
 cols[3].metric("Dates", facts.date_range)
 
 ui.heading("Ablative vs non-ablative")

@@ -19,7 +19,7 @@ class Overview:
 
     treatments: int
     patients: int | None   # None when no patient codes were recorded
-    clinics: int
+    clinics: int | None    # None when no clinic was recorded
     first_date: str | None
     last_date: str | None
     by_modality: dict[str, int]
@@ -41,7 +41,7 @@ def dataset_overview(records: Records) -> Overview:
     return Overview(
         treatments=len(out),
         patients=patients,
-        clinics=int(out["clinic"].nunique()),
+        clinics=int(out["clinic"].nunique()) if out["clinic"].notna().any() else None,
         first_date=None if dates.empty else f"{dates.min():%Y-%m-%d}",
         last_date=None if dates.empty else f"{dates.max():%Y-%m-%d}",
         by_modality={m: int(counts.get(m, 0)) for m in schema.MODALITIES},

@@ -12,6 +12,7 @@ from analysis.schema import MODALITIES
 from analysis.spc import Funnel
 
 SMALL_NOTE = "too few to conclude from"
+SPARSE_NOTE = "few events: exact test used, size uncertain"
 
 
 def _rate(p: stats.Proportion) -> str:
@@ -38,8 +39,14 @@ def contrasts(rows: Sequence[compare.RateContrast], group_label: str) -> pd.Data
                                          if c.difference.estimate is not None else "–"),
         "Risk ratio (95 % CI)": _ratio(c.ratio),
         "Test": c.test.test, "p": wording.p_value(c.test.p_value).removeprefix("p = ").removeprefix("p "),
-        "Note": SMALL_NOTE if c.small else "",
+        "Note": _contrast_note(c),
     } for c in rows])
+
+
+def _contrast_note(c: compare.RateContrast) -> str:
+    if min(c.ablative.treatments, c.non_ablative.treatments) < compare.SMALL_N:
+        return SMALL_NOTE
+    return SPARSE_NOTE if c.small else ""
 
 
 def medians(comparison: compare.ContinuousComparison) -> pd.DataFrame:
