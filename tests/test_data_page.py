@@ -305,3 +305,40 @@ def test_rename_and_delete(app_db):
     assert names(app_db) == ["month_first_dates"]
     assert at.sidebar.selectbox[0].value == viewed
     assert at.sidebar.selectbox[0].options == ["month_first_dates"]
+
+
+ALL_PAGES = ["dashboard.py", "pages/2_Downtime.py", "pages/3_Results.py", "pages/4_Skin_tone.py",
+             "pages/5_Side_effects.py", "pages/6_Trends_and_clinics.py", "pages/7_Article_check.py"]
+
+
+def _import_via_the_app(files: list[tuple[str, bytes, str]], mapping: dict[str, str] | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=120)
+    at.switch_page("pages/8_Data.py")
+    at.run()
+    assert not at.exception
+    press_import(upload(at, *files))
+    if mapping:
+        boxes = mapping_boxes(at)
+        for column, header in mapping.items():
+            boxes[column].set_value(header)
+        press_import(at)
+    assert not at.exception and not at.error
+    return at
+
+
+@pytest.mark.parametrize("files,mapping,name", [
+    ([("clinic_a.csv", (ROOT / "data" / "sample_outcomes.csv").read_bytes().replace(b"\nT", b"\nA"), "text/csv")],
+     None, "clinic_a"),
+    ([corpus_file("bad_numbers.csv")], None, "bad_numbers"),
+    ([corpus_file("unrecognised_headers.csv")],
+     {"treatment_id": "Ref", "treatment_date": "When", "modality": "Kind", "fitzpatrick_type": "Tone"},
+     "unrecognised_headers"),
+], ids=["valid file", "file with bad rows", "unrecognised headers"])
+def test_every_page_renders_on_the_dataset_just_uploaded(app_db, files, mapping, name):
+    at = _import_via_the_app(files, mapping)
+    for page in ALL_PAGES:
+        at.switch_page(page)
+        at.run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        assert not at.error, (page, [e.value for e in at.error])
+        assert any(t.value.startswith(f"Dataset: {name} ·") for t in at.text), page
