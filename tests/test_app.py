@@ -67,3 +67,36 @@ def test_tables_offer_no_unguarded_csv_download():
 
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["client"]["disableDataExport"] is True
+
+
+AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
+        "client_id": "id", "client_secret": "secret",
+        "server_metadata_url": "https://accounts.example.com/.well-known/openid-configuration"}
+
+
+@pytest.mark.parametrize("page", ["dashboard.py", "pages/8_Data.py"])
+def test_with_auth_configured_nothing_shows_before_sign_in(app_db, page):
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=120)
+    at.secrets["auth"] = AUTH
+    if page != "dashboard.py":
+        at.switch_page(page)
+    at.run()
+    assert not at.exception
+    assert [b.label for b in at.button] == ["Sign in"]
+    assert not at.metric and not at.dataframe and not at.get("plotly_chart") and not at.sidebar.selectbox
+    assert "Sample clinics" not in str(at)
+
+
+def test_signed_in_users_see_the_dashboard_and_can_sign_out(app_db):
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=120)
+    at.secrets["auth"] = AUTH
+    at.user = {"is_logged_in": True, "email": "manager@clinic.example"}
+    at.run()
+    assert not at.exception
+    assert "Treatments" in metric_values(at)
+    assert "Sign out" in [b.label for b in at.sidebar.button]
+
+
+def test_without_auth_no_sign_in_is_asked(app_db):
+    at = run_page("dashboard.py")
+    assert "Sign in" not in [b.label for b in at.button]

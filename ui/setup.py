@@ -111,9 +111,30 @@ def request_dataset(dataset_id: str) -> None:
     st.session_state[_PENDING] = dataset_id
 
 
+def auth_configured() -> bool:
+    """True when ``.streamlit/secrets.toml`` has an ``[auth]`` section: then sign-in is required."""
+    try:
+        return "auth" in st.secrets
+    except (FileNotFoundError, KeyError, ValueError):
+        return False
+
+
+def _require_sign_in() -> None:
+    """With ``[auth]`` configured, show nothing but a sign-in button until the user is signed in."""
+    if not auth_configured():
+        return
+    if not st.user.get("is_logged_in", False):
+        st.title(APP_NAME)
+        st.info("Sign in to see the clinic's records.")
+        st.button("Sign in", key="auth_sign_in", on_click=st.login, type="primary")
+        st.stop()
+    st.sidebar.button("Sign out", key="auth_sign_out", on_click=st.logout)
+
+
 def setup_page(title: str, icon: str = "🔬") -> View:
     """Configure the page, read the view from the URL or the session, draw the filters, return the selection."""
     st.set_page_config(page_title=f"{title} · {APP_NAME}", page_icon=icon, layout="wide")
+    _require_sign_in()
     url = configured_url()
     try:
         store = get_store(url)
