@@ -100,3 +100,18 @@ def test_signed_in_users_see_the_dashboard_and_can_sign_out(app_db):
 def test_without_auth_no_sign_in_is_asked(app_db):
     at = run_page("dashboard.py")
     assert "Sign in" not in [b.label for b in at.button]
+
+
+PAGE_FILES = ["dashboard.py", *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "pages").glob("*.py"))]
+
+
+@pytest.mark.parametrize("page", PAGE_FILES)
+def test_each_page_runs_as_its_own_script(app_db, page):
+    """A page file run on its own (no dashboard.py before it) sets itself up from the URL."""
+    at = AppTest.from_file(str(ROOT / page), default_timeout=120)
+    at.query_params["dataset"] = Store(app_db).ensure_sample().id if not Store(app_db).datasets() else \
+        Store(app_db).datasets()[0].id
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert at.title and at.sidebar.multiselect(key="f_fitz") is not None
