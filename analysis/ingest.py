@@ -270,6 +270,8 @@ def read_table(source: SourceFile) -> RawTable:
     first_line = text.split("\n", 1)[0]
     delimiter = sniff_delimiter(first_line)
     try:
+        if _may_have_extra_fields(text, first_line, delimiter):
+            raise pd.errors.ParserError("a row may have more fields than the header")
         frame = _read_fast(text, delimiter)
         malformed = pd.DataFrame(columns=["row", "value", "reason"])
         rows = np.arange(2, len(frame) + 2)
@@ -281,17 +283,22 @@ def read_table(source: SourceFile) -> RawTable:
                             f"export (first line: '{_clip(first_line)}').",
                             "Export the records as CSV with a header row and comma, semicolon or tab "
                             "between columns.")
-    if any(h == "" or h.startswith("Unnamed:") for h in headers):
-        empties = [i + 1 for i, h in enumerate(headers) if h == "" or h.startswith("Unnamed:")]
+    untitled = [i for i, h in enumerate(headers) if h == "" or h.startswith("Unnamed:")]
+    if untitled:
         # Excel often leaves trailing empty header cells; drop those columns when they hold nothing.
-        keep = [c for i, c in enumerate(frame.columns)
-                if not ((i + 1) in empties and (frame[c].str.strip() == "").all())]
-        frame = frame[keep]
-        headers = [str(h).strip() for h in frame.columns]
-        if any(h == "" or h.startswith("Unnamed:") for h in headers):
+        # Columns are addressed by position: several blank headers would otherwise share one name.
+        frame = frame.copy()
+        frame.columns = [f"\x00{i}" if i in untitled else h for i, h in enumerate(headers)]
+        holding = [i for i in untitled if (frame.iloc[:, i].astype(str).str.strip() != "").any()]
+        if holding:
             raise ImportProblem(source.name, "a column with data has no header "
-                                f"(column {', '.join(map(str, empties))}).",
+                                f"(column {', '.join(str(i + 1) for i in holding)}).",
                                 "Give every column a name in the first row.")
+        frame = frame.iloc[:, [i for i in range(len(headers)) if i not in untitled]]
+        headers = [h for i, h in enumerate(headers) if i not in untitled]
+        if len(headers) < 2:
+            raise ImportProblem(source.name, "only one column with a header was found, so this does not look like "
+                                "a CSV export.", "Export the records as CSV with a header row.")
     frame.columns = headers
     duplicated = sorted({h for h in headers if headers.count(h) > 1})
     if duplicated:
@@ -308,11 +315,19 @@ def read_table(source: SourceFile) -> RawTable:
     return RawTable(source.name, frame, rows, encoding, delimiter, malformed, blank_rows)
 
 
+def _may_have_extra_fields(text: str, first_line: str, delimiter: str) -> bool:
+    """True when some line holds more delimiters than the header has fields (quoted ones counted too,
+    so this errs towards the tolerant reader, which reports extra fields instead of dropping them)."""
+    header_fields = re.sub(r'"[^"]*"', "", first_line).count(delimiter) + 1
+    counts = pd.Series(text.split("\n")[1:], dtype=object).str.count(re.escape(delimiter))
+    return bool((counts >= header_fields).any())
+
+
 def _read_fast(text: str, delimiter: str) -> pd.DataFrame:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
-                            na_filter=False, skip_blank_lines=False, engine="c", quotechar='"')
+                            na_filter=False, skip_blank_lines=False, engine="c", quotechar="\"", index_col=False)
     return frame.fillna("")
 
 
@@ -528,6 +543,9 @@ def parse_dates(raw: pd.Series, order: DateOrder, file: str, header: str,
         else:
             month[is_dmy], day[is_dmy] = first, second
         year[is_dmy] = years
+    implausible = (year < 1900) | (year > 2200)  # beyond pandas' nanosecond range, and no treatment date
+    problems.add(implausible, header, raw, "has an implausible year; check the date")
+    year[implausible] = np.nan
     parsed = pd.to_datetime(pd.DataFrame({"year": year, "month": month, "day": day}), errors="coerce")
     if is_serial.any():
         serial = pd.to_numeric(text[is_serial].str.replace(",", ".", regex=False), errors="coerce")
@@ -538,7 +556,7 @@ def parse_dates(raw: pd.Series, order: DateOrder, file: str, header: str,
     problems.add(blank, header, raw, "is required: give the treatment date")
     problems.add(~blank & ~recognised, header, raw,
                  "is not a date; write it as YYYY-MM-DD, dd/mm/yyyy or mm/dd/yyyy")
-    impossible = recognised & parsed.isna().to_numpy()
+    impossible = recognised & parsed.isna().to_numpy() & ~implausible
     if impossible.any():
         reason = np.array([_impossible_reason(d, m) for d, m in zip(day, month)], dtype=object)
         problems.add(impossible, header, raw, reason)

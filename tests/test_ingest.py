@@ -307,3 +307,33 @@ def test_imported_frames_have_canonical_types():
     assert list(out["modality"].cat.categories) == list(schema.MODALITIES)
     assert str(out["treatment_date"].dtype) == "datetime64[ns]"
     assert list(result.side_effects.columns) == list(schema.SIDE_EFFECT_FRAME_COLUMNS)
+
+
+def test_extra_fields_on_the_first_data_row_are_reported_not_dropped():
+    # Found by fuzzing: pandas would silently take extra leading fields as an index, or drop them.
+    data = b"treatment_id,treatment_date,modality,fitzpatrick_type\nN1,2024-01-01,ablative,2,EXTRA,MORE\n" \
+           b"N2,2024-01-02,ablative,3\n"
+    result = import_files(SourceFile("x.csv", data))
+    assert list(result.outcomes["treatment_id"]) == ["N2"]
+    assert "has 6 fields but the header has 4" in result.report.problems.iloc[0]["reason"]
+
+
+def test_trailing_empty_fields_from_excel_are_accepted():
+    data = b"treatment_id,treatment_date,modality,fitzpatrick_type\nN1,2024-01-01,ablative,2,,\nN2,2024-01-02,ablative,3,\n"
+    result = import_files(SourceFile("y.csv", data))
+    assert list(result.outcomes["treatment_id"]) == ["N1", "N2"] and result.report.problems.empty
+
+
+@pytest.mark.parametrize("value", ["2730-01-01", "0001-01-01", "13/01/9999"])
+def test_implausible_years_are_rejected_rows(value):
+    # Found by fuzzing: years outside pandas' nanosecond range crashed the import.
+    data = f"treatment_id,treatment_date,modality,fitzpatrick_type\nA,{value},ablative,2\nB,2024-01-01,ablative,2\n"
+    result = import_files(SourceFile("d.csv", data.encode()))
+    assert list(result.outcomes["treatment_id"]) == ["B"]
+    assert result.report.problems.iloc[0]["reason"] == "has an implausible year; check the date"
+
+
+def test_several_blank_headers_do_not_break_the_import():
+    # Found by fuzzing: two blank header cells shared one column name.
+    data = b"treatment_id,treatment_date,modality,fitzpatrick_type,,\nA,2024-01-01,ablative,2,,\n"
+    assert list(import_files(SourceFile("h.csv", data)).outcomes["treatment_id"]) == ["A"]
