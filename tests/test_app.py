@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from analysis.store import Store, new_dataset_id
 
-from conftest import ROOT
+from testpaths import ROOT
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import sys
 from analysis.cli import main
 from analysis.store import Store, is_valid_dataset_id
 
-from conftest import ROOT
+from testpaths import ROOT
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -86,7 +86,7 @@ def test_rename_and_delete(tmp_path, corpus, store_url, capsys):
 def test_summary_json_for_a_stored_dataset_with_filters(tmp_path, corpus, capsys):
     import json
 
-    from conftest import ROOT as root
+    from testpaths import ROOT as root
 
     db = f"sqlite:///{tmp_path / 'cli.db'}"
     assert main(["--db", db, "import", str(root / "data" / "sample_outcomes.csv"),

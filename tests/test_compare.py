@@ -23,7 +23,7 @@ from analysis.ingest import SourceFile, import_files
 from analysis.store import Records
 from analysis.summary import summarise
 
-from conftest import ROOT
+from testpaths import ROOT
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from analysis.store import Store
 
-from conftest import ROOT
+from testpaths import ROOT
 
 PAGE = str(ROOT / "pages" / "8_Data.py")
 CORPUS = ROOT / "tests" / "corpus"

@@ -35,7 +35,7 @@ from streamlit.testing.v1 import AppTest
 from analysis.ingest import SourceFile, import_files
 from analysis.store import SAMPLE_NAME, SAMPLE_OUTCOMES, SAMPLE_SIDE_EFFECTS, Records, Store, new_dataset_id
 
-from conftest import ROOT
+from testpaths import ROOT
 
 ENTRY = "dashboard.py"
 PAGES: dict[str, str] = {  # page file (relative to the entry script) -> its title

@@ -13,7 +13,7 @@ from analysis.ingest import SourceFile, import_files
 from analysis.quality import quality_summary
 from analysis.store import Records
 
-from conftest import ROOT
+from testpaths import ROOT
 
 
 def make_records(rows: list[dict], events: list[dict] = ()) -> Records:

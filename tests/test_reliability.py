@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from analysis.ingest import SourceFile, import_files
 from analysis.store import Store, StoreError
 
-from conftest import ROOT
+from testpaths import ROOT
 
 
 def _generator():

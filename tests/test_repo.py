@@ -6,7 +6,7 @@ import re
 
 from analysis import schema
 
-from conftest import ROOT
+from testpaths import ROOT
 
 
 def readme_commands() -> list[str]:
