@@ -15,7 +15,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from apprunner import ARTIFACTS, ROOT, start_app
-from test_browser import Console, first_finding, metric, pick, selected_tags, wait_idle, write_upload
+from test_browser import (Console, first_finding, metric, pick, selected_tags, upload_through_the_data_page,
+                          wait_idle, write_upload)
 
 pytestmark = pytest.mark.browser
 
@@ -118,12 +119,7 @@ def test_dataset_uploaded_on_one_server_opens_on_the_other_and_through_the_proxy
     outcomes, side_effects = write_upload(tmp_path)
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
-    page.goto(f"{servers[0]}/Data")
-    wait_idle(page, "Import records")
-    page.locator(".st-key-upload_files input[type=file]").set_input_files([str(outcomes), str(side_effects)])
-    wait_idle(page, "clinic_export.csv")
-    page.locator(".st-key-upload_import button").click()
-    wait_idle(page, "Accepted")
+    upload_through_the_data_page(page, servers[0], [outcomes, side_effects])
     assert metric(page, "Treatments imported") == "400"
     page.get_by_role("link", name="Skin tone & hyperpigmentation", exact=True).click()
     wait_idle(page, "Hyperpigmentation by Fitzpatrick skin type")
