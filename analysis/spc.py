@@ -26,7 +26,7 @@ Methods
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any, cast
@@ -405,23 +405,29 @@ def funnel_limits(
     target = float(target)
     sizes = [check_count(n, f"totals[{i}]") for i, n in enumerate(_sequence(totals, "totals"))]
     levels = _confidences(confidences)
-    n = np.asarray(sizes, dtype=float)
-    positive = n > 0
+    curves = _curves([float(x) for x in sizes], levels, lambda n, c: _binomial_limits(target, n, c))
+    return FunnelLimits(target=target, method=_BINOMIAL_METHOD, curves=curves,
+                        reason=None if sizes else "No sizes were given, so there are no limits to draw.")
+
+
+def _curves(sizes: list[float], levels: tuple[float, ...],
+            limits: Callable[[np.ndarray, float], tuple[np.ndarray, np.ndarray]]) -> tuple[FunnelCurve, ...]:
+    """One curve per confidence level from ``limits(positive sizes, confidence)``; a size of 0 gets None."""
+    size = np.asarray(sizes, dtype=float)
+    positive = size > 0
     curves = []
     for confidence in levels:
-        lower = np.full(n.shape, np.nan)
-        upper = np.full(n.shape, np.nan)
+        lower = np.full(size.shape, np.nan)
+        upper = np.full(size.shape, np.nan)
         if positive.any():
-            lo, hi = _binomial_limits(target, n[positive], confidence)
-            lower[positive], upper[positive] = lo, hi
+            lower[positive], upper[positive] = limits(size[positive], confidence)
         curves.append(FunnelCurve(
             confidence=confidence,
-            size=tuple(float(x) for x in sizes),
+            size=tuple(sizes),
             lower=tuple(None if not ok else float(v) for ok, v in zip(positive, lower)),
             upper=tuple(None if not ok else float(v) for ok, v in zip(positive, upper)),
         ))
-    return FunnelLimits(target=target, method=_BINOMIAL_METHOD, curves=tuple(curves),
-                        reason=None if sizes else "No sizes were given, so there are no limits to draw.")
+    return tuple(curves)
 
 
 def ratio_funnel_limits(
@@ -459,22 +465,8 @@ def ratio_funnel_limits(
             raise ValueError(f"expected[{i}] must be a number >= 0, got {e!r}")
         values.append(float(e))
     levels = _confidences(confidences)
-    e_arr = np.asarray(values, dtype=float)
-    positive = e_arr > 0
-    curves = []
-    for confidence in levels:
-        lower = np.full(e_arr.shape, np.nan)
-        upper = np.full(e_arr.shape, np.nan)
-        if positive.any():
-            lo, hi = _poisson_ratio_limits(e_arr[positive], confidence)
-            lower[positive], upper[positive] = lo, hi
-        curves.append(FunnelCurve(
-            confidence=confidence,
-            size=tuple(values),
-            lower=tuple(None if not ok else float(v) for ok, v in zip(positive, lower)),
-            upper=tuple(None if not ok else float(v) for ok, v in zip(positive, upper)),
-        ))
-    return FunnelLimits(target=1.0, method=_POISSON_METHOD, curves=tuple(curves),
+    curves = _curves(values, levels, _poisson_ratio_limits)
+    return FunnelLimits(target=1.0, method=_POISSON_METHOD, curves=curves,
                         reason=None if values else "No expected counts were given, so there are no limits to draw.")
 
 
