@@ -35,7 +35,7 @@ SAMPLE_SIDE_EFFECTS = ROOT / "data" / "sample_side_effects.csv"
 SAMPLE_NAME = "Sample clinics (synthetic)"
 SCHEMA_VERSION = "1"
 _INSERT_CHUNK = 20_000
-_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{22}$")
+_ID_PATTERN = re.compile(r"^d[A-Za-z0-9_-]{22}$")
 
 
 class StoreError(RuntimeError):
@@ -184,8 +184,12 @@ class Records:
 
 
 def new_dataset_id() -> str:
-    """A random, URL-safe id with 128 bits of entropy (22 characters)."""
-    return secrets.token_urlsafe(16)
+    """A random, URL-safe id with 128 bits of entropy: ``d`` and 22 base64url characters.
+
+    The letter in front keeps an id from starting with ``-`` (1 in 64 bare tokens do), which a
+    command line would take for an option.
+    """
+    return "d" + secrets.token_urlsafe(16)
 
 
 def is_valid_dataset_id(value: object) -> bool:

@@ -112,3 +112,15 @@ def test_summary_of_a_file_without_storing_it(tmp_path, corpus):
     assert done.returncode == 0, done.stderr
     assert '"treatments": 2' in done.stdout
     assert not db.exists()
+
+
+def test_ids_that_would_start_with_a_dash_still_work_on_the_command_line(tmp_path, corpus, capsys, monkeypatch):
+    # Regression: 1 in 64 bare base64url tokens start with '-', which argparse reads as an option.
+    import secrets
+
+    monkeypatch.setattr(secrets, "token_urlsafe", lambda n: "-" + "A" * 21)
+    db = f"sqlite:///{tmp_path / 'dash.db'}"
+    assert main(["--db", db, "import", str(corpus / "bom_utf8.csv"), "--name", "old"]) == 0
+    dataset_id = capsys.readouterr().out.splitlines()[0]
+    assert main(["--db", db, "rename", dataset_id, "new name"]) == 0
+    assert main(["--db", db, "delete", dataset_id]) == 0

@@ -428,7 +428,7 @@ def test_share_link_ignores_repeated_values(db):
 
 BAD_LINKS = {
     # name: (query parameters besides the sample's dataset id, raw text that must not be echoed)
-    "unknown dataset id": ({"dataset": "UNKNOWN_DATASET_ID_xyz"}, "UNKNOWN_DATASET_ID_xyz"),  # well-formed, 22 chars
+    "unknown dataset id": ({"dataset": "dUNKNOWN_DATASET_ID_xyz"}, "dUNKNOWN_DATASET_ID_xyz"),  # well-formed
     "malformed dataset id": ({"dataset": "<script>alert('ds')</script>"}, "<script>"),
     "fitzpatrick VII": ({"fitz": "VII"}, "VII"),
     "fitzpatrick garbage": ({"fitz": ["V", "<b>7</b>"]}, "<b>"),

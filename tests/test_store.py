@@ -59,9 +59,10 @@ def test_ids_are_random_url_safe_and_128_bits():
     ids = {new_dataset_id() for _ in range(2000)}
     assert len(ids) == 2000
     for i in list(ids)[:50]:
-        assert re.fullmatch(r"[A-Za-z0-9_-]{22}", i)  # 22 base64url characters = 132 bits >= 128
+        assert re.fullmatch(r"d[A-Za-z0-9_-]{22}", i)  # 22 base64url characters carry 16 random bytes = 128 bits
         assert is_valid_dataset_id(i)
-    for bad in ["", "1", "../../etc/passwd", "x" * 23, "' OR 1=1 --aaaaaaaaaaaa", None, 42]:
+    assert not any(i.startswith("-") for i in ids)  # a command line would read it as an option
+    for bad in ["", "1", "../../etc/passwd", "x" * 23, "' OR 1=1 --aaaaaaaaaaaa", "-" + "a" * 22, None, 42]:
         assert not is_valid_dataset_id(bad)
 
 
