@@ -13,7 +13,7 @@ import os
 import re
 import secrets
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -181,6 +181,11 @@ class Records:
     outcomes: pd.DataFrame
     side_effects: pd.DataFrame
     side_effects_recorded: bool = True
+    #: Optional per-treatment effect flags (one bool column per effect, aligned with ``outcomes``) and
+    #: each side effect's row position in ``outcomes``; :func:`analysis.filters.prepare` fills them
+    #: once per dataset version so selections and statistics never join on text ids again.
+    flags: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    side_pos: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 def new_dataset_id() -> str:
