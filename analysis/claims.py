@@ -73,11 +73,17 @@ CLAIMS: dict[str, tuple[str, str]] = {
 }
 
 
-def check_claims(records: Records) -> tuple[ClaimCheck, ...]:
-    """Every testable claim of the article, checked on these records."""
+def check_claims(records: Records, *, downtime: compare.ContinuousComparison | None = None,
+                 improvement: compare.OrdinalComparison | None = None,
+                 skin_tone: compare.SkinToneComparison | None = None) -> tuple[ClaimCheck, ...]:
+    """Every testable claim of the article, checked on these records.
+
+    ``downtime``, ``improvement`` and ``skin_tone``: the same records' comparisons when already
+    computed (the app passes its cached ones), so they are not computed again.
+    """
     return (
-        _downtime(records), _results(records), _skin_tone(records), _redness_swelling(records),
-        _procedure_time(records), _cost(records),
+        _downtime(records, downtime), _results(records, improvement), _skin_tone(records, skin_tone),
+        _redness_swelling(records), _procedure_time(records), _cost(records),
     )
 
 
@@ -91,13 +97,14 @@ def _more_sentence(k1: int, n1: int, k2: int, n2: int, group_label: str) -> str:
     return further_treatments_needed(k1, n1, k2, n2, group_label=group_label).sentence
 
 
-def _downtime(records: Records) -> ClaimCheck:
+def _downtime(records: Records, c: compare.ContinuousComparison | None = None) -> ClaimCheck:
     """Supported when Mann-Whitney rejects in the ablative-longer direction and the shift's CI is not below 0.
 
     Downtime is in whole days, so the Hodges-Lehmann interval has whole-day ends: a real half-day
     difference gives ``low == 0``, which is why the test, not ``low > 0``, decides.
     """
-    c = compare.downtime(records)
+    if c is None:
+        c = compare.downtime(records)
     a, b = c.medians[ABLATIVE], c.medians[NON_ABLATIVE]
     if min(a.n, b.n) < SMALL_N or c.shift.low is None or c.shift.high is None:
         return _check("downtime", "not enough data",
@@ -146,8 +153,9 @@ def _downtime_more(records: Records) -> str | None:
     return f"About {more:,} more treatments per modality would show whether ablative means a day or more extra downtime."
 
 
-def _results(records: Records) -> ClaimCheck:
-    c = compare.improvement(records)
+def _results(records: Records, c: compare.OrdinalComparison | None = None) -> ClaimCheck:
+    if c is None:
+        c = compare.improvement(records)
     a, b = c.good_share[ABLATIVE], c.good_share[NON_ABLATIVE]
     d = c.good_contrast.difference
     if min(a.treatments, b.treatments) < SMALL_N or d.low is None:
@@ -165,10 +173,11 @@ def _results(records: Records) -> ClaimCheck:
                   _more_sentence(a.events, a.treatments, b.events, b.treatments, "modality"))
 
 
-def _skin_tone(records: Records) -> ClaimCheck:
+def _skin_tone(records: Records, c: compare.SkinToneComparison | None = None) -> ClaimCheck:
     if not records.side_effects_recorded:
         return _check("skin_tone", "not enough data", "Side effects are not recorded in this dataset.")
-    c = compare.skin_tone(records)
+    if c is None:
+        c = compare.skin_tone(records)
     trends = {m: t for m, t in c.trend.items() if t.groups >= 2 and t.p_value is not None}
     if not trends:
         reasons = " ".join(compare.trend_sentence("hyperpigmentation", m, t, c.cells) for m, t in c.trend.items())

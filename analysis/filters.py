@@ -42,6 +42,28 @@ class Filters:
         return "; ".join(parts) if parts else "all records"
 
 
+def prepare(records: Records) -> Records:
+    """``records`` with per-treatment effect flags and each side effect's outcome row computed.
+
+    Done once per dataset version (the app caches the result): selections then follow side effects by
+    row position and statistics read the flags, instead of joining on text ids every time. Records
+    whose treatment ids are not unique are returned unchanged (every function still works, slower).
+    """
+    if records.flags is not None and records.side_pos is not None:
+        return records
+    out, side = records.outcomes, records.side_effects
+    ids = pd.Index(out["treatment_id"])
+    if not ids.is_unique:
+        return records
+    pos = ids.get_indexer(side["treatment_id"]).astype(np.int64)
+    codes = pd.Index(schema.EFFECTS).get_indexer(side["effect"]).astype(np.int64)
+    flags = np.zeros((len(out), len(schema.EFFECTS)), dtype=bool)
+    hit = (pos >= 0) & (codes >= 0)
+    flags[pos[hit], codes[hit]] = True
+    frame = pd.DataFrame(flags, columns=list(schema.EFFECTS), index=out.index)
+    return replace(records, flags=frame, side_pos=pos)
+
+
 def apply_filters(records: Records, filters: Filters) -> Records:
     """The records matching ``filters`` (side effects follow their treatments)."""
     if filters.is_empty:
@@ -60,18 +82,28 @@ def apply_filters(records: Records, filters: Filters) -> Records:
         mask &= out["fitzpatrick_type"].isin(filters.fitzpatrick_types).to_numpy()
     kept = out.loc[mask].reset_index(drop=True)
     side = records.side_effects
-    side = side.loc[side["treatment_id"].isin(kept["treatment_id"])].reset_index(drop=True)
-    return Records(kept, side, records.side_effects_recorded)
+    if records.side_pos is None or records.flags is None:
+        side = side.loc[side["treatment_id"].isin(kept["treatment_id"])].reset_index(drop=True)
+        return Records(kept, side, records.side_effects_recorded)
+    pos = records.side_pos
+    keep = np.zeros(len(side), dtype=bool)
+    linked = pos >= 0
+    keep[linked] = mask[pos[linked]]
+    new_row = np.cumsum(mask) - 1
+    return Records(kept, side.loc[keep].reset_index(drop=True), records.side_effects_recorded,
+                   flags=records.flags.loc[mask].reset_index(drop=True), side_pos=new_row[pos[keep]])
 
 
 def with_effect_flags(records: Records) -> pd.DataFrame:
     """Outcomes plus one boolean column per effect: did the treatment have at least one such event."""
-    out = records.outcomes.copy()
-    side = records.side_effects
-    for effect in schema.EFFECTS:
-        ids = side.loc[side["effect"] == effect, "treatment_id"]
-        out[effect] = out["treatment_id"].isin(ids)
-    return out
+    prepared = prepare(records)
+    if prepared.flags is None:
+        out = records.outcomes.copy()
+        side = records.side_effects
+        for effect in schema.EFFECTS:
+            out[effect] = out["treatment_id"].isin(side.loc[side["effect"] == effect, "treatment_id"])
+        return out
+    return pd.concat([prepared.outcomes, prepared.flags], axis=1)
 
 
 def options(records: Records) -> dict[str, list]:
@@ -87,4 +119,4 @@ def options(records: Records) -> dict[str, list]:
     }
 
 
-__all__ = ["Filters", "apply_filters", "with_effect_flags", "options", "replace"]
+__all__ = ["Filters", "apply_filters", "prepare", "with_effect_flags", "options", "replace"]

@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 
 from analysis import claims, compare, stats
+from analysis.filters import prepare
 from analysis.schema import FITZPATRICK_ROMAN, MODALITIES
 from analysis.store import Records
 
@@ -33,6 +34,7 @@ def summarise(records: Records, follow_up_until: date | None = None) -> dict[str
 
     ``follow_up_until``: the date the side-effect records are complete to (see :func:`compare.monthly`).
     """
+    records = prepare(records)
     out = records.outcomes
     down = compare.downtime(records)
     tone = compare.skin_tone(records)
@@ -94,7 +96,7 @@ def summarise(records: Records, follow_up_until: date | None = None) -> dict[str
                        for x in f.funnel.units] for u, f in funnels.items()},
         "findings": [f.sentence for f in top_findings(tone, down, result, trend, *funnels.values())],
         "claims": [{"claim": c.claim, "verdict": c.verdict, "evidence": c.evidence, "more_needed": c.more_needed}
-                   for c in claims.check_claims(records)],
+                   for c in claims.check_claims(records, downtime=down, improvement=result, skin_tone=tone)],
     }
 
 

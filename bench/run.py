@@ -108,15 +108,15 @@ def call_label(name: str, extra: tuple) -> str:
 def warm_up(records: Any) -> None:
     """Run the statistics once on a few thousand rows so library imports (statsmodels, scipy.optimize)
     and first-call overheads are not counted as 'cold': a running app server has paid them already."""
-    from analysis.filters import Filters, apply_filters
+    from analysis.filters import Filters, apply_filters, prepare
     from analysis.store import Records
-    from ui.compute import FUNCTIONS
+    from ui.compute import run
 
     out = records.outcomes.head(3000)
     side = records.side_effects[records.side_effects["treatment_id"].isin(out["treatment_id"])]
-    small = Records(out.reset_index(drop=True), side.reset_index(drop=True), records.side_effects_recorded)
+    small = prepare(Records(out.reset_index(drop=True), side.reset_index(drop=True), records.side_effects_recorded))
     for name, extra in page_calls(date.today()):
-        FUNCTIONS[name](small, *extra)
+        run(name, ("warm-up",), extra, small)
     clinic = out["clinic"].dropna().iloc[0]
     apply_filters(small, Filters(clinics=(clinic,), fitzpatrick_types=FITZ_FILTER))
 
@@ -184,18 +184,22 @@ def step_import(args: argparse.Namespace) -> dict:
 
 
 def step_load(args: argparse.Namespace) -> dict:
-    """First load of a stored dataset in a fresh process: Store(url).load(id)."""
+    """First load of a stored dataset in a fresh process, as ``ui.setup.load_records`` does it:
+    ``prepare(Store(url).load(id))`` (the records plus their effect flags and side-effect positions)."""
     import pandas  # noqa: F401  (a running app has pandas imported)
 
+    from analysis.filters import prepare
     from analysis.store import Store
 
     start = time.perf_counter()
     store = Store(args.db)
     opened = time.perf_counter()
     records = store.load(args.dataset)
+    read = time.perf_counter()
+    records = prepare(records)
     loaded = time.perf_counter()
     mem = (records.outcomes.memory_usage(deep=True).sum() + records.side_effects.memory_usage(deep=True).sum())
-    return {"seconds": loaded - start, "open_s": opened - start, "load_s": loaded - opened,
+    return {"seconds": loaded - start, "open_s": opened - start, "load_s": read - opened, "prepare_s": loaded - read,
             "peak_mb": peak_rss_mb(), "frames_mb": mem / 2**20,
             "treatments": len(records.outcomes), "side_effects": len(records.side_effects)}
 
@@ -218,7 +222,7 @@ def step_summary(args: argparse.Namespace) -> dict:
     from analysis.filters import Filters
     from analysis.store import Store
     from analysis.summary import summarise
-    from ui.compute import _run
+    from ui.compute import run
 
     records, _ = _loaded_for_stats(args)
     info = Store(args.db).get(args.dataset)
@@ -226,8 +230,8 @@ def step_summary(args: argparse.Namespace) -> dict:
     key = (args.db, info.id, info.version, astuple(Filters()))
     rows = []
     for name, extra in page_calls(until):
-        cold, result = timed(lambda: _run(name, key, extra, records))
-        hits = [timed(lambda: _run(name, key, extra, records))[0] for _ in range(max(3, args.repeats))]
+        cold, result = timed(lambda: run(name, key, extra, records))
+        hits = [timed(lambda: run(name, key, extra, records))[0] for _ in range(max(3, args.repeats))]
         rows.append({"call": call_label(name, extra), "cold_s": cold, "cached_ms": median(hits) * 1000,
                      "pickled_kb": len(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)) / 1024})
     summarise_s, _ = timed(lambda: summarise(records, until))
@@ -250,7 +254,7 @@ def step_filter(args: argparse.Namespace) -> dict:
     from dataclasses import astuple
 
     from analysis.store import Store
-    from ui.compute import _run
+    from ui.compute import run
     from ui.setup import select
 
     records, _ = _loaded_for_stats(args)
@@ -260,7 +264,7 @@ def step_filter(args: argparse.Namespace) -> dict:
     for f in filters:
         key = (args.db, info.id, info.version, astuple(f))
         t_apply, sel = timed(lambda: select(args.db, info.id, info.version, f))
-        t_stats, _ = timed(lambda: _run("skin_tone", key, (), sel))
+        t_stats, _ = timed(lambda: run("skin_tone", key, (), sel))
         cold.append(t_apply + t_stats)
         apply_ms.append(t_apply * 1000)
         stats_ms.append(t_stats * 1000)
@@ -268,7 +272,7 @@ def step_filter(args: argparse.Namespace) -> dict:
     f = filters[0]
     key = (args.db, info.id, info.version, astuple(f))
     for _ in range(max(5, args.repeats)):
-        hits.append(timed(lambda: _run("skin_tone", key, (), select(args.db, info.id, info.version, f)))[0])
+        hits.append(timed(lambda: run("skin_tone", key, (), select(args.db, info.id, info.version, f)))[0])
     return {"cold_ms": median(cold) * 1000, "apply_filters_ms": median(apply_ms),
             "skin_tone_ms": median(stats_ms), "cached_ms": median(hits) * 1000,
             "filters": [f.describe() for f in filters], "peak_mb": peak_rss_mb()}
@@ -357,9 +361,11 @@ def step_profile(args: argparse.Namespace) -> dict:
     if what == "load":
         from analysis.store import Store
 
-        return _profile(lambda: Store(args.db).load(args.dataset), args.top)
+        from analysis.filters import prepare
+
+        return _profile(lambda: prepare(Store(args.db).load(args.dataset)), args.top)
     from analysis.store import Store
-    from ui.compute import _run
+    from ui.compute import run
     from ui.setup import select
 
     records, _ = _loaded_for_stats(args)
@@ -367,13 +373,13 @@ def step_profile(args: argparse.Namespace) -> dict:
     if what == "filter":
         f = _filters_for(records)[0]
         key = (args.db, info.id, info.version, astuple(f))
-        return _profile(lambda: _run("skin_tone", key, (), select(args.db, info.id, info.version, f)), args.top)
+        return _profile(lambda: run("skin_tone", key, (), select(args.db, info.id, info.version, f)), args.top)
     if what == "stats":
         from analysis.filters import Filters
 
         key = (args.db, info.id, info.version, astuple(Filters()))
         calls = page_calls(info.created_at.date())
-        return _profile(lambda: [_run(n, key, e, records) for n, e in calls], args.top)
+        return _profile(lambda: [run(n, key, e, records) for n, e in calls], args.top)
     raise SystemExit(f"unknown profile target {what}")
 
 
@@ -464,7 +470,7 @@ def bench_size(args: argparse.Namespace, size: int, log_dir: Path) -> dict:
     say(f"{size:,}: first load (fresh process, x{args.repeats})")
     loads = [r for r in (step("load", db=db, dataset=dataset) for _ in range(args.repeats)) if r]
     if loads:
-        res["load"] = {k: median([r[k] for r in loads]) for k in ("seconds", "open_s", "load_s", "frames_mb")}
+        res["load"] = {k: median([r[k] for r in loads]) for k in ("seconds", "open_s", "load_s", "prepare_s", "frames_mb")}
         res["load"]["peak_mb"] = max(r["peak_mb"] for r in loads)
     say(f"{size:,}: all pages' statistics, cold and cached")
     res["summary"] = step("summary", db=db, dataset=dataset)
@@ -675,13 +681,14 @@ def render(results: list[dict], args: argparse.Namespace, elapsed: float) -> str
         ld = res.get("load") or {}
         if f or ld:
             details.append(f"| {res['size']:,} | {_fmt(f.get('apply_filters_ms'), 0)} | {_fmt(f.get('skin_tone_ms'), 0)} "
-                           f"| {_fmt(ld.get('open_s'), 2)} | {_fmt(ld.get('load_s'), 2)} | {_fmt(ld.get('frames_mb'), 0)} "
+                           f"| {_fmt(ld.get('open_s'), 2)} | {_fmt(ld.get('load_s'), 2)} | {_fmt(ld.get('prepare_s'), 2)} "
+                           f"| {_fmt(ld.get('frames_mb'), 0)} "
                            f"| {_fmt(_get(res, 'import', 'db_mb'), 0)} |")
     if details:
         lines += ["", "### Breakdowns", "",
                   "| treatments | filter: select ms | filter: Skin tone stats ms | load: open store s | "
-                  "load: read + coerce s | records in memory MB | SQLite file MB |",
-                  "|---:|---:|---:|---:|---:|---:|---:|", *details]
+                  "load: read + coerce s | load: effect flags s | records in memory MB | SQLite file MB |",
+                  "|---:|---:|---:|---:|---:|---:|---:|---:|", *details]
     errors = [(r["size"], step, msg) for r in results for step, msg in r.get("errors", {}).items()]
     if errors:
         lines += ["", "### Steps that did not complete", ""]
@@ -692,7 +699,7 @@ def render(results: list[dict], args: argparse.Namespace, elapsed: float) -> str
                   "Top functions by own time (`tottime`) and the project's functions by cumulative time. cProfile "
                   "adds overhead, so totals are higher than in the table above; shares are of the profiled total.", ""]
         for what, title in (("import", "Import (import_files + Store.import_dataset)"),
-                            ("load", "First load (Store.load)"),
+                            ("load", "First load (Store.load + prepare)"),
                             ("filter", "Filter change (select + Skin tone statistics, cold)"),
                             ("stats", "All pages' statistics (cold)")):
             p = prof.get(what)

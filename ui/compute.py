@@ -13,6 +13,7 @@ from analysis.store import Records
 from analysis.summary import top_findings
 from ui.setup import View
 
+#: The statistics a page can ask for, each a function of the selection (and extra arguments).
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "overview": dataset_overview,
     "downtime": compare.downtime,
@@ -23,9 +24,6 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "monthly": lambda r, until: compare.monthly(r, follow_up_until=until),
     "funnel": compare.funnel,
     "claims": claims.check_claims,
-    "top_findings": lambda r, until: top_findings(compare.skin_tone(r), compare.downtime(r), compare.improvement(r),
-                                                  compare.monthly(r, follow_up_until=until),
-                                                  compare.funnel(r, "clinic"), compare.funnel(r, "practitioner")),
     "procedure_time": lambda r: compare.compare_measure(r, "procedure_minutes", "procedure time", "minutes",
                                                         breakdowns=("treatment_area",)),
     "cost": lambda r: compare.compare_measure(r, "cost", "cost per session", "",
@@ -34,8 +32,32 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
 
 
 @st.cache_data(max_entries=128, show_spinner="Computing statistics…")
-def _run(name: str, key: tuple, extra: tuple, _records: Records) -> Any:
-    return FUNCTIONS[name](_records, *extra)
+def _run(name: str, key: tuple, extra: tuple, _records: Records, _parts: dict[str, Any] | None = None) -> Any:
+    """``FUNCTIONS[name]``; ``_parts`` are results it would otherwise recompute (determined by ``key``)."""
+    return FUNCTIONS[name](_records, *extra, **(_parts or {}))
+
+
+def _claims(records: Records, key: tuple) -> Any:
+    parts = {part: _run(part, key, (), records) for part in ("downtime", "improvement", "skin_tone")}
+    return _run("claims", key, (), records, parts)
+
+
+def _top_findings(records: Records, key: tuple, until: Any) -> Any:
+    """The Overview's three findings, from the cached comparisons the other pages show."""
+    return top_findings(*(_run(name, key, extra, records) for name, extra in (
+        ("skin_tone", ()), ("downtime", ()), ("improvement", ()), ("monthly", (until,)),
+        ("funnel", ("clinic",)), ("funnel", ("practitioner",)))))
+
+
+#: Results built from other cached results (not cached themselves: they are cheap once the parts are).
+COMPOSITES: dict[str, Callable[..., Any]] = {"claims": _claims, "top_findings": _top_findings}
+
+
+def run(name: str, key: tuple, extra: tuple, records: Records) -> Any:
+    """``name``'s result for ``records``, cached under ``key`` (what identifies the records)."""
+    if name in COMPOSITES:
+        return COMPOSITES[name](records, key, *extra)
+    return _run(name, key, extra, records)
 
 
 def follow_up_until(view: View) -> Any:
@@ -44,6 +66,6 @@ def follow_up_until(view: View) -> Any:
 
 
 def compute(view: View, name: str, *extra: Any) -> Any:
-    """``FUNCTIONS[name](view.selection, *extra)``, computed once per dataset version and filters."""
+    """``FUNCTIONS[name](view.selection, *extra)`` (or a composite), computed once per dataset version and filters."""
     key = (view.store_url, view.dataset.id, view.dataset.version, astuple(view.filters))
-    return _run(name, key, extra, view.selection)
+    return run(name, key, extra, view.selection)

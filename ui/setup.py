@@ -23,7 +23,7 @@ import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
 from analysis import urlstate
-from analysis.filters import Filters, apply_filters, options
+from analysis.filters import Filters, apply_filters, options, prepare
 from analysis.schema import FITZPATRICK_ROMAN
 from analysis.store import DatasetInfo, DatasetNotFound, Records, Store, StoreError, database_url
 
@@ -92,7 +92,7 @@ def get_store(url: str) -> Store:
 @st.cache_resource(show_spinner="Loading records…", max_entries=4)
 def load_records(url: str, dataset_id: str, version: int) -> Records:
     """A dataset's records, shared read-only across sessions, keyed by (id, version)."""
-    return get_store(url).load(dataset_id)
+    return prepare(get_store(url).load(dataset_id))
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)

@@ -1,0 +1,103 @@
+"""Selections: the prepared (flags + row positions) path gives exactly what the id-join path gives."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from analysis import schema
+from analysis.filters import Filters, apply_filters, prepare, with_effect_flags
+from analysis.ingest import SourceFile, import_files
+from analysis.store import Records
+from testpaths import ROOT
+
+
+@pytest.fixture(scope="module")
+def sample() -> Records:
+    result = import_files(SourceFile.from_path(ROOT / "data" / "sample_outcomes.csv"),
+                          SourceFile.from_path(ROOT / "data" / "sample_side_effects.csv"))
+    return Records(result.outcomes, result.side_effects)
+
+
+def _joined_flags(records: Records) -> pd.DataFrame:
+    """The definition: a treatment has an effect when a side-effect row with its id names that effect."""
+    out = records.outcomes.copy()
+    side = records.side_effects
+    for effect in schema.EFFECTS:
+        out[effect] = out["treatment_id"].isin(side.loc[side["effect"] == effect, "treatment_id"])
+    return out
+
+
+def test_prepared_flags_equal_the_id_join(sample):
+    prepared = prepare(sample)
+    assert prepared.flags is not None and prepared.side_pos is not None
+    pd.testing.assert_frame_equal(with_effect_flags(prepared), _joined_flags(sample))
+    pd.testing.assert_frame_equal(with_effect_flags(sample), _joined_flags(sample))
+    ids = sample.outcomes["treatment_id"].to_numpy()
+    assert (ids[prepared.side_pos] == sample.side_effects["treatment_id"].to_numpy()).all()
+    assert prepare(prepared) is prepared
+
+
+def _selections(sample: Records) -> st.SearchStrategy[Filters]:
+    out = sample.outcomes
+    clinics = sorted(out["clinic"].dropna().unique())
+    devices = sorted(out["device"].dropna().unique())
+    areas = sorted(out["treatment_area"].dropna().unique())
+    days = st.dates(min_value=date(2023, 1, 1), max_value=date(2026, 12, 31))
+    return st.builds(
+        Filters,
+        date_from=st.none() | days, date_to=st.none() | days,
+        clinics=st.lists(st.sampled_from(clinics), max_size=2, unique=True).map(tuple),
+        devices=st.lists(st.sampled_from(devices), max_size=2, unique=True).map(tuple),
+        areas=st.lists(st.sampled_from(areas), max_size=2, unique=True).map(tuple),
+        fitzpatrick_types=st.lists(st.integers(1, 6), max_size=3, unique=True).map(tuple),
+    )
+
+
+def test_prepared_selection_equals_the_id_join_for_any_filters(sample):
+    prepared = prepare(sample)
+
+    @settings(max_examples=60, deadline=None)
+    @given(_selections(sample))
+    def check(filters: Filters) -> None:
+        fast = apply_filters(prepared, filters)
+        slow = apply_filters(sample, filters)
+        pd.testing.assert_frame_equal(fast.outcomes, slow.outcomes)
+        pd.testing.assert_frame_equal(fast.side_effects, slow.side_effects)
+        pd.testing.assert_frame_equal(with_effect_flags(fast), _joined_flags(slow))
+        ids = fast.outcomes["treatment_id"].to_numpy()
+        assert (ids[fast.side_pos] == fast.side_effects["treatment_id"].to_numpy()).all()
+        # a selection of a selection is still right
+        again = apply_filters(fast, Filters(fitzpatrick_types=(4, 5, 6)))
+        pd.testing.assert_frame_equal(with_effect_flags(again),
+                                      _joined_flags(apply_filters(slow, Filters(fitzpatrick_types=(4, 5, 6)))))
+
+    check()
+
+
+def test_side_effects_of_unknown_treatments_are_never_attached():
+    out = pd.DataFrame({"treatment_id": ["a", "b"], "modality": ["ablative", "non-ablative"],
+                        "fitzpatrick_type": [2, 5], "clinic": ["X", "Y"]})
+    side = pd.DataFrame({"treatment_id": ["b", "zz", "a"], "effect": ["erythema", "erythema", "not an effect"]})
+    prepared = prepare(Records(out, side))
+    assert prepared.side_pos.tolist() == [1, -1, 0]
+    assert prepared.flags["erythema"].tolist() == [False, True]
+    assert not prepared.flags.drop(columns="erythema").to_numpy().any()
+    only_y = apply_filters(prepared, Filters(clinics=("Y",)))
+    assert only_y.side_effects["treatment_id"].tolist() == ["b"]
+    assert only_y.side_pos.tolist() == [0]
+    assert only_y.flags["erythema"].tolist() == [True]
+
+
+def test_duplicate_ids_fall_back_to_the_join():
+    out = pd.DataFrame({"treatment_id": ["a", "a"], "modality": ["ablative"] * 2})
+    side = pd.DataFrame({"treatment_id": ["a"], "effect": ["edema"]})
+    records = Records(out, side)
+    assert prepare(records) is records
+    assert with_effect_flags(records)["edema"].tolist() == [True, True]
+    assert np.all(with_effect_flags(records).drop(columns=["treatment_id", "modality", "edema"]).to_numpy() == False)  # noqa: E712
