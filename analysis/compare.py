@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -386,10 +387,33 @@ def _rate_cells(frame: pd.DataFrame, flag: str, by: str) -> tuple[RateCell, ...]
 
 
 def _counts(frame: pd.DataFrame, flag: str, mask: np.ndarray | pd.Series | None = None) -> tuple[int, int, int, int]:
-    sub = frame if mask is None else frame.loc[mask]
-    a = sub.loc[sub["modality"] == ABLATIVE, flag]
-    b = sub.loc[sub["modality"] == NON_ABLATIVE, flag]
-    return int(a.sum()), len(a), int(b.sum()), len(b)
+    """Events and treatments of ``flag`` for ablative, then non-ablative (rows in ``mask`` only)."""
+    is_a = (frame["modality"] == ABLATIVE).to_numpy(dtype=bool)
+    is_b = (frame["modality"] == NON_ABLATIVE).to_numpy(dtype=bool)
+    if mask is not None:
+        keep = np.asarray(mask, dtype=bool)
+        is_a &= keep
+        is_b &= keep
+    values = frame[flag]
+    return int(values[is_a].sum()), int(is_a.sum()), int(values[is_b].sum()), int(is_b.sum())
+
+
+def _type_table(frame: pd.DataFrame, flag: str) -> dict[tuple[int, str], tuple[int, int]]:
+    """(Fitzpatrick type, modality) -> (events, treatments): every skin-tone statistic comes from this."""
+    grouped = frame.groupby(["fitzpatrick_type", "modality"], observed=True, sort=True)[flag].agg(["sum", "size"])
+    return {(int(t), str(m)): (int(k), int(n)) for (t, m), k, n in zip(grouped.index, grouped["sum"], grouped["size"])}
+
+
+def _table_counts(table: dict[tuple[int, str], tuple[int, int]],
+                  types: Iterable[int] | None = None) -> tuple[int, int, int, int]:
+    """Like :func:`_counts`, summed from a :func:`_type_table` over ``types`` (all when None)."""
+    wanted = None if types is None else set(types)
+    totals = {ABLATIVE: [0, 0], NON_ABLATIVE: [0, 0]}
+    for (t, modality), (events, n) in table.items():
+        if (wanted is None or t in wanted) and modality in totals:
+            totals[modality][0] += events
+            totals[modality][1] += n
+    return (*totals[ABLATIVE], *totals[NON_ABLATIVE])  # type: ignore[return-value]
 
 
 def skin_tone(records: Records, effect: str = "hyperpigmentation") -> SkinToneComparison:
@@ -399,19 +423,17 @@ def skin_tone(records: Records, effect: str = "hyperpigmentation") -> SkinToneCo
         return SkinToneComparison(effect, (), (), (), unknown, {}, None, _not_recorded(effect), recorded=False)
     frame = with_effect_flags(records)
     cells = _rate_cells(frame, effect, "fitzpatrick_type")
-    types = sorted(int(t) for t in frame["fitzpatrick_type"].unique())
-    by_type = tuple(rate_contrast(f"type {FITZPATRICK_ROMAN[t]} skin",
-                                  *_counts(frame, effect, frame["fitzpatrick_type"] == t), effect=effect)
+    table = _type_table(frame, effect)
+    types = sorted({t for t, _ in table})
+    by_type = tuple(rate_contrast(f"type {FITZPATRICK_ROMAN[t]} skin", *_table_counts(table, (t,)), effect=effect)
                     for t in types)
-    by_band = tuple(rate_contrast(band_label(band), *_counts(frame, effect, frame["fitzpatrick_type"].isin(band)),
-                                  effect=effect)
-                    for band in BANDS if frame["fitzpatrick_type"].isin(band).any())
-    overall = rate_contrast("all treatments", *_counts(frame, effect), effect=effect, where="")
+    by_band = tuple(rate_contrast(band_label(band), *_table_counts(table, band), effect=effect)
+                    for band in BANDS if set(band) & set(types))
+    overall = rate_contrast("all treatments", *_table_counts(table), effect=effect, where="")
     trend = {}
     for modality in MODALITIES:
-        sub = frame.loc[frame["modality"] == modality]
-        grouped = sub.groupby("fitzpatrick_type")[effect].agg(["sum", "size"]).reindex(range(1, 7), fill_value=0)
-        trend[modality] = stats.trend_test(grouped["sum"].astype(int).tolist(), grouped["size"].astype(int).tolist(),
+        per_type = [table.get((t, modality), (0, 0)) for t in range(1, 7)]
+        trend[modality] = stats.trend_test([k for k, _ in per_type], [n for _, n in per_type],
                                            scores=list(range(1, 7)))
     adjusted = adjusted_odds(frame, effect)
     findings = _skin_tone_findings(effect, by_band, overall, trend, cells) + (
