@@ -52,10 +52,14 @@ def prepare(records: Records) -> Records:
     if records.flags is not None and records.side_pos is not None:
         return records
     out, side = records.outcomes, records.side_effects
-    ids = pd.Index(out["treatment_id"])
-    if not ids.is_unique:
+    n = len(out)
+    # one hash pass over both id columns: unique outcome ids get codes 0..n-1 in row order
+    codes, _ = pd.factorize(np.concatenate([out["treatment_id"].to_numpy(dtype=object),
+                                            side["treatment_id"].to_numpy(dtype=object)]))
+    if not np.array_equal(codes[:n], np.arange(n)):
         return records
-    pos = ids.get_indexer(side["treatment_id"]).astype(np.int64)
+    pos = codes[n:].astype(np.int64)
+    pos[pos >= n] = -1
     codes = pd.Index(schema.EFFECTS).get_indexer(side["effect"]).astype(np.int64)
     flags = np.zeros((len(out), len(schema.EFFECTS)), dtype=bool)
     hit = (pos >= 0) & (codes >= 0)
