@@ -274,13 +274,13 @@ def _cost(records: Records) -> ClaimCheck:
     parts, verdicts = [], []
     for column, label in (("device", "laser"), ("treatment_area", "area"), ("practitioner", "practitioner")):
         valid = out[[column, "cost"]].dropna()
-        sizes = valid.groupby(column)["cost"].size()
-        groups = [g for g, n in sizes.items() if n >= SMALL_N]
+        by_group = {g: x.to_numpy() for g, x in valid.groupby(column, sort=True)["cost"] if len(x) >= SMALL_N}
+        groups = list(by_group)
         if len(groups) < 2:
             parts.append(f"by {label}: fewer than two {label}s with {SMALL_N}+ priced treatments")
             verdicts.append("not enough data")
             continue
-        samples = [valid.loc[valid[column] == g, "cost"].to_numpy() for g in groups]
+        samples = list(by_group.values())
         _, p = sps.kruskal(*samples)
         medians = pd.Series({g: float(np.median(x)) for g, x in zip(groups, samples)}).sort_values()
         parts.append(f"by {label} {wording.number(medians.iloc[0])} ({medians.index[0]}) to "

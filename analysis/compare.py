@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import stats, wording
-from analysis.filters import with_effect_flags
+from analysis.filters import side_effects_with, with_effect_flags
 from analysis.models import AdjustedOddsRatio, adjusted_odds_ratio, further_treatments_needed
 from analysis.schema import ABLATIVE, EFFECTS, FITZPATRICK_ROMAN, MODALITIES, NON_ABLATIVE
 from analysis.spc import NOT_RECORDED, Funnel, PChart, PChartPoint, expected_counts, funnel_plot, p_chart
@@ -566,7 +566,7 @@ def side_effects(records: Records) -> SideEffectSummary:
     for e in effects:
         for cell in _rate_cells(frame, e, "fitzpatrick_type"):
             by_type.append(RateCell(cell.modality, f"{e} · {cell.group}", cell.proportion, cell.small))
-    joined = side.merge(records.outcomes[["treatment_id", "modality"]], on="treatment_id", how="inner")
+    joined = side_effects_with(records, ["modality"])
     severity = (joined.assign(severity=joined["severity"].fillna("not recorded"))
                 .groupby(["effect", "modality", "severity"], observed=True).size().rename("count").reset_index())
     durations = []

@@ -110,6 +110,20 @@ def with_effect_flags(records: Records) -> pd.DataFrame:
     return pd.concat([prepared.outcomes, prepared.flags], axis=1)
 
 
+def side_effects_with(records: Records, columns: list[str]) -> pd.DataFrame:
+    """Side effects with their treatments' ``columns`` added (an inner join on ``treatment_id``:
+    side effects of treatments not in ``records`` are left out)."""
+    side = records.side_effects
+    if records.side_pos is None:
+        return side.merge(records.outcomes[["treatment_id", *columns]], on="treatment_id", how="inner")
+    pos = records.side_pos
+    linked = pos >= 0
+    joined = side.loc[linked].reset_index(drop=True) if not linked.all() else side.copy()
+    for column in columns:
+        joined[column] = records.outcomes[column].take(pos[linked]).reset_index(drop=True)
+    return joined
+
+
 def options(records: Records) -> dict[str, list]:
     """The values a selection can take in these records (for filter widgets)."""
     out = records.outcomes
@@ -123,4 +137,4 @@ def options(records: Records) -> dict[str, list]:
     }
 
 
-__all__ = ["Filters", "apply_filters", "prepare", "with_effect_flags", "options", "replace"]
+__all__ = ["Filters", "apply_filters", "prepare", "with_effect_flags", "side_effects_with", "options", "replace"]

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analysis import schema
-from analysis.filters import Filters, apply_filters, prepare, with_effect_flags
+from analysis.filters import Filters, apply_filters, prepare, side_effects_with, with_effect_flags
 from analysis.ingest import SourceFile, import_files
 from analysis.store import Records
 from testpaths import ROOT
@@ -101,3 +101,16 @@ def test_duplicate_ids_fall_back_to_the_join():
     assert prepare(records) is records
     assert with_effect_flags(records)["edema"].tolist() == [True, True]
     assert np.all(with_effect_flags(records).drop(columns=["treatment_id", "modality", "edema"]).to_numpy() == False)  # noqa: E712
+
+
+def test_side_effects_with_equals_the_merge(sample):
+    prepared = prepare(sample)
+    for records in (prepared, apply_filters(prepared, Filters(fitzpatrick_types=(5, 6), clinics=("Harbourside Skin Clinic",)))):
+        merged = records.side_effects.merge(records.outcomes[["treatment_id", "modality", "fitzpatrick_type"]],
+                                            on="treatment_id", how="inner")
+        fast = side_effects_with(records, ["modality", "fitzpatrick_type"])
+        pd.testing.assert_frame_equal(fast, merged)
+    orphan = Records(pd.DataFrame({"treatment_id": ["a"], "modality": ["ablative"]}),
+                     pd.DataFrame({"treatment_id": ["zz", "a"], "effect": ["edema", "edema"]}))
+    assert side_effects_with(prepare(orphan), ["modality"]).to_dict("records") == [
+        {"treatment_id": "a", "effect": "edema", "modality": "ablative"}]
