@@ -211,7 +211,7 @@ def _redness_swelling(records: Records) -> ClaimCheck:
     """Common (CIOMS: at least 1 in 100) when both rates' lower limits reach 1 %; an effect never recorded can't be judged."""
     if not records.side_effects_recorded:
         return _check("redness_swelling", "not enough data", "Side effects are not recorded in this dataset.")
-    frame = with_effect_flags(records)
+    frame = with_effect_flags(records, [])
     n = len(frame)
     if n < SMALL_N:
         return _check("redness_swelling", "not enough data", f"Only {n} treatments in this selection.")

@@ -421,7 +421,7 @@ def skin_tone(records: Records, effect: str = "hyperpigmentation") -> SkinToneCo
     if not records.side_effects_recorded:
         unknown = _unknown_contrast(records)
         return SkinToneComparison(effect, (), (), (), unknown, {}, None, _not_recorded(effect), recorded=False)
-    frame = with_effect_flags(records)
+    frame = with_effect_flags(records, ["modality", "fitzpatrick_type", "treatment_area"])
     cells = _rate_cells(frame, effect, "fitzpatrick_type")
     table = _type_table(frame, effect)
     types = sorted({t for t, _ in table})
@@ -557,7 +557,7 @@ def side_effects(records: Records) -> SideEffectSummary:
     if not records.side_effects_recorded:
         empty = pd.DataFrame(columns=["effect", "modality", "severity", "count"])
         return SideEffectSummary((), (), empty, (), _not_recorded("side-effect"), recorded=False)
-    frame = with_effect_flags(records)
+    frame = with_effect_flags(records, ["modality", "fitzpatrick_type"])
     side = records.side_effects
     present = set(side["effect"].dropna().unique().tolist())
     effects = [e for e in EFFECTS if e in present]
@@ -611,7 +611,7 @@ def monthly(records: Records, effect: str = "hyperpigmentation", follow_up_until
     it may still be missing late events, so they are shown but left out of the centre line, the
     limits, the run rules and the findings.
     """
-    frame = with_effect_flags(records)
+    frame = with_effect_flags(records, ["treatment_date", "modality", "clinic"])
     if frame.empty:
         empty = pd.DataFrame(columns=["month", "modality", "treatments"])
         return MonthlyTrend(effect, {}, empty, (Finding(effect, "No treatments in this selection.", 0, True),))
@@ -704,7 +704,7 @@ def funnel(records: Records, unit: str = "clinic", effect: str = "hyperpigmentat
     A unit outside the limits with fewer than 5 expected events is reported as too small to judge:
     the published interpolated limits flag small units too easily.
     """
-    frame = with_effect_flags(records)
+    frame = with_effect_flags(records, [unit, "modality", "fitzpatrick_type"])
     label = unit.replace("_", " ")
     if not records.side_effects_recorded:
         empty = funnel_plot(pd.DataFrame(columns=["name", "treatments", "observed", "expected"]))

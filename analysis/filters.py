@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -98,16 +99,20 @@ def apply_filters(records: Records, filters: Filters) -> Records:
                    flags=records.flags.loc[mask].reset_index(drop=True), side_pos=new_row[pos[keep]])
 
 
-def with_effect_flags(records: Records) -> pd.DataFrame:
-    """Outcomes plus one boolean column per effect: did the treatment have at least one such event."""
+def with_effect_flags(records: Records, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Outcomes plus one boolean column per effect: did the treatment have at least one such event.
+
+    ``columns``: the outcome columns a statistic needs (default all); fewer columns, less copying.
+    """
     prepared = prepare(records)
     if prepared.flags is None:
         out = records.outcomes.copy()
         side = records.side_effects
         for effect in schema.EFFECTS:
             out[effect] = out["treatment_id"].isin(side.loc[side["effect"] == effect, "treatment_id"])
-        return out
-    return pd.concat([prepared.outcomes, prepared.flags], axis=1)
+        return out if columns is None else out[[*columns, *schema.EFFECTS]]
+    outcomes = prepared.outcomes if columns is None else prepared.outcomes[list(columns)]
+    return pd.concat([outcomes, prepared.flags], axis=1)
 
 
 def side_effects_with(records: Records, columns: list[str]) -> pd.DataFrame:
