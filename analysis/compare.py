@@ -378,12 +378,22 @@ def satisfaction(records: Records) -> OrdinalComparison:
 # --- hyperpigmentation across skin tones --------------------------------------------------------
 
 def _rate_cells(frame: pd.DataFrame, flag: str, by: str) -> tuple[RateCell, ...]:
-    grouped = frame.groupby([by, "modality"], observed=True, sort=True)[flag].agg(["sum", "size"])
-    cells = []
-    for (group, modality), row in grouped.iterrows():
-        p = stats.wilson_ci(int(row["sum"]), int(row["size"]))
-        cells.append(RateCell(str(modality), _group_name(by, group), p, p.treatments < SMALL_N))
-    return tuple(cells)
+    """The rate of ``flag`` per ``by`` x modality."""
+    return _rate_cells_of(frame, [flag], by)[flag]
+
+
+def _rate_cells_of(frame: pd.DataFrame, flags: list[str], by: str) -> dict[str, tuple[RateCell, ...]]:
+    """:func:`_rate_cells` for several flags from one grouping."""
+    grouped = frame.groupby([by, "modality"], observed=True, sort=True)
+    sums, sizes = grouped[flags].sum(), grouped.size()
+    cells: dict[str, tuple[RateCell, ...]] = {}
+    for flag in flags:
+        row_cells = []
+        for (group, modality), events, n in zip(sizes.index, sums[flag], sizes):
+            p = stats.wilson_ci(int(events), int(n))
+            row_cells.append(RateCell(str(modality), _group_name(by, group), p, p.treatments < SMALL_N))
+        cells[flag] = tuple(row_cells)
+    return cells
 
 
 def _counts(frame: pd.DataFrame, flag: str, mask: np.ndarray | pd.Series | None = None) -> tuple[int, int, int, int]:
@@ -563,8 +573,9 @@ def side_effects(records: Records) -> SideEffectSummary:
     effects = [e for e in EFFECTS if e in present]
     rates = tuple(rate_contrast(e, *_counts(frame, e), effect=e, where="") for e in effects)
     by_type = []
+    per_effect = _rate_cells_of(frame, effects, "fitzpatrick_type") if effects else {}
     for e in effects:
-        for cell in _rate_cells(frame, e, "fitzpatrick_type"):
+        for cell in per_effect[e]:
             by_type.append(RateCell(cell.modality, f"{e} · {cell.group}", cell.proportion, cell.small))
     joined = side_effects_with(records, ["modality"])
     severity = (joined.assign(severity=joined["severity"].fillna("not recorded"))
