@@ -100,7 +100,51 @@ def _is_missing(value: Any) -> bool:
     return isinstance(value, float) and math.isnan(value)
 
 
+def _missing(series: pd.Series) -> np.ndarray:
+    """``series.map(_is_missing)`` as a boolean array, without a Python call per row.
+
+    ``isna`` finds every value :func:`_is_missing` does (in an object column also a few more, such
+    as ``numpy.datetime64("NaT")``), so only its hits in an object column are looked at one by one.
+    """
+    missing = series.isna().to_numpy(dtype=bool, copy=True)
+    if pd.api.types.is_object_dtype(series.dtype) and missing.any():
+        values = series.to_numpy(dtype=object)
+        where = np.flatnonzero(missing)
+        missing[where] = [_is_missing(values[i]) for i in where]
+    return missing
+
+
+def _binary_values(series: pd.Series) -> np.ndarray | None:
+    """The values of a column holding only True/False or 1/0, as floats; None when it holds anything
+    else (a missing value included), so that the row-by-row check can name the first bad value."""
+    dtype = series.dtype
+    try:
+        if pd.api.types.is_object_dtype(dtype):
+            values = series.to_numpy(dtype=object)
+            kind = pd.api.types.infer_dtype(values, skipna=False)
+            if kind == "boolean":  # bool and numpy.bool_ only
+                return values.astype(float)
+            if kind not in ("integer", "floating", "mixed-integer-float"):
+                return None
+            numbers = values.astype(float)
+        elif (pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_integer_dtype(dtype)
+              or pd.api.types.is_float_dtype(dtype)):
+            if series.hasnans:
+                return None
+            numbers = series.to_numpy(dtype=float)
+        else:
+            return None
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if not np.all((numbers == 0.0) | (numbers == 1.0)):
+        return None
+    return numbers
+
+
 def _outcome_flags(series: pd.Series, column: str) -> np.ndarray:
+    fast = _binary_values(series)
+    if fast is not None:
+        return fast
     values = series.to_numpy(dtype=object)
     out = np.empty(len(values), dtype=float)
     for i, value in enumerate(values):
@@ -113,20 +157,63 @@ def _outcome_flags(series: pd.Series, column: str) -> np.ndarray:
     return out
 
 
+def _category_codes(series: pd.Series) -> tuple[np.ndarray, list[Any]]:
+    """Integer codes and levels of a categorical covariate; a missing value is the level "(not recorded)".
+
+    The levels are the values ``series.astype(object)`` holds (they print and sort as before);
+    code ``k`` is ``levels[k]``.
+    """
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    levels = pd.Series(uniques).astype(object).tolist()
+    codes = np.asarray(codes, dtype=np.intp)
+    if len(codes) and codes.min() < 0:
+        try:
+            at = levels.index(NOT_RECORDED)
+        except ValueError:
+            at = len(levels)
+            levels.append(NOT_RECORDED)
+        codes = np.where(codes < 0, at, codes)
+    return codes, levels
+
+
 def _sort_key(value: Any) -> tuple[int, Any]:
     return (0, value) if isinstance(value, (int, float, np.integer, np.floating)) else (1, str(value))
-
-
-def _most_common(values: pd.Series) -> Any:
-    counts = values.value_counts(sort=False)
-    return sorted(counts.index, key=lambda v: (-int(counts[v]), _sort_key(v)))[0]
 
 
 def _describe(value: Any) -> str:
     return str(value).replace("_", " ")
 
 
-def _separated(design: np.ndarray, y: np.ndarray) -> bool:
+def _rank(design: np.ndarray, counts: np.ndarray, total: int) -> int:
+    """Rank of the per-treatment design matrix, given one row per cell and the cells' treatment counts.
+
+    The per-treatment matrix repeats row ``i`` ``counts[i]`` times; it has the same ``X'X`` (so the
+    same singular values) as the rows scaled by ``sqrt(counts)``. The tolerance is numpy's
+    ``matrix_rank`` default for the per-treatment matrix, ``S.max() · max(total, columns) · eps``,
+    so with all counts 1 this is ``numpy.linalg.matrix_rank(design)``.
+    """
+    weighted = design if np.all(counts == 1) else np.sqrt(counts.astype(float))[:, None] * design
+    singular = np.linalg.svd(weighted, compute_uv=False)
+    tol = singular.max() * max(total, design.shape[1]) * np.finfo(singular.dtype).eps
+    return int(np.count_nonzero(singular > tol))
+
+
+def _outcome_rows(events: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct (cell, outcome) pairs: cell index, outcome (1.0/0.0) and number of treatments.
+
+    A cell with some but not all treatments having the outcome gives two pairs. The pairs keep
+    the cells' order, so with one treatment per cell they are the treatments in their order.
+    """
+    with_event = np.flatnonzero(events > 0)
+    without = np.flatnonzero(events < counts)
+    cell = np.concatenate([with_event, without])
+    outcome = np.concatenate([np.ones(len(with_event)), np.zeros(len(without))])
+    weight = np.concatenate([events[with_event], (counts - events)[without]]).astype(float)
+    order = np.argsort(cell, kind="stable")
+    return cell[order], outcome[order], weight[order]
+
+
+def _separated(design: np.ndarray, y: np.ndarray, counts: np.ndarray | None = None) -> bool:
     """True when the data show complete or quasi-complete separation.
 
     Linear-programming check (Konis 2007, "Linear programming algorithms for detecting
@@ -135,20 +222,83 @@ def _separated(design: np.ndarray, y: np.ndarray) -> bool:
     if and only if no direction ``b ≠ 0`` has ``(2y−1)·x'b >= 0`` for every row. We maximise
     ``Σ (2y−1)·x'b`` subject to those constraints and ``|b_j| <= 1`` (columns scaled to
     max |x| = 1); a positive optimum means separation.
+
+    Without ``counts``, ``y`` is one 0/1 outcome per row (one row per treatment). With
+    ``counts``, row ``i`` stands for ``counts[i]`` treatments of which ``y[i]`` had the outcome;
+    the programme then has one constraint per distinct (row, outcome) pair and the objective
+    weights it by its number of treatments: the same constraints and objective as one row per
+    treatment, so the same optimum, compared with the same ``1e-7 · treatments`` tolerance.
     """
+    if counts is None:
+        rows, outcome, weight = np.arange(len(y)), np.asarray(y, dtype=float), np.ones(len(y))
+    else:
+        rows, outcome, weight = _outcome_rows(np.asarray(y, dtype=np.int64), np.asarray(counts, dtype=np.int64))
+    total = float(weight.sum())
     scale = np.max(np.abs(design), axis=0)
     scale[scale == 0] = 1.0
-    signed = (2.0 * y - 1.0)[:, None] * (design / scale)
+    signed = (2.0 * outcome - 1.0)[:, None] * (design[rows] / scale)
     result = optimize.linprog(
-        c=-signed.sum(axis=0),
+        c=-(weight[:, None] * signed).sum(axis=0),
         A_ub=-signed,
-        b_ub=np.zeros(len(y)),
+        b_ub=np.zeros(len(rows)),
         bounds=[(-1.0, 1.0)] * design.shape[1],
         method="highs",
     )
     if result.status != 0:  # pragma: no cover - bounded and feasible (b = 0) by construction
         return True
-    return -result.fun > 1e-7 * len(y)
+    return -result.fun > 1e-7 * total
+
+
+#: Fit models whose terms are all categorical on the table of counts per covariate pattern
+#: (tests switch this off to compare with the fit on one row per treatment).
+_GROUPED = True
+
+
+def _grouped_logit(design: np.ndarray, events: np.ndarray, counts: np.ndarray) -> Any:
+    """The logistic regression of :func:`adjusted_odds_ratio` on grouped data.
+
+    statsmodels ``GLM`` (binomial family, logit link) on ``(events, counts − events)`` per row has
+    the log-likelihood of ``Logit`` on one row per treatment up to a constant, so the same score
+    and Hessian. It is fitted the way ``Logit.fit(method="newton")`` is: Newton-Raphson from zero,
+    at most 100 steps, the same stopping rule, with statsmodels' perfect-prediction check after
+    each step (every treatment predicted within 1e-8, ``PerfectSeparationWarning``).
+    """
+    import statsmodels.api as sm
+    from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
+
+    rows, outcome, _ = _outcome_rows(events, counts)
+    pattern = design[rows]
+
+    def perfect_prediction(params: np.ndarray) -> None:
+        predicted = 1.0 / (1.0 + np.exp(-np.dot(pattern, params)))
+        if np.allclose(predicted - outcome, 0):
+            warnings.warn("Perfect separation or prediction detected, parameter may not be identified",
+                          category=PerfectSeparationWarning, stacklevel=2)
+
+    endog = np.column_stack([events, counts - events]).astype(float)
+    model = sm.GLM(endog, design, family=sm.families.Binomial())
+    return model.fit(method="newton", start_params=np.zeros(design.shape[1]), max_start_irls=0, maxiter=100,
+                     disp=False, callback=perfect_prediction)
+
+
+def _cells(exposed: np.ndarray, codes: Sequence[np.ndarray], y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Treatments grouped by (exposed, covariate codes): one treatment index per cell, counts, events."""
+    key = exposed.astype(np.int64)
+    size = 2
+    for column_codes in codes:
+        levels = int(column_codes.max()) + 1 if len(column_codes) else 1
+        key = key * levels + column_codes
+        size *= levels
+        if size > 2**31:  # keep the key well inside int64
+            key, uniques = pd.factorize(key)
+            size = len(uniques)
+    cell, uniques = pd.factorize(key)
+    cells = len(uniques)
+    first = np.empty(cells, dtype=np.intp)
+    first[cell] = np.arange(len(cell))  # any treatment of the cell will do: they share every term
+    counts = np.bincount(cell, minlength=cells).astype(np.int64)
+    events = np.rint(np.bincount(cell, weights=y, minlength=cells)).astype(np.int64)
+    return first, counts, events
 
 
 def adjusted_odds_ratio(
@@ -166,7 +316,11 @@ def adjusted_odds_ratio(
     maximum likelihood (statsmodels ``Logit``) and reports ``exp(b1)`` with the Wald interval
     ``exp(b1 ± z·SE)`` and the Wald p-value - the same as R
     ``glm(outcome ~ exposure + ..., family = binomial)`` with ``exp(confint.default(fit))``.
-    All other exposure levels form the comparison group.
+    All other exposure levels form the comparison group. When every covariate is categorical the
+    model is fitted on the counts per (exposure, covariate levels) pattern (statsmodels binomial
+    ``GLM`` on events and non-events, Newton-Raphson from zero as ``Logit``): the same likelihood,
+    so the same estimates, standard errors and checks, in a time that does not grow with the
+    number of treatments beyond one pass to count them.
 
     Data decisions, each reported in ``notes``:
 
@@ -246,7 +400,7 @@ def adjusted_odds_ratio(
             reason=reason, warning=warning, notes=tuple(notes), events_per_parameter=epp,
             method=_LOGIT_METHOD)
 
-    data = frame[[outcome, exposure, *covariate_list]].copy()
+    data: dict[str, pd.Series] = {column: frame[column] for column in (outcome, exposure, *covariate_list)}
     numeric = [c for c in covariate_list if c not in categorical_set]
     for column in numeric:
         converted = pd.to_numeric(data[column], errors="coerce")
@@ -255,31 +409,46 @@ def adjusted_odds_ratio(
             raise ValueError(f"covariate {column!r} is not numeric (value {bad.iloc[0]!r}); "
                              f"list it in categorical to treat it as categories")
         data[column] = converted.astype(float)
+    left_out = np.zeros(len(frame), dtype=bool)
     for column in (outcome, exposure, *numeric):
-        missing = data[column].map(_is_missing).to_numpy(dtype=bool)
+        missing = _missing(data[column]) & ~left_out
         if missing.any():
             notes.append(f"{int(missing.sum())} treatment(s) with no recorded {_describe(column)} left out.")
-            data = data[~missing]
-    for column in covariate_list:
-        if column in categorical_set:
-            data[column] = data[column].astype(object).where(data[column].notna(), NOT_RECORDED)
+            left_out |= missing
+    if left_out.any():
+        data = {column: values[~left_out] for column, values in data.items()}
 
-    if data.empty:
+    if len(data[outcome]) == 0:
         return result(reason="There are no treatments in this selection, so the odds ratio cannot be estimated.")
     y = _outcome_flags(data[outcome], outcome)
     exposed = (data[exposure] == exposure_level).to_numpy(dtype=bool)
-    other_levels = sorted({v for v in data[exposure].tolist() if v != exposure_level}, key=_sort_key)
+    other_levels = sorted({v for v in data[exposure].drop_duplicates().tolist() if v != exposure_level},
+                          key=_sort_key)
     other_label = _describe(other_levels[0]) if len(other_levels) == 1 else "other"
 
+    # From here on the data are "cells" with a treatment count and an event count each: with
+    # categorical terms only, one cell per (exposure, covariate levels) pattern (at most a few
+    # dozen, whatever the number of treatments); otherwise one cell per treatment. Every count,
+    # note and check below is the same either way.
     categorical_covs = [c for c in covariate_list if c in categorical_set]
-    keep = np.ones(len(data), dtype=bool)
+    coded = {column: _category_codes(data[column]) for column in categorical_covs}
+    grouped = _GROUPED and not numeric
+    if grouped:
+        first, cell_n, cell_events = _cells(exposed, [coded[c][0] for c in categorical_covs], y)
+    else:
+        first = np.arange(len(y))
+        cell_n, cell_events = np.ones(len(y), dtype=np.int64), y.astype(np.int64)
+    cell_exposed = exposed[first]
+    cell_codes = {column: coded[column][0][first] for column in categorical_covs}
+
+    keep = np.ones(len(first), dtype=bool)
     while True:
-        ys, ex = y[keep], exposed[keep]
-        n, events = int(keep.sum()), int(ys.sum())
+        n, events = int(cell_n[keep].sum()), int(cell_events[keep].sum())
+        ex, unexposed = keep & cell_exposed, keep & ~cell_exposed
         if not ex.any():
             return result(reason=f"There are no {level_label} treatments in this selection, "
                                  "so the odds ratio cannot be estimated.", n=n, events=events)
-        if ex.all():
+        if not unexposed.any():
             return result(reason=f"Every treatment in this selection is {level_label}; there is "
                                  "nothing to compare it with, so the odds ratio cannot be estimated.",
                           n=n, events=events)
@@ -289,23 +458,23 @@ def adjusted_odds_ratio(
         if n - events < 2:
             return result(reason=f"Fewer than 2 treatments in this selection were free of {label}, "
                                  "so the odds ratio cannot be estimated.", n=n, events=events)
-        for group, name in ((ex, level_label), (~ex, other_label)):
-            group_events = int(ys[group].sum())
+        for group, name in ((ex, level_label), (unexposed, other_label)):
+            group_events = int(cell_events[group].sum())
             if group_events == 0:
                 return result(reason=f"There was no {label} after {name} treatment in this selection, "
                                      "so the odds ratio cannot be estimated.", n=n, events=events)
-            if group_events == int(group.sum()):
+            if group_events == int(cell_n[group].sum()):
                 return result(reason=f"Every {name} treatment in this selection was followed by {label}, "
                                      "so the odds ratio cannot be estimated.", n=n, events=events)
         dropped = False
         for column in categorical_covs:
-            values = data[column].to_numpy(dtype=object)
-            for level in sorted({v for v in values[keep]}, key=_sort_key):
-                rows = keep & (values == level)
-                level_events = int(y[rows].sum())
-                if level_events in (0, int(rows.sum())):
+            codes, levels = cell_codes[column], coded[column][1]
+            for code in sorted(np.unique(codes[keep]).tolist(), key=lambda k: _sort_key(levels[k])):
+                rows = keep & (codes == code)
+                level_n, level_events = int(cell_n[rows].sum()), int(cell_events[rows].sum())
+                if level_events in (0, level_n):
                     what = "none" if level_events == 0 else "all"
-                    notes.append(f"{_describe(column)} {level}: {int(rows.sum())} treatment(s), {what} with "
+                    notes.append(f"{_describe(column)} {levels[code]}: {level_n} treatment(s), {what} with "
                                  f"{label} - left out, as a level with no variation says nothing about "
                                  "the odds ratio.")
                     keep &= ~rows
@@ -313,41 +482,42 @@ def adjusted_odds_ratio(
         if not dropped:
             break
 
-    used = data[keep]
-    y_used = y[keep]
-    columns: list[np.ndarray] = [np.ones(len(used)), exposed[keep].astype(float)]
+    used = np.flatnonzero(keep)
+    used_n, used_events = cell_n[used], cell_events[used]
+    columns: list[np.ndarray] = [np.ones(len(used)), cell_exposed[used].astype(float)]
     terms: list[str] = [f"{exposure}={exposure_level}"]
     for column in covariate_list:
         if column in categorical_set:
-            values = used[column].to_numpy(dtype=object)
-            levels = sorted(set(values.tolist()), key=_sort_key)
-            if len(levels) < 2:
-                notes.append(f"{_describe(column)} has a single level left ({levels[0]}) - not adjusted for.")
+            codes, levels = cell_codes[column][used], coded[column][1]
+            present = sorted(np.unique(codes).tolist(), key=lambda k: _sort_key(levels[k]))
+            if len(present) < 2:
+                notes.append(f"{_describe(column)} has a single level left ({levels[present[0]]}) - not adjusted for.")
                 continue
-            reference = _most_common(used[column])
-            notes.append(f"{_describe(column)}: reference level {reference} (the most common).")
-            for level in levels:
-                if level != reference:
-                    columns.append((values == level).astype(float))
-                    terms.append(f"{column}={level}")
+            treatments = np.bincount(codes, weights=used_n, minlength=len(levels))
+            reference = sorted(present, key=lambda k: (-int(treatments[k]), _sort_key(levels[k])))[0]
+            notes.append(f"{_describe(column)}: reference level {levels[reference]} (the most common).")
+            for code in present:
+                if code != reference:
+                    columns.append((codes == code).astype(float))
+                    terms.append(f"{column}={levels[code]}")
         else:
-            values = used[column].to_numpy(dtype=float)
+            values = data[column].to_numpy(dtype=float)[first[used]]
             if np.ptp(values) == 0:
                 notes.append(f"{_describe(column)} does not vary in this selection - not adjusted for.")
                 continue
             columns.append(values)
             terms.append(column)
     design = np.column_stack(columns)
-    n, events = len(used), int(y_used.sum())
+    n, events = int(used_n.sum()), int(used_events.sum())
     term_tuple = tuple(terms)
     parameters = design.shape[1] - 1
     epp = min(events, n - events) / parameters
 
-    if np.linalg.matrix_rank(design) < design.shape[1]:
+    if _rank(design, used_n, n) < design.shape[1]:
         return result(reason="Some of the adjustment terms duplicate each other (or the exposure) in this "
                              "selection, so their effects cannot be separated and the odds ratio cannot "
                              "be estimated.", n=n, events=events, terms=term_tuple, epp=epp)
-    if _separated(design, y_used):
+    if _separated(design, used_events, used_n) if grouped else _separated(design, used_events.astype(float)):
         return result(reason=f"In this selection {label} is perfectly predicted by a combination of "
                              f"{_describe(exposure)} and the adjustment terms (separation), so the odds "
                              "ratio cannot be estimated reliably.", n=n, events=events, terms=term_tuple, epp=epp)
@@ -365,7 +535,10 @@ def adjusted_odds_ratio(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            fit = sm.Logit(y_used, design).fit(method="newton", maxiter=100, disp=False)
+            if grouped:
+                fit = _grouped_logit(design, used_events, used_n)
+            else:
+                fit = sm.Logit(used_events.astype(float), design).fit(method="newton", maxiter=100, disp=False)
         except PerfectSeparationError:
             return result(reason=f"In this selection {label} is perfectly predicted (separation), so the "
                                  "odds ratio cannot be estimated.", n=n, events=events, terms=term_tuple, epp=epp)
