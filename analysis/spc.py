@@ -475,8 +475,38 @@ def ratio_funnel_limits(
 # --------------------------------------------------------------------------------------------
 
 
+def _binary_values(series: pd.Series) -> np.ndarray | None:
+    """The values of a column holding only True/False or 1/0, as 0/1 integers; None when it holds
+    anything else (a missing value included), so that the row-by-row check names the first bad one."""
+    dtype = series.dtype
+    try:
+        if pd.api.types.is_object_dtype(dtype):
+            values = series.to_numpy(dtype=object)
+            kind = pd.api.types.infer_dtype(values, skipna=False)
+            if kind == "boolean":  # bool and numpy.bool_ only
+                return values.astype(np.int64)
+            if kind not in ("integer", "floating", "mixed-integer-float"):
+                return None
+            numbers = values.astype(float)
+        elif (pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_integer_dtype(dtype)
+              or pd.api.types.is_float_dtype(dtype)):
+            if series.hasnans:
+                return None
+            numbers = series.to_numpy(dtype=float)
+        else:
+            return None
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if not np.all((numbers == 0.0) | (numbers == 1.0)):
+        return None
+    return numbers.astype(np.int64)
+
+
 def _event_flags(series: pd.Series, column: str) -> np.ndarray:
     """0/1 integers from a boolean-like column; ValueError naming a bad or missing value."""
+    fast = _binary_values(series)
+    if fast is not None:
+        return fast
     values = series.to_numpy(dtype=object)
     out = np.empty(len(values), dtype=np.int64)
     for i, value in enumerate(values):
@@ -492,9 +522,26 @@ def _event_flags(series: pd.Series, column: str) -> np.ndarray:
     return out
 
 
-def _labels(series: pd.Series) -> pd.Series:
-    """Group labels with missing values shown as "(not recorded)"."""
-    return series.astype(object).where(series.notna(), NOT_RECORDED)
+def _labels(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """Group labels with missing values shown as "(not recorded)", as integer codes into a label series.
+
+    ``labels.iloc[codes]`` equals ``series.astype(object).where(series.notna(), "(not recorded)")``:
+    the labels are the distinct values converted as ``astype(object)`` converts them, numbered in
+    order of first appearance (as ``groupby(sort=False)`` orders groups); a missing value shares the
+    code of a recorded "(not recorded)", if any.
+    """
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    labels = pd.Series(uniques).astype(object).tolist()
+    codes = np.asarray(codes, dtype=np.intp)
+    if len(codes) and codes.min() < 0:
+        try:
+            at = labels.index(NOT_RECORDED)
+        except ValueError:
+            at = len(labels)
+            labels.append(NOT_RECORDED)
+        codes, order = pd.factorize(np.where(codes < 0, at, codes))  # back to order of first appearance
+        labels = [labels[k] for k in order]
+    return np.asarray(codes, dtype=np.intp), pd.Series(labels, dtype=object)
 
 
 def expected_counts(
@@ -551,25 +598,39 @@ def expected_counts(
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in
                              zip(columns, (object, "int64", "int64", "float64"))})
 
-    work = pd.DataFrame({"name": _labels(frame[unit_column]).to_numpy(),
-                         "event": _event_flags(frame[event_column], event_column)})
-    if strata:
-        keys = [_labels(frame[c]).astype(str).to_numpy() for c in strata]
-        work["stratum"] = pd.Series(list(zip(*keys))).map(repr).to_numpy()
-    else:
-        work["stratum"] = "all"
-    stratum_rate = work.groupby("stratum", sort=False)["event"].mean()
-    work["expected"] = work["stratum"].map(stratum_rate).astype(float)
-    grouped = work.groupby("name", sort=False)
+    unit, names = _labels(frame[unit_column])
+    event = _event_flags(frame[event_column], event_column)
+    # A stratum is a combination of the strata's labels as text (so 2 and "2" are one level).
+    stratum = np.zeros(len(frame), dtype=np.int64)
+    for column in strata:
+        codes, labels = _labels(frame[column])
+        text_codes = pd.factorize(labels.astype(str).to_numpy(dtype=object))[0]
+        stratum = stratum * (int(text_codes.max()) + 1) + text_codes[codes]
+        stratum = pd.factorize(stratum)[0].astype(np.int64)
+    # Rate of each stratum over the whole frame, then each treatment's expected count is its
+    # stratum's rate; a unit's expected count is their sum in row order (as a group sum always was).
+    size = int(stratum.max()) + 1
+    stratum_events = np.bincount(stratum, weights=event, minlength=size)
+    stratum_rate = stratum_events / np.bincount(stratum, minlength=size)
+    expected = pd.Series(stratum_rate[stratum]).groupby(unit, sort=True).sum()
+    present = expected.index.to_numpy()
+    treatments = np.bincount(unit, minlength=len(names))[present]
+    observed = np.bincount(unit, weights=event, minlength=len(names))[present]
+    # The unit index as grouping a frame by its "name" column makes it (its dtype is inferred
+    # from the labels: int64 for whole-number names, text for text ones).
+    name_index = pd.DataFrame({"name": names.iloc[present].to_numpy(dtype=object)}).groupby(
+        "name", sort=False).size().index
     out = pd.DataFrame({
-        "treatments": grouped.size().astype("int64"),
-        "observed": grouped["event"].sum().astype("int64"),
-        "expected": grouped["expected"].sum().astype(float),
-    })
+        "treatments": treatments.astype("int64"),
+        "observed": np.rint(observed).astype("int64"),
+        "expected": expected.to_numpy(dtype=float),
+    }, index=name_index)
     out.index.name = "name"
     out = out.reset_index()
-    out = out.iloc[sorted(range(len(out)), key=lambda i: str(out["name"].iloc[i]))].reset_index(drop=True)
-    return out[columns]
+    # Units by name (as text); codes number them in order of first appearance, which breaks ties.
+    text = [str(name) for name in out["name"].tolist()]
+    order = sorted(range(len(out)), key=lambda i: text[i])
+    return out.iloc[order].reset_index(drop=True)[columns]
 
 
 @dataclass(frozen=True)

@@ -508,3 +508,87 @@ def test_funnel_pipeline_on_app_shaped_frame():
     assert sum(u.observed for u in funnel.units) == int(frame["hyperpigmentation"].sum())
     assert sum(u.expected for u in funnel.units) == pytest.approx(frame["hyperpigmentation"].sum())
     assert all(u.low998 <= u.low95 <= 1.0 <= u.high95 <= u.high998 for u in funnel.units)
+
+
+# ------------------------------------------------------------------------------------------
+# expected_counts without a Python step per treatment: the same table as the definition
+# ------------------------------------------------------------------------------------------
+
+
+def expected_by_definition(frame: pd.DataFrame, unit: str, strata: list[str], event: str) -> pd.DataFrame:
+    """Indirect standardisation one treatment at a time (the documented definition, plain Python)."""
+    def label(value):
+        return "(not recorded)" if pd.isna(value) else value
+
+    units, keys, events = [], [], []
+    for _, row in frame.iterrows():
+        units.append(label(row[unit]))
+        keys.append(tuple(str(label(row[c])) for c in strata))
+        events.append(int(row[event]))
+    totals: dict = {}
+    for key, e in zip(keys, events):
+        k, n = totals.get(key, (0, 0))
+        totals[key] = (k + e, n + 1)
+    table: dict = {}
+    for name, key, e in zip(units, keys, events):
+        k, n = totals[key]
+        rows, observed, expected = table.get(name, (0, 0, 0.0))
+        table[name] = (rows + 1, observed + e, expected + k / n)
+    names = sorted(table, key=str)
+    return pd.DataFrame({"name": names, "treatments": [table[u][0] for u in names],
+                         "observed": [table[u][1] for u in names], "expected": [table[u][2] for u in names]})
+
+
+UNIT_POOLS = [
+    np.array(["Harbourside", "Northgate", None, "Eastfield"], dtype=object),
+    np.array(["A", "(not recorded)", None], dtype=object),  # a recorded "(not recorded)" and missing are one unit
+    np.array([3, 12, 7], dtype=object),
+]
+
+
+@FAST
+@given(st.integers(0, 2**32 - 1), st.integers(1, 150), st.sampled_from(range(len(UNIT_POOLS))),
+       st.sampled_from(["bool", "int", "object", "boolean"]), st.booleans(),
+       st.sampled_from([[], ["modality"], ["modality", "fitzpatrick_type"], ["area", "level"]]))
+def test_expected_counts_match_the_definition(seed, n, pool, event_dtype, categorical_unit, strata):
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({
+        "unit": rng.choice(UNIT_POOLS[pool], n),
+        "modality": pd.Categorical(rng.choice(["ablative", "non-ablative"], n)),
+        "fitzpatrick_type": rng.integers(1, 7, n).astype("int8"),
+        "area": rng.choice(np.array(["face", None, "neck"], dtype=object), n),
+        "level": rng.choice(np.array([2, "2", 3.5, None], dtype=object), n),  # 2 and "2" are one stratum
+        "event": rng.random(n) < rng.random(),
+    })
+    frame["event"] = frame["event"].astype({"bool": bool, "int": "int64", "object": object,
+                                            "boolean": "boolean"}[event_dtype])
+    if categorical_unit:
+        frame["unit"] = pd.Categorical(frame["unit"])
+    out = expected_counts(frame, "unit", strata, "event")
+    want = expected_by_definition(frame, "unit", strata, "event")
+    assert out["name"].tolist() == want["name"].tolist()
+    assert [type(v) for v in out["name"]] == [type(v) for v in want["name"]]
+    assert out["treatments"].tolist() == want["treatments"].tolist()
+    assert out["observed"].tolist() == want["observed"].tolist()
+    assert out["expected"].tolist() == pytest.approx(want["expected"].tolist(), rel=1e-12, abs=1e-12)
+    assert list(out.dtypes.astype(str))[1:] == ["int64", "int64", "float64"]
+
+
+def test_expected_counts_keep_whole_number_unit_names_and_order_them_as_text():
+    frame = pd.DataFrame({"practitioner": [12, 3, 12, 7], "e": [True, False, False, True]})
+    out = expected_counts(frame, "practitioner", [], "e")
+    assert out["name"].tolist() == [12, 3, 7] and out["name"].dtype == "int64"
+    assert out["treatments"].tolist() == [2, 1, 1]
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ([True, None, False], "missing value (row 1)"),
+    ([1.0, 0.0, np.nan], "missing value (row 2)"),
+    ([0, 2, 1], "True/False or 1/0, got 2 (row 1)"),
+    ([True, "yes", False], "True/False or 1/0, got 'yes' (row 1)"),
+    ([0.0, 0.5, 1.0], "True/False or 1/0, got 0.5 (row 1)"),
+])
+def test_expected_counts_name_the_first_bad_event_value(values, message):
+    frame = pd.DataFrame({"u": ["A", "B", "A"], "e": values})
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        expected_counts(frame, "u", [], "e")
