@@ -4,22 +4,32 @@ A dataset is written in one transaction (it lands whole or not at all), has a ra
 of 128 bits (it goes into share links) and a ``version`` that changes whenever its records
 change, so callers can cache by ``(id, version)``. Records are stored typed and canonical, so
 reading them back needs no re-parsing.
+
+The row tables (``outcomes``, ``side_effects``) are the source of truth. Each dataset also has a
+columnar copy of the same rows (Parquet, in ``dataset_blobs``, written in the import's transaction)
+that :meth:`Store.load` reads instead of the rows: the same frames, several times faster. Datasets
+stored before the copies existed load from their rows and get their copy on that first load.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import logging
 import os
 import re
 import secrets
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
@@ -34,8 +44,16 @@ SAMPLE_OUTCOMES = ROOT / "data" / "sample_outcomes.csv"
 SAMPLE_SIDE_EFFECTS = ROOT / "data" / "sample_side_effects.csv"
 SAMPLE_NAME = "Sample clinics (synthetic)"
 SCHEMA_VERSION = "1"
-_INSERT_CHUNK = 20_000
+#: Rows per batch handed to the database driver (bounds the memory of the Python row tuples).
+_INSERT_CHUNK = 50_000
+#: Encoding of the columnar copies; a copy in another format is ignored (read from the rows, rewritten).
+BLOB_FORMAT = "parquet-1"
+#: Rows per Parquet row group (bounds the memory of the Arrow arrays while a copy is written).
+_BLOB_ROW_GROUP = 262_144
+_SIDE_EFFECT_COLUMNS: tuple[str, ...] = schema.SIDE_EFFECT_FRAME_COLUMNS
+_SQLITE_BUSY_TIMEOUT_MS = 30_000
 _ID_PATTERN = re.compile(r"^d[A-Za-z0-9_-]{22}$")
+_log = logging.getLogger(__name__)
 
 
 class StoreError(RuntimeError):
@@ -136,6 +154,18 @@ meta_table = sa.Table(
     sa.Column("value", sa.String(500), nullable=False),
 )
 
+# A columnar copy of a dataset's rows, one per kind ("outcomes", "side_effects"): the frames that
+# loading the rows gives, as Parquet. Valid only for the dataset version and format it names.
+blobs_table = sa.Table(
+    "dataset_blobs", metadata,
+    sa.Column("dataset_id", sa.String(32), sa.ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("kind", sa.String(20), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("format", sa.String(20), nullable=False),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
 
 @dataclass(frozen=True)
 class SourceInfo:
@@ -223,7 +253,7 @@ def describe_url(url: str) -> str:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
@@ -248,11 +278,30 @@ class Store:
         self.url = database_url(url)
         try:
             self.engine = make_engine(self.url)
-            metadata.create_all(self.engine)
+            metadata.create_all(self.engine, tables=[t for t in metadata.sorted_tables if t is not blobs_table])
             with self.engine.begin() as conn:
                 conn.execute(sa.select(meta_table.c.value).limit(1)).all()
         except sa.exc.SQLAlchemyError as exc:
             raise _store_error(exc, self.url) from None
+        #: Whether ``dataset_blobs`` exists. A read-only database written by an older version has no such
+        #: table and cannot get one: it still opens, and its datasets load from their rows.
+        self._blobs = self._create_blobs_table()
+        #: Cleared when storing a missing columnar copy failed for lack of write access: not tried again.
+        self._store_missing_copies = True
+
+    def _create_blobs_table(self) -> bool:
+        try:
+            blobs_table.create(self.engine, checkfirst=True)
+            return True
+        except sa.exc.SQLAlchemyError as exc:
+            try:
+                present = sa.inspect(self.engine).has_table(blobs_table.name)
+            except sa.exc.SQLAlchemyError:
+                present = False
+            if not present:
+                _log.warning("%s: cannot create the table %s (%s); datasets load from their rows.",
+                             describe_url(self.url), blobs_table.name, getattr(exc, "orig", exc))
+            return present
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
@@ -300,9 +349,9 @@ class Store:
                      "rows_read": f.rows_read, "rows_accepted": f.rows_accepted,
                      "rows_rejected": f.rows_rejected} for f in report.files])
                 _insert_frame(conn, outcomes_table, result.outcomes, dataset_id, schema.OUTCOME_NAMES)
-                _insert_frame(conn, side_effects_table, result.side_effects, dataset_id,
-                              ("treatment_id", "effect", "effect_detail", "severity", "onset_day",
-                               "resolved_day"))
+                _insert_frame(conn, side_effects_table, result.side_effects, dataset_id, _SIDE_EFFECT_COLUMNS)
+                if self._blobs:
+                    _write_blobs(conn, dataset_id, 1, result.outcomes, result.side_effects)
         except sa.exc.IntegrityError:
             raise
         except sa.exc.SQLAlchemyError as exc:
@@ -327,7 +376,8 @@ class Store:
         with self._errors(), self.engine.begin() as conn:
             if conn.execute(sa.select(datasets_table.c.id).where(datasets_table.c.id == dataset_id)).first() is None:
                 raise DatasetNotFound(dataset_id)
-            for table in (side_effects_table, outcomes_table, sources_table):
+            copies = (blobs_table,) if self._blobs else ()  # (also ON DELETE CASCADE)
+            for table in (*copies, side_effects_table, outcomes_table, sources_table):
                 conn.execute(table.delete().where(table.c.dataset_id == dataset_id))
             conn.execute(meta_table.delete().where(meta_table.c.value == dataset_id))
             conn.execute(datasets_table.delete().where(datasets_table.c.id == dataset_id))
@@ -372,20 +422,58 @@ class Store:
         return _dataset_info(row, [_source_info(s) for s in sources])
 
     def load(self, dataset_id: str) -> Records:
-        """Read a dataset's records back as typed frames. Raises :class:`DatasetNotFound`."""
+        """Read a dataset's records back as typed frames. Raises :class:`DatasetNotFound`.
+
+        Reads the dataset's columnar copy when it has a valid one, else its rows (and then tries to
+        store the copy for the next load; a database that refuses the write still loads).
+        """
         info = self.get(dataset_id)
         if info is None:
             raise DatasetNotFound(dataset_id)
         with self._errors(), self.engine.connect() as conn:
-            out = pd.read_sql(sa.select(*[outcomes_table.c[n] for n in schema.OUTCOME_NAMES])
-                              .where(outcomes_table.c.dataset_id == dataset_id)
-                              .order_by(outcomes_table.c.treatment_date, outcomes_table.c.treatment_id), conn)
-            side = pd.read_sql(sa.select(side_effects_table.c.treatment_id, side_effects_table.c.effect,
-                                         side_effects_table.c.effect_detail, side_effects_table.c.severity,
-                                         side_effects_table.c.onset_day, side_effects_table.c.resolved_day)
-                               .where(side_effects_table.c.dataset_id == dataset_id)
-                               .order_by(side_effects_table.c.id), conn)
-        return Records(schema.coerce_outcomes(out), schema.coerce_side_effects(side), info.side_effects_recorded)
+            copied = _read_blobs(conn, info) if self._blobs else None
+            outcomes, side_effects = copied or self._load_rows(conn, dataset_id)
+        if copied is None and self._blobs and self._store_missing_copies:
+            self._store_missing_blobs(info, outcomes, side_effects)
+        return Records(outcomes, side_effects, info.side_effects_recorded)
+
+    def _load_rows(self, conn: Connection, dataset_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The records from the row tables: outcomes by date then id (code-point order), side effects as stored."""
+        treatment_id: Any = outcomes_table.c.treatment_id
+        if conn.dialect.name == "postgresql":  # the order SQLite and the copies have, whatever the server locale
+            treatment_id = treatment_id.collate("C")
+        out = pd.read_sql(sa.select(*[outcomes_table.c[n] for n in schema.OUTCOME_NAMES])
+                          .where(outcomes_table.c.dataset_id == dataset_id)
+                          .order_by(outcomes_table.c.treatment_date, treatment_id), conn)
+        side = pd.read_sql(sa.select(*[side_effects_table.c[n] for n in _SIDE_EFFECT_COLUMNS])
+                           .where(side_effects_table.c.dataset_id == dataset_id)
+                           .order_by(side_effects_table.c.id), conn)
+        return schema.coerce_outcomes(out), schema.coerce_side_effects(side)
+
+    def _store_missing_blobs(self, info: DatasetInfo, outcomes: pd.DataFrame, side_effects: pd.DataFrame) -> None:
+        """Store the columnar copy of a dataset just read from its rows, in its own short transaction.
+
+        Best effort, and never waits long for another writer: a read-only or busy database, a
+        concurrent delete, or another process storing the same copy only mean that the next load
+        reads the rows again.
+        """
+        try:
+            with self.engine.connect() as conn:
+                # SQLite: give up after 0.2 s instead of waiting up to 30 s for another import to finish.
+                _sqlite_pragma(conn, "PRAGMA busy_timeout=200")
+                try:
+                    with conn.begin():
+                        if conn.dialect.name == "postgresql":
+                            conn.exec_driver_sql("SET LOCAL lock_timeout = '2s'")
+                        conn.execute(blobs_table.delete().where(blobs_table.c.dataset_id == info.id))
+                        _write_blobs(conn, info.id, info.version, outcomes, side_effects)
+                finally:
+                    _sqlite_pragma(conn, f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
+        except sa.exc.SQLAlchemyError as exc:
+            reason = getattr(exc, "orig", exc)
+            if any(word in str(reason).lower() for word in ("readonly", "read-only", "permission denied")):
+                self._store_missing_copies = False
+            _log.info("Dataset %s: columnar copy not stored (%s); it loads from its rows.", info.id, reason)
 
     def ensure_sample(self) -> DatasetInfo | None:
         """Import the bundled sample data when the store holds no dataset at all; return it."""
@@ -441,14 +529,24 @@ def _dataset_info(row: Any, sources: list[SourceInfo]) -> DatasetInfo:
                        row["rows_rejected"], tuple(sources), notes, recorded)
 
 
+# --- writing rows ----------------------------------------------------------------------------
+#
+# A column is turned into the values the database stores ("canonical" values) once, column-wise with
+# numpy: the row inserts and the columnar copy are both made from them, so the copy holds exactly
+# what reading the rows back gives.
+
 def _insert_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame, dataset_id: str,
                   columns: tuple[str, ...]) -> None:
-    for chunk in _chunks(frame, _INSERT_CHUNK):
-        rows = _frame_rows(chunk, columns)
-        for row in rows:
-            row["dataset_id"] = dataset_id
-        if rows:
-            conn.execute(table.insert(), rows)
+    """Insert a frame's rows through the driver, in the caller's transaction (COPY on PostgreSQL)."""
+    if not len(frame):
+        return
+    names = ("dataset_id", *columns)
+    types = [table.c[name].type for name in columns]
+    batches = (_row_tuples(chunk, columns, types, dataset_id) for chunk in _chunks(frame, _INSERT_CHUNK))
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        _copy_rows(conn, table, names, batches)
+    else:
+        _executemany_rows(conn, table, names, batches)
 
 
 def _chunks(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
@@ -456,27 +554,260 @@ def _chunks(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
         yield frame.iloc[start:start + size]
 
 
-def _frame_rows(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Rows as dicts of plain Python values (None for missing, date for dates, int for small ints)."""
-    data: dict[str, list[Any]] = {}
-    for name in columns:
-        col = frame[name]
-        if pd.api.types.is_datetime64_any_dtype(col):
-            values = [None if pd.isna(v) else v.date() for v in col]
-        elif pd.api.types.is_float_dtype(col):
-            arr = col.to_numpy(dtype="float64")
-            obj = arr.astype(object)
-            obj[np.isnan(arr)] = None
-            if name in ("improvement_score", "satisfaction", "follow_up_visits"):
-                obj = np.array([None if v is None else int(v) for v in obj], dtype=object)
-            values = obj.tolist()
-        elif pd.api.types.is_integer_dtype(col):
-            values = [int(v) for v in col]
+def _row_tuples(frame: pd.DataFrame, columns: tuple[str, ...], types: list[Any],
+                dataset_id: str) -> list[tuple[Any, ...]]:
+    """Rows as tuples of plain Python values: None for missing, ``YYYY-MM-DD`` for dates, int for integers."""
+    values = [_python_values(*_canonical(frame[name], sql_type), sql_type) for name, sql_type in zip(columns, types)]
+    return list(zip(itertools.repeat(dataset_id, len(frame)), *values))
+
+
+def _canonical(column: pd.Series, sql_type: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """The values a column of this SQL type stores, as a numpy array and the mask of missing values.
+
+    Text: object array of str with None for missing (mask None). Dates: ``datetime64[D]``. Integers:
+    int64 (numbers truncated toward zero, as ``int()`` does). Floats: float64.
+    """
+    if isinstance(sql_type, sa.Date):
+        if not pd.api.types.is_datetime64_any_dtype(column):
+            column = pd.to_datetime(column)
+        if isinstance(column.dtype, pd.DatetimeTZDtype):
+            column = column.dt.tz_localize(None)
+        days = column.to_numpy().astype("datetime64[D]")
+        return days, np.isnat(days)
+    if isinstance(sql_type, sa.Integer):
+        if (pd.api.types.is_integer_dtype(column) or pd.api.types.is_bool_dtype(column)) and not column.hasnans:
+            return column.to_numpy(dtype=np.int64), None
+        numbers = pd.to_numeric(column, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        missing = np.isnan(numbers)
+        present = numbers[~missing]
+        if not np.isfinite(present).all():
+            raise ValueError(f"{column.name}: an infinite value cannot be stored in an integer column.")
+        whole = np.zeros(len(numbers), dtype=np.int64)
+        whole[~missing] = np.trunc(present).astype(np.int64)
+        return whole, missing
+    if isinstance(sql_type, sa.Float):
+        numbers = (column if pd.api.types.is_float_dtype(column) else pd.to_numeric(column, errors="coerce"))
+        numbers = numbers.to_numpy(dtype="float64", na_value=np.nan)
+        return numbers, np.isnan(numbers)
+    text = column.to_numpy(dtype=object, na_value=None)
+    if pd.api.types.infer_dtype(text, skipna=True) not in ("string", "empty"):
+        text = np.array([v if v is None or isinstance(v, str) else str(v) for v in text], dtype=object)
+    return text, None
+
+
+def _python_values(values: np.ndarray, missing: np.ndarray | None, sql_type: Any) -> list[Any]:
+    if isinstance(sql_type, sa.Date):
+        values = np.datetime_as_string(values, unit="D").astype(object)
+    elif values.dtype != object:
+        values = values.astype(object)
+    if missing is not None and missing.any():
+        values[missing] = None
+    return values.tolist()
+
+
+def _copy_rows(conn: Connection, table: sa.Table, names: tuple[str, ...],
+               batches: Iterable[list[tuple[Any, ...]]]) -> None:
+    """PostgreSQL: ``COPY ... FROM STDIN`` on the connection's own transaction (psycopg 3)."""
+    quote = conn.dialect.identifier_preparer.quote
+    statement = f"COPY {quote(table.name)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        with conn.connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
+            for batch in batches:
+                for row in batch:
+                    copy.write_row(row)
+    except dbapi.Error as exc:  # raised by the driver itself, not through SQLAlchemy: wrap it the same way
+        raise sa.exc.DBAPIError.instance(statement, None, exc, dbapi.Error, dialect=conn.dialect) from exc
+
+
+def _executemany_rows(conn: Connection, table: sa.Table, names: tuple[str, ...],
+                      batches: Iterable[list[tuple[Any, ...]]]) -> None:
+    """``INSERT`` with the driver's executemany (no per-row SQLAlchemy parameter processing)."""
+    marker = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(conn.dialect.paramstyle)
+    if marker is None:  # pragma: no cover - SQLite and psycopg use one of the above
+        for batch in batches:
+            conn.execute(table.insert(), [dict(zip(names, row)) for row in batch])
+        return
+    quote = conn.dialect.identifier_preparer.quote
+    statement = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
+                 f"VALUES ({', '.join([marker] * len(names))})")
+    for batch in batches:
+        conn.exec_driver_sql(statement, batch)
+
+
+def _sqlite_pragma(conn: Connection, statement: str) -> Any:
+    """SQLite: run a PRAGMA on the driver's connection, outside SQLAlchemy's transaction bookkeeping, and
+    return its value. None on other databases and when it fails (only used for timeouts)."""
+    if conn.dialect.name != "sqlite":
+        return None
+    try:
+        row = conn.connection.driver_connection.execute(statement).fetchone()
+    except conn.dialect.loaded_dbapi.Error:
+        return None
+    return row[0] if row else None
+
+
+# --- columnar copies -----------------------------------------------------------------------------
+
+def _blob_columns(kind: str) -> tuple[sa.Table, tuple[str, ...]]:
+    return (outcomes_table, schema.OUTCOME_NAMES) if kind == "outcomes" else (side_effects_table,
+                                                                              _SIDE_EFFECT_COLUMNS)
+
+
+def _write_blobs(conn: Connection, dataset_id: str, version: int, outcomes: pd.DataFrame,
+                 side_effects: pd.DataFrame) -> None:
+    """Store the columnar copies of a dataset's records (outcomes in load order) in the caller's transaction."""
+    for kind, frame in (("outcomes", outcomes), ("side_effects", side_effects)):
+        table, columns = _blob_columns(kind)
+        data = _encode_blob(frame, table, columns, ordered=kind == "outcomes")
+        conn.execute(blobs_table.insert().values(dataset_id=dataset_id, kind=kind, version=version,
+                                                 format=BLOB_FORMAT, rows=len(frame), data=data))
+
+
+def _arrow_type(sql_type: Any) -> pa.DataType:
+    if isinstance(sql_type, sa.Date):
+        return pa.date32()
+    if isinstance(sql_type, sa.Integer):
+        return pa.int64()
+    if isinstance(sql_type, sa.Float):
+        return pa.float64()
+    return pa.string()
+
+
+def _encode_blob(frame: pd.DataFrame, table: sa.Table, columns: tuple[str, ...], *, ordered: bool) -> bytes:
+    """The rows a frame stores, as Parquet (zstd): canonical values, in the order loading the rows gives."""
+    types = [table.c[name].type for name in columns]
+    arrow_schema = pa.schema([pa.field(name, _arrow_type(t)) for name, t in zip(columns, types)])
+    order = _load_order(frame, table) if ordered else None
+    sink = pa.BufferOutputStream()
+    with pq.ParquetWriter(sink, arrow_schema, compression="zstd") as writer:
+        for start in range(0, len(frame), _BLOB_ROW_GROUP):
+            rows = (slice(start, start + _BLOB_ROW_GROUP) if order is None
+                    else order[start:start + _BLOB_ROW_GROUP])
+            part = frame.iloc[rows]
+            arrays = []
+            for name, sql_type, field_ in zip(columns, types, arrow_schema):
+                values, missing = _canonical(part[name], sql_type)
+                arrays.append(pa.array(values, type=field_.type, mask=missing, from_pandas=missing is None))
+            writer.write_table(pa.Table.from_arrays(arrays, schema=arrow_schema))
+    return sink.getvalue().to_pybytes()
+
+
+def _load_order(frame: pd.DataFrame, table: sa.Table) -> np.ndarray | None:
+    """Row positions that sort outcomes as loading the rows does (date, then id in code-point order);
+    None when the frame is in that order already."""
+    if len(frame) < 2:
+        return None
+    days, _ = _canonical(frame["treatment_date"], table.c.treatment_date.type)
+    ids, _ = _canonical(frame["treatment_id"], table.c.treatment_id.type)
+    day = days.view(np.int64)
+    try:
+        later = (day[1:] > day[:-1]) | ((day[1:] == day[:-1]) & (ids[1:] > ids[:-1]))
+        if later.all():
+            return None
+    except TypeError:  # a missing id; the database refuses such a row anyway
+        pass
+    codes = pd.factorize(pd.Series(ids, dtype=object).fillna(""), sort=True)[0]
+    return np.lexsort((codes, day))
+
+
+@cache
+def _frame_template(kind: str) -> pd.DataFrame:
+    """An empty frame with the columns and dtypes loading the rows gives (``schema.coerce_*``)."""
+    columns = schema.OUTCOME_NAMES if kind == "outcomes" else _SIDE_EFFECT_COLUMNS
+    empty = pd.DataFrame({name: pd.Series([], dtype=object) for name in columns})
+    coerce = schema.coerce_outcomes if kind == "outcomes" else schema.coerce_side_effects
+    return coerce(empty)
+
+
+def _read_blobs(conn: Connection, info: DatasetInfo) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """A dataset's frames from its columnar copies, or None when it has no valid copy (read the rows)."""
+    rows = conn.execute(sa.select(blobs_table.c.kind, blobs_table.c.rows, blobs_table.c.data).where(
+        (blobs_table.c.dataset_id == info.id) & (blobs_table.c.version == info.version)
+        & (blobs_table.c.format == BLOB_FORMAT))).all()
+    found = {row.kind: row for row in rows}
+    expected = {"outcomes": info.treatments, "side_effects": info.side_effects}
+    if set(found) != set(expected):
+        return None
+    frames = []
+    for kind, count in expected.items():
+        row = found[kind]
+        try:
+            frame = _decode_blob(row.data, _frame_template(kind))
+        except (pa.ArrowException, ValueError, TypeError, KeyError) as exc:
+            _log.warning("Dataset %s: its columnar copy (%s) cannot be read (%s); loading the rows.", info.id,
+                         kind, exc)
+            return None
+        if len(frame) != count or row.rows != count:
+            _log.warning("Dataset %s: its columnar copy (%s) has %d rows, not %d; loading the rows.", info.id,
+                         kind, len(frame), count)
+            return None
+        frames.append(frame)
+    return frames[0], frames[1]
+
+
+def _decode_blob(data: bytes, template: pd.DataFrame) -> pd.DataFrame:
+    """Parquet bytes back to a frame with exactly the columns, dtypes and index of ``template``.
+
+    Text is read dictionary-encoded where values repeat, so each distinct string becomes one Python
+    object shared by its rows (faster, and less memory than one object per row).
+    """
+    text = [name for name, dtype in template.dtypes.items()
+            if pd.api.types.is_object_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype)]
+    table = pq.read_table(pa.BufferReader(data), columns=list(template.columns),
+                          read_dictionary=[name for name in text if name != "treatment_id"])
+    index = pd.RangeIndex(table.num_rows)
+    columns = {}
+    for name in template.columns:
+        dtype = template[name].dtype
+        values = table.column(name)
+        if isinstance(dtype, pd.CategoricalDtype):
+            column = pd.Series(pd.Categorical.from_codes(_category_codes(values, dtype.categories), dtype=dtype),
+                               index=index)
+        elif pd.api.types.is_object_dtype(dtype):
+            column = pd.Series(_text_values(values), index=index, dtype=object, copy=False)
         else:
-            values = [None if (v is None or (isinstance(v, float) and np.isnan(v))) else str(v)
-                      for v in col.astype(object)]
-        data[name] = values
-    return [dict(zip(columns, values)) for values in zip(*(data[c] for c in columns))]
+            column = pd.Series(values.to_numpy(zero_copy_only=False), index=index, copy=False).astype(dtype)
+        columns[name] = column
+    frame = pd.DataFrame(columns, index=index, copy=False)
+    if list(frame.columns) != list(template.columns) or not frame.dtypes.equals(template.dtypes):
+        raise TypeError("the copy's columns do not match the record schema")
+    return frame
+
+
+def _dictionary_parts(values: pa.ChunkedArray,
+                      convert: Callable[[np.ndarray], np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray, Any]]:
+    """For each chunk of a dictionary column: converted dictionary, indices (0 where null), null mask."""
+    for chunk in values.chunks:
+        indices = chunk.indices.fill_null(0).to_numpy(zero_copy_only=False)
+        nulls = chunk.is_null().to_numpy(zero_copy_only=False) if chunk.null_count else None
+        yield convert(chunk.dictionary.to_numpy(zero_copy_only=False)), indices, nulls
+
+
+def _text_values(values: pa.ChunkedArray) -> np.ndarray:
+    """Object array of str with None for missing."""
+    if not pa.types.is_dictionary(values.type):
+        return values.to_numpy(zero_copy_only=False)
+    parts = []
+    for dictionary, indices, nulls in _dictionary_parts(values, lambda d: d):
+        part = (dictionary.take(indices) if len(dictionary) else np.full(len(indices), None, dtype=object))
+        if nulls is not None:
+            part[nulls] = None
+        parts.append(part)
+    return np.concatenate(parts) if parts else np.empty(0, dtype=object)
+
+
+def _category_codes(values: pa.ChunkedArray, categories: pd.Index) -> np.ndarray:
+    """Category codes of text values (-1 for missing or unknown values, as ``pd.Categorical`` gives)."""
+    if not pa.types.is_dictionary(values.type):
+        return pd.Categorical(values.to_numpy(zero_copy_only=False), categories=categories).codes
+    parts = []
+    for lookup, indices, nulls in _dictionary_parts(values, categories.get_indexer):
+        part = lookup.take(indices) if len(lookup) else np.full(len(indices), -1, dtype=np.intp)
+        if nulls is not None:
+            part[nulls] = -1
+        parts.append(part)
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int8)
 
 
 def _store_error(exc: Exception, url: str) -> StoreError:

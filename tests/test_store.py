@@ -86,7 +86,7 @@ def test_list_rename_delete(store, corpus):
     store.delete(b.id)
     assert [d.id for d in store.datasets()] == [a.id]
     with store.engine.connect() as conn:
-        for table in ("outcomes", "side_effects", "dataset_sources"):
+        for table in ("outcomes", "side_effects", "dataset_sources", "dataset_blobs"):
             left = conn.execute(sa.text(f"SELECT count(*) FROM {table} WHERE dataset_id = :i"), {"i": b.id}).scalar()
             assert left == 0, table
     with pytest.raises(DatasetNotFound):
