@@ -52,7 +52,9 @@ BLOB_FORMAT = "parquet-1"
 _BLOB_ROW_GROUP = 262_144
 _SIDE_EFFECT_COLUMNS: tuple[str, ...] = schema.SIDE_EFFECT_FRAME_COLUMNS
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
-_ID_PATTERN = re.compile(r"^d[A-Za-z0-9_-]{22}$")
+# New ids are "d" + 22 base64url characters; databases written before that change hold bare 22-character
+# tokens, which must stay loadable (same 128 random bits).
+_ID_PATTERN = re.compile(r"^d?[A-Za-z0-9_-]{22}$")
 _log = logging.getLogger(__name__)
 
 

@@ -66,6 +66,16 @@ def test_ids_are_random_url_safe_and_128_bits():
         assert not is_valid_dataset_id(bad)
 
 
+def test_ids_written_before_the_d_prefix_still_load(store, corpus, monkeypatch):
+    """Databases from before the 'd' prefix hold bare 22-character tokens: their datasets must still open."""
+    old = "GNLDT0LmnOHxYwdXIAf1PA"
+    monkeypatch.setattr("analysis.store.new_dataset_id", lambda: old)
+    info = store.import_dataset(imported(corpus, "bom_utf8.csv"), "Old")
+    assert info.id == old and is_valid_dataset_id(old)
+    assert len(store.load(old).outcomes) == info.treatments
+    assert store.get(old).name == "Old"
+
+
 def test_same_file_twice_is_detected(store, corpus):
     first = store.import_dataset(imported(corpus, "bom_utf8.csv"), "First")
     with pytest.raises(DuplicateImport) as info:
