@@ -20,7 +20,7 @@ numbers) only, with the variable part in an ``st.text`` beneath.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,7 @@ KEY_DELETE_CONFIRM = "data_delete_confirm"
 KEY_DELETE_GO = "data_delete_go"
 
 NOT_IN_FILE = "— not in this file —"
+WITHHELD = "(not shown: the file has patient identifier columns)"
 DATE_ORDERS = {"dayfirst": "day first (dd/mm/yyyy)", "monthfirst": "month first (mm/dd/yyyy)"}
 MAX_ROWS_SHOWN = 5_000        # longer problem lists are downloaded, not scrolled
 MAX_QUALITY_ROWS = 1_000
@@ -134,6 +135,9 @@ def import_section(store: Store) -> None:
                                 help=f"Up to {limit} MB per file. Comma, semicolon or tab separated; "
                                      "UTF-8, Windows-1252 or Latin-1.")
     if not uploaded:
+        # A file over the limit never reaches the server: the uploader marks it in red and says why on hover.
+        st.caption(f"Up to {limit} MB per file. A larger file is marked in red in the box above and is not "
+                   "uploaded (point at it to see why): remove it and export a shorter period instead.")
         st.session_state.pop(_STATE, None)
         return
     state = _current_upload(uploaded, store)
@@ -364,9 +368,39 @@ def _after_import(state: _Upload, store: Store, info: DatasetInfo, report: Impor
         except _DB_ERRORS:
             pass  # the dataset is saved; only the convenience of automatic mapping next time is lost
         state.saved[kind] = chosen.get(kind, {})
-    state.done = _Done(info.id, info.name, report)
+    state.done = _Done(info.id, info.name, without_identifiers(report))
     state.mapping, state.dates, state.duplicate, state.pending = {}, None, None, None
     request_dataset(info.id)
+
+
+def without_identifiers(report: ImportReport) -> ImportReport:
+    """The report as the page shows and downloads it: no patient identifier in it.
+
+    The import drops identifier columns, but two things in its report can still hold them: the text of
+    a row that could not be split into columns (its fields cannot be matched to the headers, so the whole
+    text is withheld when the file has identifier columns), and patient ids that are e-mail addresses or
+    phone numbers in the rejected rows (the import does not store those either, so they are blanked).
+    """
+    with_identifiers = {f.file for f in report.files if f.dropped_identifier_columns}
+    problems = report.problems
+    whole_rows = problems["file"].isin(with_identifiers) & (problems["column"] == "(whole row)")
+    if whole_rows.any():
+        problems = problems.copy()
+        problems.loc[whole_rows, "value"] = WITHHELD
+    by_file = {f.file: f for f in report.files}
+    rejected: dict[str, pd.DataFrame] = {}
+    for file, rows in report.rejected_rows.items():
+        summary = by_file.get(file)
+        id_headers = [h for h, c in (summary.columns if summary else {}).items()
+                      if c == "patient_id" and h in rows.columns]
+        for header in id_headers:
+            text = rows[header].astype(str)
+            identifying = text.str.match(schema.EMAIL_VALUE) | text.str.match(schema.PHONE_VALUE)
+            if identifying.any():
+                rows = rows.copy()
+                rows[header] = rows[header].mask(identifying, "")
+        rejected[file] = rows
+    return replace(report, problems=problems, rejected_rows=rejected)
 
 
 def _show_outcome(state: _Upload) -> None:
