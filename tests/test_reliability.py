@@ -104,11 +104,14 @@ def test_kill_9_mid_import_leaves_postgresql_consistent(pg_url, big_export):
         assert_whole_or_absent(pg_url, len(result.outcomes), len(result.side_effects))
 
 
-def test_read_only_database_gives_a_clear_error(tmp_path, corpus):
+def test_read_only_database_gives_a_clear_error(tmp_path, corpus, monkeypatch):
     db = tmp_path / "ro.db"
     Store(f"sqlite:///{db}").import_dataset(import_files(SourceFile.from_path(corpus / "bom_utf8.csv")), "existing")
     # File permissions do not stop root (CI runs as root), so open the file read-only through SQLite instead.
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
     read_only = Store(f"sqlite:///file:{db}?mode=ro&uri=true")
+    assert not (tmp_path / "cwd" / "file:").exists()  # a URI is not a folder to create
     assert [d.name for d in read_only.datasets()] == ["existing"]  # reading still works
     with pytest.raises(StoreError, match="read-only"):
         read_only.import_dataset(import_files(SourceFile.from_path(corpus / "latin1_tab.csv")), "new")
