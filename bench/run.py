@@ -630,8 +630,9 @@ def render(results: list[dict], args: argparse.Namespace, elapsed: float) -> str
     lines += ["", "## Results", "",
               "Times are medians of repeats (import: one run at sizes above 100,000). Peak MB = peak resident set "
               "size (`ru_maxrss`) of the child process that ran the step. \"stats\" = every function in "
-              "`ui/compute.py`'s `FUNCTIONS`, called as the pages call them, through the `st.cache_data` "
-              "function (`_run`); \"filter\" = `ui.setup.select` (clinic + Fitzpatrick IV, V) then the Skin tone "
+              "`ui/compute.py`'s `FUNCTIONS` and composites, called as the pages call them, through "
+              "`ui.compute.run` (`st.cache_data`); \"first load\" = `Store.load` + `analysis.filters.prepare`, as "
+              "`ui.setup.load_records` does; \"filter\" = `ui.setup.select` (clinic + Fitzpatrick IV, V) then the Skin tone "
               "statistics; \"page\" = `pages/4_Skin_tone.py` in `streamlit.testing.v1.AppTest`.", ""]
     lines.append("| " + " | ".join(COLUMNS) + " |")
     lines.append("|" + "|".join("---:" for _ in COLUMNS) + "|")
@@ -666,8 +667,11 @@ def render(results: list[dict], args: argparse.Namespace, elapsed: float) -> str
     calls = _get(largest, "summary", "calls")
     if calls:
         lines += ["", f"### Statistics per call at {largest['size']:,} treatments", "",
-                  "Cold = first call through `ui.compute._run` (compute, pickle into `st.cache_data`); cached = the "
-                  "same call again (hash the key, unpickle the stored result).", "",
+                  "Cold = first call through `ui.compute.run` (compute, pickle into `st.cache_data`); cached = the "
+                  "same call again (hash the key, unpickle the stored result). Calls run in page order; "
+                  "`top_findings` and `claims` are built from the other cached comparisons, so the parts they "
+                  "computed first (monthly and the funnels) are cache hits when their own row comes.",
+                  "",
                   "| call | cold s | cached ms | pickled kB |", "|---|---:|---:|---:|"]
         for c in calls:
             lines.append(f"| `{c['call']}` | {c['cold_s']:.2f} | {c['cached_ms']:.2f} | {c['pickled_kb']:.0f} |")
