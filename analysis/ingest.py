@@ -145,6 +145,11 @@ class FileSummary:
 
 PROBLEM_COLUMNS = ["file", "row", "column", "value", "reason", "severity"]
 
+# Shown instead of a value that may identify a patient: the text of a row that could not be split into
+# columns when the file has identifier columns (its fields cannot be matched to the headers), and any
+# value of a column whose header names an identifier. ui/upload.py shows the same words.
+WITHHELD = "(not shown: the file has patient identifier columns)"
+
 
 @dataclass
 class ImportReport:
@@ -529,7 +534,9 @@ class _Problems:
         if severity == "rejected":
             self.rejected |= mask
         where = np.flatnonzero(mask)
-        vals = _take(values, where)
+        # A mapping can point an identifier column (e.g. 'Date of Birth') at a schema column: its values
+        # are checked like any other, but never quoted.
+        vals = WITHHELD if schema.looks_like_identifier_header(column) else _take(values, where)
         reasons = _take(reason, where) if not isinstance(reason, str) else reason
         self.parts.append(pd.DataFrame({"file": self.file, "row": self.rows[where], "column": column,
                                         "value": vals, "reason": reasons, "severity": severity}))
@@ -652,7 +659,8 @@ def parse_dates(raw: pd.Series, order: DateOrder, file: str, header: str,
             elif month_first_evidence:
                 order = "monthfirst"
             else:
-                raise DateOrderNeeded(file, header, list(text[is_dmy].unique()[:3]))
+                raise DateOrderNeeded(file, header, [WITHHELD] if schema.looks_like_identifier_header(header)
+                                      else list(text[is_dmy].unique()[:3]))
         if order == "dayfirst":
             day[is_dmy], month[is_dmy] = first, second
         else:
@@ -760,7 +768,9 @@ def _clean_text(raw: pd.Series) -> pd.Series:
 
 
 def _validate_outcomes(table: RawTable, plan: ColumnPlan, options: ImportOptions,
-                       problems: _Problems, notes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+                       problems: _Problems, notes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
+    """The accepted records, the side effects of the flag columns, and whether the patient id column was
+    refused (it held e-mail addresses or phone numbers)."""
     frame = table.frame
     by_name = {v: k for k, v in plan.mapping.items()}
     decimal_comma = table.delimiter != ","
@@ -818,7 +828,7 @@ def _validate_outcomes(table: RawTable, plan: ColumnPlan, options: ImportOptions
                       + implied.astype(str) + "); the stated modality was kept").to_numpy(), "warning")
     out["modality"] = stated.fillna(implied)
     out["treatment_area"] = out["treatment_area"].str.lower()
-    _drop_identifier_values(out, table.file, notes)
+    ids_refused = _drop_identifier_values(out, table.file, notes)
     # side-effect flag columns in a combined sheet
     flag_rows: list[pd.DataFrame] = []
     for header, effect in plan.flags.items():
@@ -833,25 +843,39 @@ def _validate_outcomes(table: RawTable, plan: ColumnPlan, options: ImportOptions
         columns=["treatment_id", "effect"])
     if len(flags):
         flags = flags[flags["treatment_id"].isin(set(records["treatment_id"]))]
-    return records, flags
+    return records, flags, ids_refused
 
 
-def _drop_identifier_values(out: dict[str, pd.Series], file: str, notes: list[str]) -> None:
-    """patient_id must be a pseudonymous code: drop it when it holds e-mail addresses or phone numbers."""
-    ids = out["patient_id"].dropna()
+def _drop_identifier_values(out: dict[str, pd.Series], file: str, notes: list[str]) -> bool:
+    """patient_id must be a pseudonymous code: drop it when it holds e-mail addresses or phone numbers.
+
+    Returns True when it was dropped (the rejected rows then leave the column blank too)."""
+    if not _holds_identifiers(out["patient_id"]):
+        return False
+    out["patient_id"] = pd.Series([None] * len(out["patient_id"]), index=out["patient_id"].index, dtype=object)
+    notes.append(f"{file}: the patient id column holds e-mail addresses or phone numbers, which identify "
+                 "patients, so it was not stored (and is left blank in the rejected rows). Use a pseudonymous "
+                 "patient code instead.")
+    return True
+
+
+def _holds_identifiers(values: pd.Series) -> bool:
+    """True when the first 5000 distinct values (found in the shortest prefix that holds them) include
+    an e-mail address or a phone number."""
+    ids = values.dropna()
     if ids.empty:
-        return
-    size = 20_000  # the first 5000 distinct values, found in the shortest prefix that holds them
+        return False
+    size = 20_000
     while True:
         sample = ids.iloc[:size].astype(str).unique()
         if len(sample) >= 5000 or size >= len(ids):
             break
         size *= 4
-    sample = sample[:5000]
-    if any(schema.EMAIL_VALUE.match(v) or schema.PHONE_VALUE.match(v) for v in sample):
-        out["patient_id"] = pd.Series([None] * len(out["patient_id"]), index=out["patient_id"].index, dtype=object)
-        notes.append(f"{file}: the patient id column holds e-mail addresses or phone numbers, which identify "
-                     "patients, so it was not stored. Use a pseudonymous patient code instead.")
+    return any(_identifying(v) for v in sample[:5000])
+
+
+def _identifying(value: str) -> bool:
+    return bool(schema.EMAIL_VALUE.match(value) or schema.PHONE_VALUE.match(value))
 
 
 def _validate_side_effects(table: RawTable, plan: ColumnPlan, problems: _Problems,
@@ -935,18 +959,17 @@ def import_files(outcomes: SourceFile, side_effects: SourceFile | list[SourceFil
         raise MissingColumns(out_table.file, "outcomes", list(out_table.frame.columns), missing, plan.mapping)
     _note_columns(out_table, plan, notes)
     problems = _Problems(out_table.file, out_table.rows)
-    records, flag_effects = _validate_outcomes(out_table, plan, options, problems, notes)
-    problems.add_rows(out_table.malformed["row"].to_numpy(), out_table.malformed["value"].tolist(),
-                      out_table.malformed["reason"].tolist())
+    records, flag_effects, ids_refused = _validate_outcomes(out_table, plan, options, problems, notes)
+    _add_malformed(out_table, problems, _has_identifiers(out_table, plan) or ids_refused)
     if records.empty:
         first = problems.frame().head(3)
-        examples = "; ".join(f"row {p.row} '{p.column}' = '{_clip(p.value, 30)}': {p.reason}"
-                             for p in first.itertuples())
+        examples = "; ".join(f"row {p.row} '{p.column}' = '{p.value if p.value == WITHHELD else _clip(p.value, 30)}'"
+                             f": {p.reason}" for p in first.itertuples())
         raise ImportProblem(out_table.file, f"no row could be imported. First problems: {examples}.",
                             "Fix these values (or the column headers) and import the file again.")
     summaries.append(_summary(out_table, "outcomes", sha, plan, len(records), problems))
     all_problems.append(problems.frame())
-    rejected_rows[out_table.file] = _rejected(out_table, problems)
+    rejected_rows[out_table.file] = _rejected(out_table, problems, plan, ids_refused)
 
     outcome_rows = pd.Series(out_table.rows, index=out_table.frame.index)
     rejected = problems.rejected
@@ -977,13 +1000,18 @@ def import_files(outcomes: SourceFile, side_effects: SourceFile | list[SourceFil
             full[orphan] = reasons
             side_problems.add(orphan, {v: k for k, v in side_plan.mapping.items()}["treatment_id"],
                               side["treatment_id"].fillna(""), full)
-        side_problems.add_rows(table.malformed["row"].to_numpy(), table.malformed["value"].tolist(),
-                               table.malformed["reason"].tolist())
+        # A side-effect file stores no patient id, but one may be in the file (and so in its rejected rows).
+        side_ids = _patient_id_headers(table, plan_columns(list(table.frame.columns), "outcomes"))
+        side_ids_refused = any(_holds_identifiers(table.frame[h]) for h in side_ids)
+        if side_ids_refused:
+            notes.append(f"{table.file}: column(s) {', '.join(repr(h) for h in side_ids)} hold e-mail addresses or "
+                         "phone numbers, which identify patients, so they are left blank in the rejected rows.")
+        _add_malformed(table, side_problems, _has_identifiers(table, side_plan) or side_ids_refused)
         kept = side.loc[~side_problems.rejected]
         side_frames.append(kept)
         summaries.append(_summary(table, "side_effects", sha, side_plan, len(kept), side_problems))
         all_problems.append(side_problems.frame())
-        rejected_rows[table.file] = _rejected(table, side_problems)
+        rejected_rows[table.file] = _rejected(table, side_problems, None, side_ids_refused)
     side_effects_frame = schema.coerce_side_effects(pd.concat(side_frames, ignore_index=True))
     for table in [out_table, *side_tables]:
         if table.blank_rows:
@@ -1015,17 +1043,42 @@ def _summary(table: RawTable, kind: Kind, sha: dict[str, str], plan: ColumnPlan,
                        plan.identifiers)
 
 
-def _rejected(table: RawTable, problems: _Problems) -> pd.DataFrame:
-    """The rejected rows as they were in the file (minus identifier columns), with row number and reasons."""
+def _add_malformed(table: RawTable, problems: _Problems, withhold: bool) -> None:
+    """Report the rows that could not be split into columns. Their text is quoted only when the file has
+    no patient identifier in it: its fields cannot be matched to the headers, so no part can be shown."""
+    malformed = table.malformed
+    values = [WITHHELD] * len(malformed) if withhold else malformed["value"].tolist()
+    problems.add_rows(malformed["row"].to_numpy(), values, malformed["reason"].tolist())
+
+
+def _has_identifiers(table: RawTable, plan: ColumnPlan) -> bool:
+    """True when a column of the file is (or is named like) a patient identifier, even one mapped to the schema."""
+    return bool(plan.identifiers) or any(schema.looks_like_identifier_header(h) for h in table.frame.columns)
+
+
+def _patient_id_headers(table: RawTable, plan: ColumnPlan) -> list[str]:
+    return [h for h, c in plan.mapping.items() if c == "patient_id" and h in table.frame.columns]
+
+
+def _rejected(table: RawTable, problems: _Problems, plan: ColumnPlan | None, ids_refused: bool) -> pd.DataFrame:
+    """The rejected rows as they were in the file (minus identifier columns), with row number and reasons.
+
+    Patient ids are treated as in the accepted rows: when the import refused the column (it holds e-mail
+    addresses or phone numbers) it is left blank, and any such value is blanked in any case. ``plan`` is
+    the file's column plan (None: as an outcome file would be read)."""
     found = problems.frame()
     found = found[found["severity"] == "rejected"]
     if found.empty:
         return pd.DataFrame(columns=["row", "problems"])
     reasons = (found.assign(text=found["column"] + ": " + found["reason"])
                .groupby("row")["text"].agg("; ".join))
-    plan = plan_columns(list(table.frame.columns), "outcomes")
-    keep = [c for c in table.frame.columns if c not in plan.identifiers]
+    default = plan_columns(list(table.frame.columns), "outcomes")
+    keep = [c for c in table.frame.columns if c not in default.identifiers]
     rows = table.frame.loc[problems.rejected, keep].copy()
+    for header in _patient_id_headers(table, default if plan is None else plan):
+        if header in rows.columns:
+            text = rows[header].astype(str)
+            rows[header] = "" if ids_refused else text.where(~text.map(_identifying).astype(bool), "")
     rows.insert(0, "row", table.rows[problems.rejected])
     if len(table.malformed):
         bad = pd.DataFrame({"row": table.malformed["row"]})

@@ -9,6 +9,7 @@ import pytest
 
 from analysis import schema
 from analysis.ingest import (
+    WITHHELD,
     DateOrderNeeded,
     ImportOptions,
     ImportProblem,
@@ -337,3 +338,88 @@ def test_several_blank_headers_do_not_break_the_import():
     # Found by fuzzing: two blank header cells shared one column name.
     data = b"treatment_id,treatment_date,modality,fitzpatrick_type,,\nA,2024-01-01,ablative,2,,\n"
     assert list(import_files(SourceFile("h.csv", data)).outcomes["treatment_id"]) == ["A"]
+
+
+# --- no identifier value is quoted (issue 7) ------------------------------------------------------
+
+PII_HEADER = "treatment_id,Patient Name,treatment_date,modality,fitzpatrick_type\n"
+
+
+def test_a_ragged_row_is_not_quoted_when_the_file_has_identifier_columns():
+    data = (PII_HEADER + "A,Jane Doe,2024-01-01,ablative,2\nB,Doe, Jane,2024-01-02,ablative,3\n").encode()
+    result = import_files(SourceFile("r.csv", data))
+    p = result.report.problems
+    assert list(p["row"]) == [3] and p.iloc[0]["column"] == "(whole row)"
+    assert p.iloc[0]["value"] == WITHHELD == "(not shown: the file has patient identifier columns)"
+    assert "has 6 fields but the header has 5" in p.iloc[0]["reason"]
+    assert "r.csv row 3, column '(whole row)', value '(not shown: the file has patient identifier columns)': " \
+           "has 6 fields" in "\n".join(result.report.summary_lines())
+    assert "Jane" not in "\n".join(result.report.summary_lines())
+    # without identifier columns the row's text is what helps find it, so it is quoted
+    ragged = import_files(src("ragged.csv")).report.problems
+    assert ragged.iloc[0]["value"] == "G2,2024-01-02,ablative,,face,2,5,3,extra,fields"
+
+
+def test_a_file_of_ragged_rows_is_refused_without_quoting_them():
+    data = (PII_HEADER + "B,Doe, Jane,2024-01-02,ablative,3\n").encode()
+    with pytest.raises(ImportProblem) as info:
+        import_files(SourceFile("only.csv", data))
+    assert f"row 2 '(whole row)' = '{WITHHELD}': has 6 fields" in str(info.value)
+    assert "Jane" not in str(info.value)
+
+
+def test_a_ragged_row_is_not_quoted_when_the_patient_ids_are_e_mail_addresses():
+    data = (b"treatment_id,patient_id,treatment_date,modality,fitzpatrick_type\n"
+            b"A,ann@example.com,2024-01-01,ablative,2\nB,bob@example.com,2024-01-02,ablative,3,4\n")
+    p = import_files(SourceFile("e.csv", data)).report.problems
+    assert list(p["value"]) == [WITHHELD]
+
+
+def test_rejected_rows_leave_refused_patient_ids_blank():
+    data = (b"treatment_id,patient_id,treatment_date,modality,fitzpatrick_type\n"
+            b"A,ann@example.com,2024-01-01,ablative,2\nB,+44 20 7946 0958,2024-01-02,ablative,9\n"
+            b"C,PX-3,2024-13-45,ablative,2\n")
+    result = import_files(SourceFile("ids.csv", data))
+    assert result.outcomes["patient_id"].isna().all()
+    rows = result.report.rejected_rows["ids.csv"]
+    assert list(rows["row"]) == [3, 4]
+    assert list(rows["patient_id"]) == ["", ""]           # as in the accepted rows: the column is not kept
+    assert list(rows["fitzpatrick_type"]) == ["9", "2"]   # the rest is as it was, to fix and upload again
+    assert any("left blank in the rejected rows" in n for n in result.report.notes)
+    # ordinary values are still quoted: that is what makes the messages useful
+    assert "ids.csv row 4, column 'treatment_date', value '2024-13-45': has no such month; check the date and " \
+           "whether it is day- or month-first (rejected)" in result.report.summary_lines()
+    assert "7946" not in rows.to_csv() and "ann@" not in rows.to_csv()
+
+
+def test_rejected_side_effect_rows_blank_patient_ids_that_identify():
+    outcomes = SourceFile("o.csv", b"treatment_id,treatment_date,modality,fitzpatrick_type\nA,2024-01-01,ablative,2\n")
+    side = SourceFile("s.csv", b"treatment_id,patient_id,effect,severity\nA,ann@example.com,erythema,mild\n"
+                               b"A,ann@example.com,erythema,catastrophic\nA,ann@example.com,PIH,mild,extra\n")
+    report = import_files(outcomes, side).report
+    rows = report.rejected_rows["s.csv"]
+    assert list(rows["row"]) == [3, 4] and rows.loc[0, "patient_id"] == ""
+    assert "ann@" not in rows.to_csv() and "ann@" not in "\n".join(report.summary_lines())
+    assert "catastrophic" in "\n".join(report.summary_lines())
+
+
+def test_values_of_an_identifier_column_mapped_to_a_schema_column_are_not_quoted():
+    data = b"treatment_id,Date of Birth,modality,fitzpatrick_type\nA,1971-03-14,ablative,2\nB,2024-01-02,ablative,2\n"
+    result = import_files(SourceFile("dob.csv", data),
+                          options=ImportOptions(outcome_columns={"Date of Birth": "treatment_date"}))
+    p = result.report.problems
+    assert list(p["row"]) == [2] and list(p["value"]) == [WITHHELD]
+    assert p.iloc[0]["reason"] == "is before 1980; check the year"
+    with pytest.raises(DateOrderNeeded) as info:
+        import_files(SourceFile("dob.csv", b"treatment_id,DOB,modality,fitzpatrick_type\nA,03/04/2020,ablative,2\n"),
+                     options=ImportOptions(outcome_columns={"DOB": "treatment_date"}))
+    assert "03/04/2020" not in str(info.value) and info.value.examples == [WITHHELD]
+
+
+def test_a_ragged_row_is_not_quoted_when_an_identifier_column_is_mapped_to_the_schema():
+    data = (b"Ref,Patient Name,treatment_date,modality,fitzpatrick_type\n"
+            b"A,Jane Doe,2024-01-01,ablative,2\nB,Doe, Jane,2024-01-02,ablative,3\n")
+    result = import_files(SourceFile("m.csv", data),
+                          options=ImportOptions(outcome_columns={"Ref": "treatment_id", "Patient Name": "patient_id"}))
+    assert result.report.files[0].dropped_identifier_columns == []
+    assert list(result.report.problems["value"]) == [WITHHELD]

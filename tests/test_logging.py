@@ -7,8 +7,9 @@ DEBUG (SQLAlchemy's included, which logs each SQL statement with its parameters)
 always shown. None of the identifier *values* may appear in anything captured: log records,
 stdout, stderr, warnings, and the files the import writes or offers for download.
 
-Two leaks found here are in ``analysis/ingest.py`` and marked ``xfail(strict=True)`` until fixed
-there (the Data page already withholds both: ``ui.upload.without_identifiers``).
+Two leaks found here were in ``analysis/ingest.py`` itself (the Data page already withheld both,
+``ui.upload.without_identifiers``): the text of a row that cannot be split into columns, and patient ids
+that are e-mail addresses or phone numbers in the rejected rows. The import now withholds both.
 """
 
 from __future__ import annotations
@@ -150,11 +151,6 @@ def test_cli_imports_log_no_identifier_values(tmp_path):
     assert leaks(logged) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "analysis/ingest.py _read_tolerant() reports a row with the wrong number of fields with the whole row's "
-    "text as its problem value (bad.append((number, delimiter.join(record), ...))), so "
-    "ImportReport.summary_lines() prints the patient's name, e-mail and phone to stdout (import) or stderr "
-    "(summary --file), and ImportProblem('no row could be imported. First problems: ...') to stderr."))
 def test_cli_a_row_that_cannot_be_split_is_not_quoted_when_the_file_has_identifiers(tmp_path):
     files = write_identifier_files(tmp_path / "in", ragged=True)
     only_ragged = tmp_path / "in" / "only_ragged.csv"
@@ -172,10 +168,6 @@ def test_cli_a_row_that_cannot_be_split_is_not_quoted_when_the_file_has_identifi
     assert leaks(logged) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "analysis/ingest.py _rejected() keeps the patient id column in the rejected rows although "
-    "_drop_identifier_values() found e-mail addresses or phone numbers in it and did not store it, so "
-    "`python -m analysis import --rejected DIR` writes them to DIR/<file>.rejected.csv."))
 def test_cli_rejected_rows_files_hold_no_identifier_values(tmp_path):
     files = write_identifier_files(tmp_path / "in")
     db = f"sqlite:///{tmp_path / 'cli.db'}"
