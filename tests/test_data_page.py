@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from analysis.store import Store
 
+from apphelpers import app_database
 from testpaths import ROOT
 
 PAGE = str(ROOT / "pages" / "8_Data.py")
@@ -18,23 +17,10 @@ CORPUS = ROOT / "tests" / "corpus"
 MARKDOWN_ELEMENTS = ("markdown", "caption", "error", "warning", "info", "success", "title", "header", "subheader")
 
 
-@pytest.fixture(scope="module")
-def sample_db(tmp_path_factory) -> str:
-    """A database holding the bundled sample, made once and copied for each test (the import takes a while)."""
-    path = tmp_path_factory.mktemp("template") / "sample.db"
-    store = Store(f"sqlite:///{path}")
-    store.ensure_sample()
-    store.engine.dispose()
-    return str(path)
-
-
 @pytest.fixture
-def app_db(sample_db, tmp_path, monkeypatch) -> str:
-    path = tmp_path / "app.db"
-    shutil.copy(sample_db, path)
-    url = f"sqlite:///{path}"
-    monkeypatch.setenv("LASERDASH_DB_URL", url)
-    return url
+def app_db(tmp_path_factory, tmp_path, monkeypatch) -> str:
+    """A copy of a database holding the bundled sample (made once: the import takes a while)."""
+    return app_database(tmp_path_factory, tmp_path, monkeypatch)
 
 
 def open_page() -> AppTest:

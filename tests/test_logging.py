@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from apphelpers import app_database, record_downloads
 from testpaths import ROOT
 
 # Invented people; every value is distinctive enough that a match anywhere is a leak.
@@ -184,26 +185,9 @@ def test_cli_rejected_rows_files_hold_no_identifier_values(tmp_path):
 
 # --- the Data page ----------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def sample_db(tmp_path_factory) -> Path:
-    from analysis.store import Store
-
-    path = tmp_path_factory.mktemp("logging") / "sample.db"
-    store = Store(f"sqlite:///{path}")
-    store.ensure_sample()
-    store.engine.dispose()
-    return path
-
-
 @pytest.fixture
-def app_db(sample_db, tmp_path, monkeypatch) -> str:
-    import shutil
-
-    path = tmp_path / "app.db"
-    shutil.copy(sample_db, path)
-    url = f"sqlite:///{path}"
-    monkeypatch.setenv("LASERDASH_DB_URL", url)
-    return url
+def app_db(tmp_path_factory, tmp_path, monkeypatch) -> str:
+    return app_database(tmp_path_factory, tmp_path, monkeypatch)
 
 
 @pytest.fixture
@@ -275,28 +259,7 @@ def test_data_page_imports_log_no_identifier_values(app_db, tmp_path, debug_logg
 @pytest.fixture
 def downloads(monkeypatch):
     """``fetch(at, key) -> bytes``: what the download button ``key`` would download (as in test_pages)."""
-    from streamlit.runtime.media_file_manager import MediaFileManager
-    from streamlit.testing.v1 import app_test as app_test_module
-
-    managers: list[MediaFileManager] = []
-
-    class Recording(MediaFileManager):
-        def __init__(self, *args, **kwargs) -> None:
-            super().__init__(*args, **kwargs)
-            managers.append(self)
-
-    monkeypatch.setattr(app_test_module, "MediaFileManager", Recording)
-
-    def fetch(at, key: str) -> bytes:
-        button = next(b for b in at.get("download_button") if b.key == key)
-        manager = managers[-1]
-        url = manager.execute_deferred(button.proto.deferred_file_id) if button.proto.deferred_file_id \
-            else button.proto.url
-        file = manager.read_file(url.rsplit("/", 1)[-1].split(".", 1)[0])
-        assert file is not None, f"{key}: nothing to download"
-        return file.content
-
-    return fetch
+    return record_downloads(monkeypatch)
 
 
 def test_data_page_downloads_hold_no_identifier_values(app_db, tmp_path, downloads):

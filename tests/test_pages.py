@@ -28,13 +28,12 @@ from datetime import date
 
 import pandas as pd
 import pytest
-import streamlit.testing.v1.app_test as app_test_module
-from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from analysis.ingest import SourceFile, import_files
 from analysis.store import SAMPLE_NAME, SAMPLE_OUTCOMES, SAMPLE_SIDE_EFFECTS, Records, Store, new_dataset_id
 
+from apphelpers import download_button, record_downloads
 from testpaths import ROOT
 
 ENTRY = "dashboard.py"
@@ -142,30 +141,8 @@ def sample(db) -> Records:
 
 @pytest.fixture
 def downloads(monkeypatch):
-    """``fetch(at, key) -> bytes``: what a click on the download button ``key`` would download.
-
-    The pages pass callables (generated on click); AppTest keeps them in a media-file manager it
-    creates for each run, so the test records those managers to run the callable afterwards.
-    """
-    managers: list[MediaFileManager] = []
-
-    class RecordingMediaFileManager(MediaFileManager):
-        def __init__(self, *args, **kwargs) -> None:
-            super().__init__(*args, **kwargs)
-            managers.append(self)
-
-    monkeypatch.setattr(app_test_module, "MediaFileManager", RecordingMediaFileManager)
-
-    def fetch(at: AppTest, key: str) -> bytes:
-        button = download_button(at, key)
-        manager = managers[-1]
-        url = manager.execute_deferred(button.proto.deferred_file_id) if button.proto.deferred_file_id \
-            else button.proto.url
-        file = manager.read_file(url.rsplit("/", 1)[-1].split(".", 1)[0])
-        assert file is not None, f"{key}: nothing to download"
-        return file.content
-
-    return fetch
+    """``fetch(at, key) -> bytes``: what a click on the download button ``key`` would download."""
+    return record_downloads(monkeypatch)
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -195,12 +172,6 @@ def widgets(at: AppTest) -> dict[str, object]:
     return {"dataset": at.selectbox(key=K_DATASET).value, "dates": tuple(at.date_input(key=K_DATES).value),
             "clinic": at.multiselect(key=K_CLINICS).value, "device": at.multiselect(key=K_DEVICES).value,
             "area": at.multiselect(key=K_AREAS).value, "fitz": at.multiselect(key=K_FITZ).value}
-
-
-def download_button(at: AppTest, key: str):
-    found = [b for b in at.get("download_button") if b.key == key]
-    assert found, f"no download button {key!r}"
-    return found[0]
 
 
 def exported_rows(at: AppTest) -> int:
