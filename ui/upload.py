@@ -31,8 +31,8 @@ import streamlit as st
 
 from analysis import schema
 from analysis.export import safe_csv
-from analysis.ingest import (DateOrderNeeded, ImportOptions, ImportProblem, ImportReport, ImportResult, MissingColumns,
-                             SourceFile, detect_kind, import_files, plan_columns, read_table)
+from analysis.ingest import (WITHHELD, DateOrderNeeded, ImportOptions, ImportProblem, ImportReport, ImportResult,
+                             MissingColumns, SourceFile, detect_kind, import_files, plan_columns, read_table)
 from analysis.quality import QualitySummary, quality_summary
 from analysis.store import DatasetInfo, DatasetNotFound, DuplicateImport, Records, Store, StoreError, headers_key
 from ui import widgets
@@ -54,7 +54,6 @@ KEY_DELETE_CONFIRM = "data_delete_confirm"
 KEY_DELETE_GO = "data_delete_go"
 
 NOT_IN_FILE = "— not in this file —"
-WITHHELD = "(not shown: the file has patient identifier columns)"
 DATE_ORDERS = {"dayfirst": "day first (dd/mm/yyyy)", "monthfirst": "month first (mm/dd/yyyy)"}
 MAX_ROWS_SHOWN = 5_000        # longer problem lists are downloaded, not scrolled
 MAX_QUALITY_ROWS = 1_000
