@@ -16,7 +16,8 @@ cols[2].metric("Clinics", f"{facts.clinics:,}" if facts.clinics is not None else
 cols[3].metric("Dates", facts.date_range)
 
 ui.heading("Ablative vs non-ablative")
-cards = headline(ui.compute(view, "downtime"), ui.compute(view, "improvement"), ui.compute(view, "skin_tone"))
+cards = headline(ui.compute(view, "downtime_headline"), ui.compute(view, "improvement_headline"),
+                 ui.compute(view, "skin_tone"))
 for pair in cards:
     cols = st.columns(2)
     for col, card in zip(cols, pair):

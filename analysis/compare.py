@@ -306,9 +306,13 @@ def _measure_sentence(label: str, unit: str, medians: dict[str, stats.Estimate],
                    f"(95 % CI {wording.interval(low, high, unit)}; Mann–Whitney {wording.p_value(test.p_value)}).")
 
 
-def downtime(records: Records) -> ContinuousComparison:
-    """Downtime days: ablative vs non-ablative."""
-    return compare_measure(records, "downtime_days", "downtime", "days")
+BREAKDOWNS_DEFAULT: tuple[str, ...] = ("fitzpatrick_type", "device", "treatment_area")
+
+
+def downtime(records: Records, breakdowns: tuple[str, ...] = BREAKDOWNS_DEFAULT) -> ContinuousComparison:
+    """Downtime days: ablative vs non-ablative (``breakdowns=()`` for the headline only: same medians,
+    test, shift and finding, no per-group medians)."""
+    return compare_measure(records, "downtime_days", "downtime", "days", breakdowns=breakdowns)
 
 
 # --- results (ordinal scores) ------------------------------------------------------------------
@@ -364,10 +368,11 @@ def _ordinal_sentence(label: str, good_label: str, contrast: RateContrast, test:
                   f"{wording.p_value(test.p_value)})."
 
 
-def improvement(records: Records) -> OrdinalComparison:
-    """Investigator-rated improvement (0-4): share reaching at least 51 % improvement (score >= 3)."""
+def improvement(records: Records, breakdowns: tuple[str, ...] = BREAKDOWNS_DEFAULT) -> OrdinalComparison:
+    """Investigator-rated improvement (0-4): share reaching at least 51 % improvement (score >= 3).
+    ``breakdowns=()`` for the headline only."""
     return ordinal(records, "improvement_score", "improvement", (0, 1, 2, 3, 4), GOOD_IMPROVEMENT,
-                   "at least 51 % improvement")
+                   "at least 51 % improvement", breakdowns=breakdowns)
 
 
 def satisfaction(records: Records) -> OrdinalComparison:

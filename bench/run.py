@@ -91,9 +91,10 @@ def page_calls(until: date) -> list[tuple[str, tuple]]:
     """Every statistics call the pages make through ``ui.compute`` (name, extra arguments), in page order,
     plus the two FUNCTIONS no page calls yet (procedure_time, cost), so every function is timed once."""
     return [
-        ("overview", ()), ("downtime", ()), ("improvement", ()), ("skin_tone", ()),   # dashboard.py
-        ("top_findings", (until,)),                                                     # dashboard.py
-        ("satisfaction", ()),                                                           # 3_Results
+        ("overview", ()), ("downtime_headline", ()), ("improvement_headline", ()),    # dashboard.py
+        ("skin_tone", ()), ("top_findings", (until,)),                                  # dashboard.py
+        ("downtime", ()),                                                               # 2_Downtime
+        ("improvement", ()), ("satisfaction", ()),                                      # 3_Results
         ("side_effects", ()),                                                           # 5_Side_effects
         ("monthly", (until,)), ("funnel", ("clinic",)), ("funnel", ("practitioner",)),  # 6_Trends
         ("claims", ()),                                                                 # 7_Article_check

@@ -466,3 +466,18 @@ def test_one_unit_is_not_compared_and_unrecorded_names_are_not_judged():
     result = compare.funnel(make_records(rows, [("T1", "hyperpigmentation")]), "clinic")
     assert any("have no clinic recorded" in f.sentence for f in result.findings)
     assert not any(f.sentence.startswith("Clinic (not recorded)") for f in result.findings)
+
+
+def test_headline_comparisons_equal_the_full_ones_without_breakdowns(sample):
+    """The Overview uses ``breakdowns=()``: everything it shows must equal the full comparison's."""
+    import dataclasses
+
+    for full, light in ((compare.downtime(sample), compare.downtime(sample, breakdowns=())),
+                        (compare.improvement(sample), compare.improvement(sample, breakdowns=()))):
+        assert light.breakdown == {}
+        for f in dataclasses.fields(full):
+            a, b = getattr(full, f.name), getattr(light, f.name)
+            if isinstance(a, pd.DataFrame):
+                pd.testing.assert_frame_equal(a, b)
+            elif f.name != "breakdown":
+                assert a == b, f.name

@@ -18,6 +18,9 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "overview": dataset_overview,
     "downtime": compare.downtime,
     "improvement": compare.improvement,
+    # the same without per-group breakdowns: what the Overview, its findings and the article check use
+    "downtime_headline": lambda r: compare.downtime(r, breakdowns=()),
+    "improvement_headline": lambda r: compare.improvement(r, breakdowns=()),
     "satisfaction": compare.satisfaction,
     "skin_tone": compare.skin_tone,
     "side_effects": compare.side_effects,
@@ -38,14 +41,16 @@ def _run(name: str, key: tuple, extra: tuple, _records: Records, _parts: dict[st
 
 
 def _claims(records: Records, key: tuple) -> Any:
-    parts = {part: _run(part, key, (), records) for part in ("downtime", "improvement", "skin_tone")}
+    parts = {"downtime": _run("downtime_headline", key, (), records),
+             "improvement": _run("improvement_headline", key, (), records),
+             "skin_tone": _run("skin_tone", key, (), records)}
     return _run("claims", key, (), records, parts)
 
 
 def _top_findings(records: Records, key: tuple, until: Any) -> Any:
     """The Overview's three findings, from the cached comparisons the other pages show."""
     return top_findings(*(_run(name, key, extra, records) for name, extra in (
-        ("skin_tone", ()), ("downtime", ()), ("improvement", ()), ("monthly", (until,)),
+        ("skin_tone", ()), ("downtime_headline", ()), ("improvement_headline", ()), ("monthly", (until,)),
         ("funnel", ("clinic",)), ("funnel", ("practitioner",)))))
 
 
