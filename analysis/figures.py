@@ -92,7 +92,7 @@ def rate_by_group(cells: Sequence[compare.RateCell], title: str, group_label: st
         )
     ticks = []
     for g in groups:
-        counts = " / ".join(str(next((c.proportion.treatments for c in cells if c.group == g and c.modality == m), 0))
+        counts = " / ".join(f"{next((c.proportion.treatments for c in cells if c.group == g and c.modality == m), 0):,}"
                             for m in MODALITIES)
         ticks.append(f"{shown[g]}<br><span style='font-size:11px'>n = {counts}</span>")
     fig.update_xaxes(tickmode="array", tickvals=[shown[g] for g in groups], ticktext=ticks, type="category")
@@ -117,7 +117,7 @@ def risk_differences(contrasts: Sequence[compare.RateContrast], title: str, effe
     rows = [c for c in contrasts if c.difference.estimate is not None]
     if not rows:
         return empty_figure("Both modalities are needed in a group to compare them.", title)
-    labels = [f"{safe_label(c.group)} (n = {c.ablative.treatments} / {c.non_ablative.treatments})" for c in rows]
+    labels = [f"{safe_label(c.group)} (n = {c.ablative.treatments:,} / {c.non_ablative.treatments:,})" for c in rows]
     est = [100 * c.difference.estimate for c in rows]  # percentage points
     fig = go.Figure(go.Scatter(
         x=est, y=labels, mode="markers",
@@ -133,12 +133,15 @@ def risk_differences(contrasts: Sequence[compare.RateContrast], title: str, effe
     fig.add_vline(x=0, line=dict(color="#444", dash="dash"))
     fig.update_xaxes(tickformat="+.0f", zeroline=False)
     fig.update_yaxes(autorange="reversed")
+    # below the tick labels and the axis title, in pixels, so it never overlaps them whatever the height
     fig.add_annotation(text="Bars: 95 % Newcombe confidence intervals. Right of the dashed line: more often after "
-                            "ablative. Grey: too few treatments or events to conclude from.",
-                       showarrow=False, x=0, y=-0.12 - 0.6 / max(len(rows), 1), xref="paper", yref="paper",
-                       font=dict(size=11), xanchor="left")
-    return _layout(fig, title, f"Difference in {effect} rate, ablative − non-ablative (percentage points)", "",
-                   height=170 + 50 * len(rows))
+                            "ablative.<br>Grey: too few treatments or events to conclude from.",
+                       showarrow=False, x=0, y=0, yshift=-62, yanchor="top", xref="paper", yref="paper",
+                       font=dict(size=11), xanchor="left", align="left")
+    _layout(fig, title, f"Difference in {effect} rate, ablative − non-ablative (percentage points)", "",
+            height=200 + 50 * len(rows))
+    fig.update_layout(margin=dict(b=110))
+    return fig
 
 
 # --- measurements --------------------------------------------------------------------------------
@@ -269,7 +272,8 @@ def p_chart(chart: PChart, modality: str, effect: str, open_points: Sequence[PCh
     fig.add_hline(y=chart.centre, line=dict(color="#444"), annotation_text=f"average {wording.pct(chart.centre)}",
                   annotation_position="top left")
     fig.add_trace(go.Scatter(
-        x=labels, y=[p.rate for p in points], mode="lines+markers", name=MODALITY_LABELS[modality],
+        x=labels, y=[p.rate for p in points], mode="lines+markers",
+        name=f"{MODALITY_LABELS[modality]} (n = {sum(p.total for p in points):,} treatments)",
         line=dict(color=colour),
         marker=dict(size=[12 if p.rule else 7 for p in points],
                     color=["#000000" if p.rule else colour for p in points],
@@ -325,7 +329,7 @@ def funnel(result: compare.FunnelComparison, unit_label: str) -> go.Figure:
     fig.add_hline(y=1, line=dict(color="#444"))
     fig.add_trace(go.Scatter(
         x=[u.expected for u in units], y=[u.ratio for u in units], mode="markers+text", name=unit_label + "s",
-        text=[safe_label(u.name) for u in units], textposition="top center",
+        text=[f"{safe_label(u.name)} (n = {u.treatments:,})" for u in units], textposition="top center",
         marker=dict(size=11, color=["#000000" if u.outside else "#56B4E9" for u in units],
                     line=dict(color="white", width=1)),
         customdata=[[safe_label(u.name), u.observed, u.treatments, u.outside or "within limits"] for u in units],

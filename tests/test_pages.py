@@ -723,3 +723,33 @@ def test_unknown_dataset_falls_back_to_the_newest(db):
     assert_renders(at, "pages/3_Results.py")
     assert any("does not exist here" in w.value for w in at.warning)
     assert url(at) == {"dataset": [db.sample]}
+
+
+# --- charts follow the house rules on every page -----------------------------------------------------
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_chart_is_titled_labelled_coloured_by_modality_with_n_and_intervals(db, page):
+    """Quality bar: titled, an axis labelled (with units), the two modalities always in the same
+    colour-blind-safe colours, n visible, and every per-modality rate or median drawn with its CI."""
+    from analysis.figures import MODALITY_COLOURS, MODALITY_LABELS
+
+    colour_of = {MODALITY_LABELS[m]: c for m, c in MODALITY_COLOURS.items()}
+    at = open_page(page)
+    assert_renders(at, page)
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        layout, title = spec["layout"], spec["layout"].get("title", {}).get("text")
+        assert title, f"untitled chart on {page}"
+        axes = [layout.get(a, {}).get("title", {}).get("text") for a in ("xaxis", "yaxis")]
+        assert any(axes), f"{title!r}: no axis title"
+        assert "n = " in chart.proto.spec or any("(n)" in (a or "") for a in axes), f"{title!r}: n not shown"
+        for trace in spec["data"]:
+            name = str(trace.get("name") or "")
+            modality = next((label for label in colour_of if name.startswith(label + " ") or name == label), None)
+            if modality is None or trace.get("type") == "box":  # boxes carry their median's CI in a marker trace
+                continue
+            colour = (trace.get("line") or {}).get("color") if "lines" in str(trace.get("mode")) else None
+            assert (colour or trace["marker"]["color"]) == colour_of[modality], f"{title!r}: {name} in another colour"
+            p_chart = any(t.get("name") == "Control limits" for t in spec["data"])  # limits instead of error bars
+            counts = any("(n)" in (a or "") for a in axes)  # plain counts are not estimates: no interval
+            assert p_chart or counts or "error_y" in trace or "error_x" in trace, f"{title!r}: {name} without intervals"
