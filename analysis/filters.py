@@ -43,6 +43,11 @@ class Filters:
         return "; ".join(parts) if parts else "all records"
 
 
+#: Text columns with few distinct values that selections and statistics group by: stored as categoricals
+#: once prepared (selecting copies small integer codes instead of object references).
+GROUPING_TEXT: tuple[str, ...] = ("clinic", "device", "treatment_area", "practitioner")
+
+
 def prepare(records: Records) -> Records:
     """``records`` with per-treatment effect flags and each side effect's outcome row computed.
 
@@ -66,7 +71,8 @@ def prepare(records: Records) -> Records:
     hit = (pos >= 0) & (codes >= 0)
     flags[pos[hit], codes[hit]] = True
     frame = pd.DataFrame(flags, columns=list(schema.EFFECTS), index=out.index)
-    return replace(records, flags=frame, side_pos=pos)
+    grouped = {c: out[c].astype("category") for c in GROUPING_TEXT if c in out and out[c].dtype == object}
+    return replace(records, outcomes=out.assign(**grouped), flags=frame, side_pos=pos)
 
 
 def apply_filters(records: Records, filters: Filters) -> Records:

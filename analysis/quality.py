@@ -177,7 +177,7 @@ def cost_outliers(out: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     lower fence, upper fence, outside) and the treatments outside their device's fences.
     """
     costs = out.loc[out["cost"].notna(), [*_SHOWN, "cost"]].copy()
-    costs["_group"] = costs["device"].fillna(NOT_RECORDED)
+    costs["_group"] = costs["device"].astype(object).fillna(NOT_RECORDED)
     fence_rows, flagged = [], []
     for device, group in costs.groupby("_group", sort=True):
         values = group["cost"]
@@ -240,7 +240,7 @@ def group_sizes(out: pd.DataFrame) -> pd.DataFrame:
     """
     parts = []
     for column, label in _GROUPINGS:
-        values = out[column].fillna(NOT_RECORDED)
+        values = out[column].astype(object).fillna(NOT_RECORDED)
         counts = pd.crosstab(values, out["modality"].astype(object)) if len(out) else pd.DataFrame()
         counts = counts.reindex(columns=list(schema.MODALITIES), fill_value=0)
         frame = pd.DataFrame({"grouped by": label, "group": counts.index.astype(str),
