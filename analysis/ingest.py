@@ -847,21 +847,21 @@ def _validate_outcomes(table: RawTable, plan: ColumnPlan, options: ImportOptions
 
 
 def _drop_identifier_values(out: dict[str, pd.Series], file: str, notes: list[str]) -> bool:
-    """patient_id must be a pseudonymous code: drop it when it holds e-mail addresses or phone numbers.
+    """patient_id must be a pseudonymous code: drop it when it holds e-mail addresses, phone numbers or names.
 
     Returns True when it was dropped (the rejected rows then leave the column blank too)."""
     if not _holds_identifiers(out["patient_id"]):
         return False
     out["patient_id"] = pd.Series([None] * len(out["patient_id"]), index=out["patient_id"].index, dtype=object)
-    notes.append(f"{file}: the patient id column holds e-mail addresses or phone numbers, which identify "
-                 "patients, so it was not stored (and is left blank in the rejected rows). Use a pseudonymous "
+    notes.append(f"{file}: the patient id column holds e-mail addresses, phone numbers or personal names, which "
+                 "identify patients, so it was not stored (and is left blank in the rejected rows). Use a pseudonymous "
                  "patient code instead.")
     return True
 
 
 def _holds_identifiers(values: pd.Series) -> bool:
     """True when the first 5000 distinct values (found in the shortest prefix that holds them) include
-    an e-mail address or a phone number."""
+    an e-mail address, a phone number or a personal name."""
     ids = values.dropna()
     if ids.empty:
         return False
@@ -875,7 +875,7 @@ def _holds_identifiers(values: pd.Series) -> bool:
 
 
 def _identifying(value: str) -> bool:
-    return bool(schema.EMAIL_VALUE.match(value) or schema.PHONE_VALUE.match(value))
+    return bool(schema.EMAIL_VALUE.match(value) or schema.PHONE_VALUE.match(value) or schema.looks_like_name(value))
 
 
 def _validate_side_effects(table: RawTable, plan: ColumnPlan, problems: _Problems,
@@ -1004,8 +1004,9 @@ def import_files(outcomes: SourceFile, side_effects: SourceFile | list[SourceFil
         side_ids = _patient_id_headers(table, plan_columns(list(table.frame.columns), "outcomes"))
         side_ids_refused = any(_holds_identifiers(table.frame[h]) for h in side_ids)
         if side_ids_refused:
-            notes.append(f"{table.file}: column(s) {', '.join(repr(h) for h in side_ids)} hold e-mail addresses or "
-                         "phone numbers, which identify patients, so they are left blank in the rejected rows.")
+            notes.append(f"{table.file}: column(s) {', '.join(repr(h) for h in side_ids)} hold e-mail addresses, "
+                         "phone numbers or personal names, which identify patients, so they are left blank in the "
+                         "rejected rows.")
         _add_malformed(table, side_problems, _has_identifiers(table, side_plan) or side_ids_refused)
         kept = side.loc[~side_problems.rejected]
         side_frames.append(kept)

@@ -287,6 +287,18 @@ def looks_like_identifier_header(header: str) -> bool:
 
 EMAIL_VALUE = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
 PHONE_VALUE = re.compile(r"^\+?[\d\s().-]{9,}$")
+#: Two to four words of letters (with ' ’ . - inside), no digit: the shape of "Jane Smith", "Smith, Jane",
+#: "Mary-Kate O'Neil", "Ludwig van Beethoven". Pseudonymous codes carry digits ("PX-0007", "P000123").
+NAME_VALUE = re.compile(r"^[^\W\d_](?:[^\W\d_]|['’.-])*(?:,? [^\W\d_](?:[^\W\d_]|['’.-])*){1,3}$")
+
+
+def looks_like_name(value: str) -> bool:
+    """True for a value shaped like a personal name whose first and last words are capitalised
+    ("Jane Smith", "Smith, Jane"); lower-case phrases such as "not recorded" are not names."""
+    if not NAME_VALUE.match(value):
+        return False
+    words = value.replace(",", " ").split()
+    return words[0][0].isupper() and words[-1][0].isupper()
 
 
 # --- typed frames ------------------------------------------------------------------------------

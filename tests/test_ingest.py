@@ -212,7 +212,7 @@ def test_identifier_columns_are_dropped_and_reported():
 def test_identifier_values_in_patient_id_are_dropped():
     result = import_files(src("pii_in_patient_id.csv"))
     assert result.outcomes["patient_id"].isna().all()
-    assert any("e-mail addresses or phone numbers" in n for n in result.report.notes)
+    assert any("e-mail addresses, phone numbers or personal names" in n for n in result.report.notes)
 
 
 def test_rejected_rows_never_carry_identifier_columns():
@@ -423,3 +423,32 @@ def test_a_ragged_row_is_not_quoted_when_an_identifier_column_is_mapped_to_the_s
                           options=ImportOptions(outcome_columns={"Ref": "treatment_id", "Patient Name": "patient_id"}))
     assert result.report.files[0].dropped_identifier_columns == []
     assert list(result.report.problems["value"]) == [WITHHELD]
+
+
+def test_names_in_patient_id_are_dropped_but_codes_are_kept():
+    """A patient id column holding names (a manager may map "Patient" onto it) is not stored, and its
+    values are blanked in the rejected rows; pseudonymous codes and lower-case placeholders are kept."""
+    names = SourceFile("names.csv", (
+        "treatment_id,patient_id,treatment_date,device,fitzpatrick_type\n"
+        "N1,Jane Smith,2024-01-01,Fractional CO2 10600 nm,2\n"
+        "N2,\"Okafor, Chidi\",2024-01-02,Fractional CO2 10600 nm,3\n"
+        "N3,Mary-Kate O'Neil,2024-01-03,Fractional CO2 10600 nm,9\n").encode())
+    result = import_files(names)
+    assert result.outcomes["patient_id"].isna().all()
+    assert any("personal names" in n for n in result.report.notes)
+    assert "O'Neil" not in result.report.rejected_rows["names.csv"].to_string()  # row 4: type 9 is rejected
+    codes = SourceFile("codes.csv", (
+        "treatment_id,patient_id,treatment_date,device,fitzpatrick_type\n"
+        "C1,PX-0007,2024-01-01,Fractional CO2 10600 nm,2\n"
+        "C2,not recorded,2024-01-02,Fractional CO2 10600 nm,3\n").encode())
+    kept = import_files(codes)
+    assert kept.outcomes["patient_id"].tolist() == ["PX-0007", "not recorded"]
+    assert not any("personal names" in n for n in kept.report.notes)
+
+
+@pytest.mark.parametrize("value, name", [
+    ("Jane Smith", True), ("Smith, Jane", True), ("Mary-Kate O'Neil", True), ("José Álvarez", True),
+    ("Ludwig van Beethoven", True), ("PX-0007", False), ("P000123", False), ("Jane", False),
+    ("not recorded", False), ("jane@example.com", False), ("A1 B2", False)])
+def test_what_looks_like_a_name(value, name):
+    assert schema.looks_like_name(value) is name
