@@ -931,7 +931,9 @@ def _classify(tables: list[RawTable], options: ImportOptions) -> tuple[RawTable,
     if len(outcomes) > 1:
         raise ImportProblem(", ".join(t.file for t in outcomes),
                             "more than one file looks like outcome records.",
-                            "Import one outcome file (with its side-effect file) at a time.")
+                            "Import one outcome file (with its side-effect file) at a time. If one of them is "
+                            "the side-effect file, its kind-of-effect column was not recognised: name it "
+                            "'effect' (or 'side effect', 'complication', 'adverse event').")
     return outcomes[0], sides
 
 

@@ -452,3 +452,13 @@ def test_names_in_patient_id_are_dropped_but_codes_are_kept():
     ("not recorded", False), ("jane@example.com", False), ("A1 B2", False)])
 def test_what_looks_like_a_name(value, name):
     assert schema.looks_like_name(value) is name
+
+
+def test_a_side_effect_file_without_a_recognised_effect_column_is_explained():
+    outcomes = SourceFile("outcomes.csv", b"treatment_id,treatment_date,device,fitzpatrick_type\n"
+                                          b"T1,2024-01-01,Fractional CO2 10600 nm,2\n")
+    side = SourceFile("events.csv", b"treatment_id,what happened,severity\nT1,PIH,mild\n")
+    with pytest.raises(ImportProblem) as caught:
+        import_files(outcomes, side)
+    message = str(caught.value)
+    assert "events.csv" in message and "'effect'" in message and "complication" in message
