@@ -296,8 +296,10 @@ def read_table(source: SourceFile) -> RawTable:
             frame, rows, malformed = _read_tolerant(text, delimiter, source.name)
     headers = [str(h).strip() for h in frame.columns]
     if len(headers) < 2:
+        line = first_line.strip()
+        shown = "(not shown: it may identify a patient)" if _identifying(line) or "@" in line else f"'{_clip(line)}'"
         raise ImportProblem(source.name, "only one column was found, so this does not look like a CSV "
-                            f"export (first line: '{_clip(first_line)}').",
+                            f"export (first line: {shown}).",
                             "Export the records as CSV with a header row and comma, semicolon or tab "
                             "between columns.")
     untitled = [i for i, h in enumerate(headers) if h == "" or h.startswith("Unnamed:")]

@@ -462,3 +462,12 @@ def test_a_side_effect_file_without_a_recognised_effect_column_is_explained():
         import_files(outcomes, side)
     message = str(caught.value)
     assert "events.csv" in message and "'effect'" in message and "complication" in message
+
+
+def test_a_one_column_file_never_quotes_a_first_line_that_may_identify_a_patient():
+    with pytest.raises(ImportProblem) as caught:
+        import_files(SourceFile("names.txt", b"Jane Smith\nJohn Doe\n"))
+    assert "Jane" not in str(caught.value) and "may identify a patient" in str(caught.value)
+    with pytest.raises(ImportProblem) as caught:
+        import_files(SourceFile("notes.txt", b"treatments\nT1\n"))
+    assert "'treatments'" in str(caught.value)  # an ordinary header is still quoted
