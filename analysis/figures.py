@@ -273,7 +273,7 @@ def p_chart(chart: PChart, modality: str, effect: str, open_points: Sequence[PCh
                   annotation_position="top left")
     fig.add_trace(go.Scatter(
         x=labels, y=[p.rate for p in points], mode="lines+markers",
-        name=f"{MODALITY_LABELS[modality]} (n = {sum(p.total for p in points):,} treatments)",
+        name=f"{MODALITY_LABELS[modality]} (n = {sum(p.total for p in points):,} treatments in judged months)",
         line=dict(color=colour),
         marker=dict(size=[12 if p.rule else 7 for p in points],
                     color=["#000000" if p.rule else colour for p in points],
@@ -284,7 +284,7 @@ def p_chart(chart: PChart, modality: str, effect: str, open_points: Sequence[PCh
     if open_points:
         fig.add_trace(go.Scatter(
             x=[p.label for p in open_points], y=[p.rate for p in open_points], mode="markers",
-            name="Follow-up still open (not judged)",
+            name=f"Follow-up still open, not judged (n = {sum(p.total for p in open_points):,})",
             marker=dict(size=8, color="white", line=dict(color=SMALL_COLOUR, width=2)),
             customdata=[[p.events, p.total] for p in open_points],
             hovertemplate="<b>%{x}</b><br>%{y:.1%} (%{customdata[0]} of %{customdata[1]}) so far: late side effects "
