@@ -291,7 +291,12 @@ def p_chart(chart: PChart, modality: str, effect: str, open_points: Sequence[PCh
                           "may still be missing<extra></extra>"))
     _pct_axis(fig)
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=labels + [p.label for p in open_points])
-    return _layout(fig, title + " (black diamonds: signals)", "Month", f"{effect.capitalize()} (% of treatments)")
+    _layout(fig, title + " (black diamonds: signals)", "Month", f"{effect.capitalize()} (% of treatments)",
+            height=460)
+    # slanted month labels and the axis title take the space under the plot: the legend goes below them
+    fig.update_layout(legend=dict(orientation="h", y=0.02, yanchor="bottom", x=0, yref="container"),
+                      margin=dict(b=130))
+    return fig
 
 
 def volume(frame: pd.DataFrame) -> go.Figure:
