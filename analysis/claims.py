@@ -195,8 +195,8 @@ def _skin_tone(records: Records, c: compare.SkinToneComparison | None = None) ->
         return _check("skin_tone", "supported", evidence)
     if falling and not rising or flat:
         return _check("skin_tone", "not supported", evidence)
-    light = next((x for x in c.by_band if "I–II" in x.group), None)
-    dark = next((x for x in c.by_band if "V–VI" in x.group), None)
+    light = next((x for x, band in zip(c.by_band, c.bands) if set(band) <= {1, 2}), None)
+    dark = next((x for x, band in zip(c.by_band, c.bands) if set(band) <= {5, 6}), None)
     more = None
     if light and dark:
         k1 = dark.ablative.events + dark.non_ablative.events

@@ -139,6 +139,7 @@ class SkinToneComparison:
     adjusted: AdjustedOddsRatio | None           # logistic regression: modality + type (+ area)
     findings: tuple[Finding, ...]
     recorded: bool = True                        # False: side effects were never recorded, rates unknown
+    bands: tuple[tuple[int, ...], ...] = ()      # the types present in each of ``by_band`` (same order)
 
 
 # --- building blocks ----------------------------------------------------------------------------
@@ -442,8 +443,9 @@ def skin_tone(records: Records, effect: str = "hyperpigmentation") -> SkinToneCo
     types = sorted({t for t, _ in table})
     by_type = tuple(rate_contrast(f"type {FITZPATRICK_ROMAN[t]} skin", *_table_counts(table, (t,)), effect=effect)
                     for t in types)
-    by_band = tuple(rate_contrast(band_label(band), *_table_counts(table, band), effect=effect)
-                    for band in BANDS if set(band) & set(types))
+    # a band is named by the types it holds in this selection: "type IV skin", not "type III–IV skin"
+    bands = tuple(present for present in (tuple(t for t in band if t in types) for band in BANDS) if present)
+    by_band = tuple(rate_contrast(band_label(band), *_table_counts(table, band), effect=effect) for band in bands)
     overall = rate_contrast("all treatments", *_table_counts(table), effect=effect, where="")
     trend = {}
     for modality in MODALITIES:
@@ -451,9 +453,9 @@ def skin_tone(records: Records, effect: str = "hyperpigmentation") -> SkinToneCo
         trend[modality] = stats.trend_test([k for k, _ in per_type], [n for _, n in per_type],
                                            scores=list(range(1, 7)))
     adjusted = adjusted_odds(frame, effect)
-    findings = _skin_tone_findings(effect, by_band, overall, trend, cells) + (
+    findings = _skin_tone_findings(effect, by_band, bands, overall, trend, cells) + (
         Finding(effect, adjusted_sentence(adjusted), 0.9 if adjusted.fitted else 0.1, not adjusted.fitted),)
-    return SkinToneComparison(effect, cells, by_type, by_band, overall, trend, adjusted, findings)
+    return SkinToneComparison(effect, cells, by_type, by_band, overall, trend, adjusted, findings, bands=bands)
 
 
 def _not_recorded(effect: str) -> tuple[Finding, ...]:
@@ -504,12 +506,14 @@ def adjusted_sentence(result: AdjustedOddsRatio) -> str:
     return text
 
 
-def _skin_tone_findings(effect: str, by_band: tuple[RateContrast, ...], overall: RateContrast,
-                        trend: dict[str, stats.TrendTest], cells: tuple[RateCell, ...]) -> tuple[Finding, ...]:
+def _skin_tone_findings(effect: str, by_band: tuple[RateContrast, ...], bands: tuple[tuple[int, ...], ...],
+                        overall: RateContrast, trend: dict[str, stats.TrendTest],
+                        cells: tuple[RateCell, ...]) -> tuple[Finding, ...]:
     findings: list[Finding] = [Finding(effect, wording.capital(overall.sentence), 0.8, overall.small)]
-    for contrast in by_band:
+    for contrast, band in zip(by_band, bands):
         significant = contrast.test.p_value is not None and contrast.test.p_value < ALPHA
-        weight = 1.5 if "V–VI" in contrast.group and not contrast.small else (1.0 if significant else 0.3)
+        darkest = set(band) <= {5, 6}  # the group the article warns about comes first
+        weight = 1.5 if darkest and not contrast.small else (1.0 if significant else 0.3)
         sentence = wording.capital(contrast.sentence)
         if contrast.more_needed:
             sentence += " " + contrast.more_needed

@@ -481,3 +481,14 @@ def test_headline_comparisons_equal_the_full_ones_without_breakdowns(sample):
                 pd.testing.assert_frame_equal(a, b)
             elif f.name != "breakdown":
                 assert a == b, f.name
+
+
+def test_bands_are_named_by_the_types_the_selection_holds(sample):
+    """With only type IV and V selected, the sentences must not speak of "type III–IV" or "type V–VI"."""
+    tone = compare.skin_tone(apply_filters(sample, Filters(fitzpatrick_types=(4, 5))))
+    assert [c.group for c in tone.by_band] == ["type IV skin", "type V skin"]
+    assert tone.bands == ((4,), (5,))
+    assert not any("III" in f.sentence or "VI" in f.sentence for f in tone.findings[1:3])
+    full = compare.skin_tone(sample)
+    assert [c.group for c in full.by_band] == ["type I–II skin", "type III–IV skin", "type V–VI skin"]
+    assert max(full.findings, key=lambda f: f.weight).sentence.startswith("In type V–VI")  # still ranked first
