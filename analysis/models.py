@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from analysis.checks import check_count
+from analysis.checks import NOT_RECORDED as NOT_RECORDED  # re-exported: the level a missing covariate gets
+from analysis.checks import binary_values, check_count, level_codes
 
 __all__ = [
     "AdjustedOddsRatio",
@@ -29,7 +30,6 @@ __all__ = [
     "further_treatments_needed",
 ]
 
-NOT_RECORDED = "(not recorded)"
 #: Events per model parameter below which the fit is flagged (Peduzzi et al. 1996,
 #: J Clin Epidemiol 49:1373-1379).
 MIN_EVENTS_PER_PARAMETER = 10
@@ -114,35 +114,8 @@ def _missing(series: pd.Series) -> np.ndarray:
     return missing
 
 
-def _binary_values(series: pd.Series) -> np.ndarray | None:
-    """The values of a column holding only True/False or 1/0, as floats; None when it holds anything
-    else (a missing value included), so that the row-by-row check can name the first bad value."""
-    dtype = series.dtype
-    try:
-        if pd.api.types.is_object_dtype(dtype):
-            values = series.to_numpy(dtype=object)
-            kind = pd.api.types.infer_dtype(values, skipna=False)
-            if kind == "boolean":  # bool and numpy.bool_ only
-                return values.astype(float)
-            if kind not in ("integer", "floating", "mixed-integer-float"):
-                return None
-            numbers = values.astype(float)
-        elif (pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_integer_dtype(dtype)
-              or pd.api.types.is_float_dtype(dtype)):
-            if series.hasnans:
-                return None
-            numbers = series.to_numpy(dtype=float)
-        else:
-            return None
-    except (TypeError, ValueError, OverflowError):
-        return None
-    if not np.all((numbers == 0.0) | (numbers == 1.0)):
-        return None
-    return numbers
-
-
 def _outcome_flags(series: pd.Series, column: str) -> np.ndarray:
-    fast = _binary_values(series)
+    fast = binary_values(series)
     if fast is not None:
         return fast
     values = series.to_numpy(dtype=object)
@@ -155,25 +128,6 @@ def _outcome_flags(series: pd.Series, column: str) -> np.ndarray:
         else:
             raise ValueError(f"{column} must hold True/False or 1/0, got {value!r} (row {series.index[i]!r})")
     return out
-
-
-def _category_codes(series: pd.Series) -> tuple[np.ndarray, list[Any]]:
-    """Integer codes and levels of a categorical covariate; a missing value is the level "(not recorded)".
-
-    The levels are the values ``series.astype(object)`` holds (they print and sort as before);
-    code ``k`` is ``levels[k]``.
-    """
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    levels = pd.Series(uniques).astype(object).tolist()
-    codes = np.asarray(codes, dtype=np.intp)
-    if len(codes) and codes.min() < 0:
-        try:
-            at = levels.index(NOT_RECORDED)
-        except ValueError:
-            at = len(levels)
-            levels.append(NOT_RECORDED)
-        codes = np.where(codes < 0, at, codes)
-    return codes, levels
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:
@@ -431,7 +385,7 @@ def adjusted_odds_ratio(
     # dozen, whatever the number of treatments); otherwise one cell per treatment. Every count,
     # note and check below is the same either way.
     categorical_covs = [c for c in covariate_list if c in categorical_set]
-    coded = {column: _category_codes(data[column]) for column in categorical_covs}
+    coded = {column: level_codes(data[column]) for column in categorical_covs}
     grouped = _GROUPED and not numeric
     if grouped:
         first, cell_n, cell_events = _cells(exposed, [coded[c][0] for c in categorical_covs], y)

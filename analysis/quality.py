@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import schema
+from analysis.checks import NOT_RECORDED
 from analysis.compare import SMALL_N
 from analysis.store import Records
 
@@ -23,7 +24,6 @@ LONG_PROCEDURE_MINUTES = 240   # valid up to 600, but over four hours is unusual
 IQR_FACTOR = 1.5               # Tukey's fences: below Q1 - 1.5 IQR or above Q3 + 1.5 IQR
 MIN_COSTS_FOR_FENCES = SMALL_N  # quartiles of fewer costs than this are too unstable to judge by
 SMALL_GROUP = SMALL_N          # groups with fewer treatments are flagged on every page
-NOT_RECORDED = "(not recorded)"
 
 # Columns the missing-value table covers. Side effects: effect_detail only holds the original
 # text of effects stored as 'other', so a blank there is normal and not counted.

@@ -35,7 +35,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.checks import check_count
+from analysis.checks import NOT_RECORDED as NOT_RECORDED  # re-exported: the name of a unit with no name
+from analysis.checks import binary_values, check_count, level_codes
 
 __all__ = [
     "SHIFT_RUN",
@@ -62,7 +63,6 @@ RULE_OUTSIDE = "outside limits"
 RULE_SHIFT = "shift"
 RULE_TREND = "trend"
 
-NOT_RECORDED = "(not recorded)"
 
 
 # --------------------------------------------------------------------------------------------
@@ -475,38 +475,11 @@ def ratio_funnel_limits(
 # --------------------------------------------------------------------------------------------
 
 
-def _binary_values(series: pd.Series) -> np.ndarray | None:
-    """The values of a column holding only True/False or 1/0, as 0/1 integers; None when it holds
-    anything else (a missing value included), so that the row-by-row check names the first bad one."""
-    dtype = series.dtype
-    try:
-        if pd.api.types.is_object_dtype(dtype):
-            values = series.to_numpy(dtype=object)
-            kind = pd.api.types.infer_dtype(values, skipna=False)
-            if kind == "boolean":  # bool and numpy.bool_ only
-                return values.astype(np.int64)
-            if kind not in ("integer", "floating", "mixed-integer-float"):
-                return None
-            numbers = values.astype(float)
-        elif (pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_integer_dtype(dtype)
-              or pd.api.types.is_float_dtype(dtype)):
-            if series.hasnans:
-                return None
-            numbers = series.to_numpy(dtype=float)
-        else:
-            return None
-    except (TypeError, ValueError, OverflowError):
-        return None
-    if not np.all((numbers == 0.0) | (numbers == 1.0)):
-        return None
-    return numbers.astype(np.int64)
-
-
 def _event_flags(series: pd.Series, column: str) -> np.ndarray:
     """0/1 integers from a boolean-like column; ValueError naming a bad or missing value."""
-    fast = _binary_values(series)
+    fast = binary_values(series)
     if fast is not None:
-        return fast
+        return fast.astype(np.int64)
     values = series.to_numpy(dtype=object)
     out = np.empty(len(values), dtype=np.int64)
     for i, value in enumerate(values):
@@ -530,16 +503,9 @@ def _labels(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
     order of first appearance (as ``groupby(sort=False)`` orders groups); a missing value shares the
     code of a recorded "(not recorded)", if any.
     """
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    labels = pd.Series(uniques).astype(object).tolist()
-    codes = np.asarray(codes, dtype=np.intp)
-    if len(codes) and codes.min() < 0:
-        try:
-            at = labels.index(NOT_RECORDED)
-        except ValueError:
-            at = len(labels)
-            labels.append(NOT_RECORDED)
-        codes, order = pd.factorize(np.where(codes < 0, at, codes))  # back to order of first appearance
+    codes, labels = level_codes(series)
+    if series.isna().any():  # missing values joined NOT_RECORDED: back to order of first appearance
+        codes, order = pd.factorize(codes)
         labels = [labels[k] for k in order]
     return np.asarray(codes, dtype=np.intp), pd.Series(labels, dtype=object)
 
