@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from system import apt_install
+
 
 @dataclass
 class Server:
@@ -38,18 +40,8 @@ def _bin_dir() -> Path | None:
 
 def install() -> str:
     """Install Debian's postgresql when allowed; return why not otherwise (empty string on success)."""
-    if os.environ.get("LASERDASH_NO_PG_INSTALL"):
-        return "LASERDASH_NO_PG_INSTALL is set"
-    if not shutil.which("apt-get"):
-        return "this machine has no apt-get (set LASERDASH_TEST_PG_URL to a PostgreSQL database to test against)"
-    if os.geteuid() != 0:
-        return "installing Debian's postgresql needs root (or set LASERDASH_TEST_PG_URL)"
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "postgresql"]):
-        done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1200)
-        if done.returncode != 0:
-            return f"'{' '.join(cmd)}' failed: {done.stderr[-500:]}"
-    return ""
+    return apt_install("postgresql", "LASERDASH_NO_PG_INSTALL",
+                       "set LASERDASH_TEST_PG_URL to a PostgreSQL database to test against")
 
 
 def _run_as(user: str, cmd: list[str], **kw) -> subprocess.CompletedProcess:

@@ -8,13 +8,13 @@ tests are skipped with the reason — except under CI (``CI=true``), where they 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from apprunner import ARTIFACTS, start_app  # noqa: E402  (tests/browser/apprunner.py)
+from system import apt_install, unavailable  # noqa: E402  (tests/system.py)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
@@ -29,21 +29,9 @@ def _found() -> str | None:
 
 def _install() -> str:
     """Install Debian's chromium when allowed; return why not otherwise."""
-    if os.environ.get("LASERDASH_NO_BROWSER_INSTALL"):
-        return "LASERDASH_NO_BROWSER_INSTALL is set"
-    if not shutil.which("apt-get"):
-        return "this machine has no apt-get (install Chromium and set LASERDASH_CHROMIUM to its path)"
-    if os.geteuid() != 0:
-        return "installing Debian's chromium needs root (run: sudo apt-get install chromium)"
-    log = ARTIFACTS / "chromium-install.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    with log.open("w") as out:
-        for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
-            done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, timeout=1200)
-            if done.returncode != 0:
-                return f"'{' '.join(cmd)}' failed (exit {done.returncode}); see {log}"
-    return ""
+    return apt_install("chromium", "LASERDASH_NO_BROWSER_INSTALL",
+                       "install Chromium and set LASERDASH_CHROMIUM to its path",
+                       log=ARTIFACTS / "chromium-install.log")
 
 
 @pytest.fixture(scope="session")
@@ -53,10 +41,8 @@ def chromium_path() -> str:
         why = _install()
         path = _found()
         if path is None:
-            reason = f"Chromium is not installed and could not be installed: {why or 'unknown reason'}."
-            if os.environ.get("CI"):
-                pytest.fail(reason + " CI must run the browser tests.")
-            pytest.skip(reason)
+            unavailable(f"Chromium is not installed and could not be installed: {why or 'unknown reason'}.",
+                        "the browser tests")
     return path
 
 

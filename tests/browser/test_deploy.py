@@ -3,7 +3,6 @@ opens through a share link on the other, directly and through the proxy."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -15,6 +14,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from apprunner import ARTIFACTS, ROOT, start_app
+from system import apt_install, unavailable
 from test_browser import (Console, first_finding, metric, pick, selected_tags, upload_through_the_data_page,
                           wait_idle, write_upload)
 
@@ -28,16 +28,12 @@ def _nginx() -> str | None:
 @pytest.fixture(scope="module")
 def nginx_path() -> str:
     path = _nginx()
-    if path is None and os.geteuid() == 0 and shutil.which("apt-get") and not os.environ.get("LASERDASH_NO_NGINX_INSTALL"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], capture_output=True, env=env, timeout=1200)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "nginx-light"], capture_output=True, env=env, timeout=1200)
-        path = _nginx()
     if path is None:
-        reason = "nginx is not installed and could not be installed (install Debian's nginx-light)."
-        if os.environ.get("CI"):
-            pytest.fail(reason + " CI must run the deployment test.")
-        pytest.skip(reason)
+        why = apt_install("nginx-light", "LASERDASH_NO_NGINX_INSTALL", "install Debian's nginx-light")
+        path = _nginx()
+        if path is None:
+            unavailable(f"nginx is not installed and could not be installed: {why or 'unknown reason'}.",
+                        "the deployment test")
     return path
 
 
