@@ -20,7 +20,7 @@ numbers) only, with the variable part in an ``st.text`` beneath.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ import streamlit as st
 
 from analysis import schema
 from analysis.export import safe_csv
-from analysis.ingest import (WITHHELD, DateOrderNeeded, ImportOptions, ImportProblem, ImportReport, ImportResult,
+from analysis.ingest import (DateOrderNeeded, ImportOptions, ImportProblem, ImportReport, ImportResult,
                              MissingColumns, SourceFile, detect_kind, import_files, plan_columns, read_table)
 from analysis.quality import QualitySummary, quality_summary
 from analysis.store import DatasetInfo, DatasetNotFound, DuplicateImport, Records, Store, StoreError, headers_key
@@ -367,39 +367,9 @@ def _after_import(state: _Upload, store: Store, info: DatasetInfo, report: Impor
         except _DB_ERRORS:
             pass  # the dataset is saved; only the convenience of automatic mapping next time is lost
         state.saved[kind] = chosen.get(kind, {})
-    state.done = _Done(info.id, info.name, without_identifiers(report))
+    state.done = _Done(info.id, info.name, report)  # the importer already withholds identifier values
     state.mapping, state.dates, state.duplicate, state.pending = {}, None, None, None
     request_dataset(info.id)
-
-
-def without_identifiers(report: ImportReport) -> ImportReport:
-    """The report as the page shows and downloads it: no patient identifier in it.
-
-    The import drops identifier columns, but two things in its report can still hold them: the text of
-    a row that could not be split into columns (its fields cannot be matched to the headers, so the whole
-    text is withheld when the file has identifier columns), and patient ids that are e-mail addresses or
-    phone numbers in the rejected rows (the import does not store those either, so they are blanked).
-    """
-    with_identifiers = {f.file for f in report.files if f.dropped_identifier_columns}
-    problems = report.problems
-    whole_rows = problems["file"].isin(with_identifiers) & (problems["column"] == "(whole row)")
-    if whole_rows.any():
-        problems = problems.copy()
-        problems.loc[whole_rows, "value"] = WITHHELD
-    by_file = {f.file: f for f in report.files}
-    rejected: dict[str, pd.DataFrame] = {}
-    for file, rows in report.rejected_rows.items():
-        summary = by_file.get(file)
-        id_headers = [h for h, c in (summary.columns if summary else {}).items()
-                      if c == "patient_id" and h in rows.columns]
-        for header in id_headers:
-            text = rows[header].astype(str)
-            identifying = text.str.match(schema.EMAIL_VALUE) | text.str.match(schema.PHONE_VALUE)
-            if identifying.any():
-                rows = rows.copy()
-                rows[header] = rows[header].mask(identifying, "")
-        rejected[file] = rows
-    return replace(report, problems=problems, rejected_rows=rejected)
 
 
 def _show_outcome(state: _Upload) -> None:
