@@ -44,3 +44,13 @@ def test_data_dictionary_documents_every_column_and_effect():
 def test_analysis_never_imports_streamlit():
     for path in (ROOT / "analysis").rglob("*.py"):
         assert not re.search(r"^\s*(import|from)\s+streamlit", path.read_text(), re.M), path
+
+
+def test_no_page_or_module_renders_html():
+    """User-supplied text must never reach HTML: the app's own code does not use ``unsafe_allow_html``
+    at all (Streamlit's own copy under .venv is not ours), nor ``st.html``."""
+    sources = [p for folder in ("analysis", "ui", "pages") for p in (ROOT / folder).rglob("*.py")]
+    sources.append(ROOT / "dashboard.py")
+    offending = [str(p.relative_to(ROOT)) for p in sources
+                 if "unsafe_allow_html" in (text := p.read_text()) or "st.html(" in text]
+    assert len(sources) > 20 and offending == []
