@@ -5,10 +5,13 @@ of 128 bits (it goes into share links) and a ``version`` that changes whenever i
 change, so callers can cache by ``(id, version)``. Records are stored typed and canonical, so
 reading them back needs no re-parsing.
 
-The row tables (``outcomes``, ``side_effects``) are the source of truth. Each dataset also has a
-columnar copy of the same rows (Parquet, in ``dataset_blobs``, written in the import's transaction)
-that :meth:`Store.load` reads instead of the rows: the same frames, several times faster. Datasets
-stored before the copies existed load from their rows and get their copy on that first load.
+A dataset's records are stored column-wise: one Parquet file per kind (``outcomes``,
+``side_effects``) in ``dataset_blobs``, written in the import's transaction. That is what
+:meth:`Store.load` reads, and what makes an import of a million treatments take seconds, not
+minutes. With ``sql_rows`` (``LASERDASH_SQL_ROWS=1``) every record is also written as a row of the
+``outcomes`` and ``side_effects`` tables in the same transaction, for SQL access (imports then take
+several times longer). Datasets stored by older versions have rows only: they load from their rows
+and get their columnar copy on that first load.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ from analysis.ingest import ImportProblem, ImportResult, SourceFile
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DB_PATH = ROOT / "data" / "laserdash.db"
 DB_URL_ENV = "LASERDASH_DB_URL"
+#: Set to 1 to also store every record as a SQL row (see the module docstring).
+SQL_ROWS_ENV = "LASERDASH_SQL_ROWS"
 SAMPLE_OUTCOMES = ROOT / "data" / "sample_outcomes.csv"
 SAMPLE_SIDE_EFFECTS = ROOT / "data" / "sample_side_effects.csv"
 SAMPLE_NAME = "Sample clinics (synthetic)"
@@ -68,6 +73,12 @@ class DatasetNotFound(LookupError):
     def __init__(self, dataset_id: str) -> None:
         shown = dataset_id if is_valid_dataset_id(dataset_id) else "(malformed id)"
         super().__init__(f"No dataset with id {shown}. It may have been deleted, or the link is incomplete.")
+
+
+class RecordsRefused(StoreError):
+    """Records that break the store's schema (a missing or repeated treatment id, a Fitzpatrick type
+    outside 1-6, ...). The import validates every value first, so this means a bug upstream; nothing
+    was written."""
 
 
 class DuplicateImport(ImportProblem):
@@ -275,10 +286,14 @@ def make_engine(url: str) -> Engine:
 
 
 class Store:
-    """Datasets in a SQL database. Create once per process and share (it holds a connection pool)."""
+    """Datasets in a SQL database. Create once per process and share (it holds a connection pool).
 
-    def __init__(self, url: str | None = None) -> None:
+    ``sql_rows``: also store every record as a SQL row (default: ``$LASERDASH_SQL_ROWS`` is 1).
+    """
+
+    def __init__(self, url: str | None = None, *, sql_rows: bool | None = None) -> None:
         self.url = database_url(url)
+        self.sql_rows = _env_flag(SQL_ROWS_ENV) if sql_rows is None else bool(sql_rows)
         try:
             self.engine = make_engine(self.url)
             metadata.create_all(self.engine, tables=[t for t in metadata.sorted_tables if t is not blobs_table])
@@ -321,8 +336,8 @@ class Store:
         """Store an import as a new dataset in one transaction and return it.
 
         Raises :class:`DuplicateImport` when a file with the same SHA-256 is already stored
-        (unless ``allow_duplicate``) and :class:`StoreError` when the database refuses the write;
-        in both cases nothing is written.
+        (unless ``allow_duplicate``), :class:`RecordsRefused` when a record breaks the schema, and
+        :class:`StoreError` when the database refuses the write; in all cases nothing is written.
         """
         name = _clean_name(name)
         if not allow_duplicate:
@@ -330,6 +345,13 @@ class Store:
                 existing = self._dataset_with_source(source.sha256)
                 if existing is not None:
                     raise DuplicateImport(source.name, existing)
+        check_records(result.outcomes, result.side_effects)
+        if not self._blobs:
+            raise StoreError(f"The database {describe_url(self.url)} has no table for the records "
+                             f"({blobs_table.name}) and it could not be created, so nothing can be saved. "
+                             "Give the app write permission on the database.")
+        # Encoded before the transaction, so other writers wait only for the few inserts below.
+        copies = _encode_copies(result.outcomes, result.side_effects)
         dataset_id = new_dataset_id()
         now = datetime.now(timezone.utc)
         report = result.report
@@ -351,10 +373,10 @@ class Store:
                     {"dataset_id": dataset_id, "file_name": f.file, "sha256": f.sha256, "kind": f.kind,
                      "rows_read": f.rows_read, "rows_accepted": f.rows_accepted,
                      "rows_rejected": f.rows_rejected} for f in report.files])
-                _insert_frame(conn, outcomes_table, result.outcomes, dataset_id, schema.OUTCOME_NAMES)
-                _insert_frame(conn, side_effects_table, result.side_effects, dataset_id, _SIDE_EFFECT_COLUMNS)
-                if self._blobs:
-                    _write_blobs(conn, dataset_id, 1, result.outcomes, result.side_effects)
+                if self.sql_rows:
+                    _insert_frame(conn, outcomes_table, result.outcomes, dataset_id, schema.OUTCOME_NAMES)
+                    _insert_frame(conn, side_effects_table, result.side_effects, dataset_id, _SIDE_EFFECT_COLUMNS)
+                _write_blobs(conn, dataset_id, 1, copies)
         except sa.exc.IntegrityError:
             raise
         except sa.exc.SQLAlchemyError as exc:
@@ -425,7 +447,8 @@ class Store:
         return _dataset_info(row, [_source_info(s) for s in sources])
 
     def load(self, dataset_id: str) -> Records:
-        """Read a dataset's records back as typed frames. Raises :class:`DatasetNotFound`.
+        """Read a dataset's records back as typed frames. Raises :class:`DatasetNotFound`, and
+        :class:`StoreError` when its records cannot be read.
 
         Reads the dataset's columnar copy when it has a valid one, else its rows (and then tries to
         store the copy for the next load; a database that refuses the write still loads).
@@ -436,8 +459,13 @@ class Store:
         with self._errors(), self.engine.connect() as conn:
             copied = _read_blobs(conn, info) if self._blobs else None
             outcomes, side_effects = copied or self._load_rows(conn, dataset_id)
-        if copied is None and self._blobs and self._store_missing_copies:
-            self._store_missing_blobs(info, outcomes, side_effects)
+        if copied is None:
+            if (len(outcomes), len(side_effects)) != (info.treatments, info.side_effects):
+                raise StoreError(f"The records of dataset '{info.name}' cannot be read: their stored copy is "
+                                 "missing or damaged (see the server log). Delete the dataset and import its "
+                                 "files again, or restore the database from a backup.")
+            if self._blobs and self._store_missing_copies:
+                self._store_missing_blobs(info, outcomes, side_effects)
         return Records(outcomes, side_effects, info.side_effects_recorded)
 
     def _load_rows(self, conn: Connection, dataset_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -469,7 +497,7 @@ class Store:
                         if conn.dialect.name == "postgresql":
                             conn.exec_driver_sql("SET LOCAL lock_timeout = '2s'")
                         conn.execute(blobs_table.delete().where(blobs_table.c.dataset_id == info.id))
-                        _write_blobs(conn, info.id, info.version, outcomes, side_effects)
+                        _write_blobs(conn, info.id, info.version, _encode_copies(outcomes, side_effects))
                 finally:
                     _sqlite_pragma(conn, f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
         except sa.exc.SQLAlchemyError as exc:
@@ -530,6 +558,37 @@ def _dataset_info(row: Any, sources: list[SourceInfo]) -> DatasetInfo:
         for f in report.get("files", []))
     return DatasetInfo(row["id"], row["name"], created, row["version"], row["treatments"], row["side_effects"],
                        row["rows_rejected"], tuple(sources), notes, recorded)
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def check_records(outcomes: pd.DataFrame, side_effects: pd.DataFrame) -> None:
+    """Refuse records the store's schema does not allow (what the row tables' keys and constraints
+    enforce): every outcome needs a unique treatment id, a date, a modality and a Fitzpatrick type
+    1-6; every side effect a treatment id and an effect. Raises :class:`RecordsRefused`."""
+    checks = (
+        (outcomes, "outcome", "treatment_id", outcomes["treatment_id"].isna(), "has no treatment_id"),
+        (outcomes, "outcome", "treatment_id",
+         outcomes["treatment_id"].duplicated() & outcomes["treatment_id"].notna(), "repeats a treatment_id"),
+        (outcomes, "outcome", "treatment_date", outcomes["treatment_date"].isna(), "has no treatment_date"),
+        (outcomes, "outcome", "modality", ~outcomes["modality"].isin(schema.MODALITIES),
+         "has a modality other than " + " or ".join(schema.MODALITIES)),
+        (outcomes, "outcome", "fitzpatrick_type", ~outcomes["fitzpatrick_type"].isin(range(1, 7)),
+         "has a Fitzpatrick type outside 1-6"),
+        (side_effects, "side-effect", "treatment_id", side_effects["treatment_id"].isna(), "has no treatment_id"),
+        (side_effects, "side-effect", "effect", side_effects["effect"].isna(), "has no effect"),
+    )
+    for frame, kind, column, bad, what in checks:
+        where = np.flatnonzero(bad.to_numpy(dtype=bool, na_value=True))
+        if len(where):
+            first = int(where[0])
+            value = frame[column].iloc[first]
+            value = value.item() if isinstance(value, np.generic) else value
+            raise RecordsRefused(f"Nothing was saved: {kind} record {first + 1} {what} "
+                                 f"({column} = {value!r}; {len(where)} record(s) in all). "
+                                 "The import should have rejected it: please report this as a bug.")
 
 
 # --- writing rows ----------------------------------------------------------------------------
@@ -657,14 +716,24 @@ def _blob_columns(kind: str) -> tuple[sa.Table, tuple[str, ...]]:
                                                                               _SIDE_EFFECT_COLUMNS)
 
 
-def _write_blobs(conn: Connection, dataset_id: str, version: int, outcomes: pd.DataFrame,
-                 side_effects: pd.DataFrame) -> None:
-    """Store the columnar copies of a dataset's records (outcomes in load order) in the caller's transaction."""
+def _encode_copies(outcomes: pd.DataFrame, side_effects: pd.DataFrame) -> dict[str, tuple[int, bytes]]:
+    """Each kind's rows as Parquet (outcomes in load order): kind -> (rows, bytes)."""
+    copies = {}
     for kind, frame in (("outcomes", outcomes), ("side_effects", side_effects)):
         table, columns = _blob_columns(kind)
-        data = _encode_blob(frame, table, columns, ordered=kind == "outcomes")
-        conn.execute(blobs_table.insert().values(dataset_id=dataset_id, kind=kind, version=version,
-                                                 format=BLOB_FORMAT, rows=len(frame), data=data))
+        copies[kind] = (len(frame), _encode_blob(frame, table, columns, ordered=kind == "outcomes"))
+    return copies
+
+
+def _write_blobs(conn: Connection, dataset_id: str, version: int, copies: dict[str, tuple[int, bytes]]) -> None:
+    """Store a dataset's columnar copies (from :func:`_encode_copies`) in the caller's transaction."""
+    for kind, (rows, data) in copies.items():
+        _write_blob(conn, dataset_id, version, kind, rows, data)
+
+
+def _write_blob(conn: Connection, dataset_id: str, version: int, kind: str, rows: int, data: bytes) -> None:
+    conn.execute(blobs_table.insert().values(dataset_id=dataset_id, kind=kind, version=version,
+                                             format=BLOB_FORMAT, rows=rows, data=data))
 
 
 def _arrow_type(sql_type: Any) -> pa.DataType:

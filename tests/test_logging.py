@@ -123,30 +123,36 @@ runpy.run_module("analysis", run_name="__main__", alter_sys=True)
 """
 
 
-def run_logged(*args: str) -> subprocess.CompletedProcess:
+def run_logged(*args: str, sql_rows: bool = False) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "LASERDASH_DB_URL"}
     return subprocess.run([sys.executable, "-W", "always", "-c", BOOTSTRAP, *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300, env={**{k: v for k, v in os.environ.items() if k != "LASERDASH_DB_URL"},
-                                                       "PYTHONWARNINGS": "always"})
+                          text=True, timeout=300, env={**env, "PYTHONWARNINGS": "always",
+                                                       "LASERDASH_SQL_ROWS": "1" if sql_rows else "0"})
 
 
-def test_cli_imports_log_no_identifier_values(tmp_path):
+@pytest.mark.parametrize("sql_rows", [False, True], ids=["copies", "copies+rows"])
+def test_cli_imports_log_no_identifier_values(tmp_path, sql_rows):
+    """With ``sql_rows`` every record's values also pass through SQL statement logging."""
     files = write_identifier_files(tmp_path / "in")
     db = f"sqlite:///{tmp_path / 'cli.db'}"
     runs = [
         run_logged("--db", db, "import", str(files["outcomes"]), str(files["side_effects"]), "--name", "With names",
-                   "--max-problems", "1000"),
-        run_logged("--db", db, "import", str(files["ids"]), "--name", "E-mail ids", "--max-problems", "1000"),
+                   "--max-problems", "1000", sql_rows=sql_rows),
+        run_logged("--db", db, "import", str(files["ids"]), "--name", "E-mail ids", "--max-problems", "1000",
+                   sql_rows=sql_rows),
         run_logged("--db", db, "datasets"),
         run_logged("summary", "--file", str(files["outcomes"]), str(files["side_effects"])),
-        run_logged("--db", db, "import", str(files["outcomes"]), str(files["side_effects"]), "--name", "Again"),
+        run_logged("--db", db, "import", str(files["outcomes"]), str(files["side_effects"]), "--name", "Again",
+                   sql_rows=sql_rows),
     ]
     for done in runs[:4]:
         assert done.returncode == 0, done.stderr[-3000:]
     assert runs[4].returncode == 1 and "already imported" in runs[4].stderr   # refused: an error line, still clean
     logged = "\n".join(r.stdout + "\n" + r.stderr for r in runs)
     # The capture is live: SQL statements with their parameters, the report, the pseudonymous codes.
-    assert "INSERT INTO outcomes" in logged and "DEBUG sqlalchemy" in logged
-    assert "PX-0007" in logged
+    assert "INSERT INTO dataset_blobs" in logged and "DEBUG sqlalchemy" in logged
+    assert ("INSERT INTO outcomes" in logged) == sql_rows
+    assert "PX-0007" in logged or not sql_rows  # a pseudonymous code: logged with its row
     assert "row 5, column 'fitzpatrick_type', value 'VII'" in logged
     assert "were NOT stored" in logged
     assert leaks(logged) == []
@@ -231,7 +237,10 @@ def _upload_and_import(files: list[Path], downloads=None):
     return at
 
 
-def test_data_page_imports_log_no_identifier_values(app_db, tmp_path, debug_logging, caplog, capfd, recwarn):
+def test_data_page_imports_log_no_identifier_values(app_db, tmp_path, debug_logging, caplog, capfd, recwarn,
+                                                    monkeypatch):
+    # Every record also stored as a SQL row: then every stored value passes through statement logging.
+    monkeypatch.setenv("LASERDASH_SQL_ROWS", "1")
     files = write_identifier_files(tmp_path / "in", ragged=True)
     debug_logging()
     shown: list[str] = []

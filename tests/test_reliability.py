@@ -33,7 +33,7 @@ def _generator():
 
 @pytest.fixture(scope="module")
 def big_export(tmp_path_factory) -> tuple[Path, Path]:
-    """150,000 treatments (about 5 s to import): long enough to kill mid-transaction."""
+    """150,000 treatments: an import that takes long enough to be killed at several moments."""
     folder = tmp_path_factory.mktemp("big")
     return _generator().write_sample(folder, n_treatments=150_000, seed=7)
 
@@ -43,59 +43,86 @@ def counts(url: str) -> dict[str, int]:
     try:
         with engine.connect() as conn:
             return {t: conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one()
-                    for t in ("datasets", "dataset_sources", "outcomes", "side_effects")}
+                    for t in ("datasets", "dataset_sources", "dataset_blobs", "outcomes", "side_effects")}
     finally:
         engine.dispose()
 
 
-def assert_whole_or_absent(url: str, treatments: int, side_effects: int) -> None:
-    """Every stored dataset has exactly its records; no orphan rows without a dataset."""
+def assert_whole_or_absent(url: str, treatments: int, side_effects: int, *, sql_rows: bool = False) -> None:
+    """Every stored dataset loads with exactly its records; nothing is left of a dataset that did not land."""
     store = Store(url)
     found = counts(url)
-    expected_outcomes = sum(d.treatments for d in store.datasets())
-    expected_side = sum(d.side_effects for d in store.datasets())
-    assert found["outcomes"] == expected_outcomes
-    assert found["side_effects"] == expected_side
-    for d in store.datasets():
+    datasets = store.datasets()
+    assert found["dataset_blobs"] == 2 * len(datasets)
+    assert found["dataset_sources"] == 2 * len(datasets)
+    assert found["outcomes"] == (sum(d.treatments for d in datasets) if sql_rows else 0)
+    assert found["side_effects"] == (sum(d.side_effects for d in datasets) if sql_rows else 0)
+    for d in datasets:
         assert (d.treatments, d.side_effects) == (treatments, side_effects)
+        records = store.load(d.id)
+        assert (len(records.outcomes), len(records.side_effects)) == (treatments, side_effects)
     store.engine.dispose()
 
 
-def cli_import(url: str, files: tuple[Path, Path], name: str) -> subprocess.Popen:
+def cli_import(url: str, files: tuple[Path, Path], name: str, env: dict[str, str] | None = None) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "analysis", "--db", url, "import", str(files[0]), str(files[1]),
                              "--name", name, "--allow-duplicate"], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
 
 
-def test_kill_9_mid_import_leaves_the_sqlite_store_consistent(tmp_path, big_export):
+# The command-line import with a pause inside its transaction, after everything but the side-effect copy
+# is written (with LASERDASH_SQL_ROWS=1: every row too), so the kill lands mid-transaction every time.
+_PAUSED_IMPORT = """
+import sys, time
+from analysis import store
+original = store._write_blob
+def paused(conn, dataset_id, version, kind, rows, data):
+    original(conn, dataset_id, version, kind, rows, data)
+    if kind == "outcomes":
+        print("inside the transaction", flush=True)
+        time.sleep(600)
+store._write_blob = paused
+from analysis.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def kill_inside_the_transaction(url: str, files: tuple[Path, Path], sql_rows: bool) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", _PAUSED_IMPORT, "--db", url, "import", str(files[0]),
+                             str(files[1]), "--name", "killed", "--allow-duplicate"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "LASERDASH_SQL_ROWS": "1" if sql_rows else "0"})
+    line = proc.stdout.readline()  # blocks until the pause (or the end, if the import failed)
+    assert line.strip() == b"inside the transaction", proc.stderr.read().decode()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+@pytest.mark.parametrize("sql_rows", [False, True], ids=["copies", "copies+rows"])
+def test_kill_9_mid_import_leaves_the_sqlite_store_consistent(tmp_path, big_export, sql_rows):
     db = tmp_path / "kill.db"
     url = f"sqlite:///{db}"
     Store(url).engine.dispose()  # create the schema first
-    proc = cli_import(url, big_export, "killed")
-    wal = Path(f"{db}-wal")
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        if wal.exists() and wal.stat().st_size > 2_000_000:  # rows are being written, not yet committed
-            break
-        time.sleep(0.05)
-    assert proc.poll() is None, "the import finished before it could be killed; make the file larger"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_inside_the_transaction(url, big_export, sql_rows)
     assert Store(url).datasets() == []
-    assert counts(url) == {"datasets": 0, "dataset_sources": 0, "outcomes": 0, "side_effects": 0}
+    assert counts(url) == {"datasets": 0, "dataset_sources": 0, "dataset_blobs": 0, "outcomes": 0,
+                           "side_effects": 0}
     # The same import then lands whole.
-    done = cli_import(url, big_export, "second try")
+    done = cli_import(url, big_export, "second try", {"LASERDASH_SQL_ROWS": "1" if sql_rows else "0"})
     out, err = done.communicate(timeout=300)
     assert done.returncode == 0, err.decode()
     result = import_files(SourceFile.from_path(big_export[0]), SourceFile.from_path(big_export[1]))
-    assert_whole_or_absent(url, len(result.outcomes), len(result.side_effects))
+    assert_whole_or_absent(url, len(result.outcomes), len(result.side_effects), sql_rows=sql_rows)
     assert len(Store(url).datasets()) == 1
 
 
 def test_kill_9_mid_import_leaves_postgresql_consistent(pg_url, big_export):
     Store(pg_url).engine.dispose()
     result = import_files(SourceFile.from_path(big_export[0]), SourceFile.from_path(big_export[1]))
-    for delay in (1.5, 3.0, 4.5):  # at least one lands during the insert; every outcome must be whole or absent
+    kill_inside_the_transaction(pg_url, big_export, sql_rows=False)
+    assert_whole_or_absent(pg_url, len(result.outcomes), len(result.side_effects))
+    assert Store(pg_url).datasets() == []
+    for delay in (0.5, 1.0, 1.5, 2.0, 3.0):  # and at other moments: every outcome must be whole or absent
         proc = cli_import(pg_url, big_export, f"killed after {delay}s")
         time.sleep(delay)
         if proc.poll() is None:
@@ -184,5 +211,11 @@ def test_eight_concurrent_imports_with_readers_land_whole(request, tmp_path, cor
     assert not read_errors, read_errors
     assert landed == [(600, job[2]) for job in jobs]
     found = counts(url)
-    assert found == {"datasets": 8, "dataset_sources": 16, "outcomes": 8 * 600,
-                     "side_effects": sum(job[2] for job in jobs)}
+    assert found == {"datasets": 8, "dataset_sources": 16, "dataset_blobs": 16, "outcomes": 0, "side_effects": 0}
+    store = Store(url)
+    expected = {job[0].name: (600, job[2]) for job in jobs}
+    for d in store.datasets():
+        records = store.load(d.id)
+        assert (len(records.outcomes), len(records.side_effects)) == expected.pop(d.name)
+    assert expected == {}
+    store.engine.dispose()

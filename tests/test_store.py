@@ -13,6 +13,7 @@ from analysis.ingest import SourceFile, import_files
 from analysis.store import (
     DatasetNotFound,
     DuplicateImport,
+    RecordsRefused,
     Store,
     StoreError,
     datasets_table,
@@ -117,31 +118,57 @@ def test_unknown_or_malformed_id_reveals_nothing(store, corpus):
         assert "<script>" not in str(info.value)
 
 
-def test_failed_import_leaves_the_store_exactly_as_it_was(store, corpus, monkeypatch):
+@pytest.mark.parametrize("sql_rows", [False, True], ids=["copies", "copies+rows"])
+def test_failed_import_leaves_the_store_exactly_as_it_was(store_url, corpus, monkeypatch, sql_rows):
+    store = Store(store_url, sql_rows=sql_rows)
     store.import_dataset(imported(corpus, "bom_utf8.csv"), "Existing")
     before = snapshot(store)
-    original = store_module._insert_frame
+    original_rows, original_copy = store_module._insert_frame, store_module._write_blob
 
     def fail_on_side_effects(conn, table, frame, dataset_id, columns):
         if table.name == "side_effects":
             raise sa.exc.OperationalError("INSERT", {}, Exception("disk I/O error (simulated)"))
-        return original(conn, table, frame, dataset_id, columns)
+        return original_rows(conn, table, frame, dataset_id, columns)
 
-    monkeypatch.setattr(store_module, "_insert_frame", fail_on_side_effects)
+    def fail_on_side_effect_copy(conn, dataset_id, version, kind, rows, data):
+        if kind == "side_effects":  # the dataset, its sources and the outcomes are written by now
+            raise sa.exc.OperationalError("INSERT", {}, Exception("disk I/O error (simulated)"))
+        return original_copy(conn, dataset_id, version, kind, rows, data)
+
+    if sql_rows:
+        monkeypatch.setattr(store_module, "_insert_frame", fail_on_side_effects)
+    else:
+        monkeypatch.setattr(store_module, "_write_blob", fail_on_side_effect_copy)
     with pytest.raises(StoreError, match="simulated"):
         store.import_dataset(imported(corpus, "orphans_outcomes.csv", "orphans_side_effects.csv"), "Doomed")
     assert snapshot(store) == before
+    store.engine.dispose()
 
 
-def test_constraint_violation_mid_import_rolls_back(store, corpus):
+@pytest.mark.parametrize("sql_rows", [False, True], ids=["copies", "copies+rows"])
+@pytest.mark.parametrize("column, value, message", [
+    ("fitzpatrick_type", 9, "outcome record 2 has a Fitzpatrick type outside 1-6 (fitzpatrick_type = 9"),
+    ("treatment_id", None, "outcome record 2 has no treatment_id"),
+    ("treatment_id", "DUP", "outcome record 2 repeats a treatment_id"),
+    ("modality", None, "outcome record 2 has a modality other than ablative or non-ablative"),
+])
+def test_records_breaking_the_schema_are_refused_and_nothing_is_written(store_url, corpus, sql_rows, column,
+                                                                        value, message):
+    """The import validates every value; the store still refuses what its schema forbids (what the row tables'
+    keys and constraints refuse), before writing anything."""
+    store = Store(store_url, sql_rows=sql_rows)
     store.import_dataset(imported(corpus, "bom_utf8.csv"), "Existing")
     before = snapshot(store)
     result = imported(corpus, "latin1_tab.csv")
-    # Corrupt the last record after validation, so the database itself refuses it mid-transaction.
-    result.outcomes.loc[len(result.outcomes) - 1, "fitzpatrick_type"] = 9
-    with pytest.raises(sa.exc.IntegrityError):
+    assert len(result.outcomes) == 2
+    # Corrupt the last record after validation (for "DUP", the first one too).
+    if value == "DUP":
+        result.outcomes.loc[0, column] = value
+    result.outcomes.loc[len(result.outcomes) - 1, column] = value
+    with pytest.raises(RecordsRefused, match=re.escape(message)):
         store.import_dataset(result, "Half")
     assert snapshot(store) == before
+    store.engine.dispose()
 
 
 def test_version_is_part_of_the_cache_key(store, corpus):

@@ -1,7 +1,9 @@
-"""Columnar copies: ``Store.load`` reads a Parquet copy of the rows and must give exactly the frames the rows give.
+"""Columnar copies: ``Store.load`` reads a dataset's Parquet copy, which must give exactly the frames its rows give.
 
-The row tables stay the source of truth: a dataset without a (valid) copy loads from its rows, and the
-copy follows imports, deletes and versions. Runs on SQLite and on PostgreSQL (the ``store`` fixture).
+Datasets stored by older versions (or with ``sql_rows``) have rows: one without a (valid) copy loads from its
+rows, and the copy follows imports, deletes and versions. So the ``store`` here writes rows as well as copies
+(``sql_rows=True``); the default store, which writes copies only, is checked against it at the end. Runs on
+SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -32,6 +34,14 @@ CORPUS_OUTCOMES = ["bad_dates.csv", "bad_numbers.csv", "bom_utf8.csv", "combined
                    "formula_injection.csv", "latin1_tab.csv", "mixed_fitzpatrick.csv", "month_first_dates.csv",
                    "orphans_outcomes.csv", "pii_columns.csv", "pii_in_patient_id.csv", "ragged.csv",
                    "semicolon_decimal_comma.csv", "utf16_excel_unicode.txt"]
+
+
+@pytest.fixture
+def store(store_url) -> Store:
+    """A store that writes every record as a row too (``LASERDASH_SQL_ROWS=1``), as older versions did."""
+    s = Store(store_url, sql_rows=True)
+    yield s
+    s.engine.dispose()
 
 
 def rows_as_before(store: Store, dataset_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -161,7 +171,7 @@ def test_dataset_without_a_copy_loads_from_its_rows_and_gets_one(store, corpus, 
 
 
 def test_database_created_before_the_copies_gets_the_table(store_url, corpus, monkeypatch):
-    old = Store(store_url)
+    old = Store(store_url, sql_rows=True)
     info = old.import_dataset(import_files(SourceFile.from_path(corpus / "bom_utf8.csv")), "before")
     with old.engine.begin() as conn:
         conn.execute(sa.text("DROP TABLE dataset_blobs"))
@@ -180,7 +190,7 @@ def test_database_created_before_the_copies_gets_the_table(store_url, corpus, mo
 
 def test_read_only_database_without_the_table_still_opens_and_loads(tmp_path, corpus):
     db = tmp_path / "old.db"
-    writer = Store(f"sqlite:///{db}")
+    writer = Store(f"sqlite:///{db}", sql_rows=True)
     info = writer.import_dataset(import_files(SourceFile.from_path(corpus / "bom_utf8.csv")), "old")
     with writer.engine.begin() as conn:
         conn.execute(sa.text("DROP TABLE dataset_blobs"))
@@ -195,7 +205,7 @@ def test_read_only_database_without_the_table_still_opens_and_loads(tmp_path, co
 
 def test_read_only_database_loads_a_dataset_without_a_copy(tmp_path, corpus):
     db = tmp_path / "ro.db"
-    writer = Store(f"sqlite:///{db}")
+    writer = Store(f"sqlite:///{db}", sql_rows=True)
     info = writer.import_dataset(import_files(SourceFile.from_path(corpus / "latin1_tab.csv")), "old")
     with writer.engine.begin() as conn:
         conn.execute(blobs_table.delete())
@@ -267,8 +277,8 @@ def test_failure_while_writing_the_copy_leaves_the_store_unchanged(store, corpus
     before = snapshot()
     original = store_module._write_blobs
 
-    def fail_after_the_first_copy(conn, dataset_id, version, outcomes, side_effects):
-        original(conn, dataset_id, version, outcomes, side_effects.iloc[:0])
+    def fail_after_the_first_copy(conn, dataset_id, version, copies):
+        original(conn, dataset_id, version, {"outcomes": copies["outcomes"]})
         raise sa.exc.OperationalError("INSERT", {}, Exception("disk I/O error (simulated)"))
 
     monkeypatch.setattr(store_module, "_write_blobs", fail_after_the_first_copy)
@@ -312,7 +322,7 @@ def test_rows_and_copy_share_one_order_under_any_postgresql_collation(pg_icu_url
     odd = ["b-1", "B2", "a10", "a9", "_z", "Z", "é1", "e2"][:len(result.outcomes)]
     result.outcomes["treatment_id"] = odd
     result.outcomes["treatment_date"] = result.outcomes["treatment_date"].iloc[0]
-    store = Store(pg_icu_url)
+    store = Store(pg_icu_url, sql_rows=True)
     try:
         info = store.import_dataset(result, "collation")
         copied = load_from_copy_only(store, info.id, monkeypatch).outcomes
@@ -323,3 +333,57 @@ def test_rows_and_copy_share_one_order_under_any_postgresql_collation(pg_icu_url
         assert rows_as_before(store, info.id)[0]["treatment_id"].tolist() != sorted(odd)  # the server's order
     finally:
         store.engine.dispose()
+
+
+# --- the default store: copies only -----------------------------------------------------------------
+
+@pytest.fixture
+def copies_only(store_url) -> Store:
+    s = Store(store_url, sql_rows=False)
+    yield s
+    s.engine.dispose()
+
+
+def row_counts(store: Store, dataset_id: str) -> tuple[int, int]:
+    with store.engine.connect() as conn:
+        return tuple(conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c.dataset_id == dataset_id))
+                     .scalar_one() for t in (outcomes_table, side_effects_table))
+
+
+def test_sql_rows_follow_the_environment(store_url, monkeypatch):
+    monkeypatch.delenv(store_module.SQL_ROWS_ENV, raising=False)
+    assert Store(store_url).sql_rows is False
+    monkeypatch.setenv(store_module.SQL_ROWS_ENV, "1")
+    assert Store(store_url).sql_rows is True
+    assert Store(store_url, sql_rows=False).sql_rows is False
+
+
+@pytest.mark.parametrize("name", CORPUS_OUTCOMES)
+def test_the_default_store_writes_no_rows_and_loads_what_the_rows_would_give(store, copies_only, corpus,
+                                                                            monkeypatch, name):
+    result = import_files(SourceFile.from_path(corpus / name))
+    with_rows = store.import_dataset(result, name)
+    copied = copies_only.import_dataset(result, name, allow_duplicate=True)
+    assert row_counts(copies_only, copied.id) == (0, 0)
+    assert blob_count(copies_only, copied.id) == 2
+    records = load_from_copy_only(copies_only, copied.id, monkeypatch)
+    out, side = rows_as_before(store, with_rows.id)
+    assert_identical(records.outcomes, out)
+    assert_identical(records.side_effects, side)
+    pd.testing.assert_frame_equal(records.outcomes, result.outcomes.sort_values(
+        ["treatment_date", "treatment_id"]).reset_index(drop=True))
+
+
+def test_a_damaged_copy_without_rows_is_a_clear_error(copies_only, corpus, caplog):
+    info = copies_only.import_dataset(import_files(SourceFile.from_path(corpus / "orphans_outcomes.csv"),
+                                                   SourceFile.from_path(corpus / "orphans_side_effects.csv")), "D")
+    other = copies_only.import_dataset(import_files(SourceFile.from_path(corpus / "bom_utf8.csv")), "fine")
+    with copies_only.engine.begin() as conn:
+        conn.execute(blobs_table.update().where((blobs_table.c.kind == "side_effects")
+                                                & (blobs_table.c.dataset_id == info.id)).values(data=b"not parquet"))
+    with caplog.at_level(logging.WARNING, logger="analysis.store"):
+        with pytest.raises(StoreError, match="records of dataset 'D' cannot be read.*import its files again"):
+            copies_only.load(info.id)
+    assert "cannot be read" in caplog.text
+    assert blob_count(copies_only, info.id) == 2  # nothing was overwritten with the empty rows
+    assert len(copies_only.load(other.id).outcomes) == other.treatments
