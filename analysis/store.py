@@ -25,9 +25,8 @@ import secrets
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import cache
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -37,7 +36,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from analysis import schema
+from analysis import columnar, schema
 from analysis.ingest import ImportProblem, ImportResult, SourceFile
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -619,42 +618,9 @@ def _chunks(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
 def _row_tuples(frame: pd.DataFrame, columns: tuple[str, ...], types: list[Any],
                 dataset_id: str) -> list[tuple[Any, ...]]:
     """Rows as tuples of plain Python values: None for missing, ``YYYY-MM-DD`` for dates, int for integers."""
-    values = [_python_values(*_canonical(frame[name], sql_type), sql_type) for name, sql_type in zip(columns, types)]
+    values = [_python_values(*columnar.canonical(frame[name], _arrow_type(sql_type)), sql_type)
+              for name, sql_type in zip(columns, types)]
     return list(zip(itertools.repeat(dataset_id, len(frame)), *values))
-
-
-def _canonical(column: pd.Series, sql_type: Any) -> tuple[np.ndarray, np.ndarray | None]:
-    """The values a column of this SQL type stores, as a numpy array and the mask of missing values.
-
-    Text: object array of str with None for missing (mask None). Dates: ``datetime64[D]``. Integers:
-    int64 (numbers truncated toward zero, as ``int()`` does). Floats: float64.
-    """
-    if isinstance(sql_type, sa.Date):
-        if not pd.api.types.is_datetime64_any_dtype(column):
-            column = pd.to_datetime(column)
-        if isinstance(column.dtype, pd.DatetimeTZDtype):
-            column = column.dt.tz_localize(None)
-        days = column.to_numpy().astype("datetime64[D]")
-        return days, np.isnat(days)
-    if isinstance(sql_type, sa.Integer):
-        if (pd.api.types.is_integer_dtype(column) or pd.api.types.is_bool_dtype(column)) and not column.hasnans:
-            return column.to_numpy(dtype=np.int64), None
-        numbers = pd.to_numeric(column, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-        missing = np.isnan(numbers)
-        present = numbers[~missing]
-        if not np.isfinite(present).all():
-            raise ValueError(f"{column.name}: an infinite value cannot be stored in an integer column.")
-        whole = np.zeros(len(numbers), dtype=np.int64)
-        whole[~missing] = np.trunc(present).astype(np.int64)
-        return whole, missing
-    if isinstance(sql_type, sa.Float):
-        numbers = (column if pd.api.types.is_float_dtype(column) else pd.to_numeric(column, errors="coerce"))
-        numbers = numbers.to_numpy(dtype="float64", na_value=np.nan)
-        return numbers, np.isnan(numbers)
-    text = column.to_numpy(dtype=object, na_value=None)
-    if pd.api.types.infer_dtype(text, skipna=True) not in ("string", "empty"):
-        text = np.array([v if v is None or isinstance(v, str) else str(v) for v in text], dtype=object)
-    return text, None
 
 
 def _python_values(values: np.ndarray, missing: np.ndarray | None, sql_type: Any) -> list[Any]:
@@ -711,17 +677,14 @@ def _sqlite_pragma(conn: Connection, statement: str) -> Any:
 
 # --- columnar copies -----------------------------------------------------------------------------
 
-def _blob_columns(kind: str) -> tuple[sa.Table, tuple[str, ...]]:
-    return (outcomes_table, schema.OUTCOME_NAMES) if kind == "outcomes" else (side_effects_table,
-                                                                              _SIDE_EFFECT_COLUMNS)
-
-
-def _encode_copies(outcomes: pd.DataFrame, side_effects: pd.DataFrame) -> dict[str, tuple[int, bytes]]:
-    """Each kind's rows as Parquet (outcomes in load order): kind -> (rows, bytes)."""
+def _encode_copies(outcomes: pd.DataFrame | pa.Table, side_effects: pd.DataFrame | pa.Table
+                   ) -> dict[str, tuple[int, bytes]]:
+    """Each kind's records (frames, or tables of canonical values) as Parquet, outcomes in load order:
+    kind -> (rows, bytes)."""
     copies = {}
-    for kind, frame in (("outcomes", outcomes), ("side_effects", side_effects)):
-        table, columns = _blob_columns(kind)
-        copies[kind] = (len(frame), _encode_blob(frame, table, columns, ordered=kind == "outcomes"))
+    for kind, records in (("outcomes", outcomes), ("side_effects", side_effects)):
+        table = records if isinstance(records, pa.Table) else columnar.to_arrow(records, kind)
+        copies[kind] = (table.num_rows, _encode_blob(table, ordered=kind == "outcomes"))
     return copies
 
 
@@ -746,50 +709,14 @@ def _arrow_type(sql_type: Any) -> pa.DataType:
     return pa.string()
 
 
-def _encode_blob(frame: pd.DataFrame, table: sa.Table, columns: tuple[str, ...], *, ordered: bool) -> bytes:
-    """The rows a frame stores, as Parquet (zstd): canonical values, in the order loading the rows gives."""
-    types = [table.c[name].type for name in columns]
-    arrow_schema = pa.schema([pa.field(name, _arrow_type(t)) for name, t in zip(columns, types)])
-    order = _load_order(frame, table) if ordered else None
+def _encode_blob(table: pa.Table, *, ordered: bool) -> bytes:
+    """Canonical values as Parquet (zstd); ``ordered``: in the order loading the rows gives (outcomes)."""
+    order = columnar.load_order(table) if ordered else None
+    if order is not None:
+        table = table.take(order)
     sink = pa.BufferOutputStream()
-    with pq.ParquetWriter(sink, arrow_schema, compression="zstd") as writer:
-        for start in range(0, len(frame), _BLOB_ROW_GROUP):
-            rows = (slice(start, start + _BLOB_ROW_GROUP) if order is None
-                    else order[start:start + _BLOB_ROW_GROUP])
-            part = frame.iloc[rows]
-            arrays = []
-            for name, sql_type, field_ in zip(columns, types, arrow_schema):
-                values, missing = _canonical(part[name], sql_type)
-                arrays.append(pa.array(values, type=field_.type, mask=missing, from_pandas=missing is None))
-            writer.write_table(pa.Table.from_arrays(arrays, schema=arrow_schema))
+    pq.write_table(table, sink, compression="zstd", row_group_size=_BLOB_ROW_GROUP, write_statistics=False)
     return sink.getvalue().to_pybytes()
-
-
-def _load_order(frame: pd.DataFrame, table: sa.Table) -> np.ndarray | None:
-    """Row positions that sort outcomes as loading the rows does (date, then id in code-point order);
-    None when the frame is in that order already."""
-    if len(frame) < 2:
-        return None
-    days, _ = _canonical(frame["treatment_date"], table.c.treatment_date.type)
-    ids, _ = _canonical(frame["treatment_id"], table.c.treatment_id.type)
-    day = days.view(np.int64)
-    try:
-        later = (day[1:] > day[:-1]) | ((day[1:] == day[:-1]) & (ids[1:] > ids[:-1]))
-        if later.all():
-            return None
-    except TypeError:  # a missing id; the database refuses such a row anyway
-        pass
-    codes = pd.factorize(pd.Series(ids, dtype=object).fillna(""), sort=True)[0]
-    return np.lexsort((codes, day))
-
-
-@cache
-def _frame_template(kind: str) -> pd.DataFrame:
-    """An empty frame with the columns and dtypes loading the rows gives (``schema.coerce_*``)."""
-    columns = schema.OUTCOME_NAMES if kind == "outcomes" else _SIDE_EFFECT_COLUMNS
-    empty = pd.DataFrame({name: pd.Series([], dtype=object) for name in columns})
-    coerce = schema.coerce_outcomes if kind == "outcomes" else schema.coerce_side_effects
-    return coerce(empty)
 
 
 def _read_blobs(conn: Connection, info: DatasetInfo) -> tuple[pd.DataFrame, pd.DataFrame] | None:
@@ -805,7 +732,7 @@ def _read_blobs(conn: Connection, info: DatasetInfo) -> tuple[pd.DataFrame, pd.D
     for kind, count in expected.items():
         row = found[kind]
         try:
-            frame = _decode_blob(row.data, _frame_template(kind))
+            frame = _decode_blob(row.data, kind)
         except (pa.ArrowException, ValueError, TypeError, KeyError) as exc:
             _log.warning("Dataset %s: its columnar copy (%s) cannot be read (%s); loading the rows.", info.id,
                          kind, exc)
@@ -818,68 +745,13 @@ def _read_blobs(conn: Connection, info: DatasetInfo) -> tuple[pd.DataFrame, pd.D
     return frames[0], frames[1]
 
 
-def _decode_blob(data: bytes, template: pd.DataFrame) -> pd.DataFrame:
-    """Parquet bytes back to a frame with exactly the columns, dtypes and index of ``template``.
-
-    Text is read dictionary-encoded where values repeat, so each distinct string becomes one Python
-    object shared by its rows (faster, and less memory than one object per row).
-    """
-    text = [name for name, dtype in template.dtypes.items()
-            if pd.api.types.is_object_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype)]
-    table = pq.read_table(pa.BufferReader(data), columns=list(template.columns),
+def _decode_blob(data: bytes, kind: str) -> pd.DataFrame:
+    """Parquet bytes back to a record frame (:func:`analysis.columnar.to_frame`). Text is read
+    dictionary-encoded where values repeat (every text column but the treatment id)."""
+    text = [name for name in columnar.columns(kind) if columnar.arrow_type(name) == pa.string()]
+    table = pq.read_table(pa.BufferReader(data), columns=list(columnar.columns(kind)),
                           read_dictionary=[name for name in text if name != "treatment_id"])
-    index = pd.RangeIndex(table.num_rows)
-    columns = {}
-    for name in template.columns:
-        dtype = template[name].dtype
-        values = table.column(name)
-        if isinstance(dtype, pd.CategoricalDtype):
-            column = pd.Series(pd.Categorical.from_codes(_category_codes(values, dtype.categories), dtype=dtype),
-                               index=index)
-        elif pd.api.types.is_object_dtype(dtype):
-            column = pd.Series(_text_values(values), index=index, dtype=object, copy=False)
-        else:
-            column = pd.Series(values.to_numpy(zero_copy_only=False), index=index, copy=False).astype(dtype)
-        columns[name] = column
-    frame = pd.DataFrame(columns, index=index, copy=False)
-    if list(frame.columns) != list(template.columns) or not frame.dtypes.equals(template.dtypes):
-        raise TypeError("the copy's columns do not match the record schema")
-    return frame
-
-
-def _dictionary_parts(values: pa.ChunkedArray,
-                      convert: Callable[[np.ndarray], np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray, Any]]:
-    """For each chunk of a dictionary column: converted dictionary, indices (0 where null), null mask."""
-    for chunk in values.chunks:
-        indices = chunk.indices.fill_null(0).to_numpy(zero_copy_only=False)
-        nulls = chunk.is_null().to_numpy(zero_copy_only=False) if chunk.null_count else None
-        yield convert(chunk.dictionary.to_numpy(zero_copy_only=False)), indices, nulls
-
-
-def _text_values(values: pa.ChunkedArray) -> np.ndarray:
-    """Object array of str with None for missing."""
-    if not pa.types.is_dictionary(values.type):
-        return values.to_numpy(zero_copy_only=False)
-    parts = []
-    for dictionary, indices, nulls in _dictionary_parts(values, lambda d: d):
-        part = (dictionary.take(indices) if len(dictionary) else np.full(len(indices), None, dtype=object))
-        if nulls is not None:
-            part[nulls] = None
-        parts.append(part)
-    return np.concatenate(parts) if parts else np.empty(0, dtype=object)
-
-
-def _category_codes(values: pa.ChunkedArray, categories: pd.Index) -> np.ndarray:
-    """Category codes of text values (-1 for missing or unknown values, as ``pd.Categorical`` gives)."""
-    if not pa.types.is_dictionary(values.type):
-        return pd.Categorical(values.to_numpy(zero_copy_only=False), categories=categories).codes
-    parts = []
-    for lookup, indices, nulls in _dictionary_parts(values, categories.get_indexer):
-        part = lookup.take(indices) if len(lookup) else np.full(len(indices), -1, dtype=np.intp)
-        if nulls is not None:
-            part[nulls] = -1
-        parts.append(part)
-    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int8)
+    return columnar.to_frame(table, kind)
 
 
 def _store_error(exc: Exception, url: str) -> StoreError:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+import pyarrow as pa
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -387,3 +388,14 @@ def test_a_damaged_copy_without_rows_is_a_clear_error(copies_only, corpus, caplo
     assert "cannot be read" in caplog.text
     assert blob_count(copies_only, info.id) == 2  # nothing was overwritten with the empty rows
     assert len(copies_only.load(other.id).outcomes) == other.treatments
+
+
+def test_the_columnar_types_are_those_of_the_row_tables():
+    """A copy and the rows must hold the same values: the Arrow type of each column follows its SQL type."""
+    from analysis import columnar
+
+    for kind, table in (("outcomes", outcomes_table), ("side_effects", side_effects_table)):
+        expected = pa.schema([pa.field(name, store_module._arrow_type(table.c[name].type))
+                              for name in columnar.columns(kind)])
+        assert columnar.arrow_schema(kind) == expected
+        assert set(columnar.columns(kind)) == {c.name for c in table.c} - {"dataset_id", "id"}
