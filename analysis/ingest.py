@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from analysis import schema
+from analysis import columnar, schema
 from analysis.schema import Column
 
 DateOrder = Literal["auto", "dayfirst", "monthfirst"]
@@ -195,19 +195,55 @@ class ImportReport:
         return lines
 
 
-@dataclass
 class ImportResult:
-    """Typed, canonical records ready to store, and the report of how they were read."""
+    """Typed, canonical records ready to store, and the report of how they were read.
 
-    outcomes: pd.DataFrame
-    side_effects: pd.DataFrame
-    report: ImportReport
-    sources: list[SourceFile]
+    The records are frames (``outcomes``, ``side_effects``; see :mod:`analysis.schema`). The import may
+    hand them over as tables of canonical values instead (:meth:`from_tables`), which become frames on
+    first use; from then on the frame is the record, since a caller may change it.
+    """
+
+    def __init__(self, outcomes: pd.DataFrame, side_effects: pd.DataFrame, report: ImportReport,
+                 sources: list[SourceFile]) -> None:
+        self._frames: dict[str, pd.DataFrame] = {"outcomes": outcomes, "side_effects": side_effects}
+        self._tables: dict[str, pa.Table] = {}
+        self.report = report
+        self.sources = sources
+
+    @classmethod
+    def from_tables(cls, outcomes: pa.Table, side_effects: pa.Table, report: ImportReport,
+                    sources: list[SourceFile]) -> "ImportResult":
+        """Records as tables of canonical values (:func:`analysis.columnar.to_arrow`'s form)."""
+        result = cls(pd.DataFrame(), pd.DataFrame(), report, sources)
+        result._frames.clear()
+        result._tables.update(outcomes=outcomes, side_effects=side_effects)
+        return result
+
+    @property
+    def outcomes(self) -> pd.DataFrame:
+        return self._frame("outcomes")
+
+    @property
+    def side_effects(self) -> pd.DataFrame:
+        return self._frame("side_effects")
+
+    def _frame(self, kind: str) -> pd.DataFrame:
+        if kind not in self._frames:
+            self._frames[kind] = columnar.to_frame(self._tables.pop(kind), kind)  # type: ignore[arg-type]
+        return self._frames[kind]
+
+    def records(self, kind: str) -> pd.DataFrame | pa.Table:
+        """A kind's records as they are held: a table of canonical values until a frame is made from it."""
+        return self._frames[kind] if kind in self._frames else self._tables[kind]
+
+    def count(self, kind: str) -> int:
+        """How many records of a kind there are (without making frames)."""
+        return len(self._frames[kind]) if kind in self._frames else self._tables[kind].num_rows
 
     @property
     def side_effects_recorded(self) -> bool:
         """True when the import carried side effects at all (a side-effect file, flag columns or an event)."""
-        return len(self.side_effects) > 0 or any(
+        return self.count("side_effects") > 0 or any(
             f.kind == "side_effects" or any(c.startswith("flag:") for c in f.columns.values())
             for f in self.report.files)
 
@@ -790,16 +826,9 @@ def _validate_outcomes(table: RawTable, plan: ColumnPlan, options: ImportOptions
         elif col.type == "date":
             out[col.name] = parse_dates(raw, options.date_order, table.file, label, problems)
         elif col.type == "fitzpatrick":
-            fitz = _map_unique(raw, schema.parse_fitzpatrick)
-            blank = (raw.str.strip() == "").to_numpy()
-            problems.add(blank, label, raw, "is required: give the Fitzpatrick skin type I-VI")
-            problems.add(~blank & fitz.isna().to_numpy(), label, raw,
-                         "is not a Fitzpatrick skin type; use I-VI or 1-6 (e.g. 'IV', '4', 'Type 4')")
-            out[col.name] = fitz
+            out[col.name] = _check_fitzpatrick(raw, problems, label)
         elif col.type == "modality":
-            out[col.name] = _map_unique(raw, schema.parse_modality)
-            bad = (raw.str.strip() != "").to_numpy() & out[col.name].isna().to_numpy()
-            problems.add(bad, label, raw, "is not a modality; use 'ablative' or 'non-ablative'")
+            out[col.name] = _check_modality(raw, problems, label)
     # treatment_id: required and unique; later repeats are rejected and name the row they repeat.
     ids = out["treatment_id"]
     id_label = by_name["treatment_id"]
@@ -848,6 +877,40 @@ def _validate_outcomes(table: RawTable, plan: ColumnPlan, options: ImportOptions
     return records, flags, ids_refused
 
 
+def _check_fitzpatrick(raw: pd.Series, problems: _Problems, label: str) -> pd.Series:
+    fitz = _map_unique(raw, schema.parse_fitzpatrick)
+    blank = (raw.str.strip() == "").to_numpy()
+    problems.add(blank, label, raw, "is required: give the Fitzpatrick skin type I-VI")
+    problems.add(~blank & fitz.isna().to_numpy(), label, raw,
+                 "is not a Fitzpatrick skin type; use I-VI or 1-6 (e.g. 'IV', '4', 'Type 4')")
+    return fitz
+
+
+def _check_modality(raw: pd.Series, problems: _Problems, label: str) -> pd.Series:
+    modality = _map_unique(raw, schema.parse_modality)
+    bad = (raw.str.strip() != "").to_numpy() & modality.isna().to_numpy()
+    problems.add(bad, label, raw, "is not a modality; use 'ablative' or 'non-ablative'")
+    return modality
+
+
+def _check_severity(raw: pd.Series, problems: _Problems, label: str) -> pd.Series:
+    severity = _map_unique(raw, schema.parse_severity)
+    problems.add((raw.str.strip() != "").to_numpy() & severity.isna().to_numpy(),
+                 label, raw, "is not a severity; use mild, moderate or severe")
+    return severity
+
+
+def _check_effect(raw: pd.Series, problems: _Problems, label: str) -> tuple[pd.Series, np.ndarray]:
+    """The canonical effect of each row ('other' for unknown text, with a warning) and the 'other' mask."""
+    effect = _map_unique(raw, schema.parse_effect)
+    blank = (raw.str.strip() == "").to_numpy()
+    problems.add(blank, label, raw, "is required: name the side effect")
+    other = ~blank & effect.isna().to_numpy()
+    problems.add(other, label, raw, "is not a known side effect; stored as 'other' with the original text kept",
+                 "warning")
+    return effect.where(~other, "other"), other
+
+
 def _drop_identifier_values(out: dict[str, pd.Series], file: str, notes: list[str]) -> bool:
     """patient_id must be a pseudonymous code: drop it when it holds e-mail addresses, phone numbers or names.
 
@@ -893,23 +956,14 @@ def _validate_side_effects(table: RawTable, plan: ColumnPlan, problems: _Problem
                  "is required: name the treatment this side effect followed")
     out["treatment_id"] = ids
     raw_effect = frame[by_name["effect"]].astype(str)
-    effect = _map_unique(raw_effect, schema.parse_effect)
-    blank = (raw_effect.str.strip() == "").to_numpy()
-    problems.add(blank, by_name["effect"], raw_effect, "is required: name the side effect")
-    other = ~blank & effect.isna().to_numpy()
-    problems.add(other, by_name["effect"], raw_effect,
-                 "is not a known side effect; stored as 'other' with the original text kept", "warning")
-    out["effect"] = effect.where(~other, "other")
+    out["effect"], other = _check_effect(raw_effect, problems, by_name["effect"])
     detail = np.full(n, None, dtype=object)
     if other.any():  # the original text is kept for 'other' only, so only those rows are cleaned
         detail[other] = _text(raw_effect[other]).to_numpy(dtype=object)
     out["effect_detail"] = pd.Series(detail, index=frame.index)
     severity_header = by_name.get("severity")
     raw_sev = frame[severity_header].astype(str) if severity_header else empty
-    severity = _map_unique(raw_sev, schema.parse_severity)
-    problems.add((raw_sev.str.strip() != "").to_numpy() & severity.isna().to_numpy(),
-                 severity_header or "severity", raw_sev, "is not a severity; use mild, moderate or severe")
-    out["severity"] = severity
+    out["severity"] = _check_severity(raw_sev, problems, severity_header or "severity")
     for col in schema.SIDE_EFFECT_COLUMNS:
         if col.type == "number":
             header = by_name.get(col.name)
@@ -1018,15 +1072,22 @@ def import_files(outcomes: SourceFile, side_effects: SourceFile | list[SourceFil
         all_problems.append(side_problems.frame())
         rejected_rows[table.file] = _rejected(table, side_problems, None, side_ids_refused)
     side_effects_frame = schema.coerce_side_effects(pd.concat(side_frames, ignore_index=True))
-    for table in [out_table, *side_tables]:
+    report = _report([out_table, *side_tables], summaries, notes, all_problems, rejected_rows, len(records),
+                     len(side_effects_frame))
+    return ImportResult(records, side_effects_frame, report, sources)
+
+
+def _report(tables: list[RawTable], summaries: list[FileSummary], notes: list[str], all_problems: list[pd.DataFrame],
+            rejected_rows: dict[str, pd.DataFrame], outcomes: int, side_effects: int) -> ImportReport:
+    """The import's report: the notes of skipped empty rows last, problems by file (in import order) then row."""
+    for table in tables:
         if table.blank_rows:
             notes.append(f"{table.file}: {table.blank_rows} empty row(s) skipped.")
     problems_frame = pd.concat(all_problems, ignore_index=True)
-    order = {t.file: i for i, t in enumerate([out_table, *side_tables])}
+    order = {t.file: i for i, t in enumerate(tables)}
     problems_frame = (problems_frame.assign(_f=problems_frame["file"].map(order))
                       .sort_values(["_f", "row"], kind="stable").drop(columns="_f").reset_index(drop=True))
-    report = ImportReport(summaries, notes, problems_frame, rejected_rows, len(records), len(side_effects_frame))
-    return ImportResult(records, side_effects_frame, report, sources)
+    return ImportReport(summaries, notes, problems_frame, rejected_rows, outcomes, side_effects)
 
 
 def _note_columns(table: RawTable, plan: ColumnPlan, notes: list[str]) -> None:

@@ -31,6 +31,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -344,13 +345,19 @@ class Store:
                 existing = self._dataset_with_source(source.sha256)
                 if existing is not None:
                     raise DuplicateImport(source.name, existing)
-        check_records(result.outcomes, result.side_effects)
         if not self._blobs:
             raise StoreError(f"The database {describe_url(self.url)} has no table for the records "
                              f"({blobs_table.name}) and it could not be created, so nothing can be saved. "
                              "Give the app write permission on the database.")
+        tables = {}
+        for kind in ("outcomes", "side_effects"):
+            records = result.records(kind)
+            tables[kind] = records if isinstance(records, pa.Table) else columnar.to_arrow(records, kind)
+        if not _tables_allowed(tables["outcomes"], tables["side_effects"]):
+            check_records(result.outcomes, result.side_effects)  # says which record and why
+            raise RecordsRefused("Nothing was saved: a record breaks the store's schema. Please report this as a bug.")
         # Encoded before the transaction, so other writers wait only for the few inserts below.
-        copies = _encode_copies(result.outcomes, result.side_effects)
+        copies = _encode_copies(tables["outcomes"], tables["side_effects"])
         dataset_id = new_dataset_id()
         now = datetime.now(timezone.utc)
         report = result.report
@@ -366,7 +373,7 @@ class Store:
                     conn.execute(meta_table.insert().values(key=_meta_key, value=dataset_id))
                 conn.execute(datasets_table.insert().values(
                     id=dataset_id, name=name, created_at=now, version=1,
-                    treatments=len(result.outcomes), side_effects=len(result.side_effects),
+                    treatments=result.count("outcomes"), side_effects=result.count("side_effects"),
                     rows_rejected=report.rows_rejected, report=json.dumps(summary)))
                 conn.execute(sources_table.insert(), [
                     {"dataset_id": dataset_id, "file_name": f.file, "sha256": f.sha256, "kind": f.kind,
@@ -561,6 +568,23 @@ def _dataset_info(row: Any, sources: list[SourceInfo]) -> DatasetInfo:
 
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _tables_allowed(outcomes: pa.Table, side_effects: pa.Table) -> bool:
+    """:func:`check_records` on tables of canonical values, in Arrow: True when it would pass."""
+    def present(table: pa.Table, *names: str) -> bool:
+        return all(table.column(name).null_count == 0 for name in names)
+
+    if not (present(outcomes, "treatment_id", "treatment_date", "modality", "fitzpatrick_type")
+            and present(side_effects, "treatment_id", "effect")):
+        return False
+    if len(outcomes) == 0:
+        return True
+    fitzpatrick = pc.min_max(outcomes.column("fitzpatrick_type"))
+    known = pc.is_in(outcomes.column("modality"), value_set=pa.array(schema.MODALITIES, pa.string()))
+    return (pc.count_distinct(outcomes.column("treatment_id")).as_py() == len(outcomes)
+            and pc.all(known).as_py() is True
+            and fitzpatrick["min"].as_py() >= 1 and fitzpatrick["max"].as_py() <= 6)
 
 
 def check_records(outcomes: pd.DataFrame, side_effects: pd.DataFrame) -> None:
