@@ -109,6 +109,18 @@ def _arrow_text(column: pd.Series) -> pa.Array:
     return pa.array(column, type=pa.string(), from_pandas=True)
 
 
+def unique_text(values: pa.ChunkedArray | pa.Array) -> bool:
+    """True when no text value occurs twice (missing values aside). Sorting is several times faster than
+    hashing here, and ids usually come sorted already."""
+    values = values.drop_null()
+    if pa.types.is_dictionary(values.type):
+        values = values.cast(pa.string())
+    if len(values) < 2:
+        return True
+    ordered = values.take(pc.sort_indices(values))
+    return not pc.any(pc.equal(ordered.slice(1), ordered.slice(0, len(ordered) - 1))).as_py()
+
+
 def load_order(table: pa.Table) -> np.ndarray | None:
     """Row positions that put outcomes in load order (date, then treatment id in code-point order, which
     is UTF-8 byte order); None when the table is in that order already. Dates and ids must be present."""

@@ -15,8 +15,10 @@ import hashlib
 import io
 import re
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -99,8 +101,9 @@ class SourceFile:
         p = Path(path)
         return cls(p.name, p.read_bytes())
 
-    @property
+    @cached_property
     def sha256(self) -> str:
+        """Hex SHA-256 of the bytes (computed once; hashlib releases the GIL, so it can run in a thread)."""
         return hashlib.sha256(self.data).hexdigest()
 
 
@@ -246,6 +249,10 @@ class ImportResult:
         return self.count("side_effects") > 0 or any(
             f.kind == "side_effects" or any(c.startswith("flag:") for c in f.columns.values())
             for f in self.report.files)
+
+
+#: Try the Arrow path for clean files first (:mod:`analysis.ingest_arrow`); tests switch it off to compare.
+ARROW_PATH = True
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -1003,7 +1010,10 @@ def import_files(outcomes: SourceFile, side_effects: SourceFile | list[SourceFil
     options = options or ImportOptions()
     extra = [side_effects] if isinstance(side_effects, SourceFile) else list(side_effects or [])
     sources = [outcomes, *extra]
-    tables = [read_table(s) for s in sources]
+    with ThreadPoolExecutor(max_workers=1) as hashing:  # the files' SHA-256, while they are parsed
+        hashed = hashing.submit(lambda: [s.sha256 for s in sources])
+        tables = [read_table(s) for s in sources]
+        hashed.result()
     out_table, side_tables = _classify(tables, options) if extra else (tables[0], [])
     notes: list[str] = []
     summaries: list[FileSummary] = []
@@ -1015,6 +1025,12 @@ def import_files(outcomes: SourceFile, side_effects: SourceFile | list[SourceFil
     missing = _missing_required(plan, "outcomes")
     if missing:
         raise MissingColumns(out_table.file, "outcomes", list(out_table.frame.columns), missing, plan.mapping)
+    if ARROW_PATH:
+        from analysis.ingest_arrow import import_clean  # imports this module: loaded on first use
+
+        clean = import_clean(out_table, plan, side_tables, options, sources)
+        if clean is not None:
+            return clean
     _note_columns(out_table, plan, notes)
     problems = _Problems(out_table.file, out_table.rows)
     records, flag_effects, ids_refused = _validate_outcomes(out_table, plan, options, problems, notes)
