@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from analysis import schema
 
@@ -137,6 +138,23 @@ def load_order(table: pa.Table) -> np.ndarray | None:
         return None
     ordered = pa.table({"day": days, "id": ids})
     return pc.sort_indices(ordered, sort_keys=[("day", "ascending"), ("id", "ascending")]).to_numpy()
+
+
+#: Rows per Parquet row group.
+PARQUET_ROW_GROUP = 262_144
+
+
+def to_parquet(table: pa.Table, *, ordered: bool) -> bytes:
+    """Canonical values as Parquet (zstd); ``ordered``: in load order (outcomes, see :func:`load_order`)."""
+    order = load_order(table) if ordered else None
+    if order is not None:
+        table = table.take(order)
+    sink = pa.BufferOutputStream()
+    # Plain text columns are the ones that hardly repeat (ids): a Parquet dictionary would only be given up.
+    dictionary = [f.name for f in table.schema if not (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))]
+    pq.write_table(table, sink, compression="zstd", row_group_size=PARQUET_ROW_GROUP, write_statistics=False,
+                   use_dictionary=dictionary)
+    return sink.getvalue().to_pybytes()
 
 
 @cache

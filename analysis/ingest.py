@@ -15,7 +15,7 @@ import hashlib
 import io
 import re
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -210,16 +210,19 @@ class ImportResult:
                  sources: list[SourceFile]) -> None:
         self._frames: dict[str, pd.DataFrame] = {"outcomes": outcomes, "side_effects": side_effects}
         self._tables: dict[str, pa.Table] = {}
+        self._parquet: dict[str, Future[bytes]] = {}
         self.report = report
         self.sources = sources
 
     @classmethod
     def from_tables(cls, outcomes: pa.Table, side_effects: pa.Table, report: ImportReport,
-                    sources: list[SourceFile]) -> "ImportResult":
-        """Records as tables of canonical values (:func:`analysis.columnar.to_arrow`'s form)."""
+                    sources: list[SourceFile], parquet: dict[str, Future[bytes]] | None = None) -> "ImportResult":
+        """Records as tables of canonical values (:func:`analysis.columnar.to_arrow`'s form); ``parquet``:
+        their Parquet encoding (:func:`analysis.columnar.to_parquet`), being made in the background."""
         result = cls(pd.DataFrame(), pd.DataFrame(), report, sources)
         result._frames.clear()
         result._tables.update(outcomes=outcomes, side_effects=side_effects)
+        result._parquet.update(parquet or {})
         return result
 
     @property
@@ -238,6 +241,13 @@ class ImportResult:
     def records(self, kind: str) -> pd.DataFrame | pa.Table:
         """A kind's records as they are held: a table of canonical values until a frame is made from it."""
         return self._frames[kind] if kind in self._frames else self._tables[kind]
+
+    def parquet(self, kind: str) -> bytes | None:
+        """The records of a kind encoded by :func:`analysis.columnar.to_parquet` (``ordered`` for outcomes), if
+        the import made that encoding and they are still held as the table it was made from."""
+        if kind in self._tables and kind in self._parquet:
+            return self._parquet[kind].result()
+        return None
 
     def count(self, kind: str) -> int:
         """How many records of a kind there are (without making frames)."""
@@ -317,26 +327,13 @@ def sniff_delimiter(header_line: str) -> str:
 
 def read_table(source: SourceFile) -> RawTable:
     """Decode and split a CSV file into a frame of text cells with spreadsheet row numbers."""
-    text, encoding = decode(source)
-    text = text.lstrip("\ufeff")
-    end = text.find("\n")
-    first_line = text if end < 0 else text[:end]
-    delimiter = sniff_delimiter(first_line)
-    # Plain UTF-8 files are already the bytes pyarrow and the line scan need; others are encoded once.
-    data = source.data if encoding == "UTF-8" else _utf8(text)
-    frame = _read_arrow(text, data, first_line, delimiter)
-    if frame is not None:  # exactly what the branch below gives for this file, only faster
+    utf8 = _read_utf8(source) if BYTES_PATH else None
+    if utf8 is not None:  # what the branch below gives for this file, without decoding it to Python text
+        frame, encoding, delimiter, first_line = utf8
         malformed = pd.DataFrame(columns=["row", "value", "reason"])
         rows = np.arange(2, len(frame) + 2)
     else:
-        try:
-            if _may_have_extra_fields(text, first_line, delimiter, data):
-                raise pd.errors.ParserError("a row may have more fields than the header")
-            frame = _read_fast(text, delimiter)
-            malformed = pd.DataFrame(columns=["row", "value", "reason"])
-            rows = np.arange(2, len(frame) + 2)
-        except (pd.errors.ParserError, csv.Error, ValueError):
-            frame, rows, malformed = _read_tolerant(text, delimiter, source.name)
+        frame, rows, malformed, encoding, delimiter, first_line = _read_decoded(source)
     headers = [str(h).strip() for h in frame.columns]
     if len(headers) < 2:
         line = first_line.strip()
@@ -366,7 +363,7 @@ def read_table(source: SourceFile) -> RawTable:
     if duplicated:
         raise ImportProblem(source.name, f"the header names {', '.join(repr(h) for h in duplicated)} "
                             "more than once.", "Give each column a distinct name.")
-    blank = (frame == "").all(axis=1).to_numpy() if len(frame) else np.zeros(0, bool)
+    blank = _blank_rows(frame)
     blank_rows = int(blank.sum())
     if blank_rows:
         frame = frame.loc[~blank].reset_index(drop=True)
@@ -375,6 +372,83 @@ def read_table(source: SourceFile) -> RawTable:
         raise ImportProblem(source.name, "the file has a header row but no data rows.",
                             "Export the records again, including the data.")
     return RawTable(source.name, frame, rows, encoding, delimiter, malformed, blank_rows)
+
+
+def _read_decoded(source: SourceFile) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, str, str, str]:
+    """Decode the file to text and split it: frame, row numbers, malformed rows, encoding, delimiter, first line."""
+    text, encoding = decode(source)
+    text = text.lstrip("\ufeff")
+    end = text.find("\n")
+    first_line = text if end < 0 else text[:end]
+    delimiter = sniff_delimiter(first_line)
+    # Plain UTF-8 files are already the bytes pyarrow and the line scan need; others are encoded once.
+    data = source.data if encoding == "UTF-8" else _utf8(text)
+    frame = _read_arrow(text, data, first_line, delimiter)
+    if frame is not None:  # exactly what the branch below gives for this file, only faster
+        return frame, np.arange(2, len(frame) + 2), pd.DataFrame(columns=["row", "value", "reason"]), encoding, \
+            delimiter, first_line
+    try:
+        if _may_have_extra_fields(text, first_line, delimiter, data):
+            raise pd.errors.ParserError("a row may have more fields than the header")
+        frame = _read_fast(text, delimiter)
+        malformed = pd.DataFrame(columns=["row", "value", "reason"])
+        rows = np.arange(2, len(frame) + 2)
+    except (pd.errors.ParserError, csv.Error, ValueError):
+        frame, rows, malformed = _read_tolerant(text, delimiter, source.name)
+    return frame, rows, malformed, encoding, delimiter, first_line
+
+
+#: Read plain UTF-8 files from their bytes (:func:`_read_utf8`); tests switch it off to compare.
+BYTES_PATH = True
+_BOM = b"\xef\xbb\xbf"
+
+
+def _read_utf8(source: SourceFile) -> tuple[pd.DataFrame, str, str, str] | None:
+    """For a file :func:`decode` reads as UTF-8 (with or without BOM) and :func:`_read_arrow` can read: the
+    frame, encoding name, delimiter and first line, from the bytes (pyarrow checks the UTF-8 as it reads),
+    without decoding a million rows into one Python string first. None for any other file."""
+    data = source.data
+    head = data[:65536]
+    if (data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head
+            or any(data.startswith(magic) for magic, _ in _SIGNATURES)):
+        return None
+    bom = data.startswith(_BOM)
+    # decode()'s check for binary content looks at the first 65,536 characters after one BOM.
+    try:
+        prefix = data[len(_BOM) if bom else 0:][:262_144].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < 262_144 - 4:  # not just a character cut at the end of the prefix
+            return None
+        prefix = data[len(_BOM) if bom else 0:][:exc.start].decode("utf-8")
+    sample = prefix[:65536]
+    if len(prefix) < 65536 and len(data) > 262_144:  # pragma: no cover - 262,144 bytes hold 65,536 characters
+        return None
+    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\r\n")
+    if controls > max(8, len(sample) // 100):
+        return None
+    prefix = prefix.lstrip("\ufeff")
+    end = prefix.find("\n")
+    if end < 0 and len(data) > 262_144:
+        return None  # a first line longer than the prefix
+    first_line = prefix if end < 0 else prefix[:end]
+    body = data
+    while body.startswith(_BOM):
+        body = body[len(_BOM):]
+    delimiter = sniff_delimiter(first_line)
+    frame = _read_arrow(None, body, first_line, delimiter)
+    if frame is None:
+        return None
+    return frame, "UTF-8 with BOM" if bom else "UTF-8", delimiter, first_line
+
+
+def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Rows whose every cell is empty (column by column, stopping once no row can be blank)."""
+    blank = np.ones(len(frame), dtype=bool)
+    for name in range(frame.shape[1]):
+        if not blank.any():
+            break
+        blank &= (frame.iloc[:, name] == "").to_numpy(dtype=bool)
+    return blank
 
 
 def _utf8(text: str) -> bytes | None:
@@ -426,15 +500,15 @@ _ARROW_PARSE = dict(quote_char=False, double_quote=False, escape_char=False, new
                     ignore_empty_lines=False)
 
 
-def _read_arrow(text: str, data: bytes | None, first_line: str, delimiter: str) -> pd.DataFrame | None:
+def _read_arrow(text: str | None, data: bytes | None, first_line: str, delimiter: str) -> pd.DataFrame | None:
     """What the pre-scan and :func:`_read_fast` give, read by pyarrow (several times faster at a million
     rows), for the files where the readers provably agree: no quote character, no NUL, no carriage
     return outside CRLF, and every line with the header's number of fields (blank lines are rows of
     empty cells in both). Without quotes a line with too many delimiters is a row with too many
     fields, which pyarrow refuses, so a frame returned here is one the pre-scan lets through.
     Returns None for any other file, which then takes the old way."""
-    if (data is None or '"' in text or "\x00" in text
-            or ("\r" in text and text.count("\r") != text.count("\r\n"))):
+    if (data is None or b'"' in data or b"\x00" in data
+            or (b"\r" in data and data.count(b"\r") != data.count(b"\r\n"))):
         return None
     if delimiter not in first_line:
         return None
@@ -481,6 +555,9 @@ def _read_tolerant(text: str, delimiter: str, name: str) -> tuple[pd.DataFrame, 
         header = next(reader)
     except StopIteration:  # pragma: no cover - decode() refuses empty files
         raise ImportProblem(name, "the file is empty.", "") from None
+    except csv.Error as exc:  # e.g. a lone carriage return in the header line
+        raise ImportProblem(name, "the header line could not be split into columns (a line break inside it?).",
+                            "Check for an unclosed quote (\") or a stray line break and export the file again.") from exc
     width = len(header)
     good, numbers, bad = [], [], []
     try:
@@ -1010,16 +1087,16 @@ def import_files(outcomes: SourceFile, side_effects: SourceFile | list[SourceFil
     options = options or ImportOptions()
     extra = [side_effects] if isinstance(side_effects, SourceFile) else list(side_effects or [])
     sources = [outcomes, *extra]
-    with ThreadPoolExecutor(max_workers=1) as hashing:  # the files' SHA-256, while they are parsed
-        hashed = hashing.submit(lambda: [s.sha256 for s in sources])
-        tables = [read_table(s) for s in sources]
-        hashed.result()
+    hashing = ThreadPoolExecutor(max_workers=1)  # the files' SHA-256, while they are parsed and checked
+    hashed = hashing.submit(lambda: {s.name: s.sha256 for s in sources})
+    hashing.shutdown(wait=False)
+    tables = [read_table(s) for s in sources]
     out_table, side_tables = _classify(tables, options) if extra else (tables[0], [])
     notes: list[str] = []
     summaries: list[FileSummary] = []
     all_problems: list[pd.DataFrame] = []
     rejected_rows: dict[str, pd.DataFrame] = {}
-    sha = {s.name: s.sha256 for s in sources}
+    sha = hashed.result()
 
     plan = plan_columns(list(out_table.frame.columns), "outcomes", options.outcome_columns)
     missing = _missing_required(plan, "outcomes")
@@ -1028,7 +1105,7 @@ def import_files(outcomes: SourceFile, side_effects: SourceFile | list[SourceFil
     if ARROW_PATH:
         from analysis.ingest_arrow import import_clean  # imports this module: loaded on first use
 
-        clean = import_clean(out_table, plan, side_tables, options, sources)
+        clean = import_clean(out_table, plan, side_tables, options, sources, hashed)
         if clean is not None:
             return clean
     _note_columns(out_table, plan, notes)

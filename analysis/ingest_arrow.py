@@ -11,6 +11,8 @@ gives for the same files (``tests/test_ingest_arrow.py`` holds it to that).
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -40,22 +42,35 @@ class _Unclean(Exception):
 
 
 def import_clean(out_table: RawTable, plan: ColumnPlan, side_tables: list[RawTable], options: ImportOptions,
-                 sources: list[SourceFile]) -> ImportResult | None:
+                 sources: list[SourceFile], hashed: Future[dict[str, str]]) -> ImportResult | None:
     """The import of files with no problem at all, as tables of canonical values; None for any other files."""
     if any(len(t.malformed) for t in (out_table, *side_tables)) or not len(out_table.frame):
         return None
     try:
-        return _import(out_table, plan, side_tables, options, sources)
+        return _import(out_table, plan, side_tables, options, sources, hashed)
     except (_Unclean, ImportProblem):
         return None
 
 
 def _import(out_table: RawTable, plan: ColumnPlan, side_tables: list[RawTable], options: ImportOptions,
-            sources: list[SourceFile]) -> ImportResult:
+            sources: list[SourceFile], hashed: Future[dict[str, str]]) -> ImportResult:
     notes: list[str] = []
-    sha = {s.name: s.sha256 for s in sources}
-    full._note_columns(out_table, plan, notes)
-    outcomes, flag_effects, ids_refused = _outcomes(out_table, plan, options, notes)
+    side_plans = [plan_columns(list(t.frame.columns), "side_effects", options.side_effect_columns)
+                  for t in side_tables]
+    if any(full._missing_required(p, "side_effects") for p in side_plans):
+        raise _Unclean
+    # The side-effect files are checked in a thread while the outcomes are: most of the work is Arrow's,
+    # which releases the GIL, so the two cores share it.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        side_jobs = [pool.submit(_side_effects, t, p) for t, p in zip(side_tables, side_plans)]
+        full._note_columns(out_table, plan, notes)
+        outcomes, flag_effects, ids_refused = _outcomes(out_table, plan, options, notes)
+        # The store will want the outcomes as Parquet: encode them while the rest is checked.
+        encoder = ThreadPoolExecutor(max_workers=1)
+        parquet = {"outcomes": encoder.submit(columnar.to_parquet, outcomes, ordered=True)}
+        encoder.shutdown(wait=False)
+        sides = [job.result() for job in side_jobs]
+    sha = hashed.result()  # the files' SHA-256, computed in a thread meanwhile
     problems = full._Problems(out_table.file, out_table.rows)
     summaries: list[FileSummary] = [full._summary(out_table, "outcomes", sha, plan, outcomes.num_rows, problems)]
     all_problems = [problems.frame()]
@@ -65,12 +80,8 @@ def _import(out_table: RawTable, plan: ColumnPlan, side_tables: list[RawTable], 
                      + ", ".join(f"'{h}'" for h in plan.flags) + ".")
     side_parts = [flag_effects]
     known_ids = outcomes.column("treatment_id")
-    for table in side_tables:
-        side_plan = plan_columns(list(table.frame.columns), "side_effects", options.side_effect_columns)
-        if full._missing_required(side_plan, "side_effects"):
-            raise _Unclean
+    for table, side_plan, side in zip(side_tables, side_plans, sides):
         full._note_columns(table, side_plan, notes)
-        side = _side_effects(table, side_plan)
         if not pc.all(pc.is_in(side.column("treatment_id"), value_set=known_ids)).as_py():
             raise _Unclean  # an orphan: the full path names its row
         side_ids = full._patient_id_headers(table, plan_columns(list(table.frame.columns), "outcomes"))
@@ -87,7 +98,7 @@ def _import(out_table: RawTable, plan: ColumnPlan, side_tables: list[RawTable], 
     side_effects = _concat(side_parts, "side_effects")
     report = full._report([out_table, *side_tables], summaries, notes, all_problems, rejected_rows,
                           outcomes.num_rows, side_effects.num_rows)
-    return ImportResult.from_tables(outcomes, side_effects, report, sources)
+    return ImportResult.from_tables(outcomes, side_effects, report, sources, parquet)
 
 
 # --- outcomes ------------------------------------------------------------------------------------
@@ -267,9 +278,11 @@ def _expand(parsed: pd.Series, indices: np.ndarray, name: str) -> pa.Array:
 def _dictionary(values: np.ndarray, indices: np.ndarray) -> pa.DictionaryArray:
     """Rows pointing at (possibly repeated, possibly missing) text values, as a dictionary array."""
     codes, uniques = pd.factorize(pd.Series(values, dtype=object), sort=False)
+    dictionary = pa.array(np.asarray(uniques, dtype=object), pa.string())
+    if len(uniques) == len(values):  # still distinct and none missing: the positions are the codes
+        return pa.DictionaryArray.from_arrays(pa.array(indices.astype(np.int32, copy=False)), dictionary)
     rows = codes[indices].astype(np.int32)
-    return pa.DictionaryArray.from_arrays(pa.array(rows, mask=rows < 0),
-                                          pa.array(np.asarray(uniques, dtype=object), pa.string()))
+    return pa.DictionaryArray.from_arrays(pa.array(rows, mask=rows < 0), dictionary)
 
 
 def _text(raw: pa.Array) -> pa.Array:

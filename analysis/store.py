@@ -54,8 +54,6 @@ SCHEMA_VERSION = "1"
 _INSERT_CHUNK = 50_000
 #: Encoding of the columnar copies; a copy in another format is ignored (read from the rows, rewritten).
 BLOB_FORMAT = "parquet-1"
-#: Rows per Parquet row group (bounds the memory of the Arrow arrays while a copy is written).
-_BLOB_ROW_GROUP = 262_144
 _SIDE_EFFECT_COLUMNS: tuple[str, ...] = schema.SIDE_EFFECT_FRAME_COLUMNS
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
 # New ids are "d" + 22 base64url characters; databases written before that change hold bare 22-character
@@ -357,8 +355,10 @@ class Store:
         if not _tables_allowed(tables["outcomes"], tables["side_effects"]):
             check_records(result.outcomes, result.side_effects)  # says which record and why
             raise RecordsRefused("Nothing was saved: a record breaks the store's schema. Please report this as a bug.")
-        # Encoded before the transaction, so other writers wait only for the few inserts below.
-        copies = _encode_copies(tables["outcomes"], tables["side_effects"])
+        # Encoded before the transaction (or during the import, in the background), so other writers wait only
+        # for the few inserts below.
+        copies = _encode_copies(tables["outcomes"], tables["side_effects"],
+                                {kind: result.parquet(kind) for kind in tables})
         dataset_id = new_dataset_id()
         now = datetime.now(timezone.utc)
         report = result.report
@@ -702,13 +702,17 @@ def _sqlite_pragma(conn: Connection, statement: str) -> Any:
 
 # --- columnar copies -----------------------------------------------------------------------------
 
-def _encode_copies(outcomes: pd.DataFrame | pa.Table, side_effects: pd.DataFrame | pa.Table
-                   ) -> dict[str, tuple[int, bytes]]:
+def _encode_copies(outcomes: pd.DataFrame | pa.Table, side_effects: pd.DataFrame | pa.Table,
+                   encoded: dict[str, bytes | None] | None = None) -> dict[str, tuple[int, bytes]]:
     """Each kind's records (frames, or tables of canonical values) as Parquet, outcomes in load order:
-    kind -> (rows, bytes). The two are encoded in parallel (Arrow releases the GIL while it encodes)."""
+    kind -> (rows, bytes). ``encoded``: encodings already made of these tables. The two are encoded in
+    parallel (Arrow releases the GIL while it encodes)."""
+    encoded = encoded or {}
+
     def encode(kind: str, records: pd.DataFrame | pa.Table) -> tuple[int, bytes]:
         table = records if isinstance(records, pa.Table) else columnar.to_arrow(records, kind)  # type: ignore[arg-type]
-        return table.num_rows, _encode_blob(table, ordered=kind == "outcomes")
+        data = encoded.get(kind)
+        return table.num_rows, data if data is not None else columnar.to_parquet(table, ordered=kind == "outcomes")
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         side = pool.submit(encode, "side_effects", side_effects)
@@ -734,16 +738,6 @@ def _arrow_type(sql_type: Any) -> pa.DataType:
     if isinstance(sql_type, sa.Float):
         return pa.float64()
     return pa.string()
-
-
-def _encode_blob(table: pa.Table, *, ordered: bool) -> bytes:
-    """Canonical values as Parquet (zstd); ``ordered``: in the order loading the rows gives (outcomes)."""
-    order = columnar.load_order(table) if ordered else None
-    if order is not None:
-        table = table.take(order)
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="zstd", row_group_size=_BLOB_ROW_GROUP, write_statistics=False)
-    return sink.getvalue().to_pybytes()
 
 
 def _read_blobs(conn: Connection, info: DatasetInfo) -> tuple[pd.DataFrame, pd.DataFrame] | None:

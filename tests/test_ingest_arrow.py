@@ -209,3 +209,51 @@ def test_a_large_clean_file_takes_the_arrow_path(monkeypatch):
                                                           rng.choice(["5", "", "14"], 20_000)))
     files = [SourceFile("big.csv", text.encode()), SourceFile("side.csv", side.encode())]
     assert assert_same(files, ImportOptions(date_order="dayfirst"), monkeypatch)
+
+
+# --- reading UTF-8 from the bytes ------------------------------------------------------------------
+
+def read_both_ways(source: SourceFile, monkeypatch):
+    out = []
+    for on in (True, False):
+        monkeypatch.setattr(ingest, "BYTES_PATH", on)
+        try:
+            table = ingest.read_table(source)
+            out.append((table.frame, list(table.rows), table.encoding, table.delimiter, table.malformed,
+                        table.blank_rows))
+        except ingest.ImportProblem as exc:
+            out.append(type(exc).__name__ + ": " + str(exc))
+    return out
+
+
+def assert_same_read(source: SourceFile, monkeypatch) -> None:
+    fast, full = read_both_ways(source, monkeypatch)
+    if isinstance(fast, str) or isinstance(full, str):
+        assert fast == full
+        return
+    pd.testing.assert_frame_equal(fast[0], full[0])
+    assert fast[1:4] == full[1:4] and fast[5] == full[5]
+    pd.testing.assert_frame_equal(fast[4], full[4])
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in CORPUS.iterdir()))
+def test_corpus_files_read_the_same_from_their_bytes(name, monkeypatch):
+    assert_same_read(SourceFile.from_path(CORPUS / name), monkeypatch)
+
+
+BYTE_PIECES = [b"a", b"b", b",", b";", b"\t", b"\n", b"\r\n", b"\r", b" ", b"", b"\xef\xbb\xbf", b"\xc3\xa9", b"\xe9",
+               b"\xff", b"\x00", b"\x01", b"\x1b", b'"', b"\xe2\x80", b"\x80", b"1", b"\xf0\x9f\x98\x80"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(BYTE_PIECES), max_size=40).map(b"".join),
+       st.sampled_from([b"", b"\xef\xbb\xbf", b"\xef\xbb\xbf\xef\xbb\xbf"]))
+def test_generated_bytes_read_the_same_either_way(monkeypatch, body, bom):
+    assert_same_read(SourceFile("f.csv", bom + b"id,date\n" + body), monkeypatch)
+
+
+def test_a_large_file_with_controls_or_a_bad_byte_late_reads_the_same(monkeypatch):
+    rows = "".join(f"T{i},2024-01-0{i % 9 + 1}\n" for i in range(40_000)).encode()
+    for tail in (b"", b"T9,\xe9\n", b"T9,\x01\x02\x03\x04\x05\x06\x07\x08\x0e\x0f\n"):
+        for head in (b"", b"\x01" * 700 + b"\n"):
+            assert_same_read(SourceFile("big.csv", b"id,date\n" + head + rows + tail), monkeypatch)

@@ -230,6 +230,7 @@ def test_arrow_reader_steps_aside_for_quotes_short_rows_and_bare_carriage_return
 def without_fast_paths(monkeypatch) -> None:
     slow_parts = ingest._date_parts
     monkeypatch.setattr(ingest, "ARROW_PATH", False)
+    monkeypatch.setattr(ingest, "BYTES_PATH", False)
     monkeypatch.setattr(ingest, "_read_arrow", lambda *args: None)
     monkeypatch.setattr(ingest, "_date_parts", lambda text: slow_parts(text, fast=False))
     monkeypatch.setattr(ingest, "parse_numbers", ingest._parse_numbers_slow)
