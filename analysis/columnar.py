@@ -118,6 +118,8 @@ def unique_text(values: pa.ChunkedArray | pa.Array) -> bool:
         values = values.cast(pa.string())
     if len(values) < 2:
         return True
+    if pc.all(pc.greater(values.slice(1), values.slice(0, len(values) - 1))).as_py():
+        return True  # strictly increasing already (no sort needed)
     ordered = values.take(pc.sort_indices(values))
     return not pc.any(pc.equal(ordered.slice(1), ordered.slice(0, len(ordered) - 1))).as_py()
 

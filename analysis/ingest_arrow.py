@@ -291,11 +291,31 @@ def _text(raw: pa.Array) -> pa.Array:
     if pc.count_distinct(sample).as_py() * 4 < len(sample):  # few distinct values: clean each once
         indices, distinct = _distinct(raw)
         return _dictionary(full._clean_text(distinct).to_numpy(dtype=object), indices)
-    if pc.any(pc.match_substring_regex(raw, _NEEDS_CLEANING)).as_py():
+    if _may_hold_whitespace(raw) and pc.any(pc.match_substring_regex(raw, _NEEDS_CLEANING)).as_py():
         cleaned = full._clean_text(raw.to_pandas().astype(str))
         return pa.array(cleaned.to_numpy(dtype=object), pa.string(), from_pandas=True)
     blank = pc.equal(raw, "")
     return pc.if_else(blank, pa.scalar(None, raw.type), raw).cast(pa.string())
+
+
+# Every byte a whitespace character's UTF-8 can hold: the ASCII ones (tab to carriage return, the
+# separators 0x1c-0x1f, space) and the lead bytes of U+0085, U+00A0 (0xc2), U+1680 (0xe1), U+2000-U+205F
+# (0xe2) and U+3000 (0xe3). Text without any of them has nothing to clean.
+_WHITESPACE_BYTES = np.zeros(256, dtype=bool)
+_WHITESPACE_BYTES[[*range(0x09, 0x0e), *range(0x1c, 0x21), 0xc2, 0xe1, 0xe2, 0xe3]] = True
+
+
+def _may_hold_whitespace(raw: pa.ChunkedArray) -> bool:
+    """False when no value can hold a whitespace character (a scan of the bytes, no regular expression)."""
+    for chunk in raw.chunks:
+        if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)) or len(chunk) == 0:
+            return True
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64 if pa.types.is_large_string(chunk.type)
+                                else np.int32)[chunk.offset:chunk.offset + len(chunk) + 1]
+        data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+        if _WHITESPACE_BYTES[data].any():
+            return True
+    return False
 
 
 def _lower(values: pa.Array) -> pa.Array:

@@ -257,3 +257,26 @@ def test_a_large_file_with_controls_or_a_bad_byte_late_reads_the_same(monkeypatc
     for tail in (b"", b"T9,\xe9\n", b"T9,\x01\x02\x03\x04\x05\x06\x07\x08\x0e\x0f\n"):
         for head in (b"", b"\x01" * 700 + b"\n"):
             assert_same_read(SourceFile("big.csv", b"id,date\n" + head + rows + tail), monkeypatch)
+
+
+WHITESPACE = [chr(c) for c in range(0x110000) if chr(c).isspace()]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from(WHITESPACE + list("ab1€é😀")), max_size=6), min_size=1, max_size=12),
+       st.integers(0, 3), st.booleans())
+def test_the_byte_scan_never_misses_whitespace(values, start, large):
+    """The scan that lets ids skip the regular expression must flag every value holding any whitespace."""
+    from analysis import ingest_arrow
+
+    array = pa.array(values, pa.large_string() if large else pa.string()).slice(min(start, len(values) - 1))
+    holds = any(ch.isspace() for v in array.to_pylist() for ch in v)
+    if holds:
+        assert ingest_arrow._may_hold_whitespace(pa.chunked_array([array]))
+
+
+def test_every_whitespace_character_starts_with_a_flagged_byte():
+    from analysis import ingest_arrow
+
+    for ch in WHITESPACE:
+        assert ingest_arrow._WHITESPACE_BYTES[ch.encode()[0]], hex(ord(ch))
