@@ -496,6 +496,9 @@ def _may_have_extra_fields(text: str, first_line: str, delimiter: str, data: byt
     return not in_header and carry >= header_fields
 
 
+#: Bytes per block of pyarrow's CSV reader: 16 MB parses a million rows ~0.1 s faster than the 1 MB default
+#: (measured on 2 cores, fresh processes); blocks end at line ends, so the result is the same.
+_ARROW_BLOCK = 1 << 24
 _ARROW_PARSE = dict(quote_char=False, double_quote=False, escape_char=False, newlines_in_values=False,
                     ignore_empty_lines=False)
 
@@ -527,7 +530,7 @@ def _read_arrow(text: str | None, data: bytes | None, first_line: str, delimiter
     try:
         table = pacsv.read_csv(
             pa.py_buffer(data),
-            read_options=pacsv.ReadOptions(column_names=columns),
+            read_options=pacsv.ReadOptions(column_names=columns, block_size=_ARROW_BLOCK),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, **_ARROW_PARSE),
             convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(columns, pa.large_string()),
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False))

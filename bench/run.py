@@ -468,6 +468,7 @@ def bench_size(args: argparse.Namespace, size: int, log_dir: Path) -> dict:
         res["import"] = {k: median([r[k] for r in runs]) if isinstance(runs[0][k], float) else runs[-1][k]
                          for k in runs[0]}
         res["import"]["peak_mb"] = max(r["peak_mb"] for r in runs)
+        res["import"]["all"] = [r["seconds"] for r in runs]
     else:
         return res
     db = db_url(args.data_dir, size)

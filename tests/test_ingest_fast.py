@@ -325,3 +325,16 @@ def test_a_large_plain_file_imports_the_same_without_the_fast_paths(sep, monkeyp
     assert not isinstance(fast, str) and len(fast[0]) > 0 and len(fast[2]) > 0
     without_fast_paths(monkeypatch)
     assert_same_import(fast, import_everything(files, ImportOptions(date_order="dayfirst")))
+
+
+@pytest.mark.parametrize("block", [1 << 10, 1 << 14, 1 << 24])
+def test_the_arrow_readers_block_size_does_not_change_the_frame(block, monkeypatch):
+    """pyarrow cuts the file into blocks at line ends; whatever the block size, the frame is the C parser's."""
+    rng = np.random.default_rng(5)
+    lines = ["id,clinic,note"] + [f"T{i},{rng.choice(['North', 'Clínica Sol', ''])},{'x' * int(rng.integers(0, 40))}"
+                                  for i in range(5000)]
+    text = "\n".join(lines) + "\n"
+    monkeypatch.setattr(ingest, "_ARROW_BLOCK", block)
+    frame = ingest._read_arrow(text, text.encode(), lines[0], ",")
+    assert frame is not None
+    assert_frame_equal(frame, ingest._read_fast(text, ","))
