@@ -111,6 +111,7 @@ def _outcomes(table: RawTable, plan: ColumnPlan, options: ImportOptions,
     decimal_comma = table.delimiter != ","
     n = len(frame)
     out: dict[str, pa.Array] = {}
+    device_distinct = None
     for col in schema.OUTCOME_COLUMNS:
         header = by_name.get(col.name)
         label = header or col.name
@@ -120,6 +121,10 @@ def _outcomes(table: RawTable, plan: ColumnPlan, options: ImportOptions,
             out[col.name] = pa.nulls(n, columnar.arrow_type(col.name))
             continue
         raw = _raw(frame, header)
+        if col.name == "device":  # wanted twice: as text, and for the modality it implies
+            device_distinct = _distinct(raw)
+            out[col.name] = _text(raw, device_distinct)
+            continue
         if col.type == "text":
             out[col.name] = _text(raw)
             continue
@@ -141,7 +146,7 @@ def _outcomes(table: RawTable, plan: ColumnPlan, options: ImportOptions,
     ids = out["treatment_id"]
     if ids.null_count or not columnar.unique_text(ids):
         raise _Unclean  # a missing or repeated id
-    out["modality"] = _modality(table, out["modality"], by_name, notes)
+    out["modality"] = _modality(table, out["modality"], device_distinct, notes)
     out["treatment_area"] = _lower(out["treatment_area"])
     patient = {"patient_id": _series(out["patient_id"])}
     ids_refused = full._drop_identifier_values(patient, table.file, notes)
@@ -165,13 +170,14 @@ def _outcomes(table: RawTable, plan: ColumnPlan, options: ImportOptions,
     return records, flag_effects, ids_refused
 
 
-def _modality(table: RawTable, stated: pa.Array, by_name: dict[str, str], notes: list[str]) -> pa.Array:
+def _modality(table: RawTable, stated: pa.Array, device: tuple[np.ndarray, pd.Series] | None,
+              notes: list[str]) -> pa.Array:
     """Modality from the device where it is blank; a blank without a known device, or a stated modality the
     device contradicts (a warning), is for the full path to report."""
     n = len(stated)
     stated_codes = _codes(stated, schema.MODALITIES)
-    if "device" in by_name:
-        indices, distinct = _distinct(_raw(table.frame, by_name["device"]))
+    if device is not None:  # the device column's rows and distinct values
+        indices, distinct = device
         implied_distinct = full._map_unique(distinct, schema.device_modality)
         implied_codes = _codes(pa.array(implied_distinct.to_numpy(dtype=object), pa.string(), from_pandas=True),
                                schema.MODALITIES)[indices]
@@ -285,11 +291,12 @@ def _dictionary(values: np.ndarray, indices: np.ndarray) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(pa.array(rows, mask=rows < 0), dictionary)
 
 
-def _text(raw: pa.Array) -> pa.Array:
-    """``ingest._text``: trimmed, inner whitespace runs as one space, missing for blank."""
+def _text(raw: pa.ChunkedArray, encoded: tuple[np.ndarray, pd.Series] | None = None) -> pa.Array:
+    """``ingest._text``: trimmed, inner whitespace runs as one space, missing for blank. ``encoded``: the
+    column's :func:`_distinct`, when already made."""
     sample = raw.slice(0, 10_000)
     if pc.count_distinct(sample).as_py() * 4 < len(sample):  # few distinct values: clean each once
-        indices, distinct = _distinct(raw)
+        indices, distinct = encoded or _distinct(raw)
         return _dictionary(full._clean_text(distinct).to_numpy(dtype=object), indices)
     if _may_hold_whitespace(raw) and pc.any(pc.match_substring_regex(raw, _NEEDS_CLEANING)).as_py():
         cleaned = full._clean_text(raw.to_pandas().astype(str))
@@ -331,9 +338,14 @@ def _lower(values: pa.Array) -> pa.Array:
 
 def _codes(values: pa.Array, categories: tuple[str, ...]) -> np.ndarray:
     """Position of each text value in ``categories`` (-1 for missing or other values)."""
+    value_set = pa.array(list(categories), pa.string())
+    if isinstance(values, pa.DictionaryArray):  # look up each distinct value once
+        lookup = np.append(pc.index_in(values.dictionary, value_set=value_set).fill_null(-1)
+                           .to_numpy(zero_copy_only=False).astype(np.int64), -1)
+        return lookup[values.indices.fill_null(-1).to_numpy(zero_copy_only=False)]
     if pa.types.is_dictionary(values.type):
         values = values.cast(pa.string())
-    found = pc.index_in(values, value_set=pa.array(list(categories), pa.string()))
+    found = pc.index_in(values, value_set=value_set)
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
