@@ -409,7 +409,9 @@ def _read_utf8(source: SourceFile) -> tuple[pd.DataFrame, str, str, str] | None:
     without decoding a million rows into one Python string first. None for any other file."""
     data = source.data
     head = data[:65536]
-    if (data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head
+    blank = b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"  # decode()'s test for an empty file, which it refuses
+    if ((not head.strip(blank) and not data.strip(blank))
+            or data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head
             or any(data.startswith(magic) for magic, _ in _SIGNATURES)):
         return None
     bom = data.startswith(_BOM)
@@ -747,6 +749,7 @@ def _check_number(col: Column, raw: pd.Series, problems: _Problems, header: str,
     if col.type == "integer":
         fractional = present & number.notna() & ~bad_range & (number % 1 != 0)
         problems.add(fractional, header, raw, "must be a whole number")
+        return number.astype("float64") + 0.0  # a whole number has no sign of zero ("-0" is 0, as stored)
     return number.astype("float64")
 
 
@@ -1099,7 +1102,6 @@ def import_files(outcomes: SourceFile, side_effects: SourceFile | list[SourceFil
     summaries: list[FileSummary] = []
     all_problems: list[pd.DataFrame] = []
     rejected_rows: dict[str, pd.DataFrame] = {}
-    sha = hashed.result()
 
     plan = plan_columns(list(out_table.frame.columns), "outcomes", options.outcome_columns)
     missing = _missing_required(plan, "outcomes")
@@ -1111,6 +1113,7 @@ def import_files(outcomes: SourceFile, side_effects: SourceFile | list[SourceFil
         clean = import_clean(out_table, plan, side_tables, options, sources, hashed)
         if clean is not None:
             return clean
+    sha = hashed.result()
     _note_columns(out_table, plan, notes)
     problems = _Problems(out_table.file, out_table.rows)
     records, flag_effects, ids_refused = _validate_outcomes(out_table, plan, options, problems, notes)

@@ -317,6 +317,8 @@ def _may_hold_whitespace(raw: pa.ChunkedArray) -> bool:
     for chunk in raw.chunks:
         if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)) or len(chunk) == 0:
             return True
+        if chunk.buffers()[1] is None or chunk.buffers()[2] is None:
+            return True  # not the layout read below: let the pattern decide
         offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64 if pa.types.is_large_string(chunk.type)
                                 else np.int32)[chunk.offset:chunk.offset + len(chunk) + 1]
         data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]

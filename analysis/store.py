@@ -352,9 +352,7 @@ class Store:
         for kind in ("outcomes", "side_effects"):
             records = result.records(kind)
             tables[kind] = records if isinstance(records, pa.Table) else columnar.to_arrow(records, kind)
-        if not _tables_allowed(tables["outcomes"], tables["side_effects"]):
-            check_records(result.outcomes, result.side_effects)  # says which record and why
-            raise RecordsRefused("Nothing was saved: a record breaks the store's schema. Please report this as a bug.")
+        check_records(tables["outcomes"], tables["side_effects"])
         # Encoded before the transaction (or during the import, in the background), so other writers wait only
         # for the few inserts below.
         copies = _encode_copies(tables["outcomes"], tables["side_effects"],
@@ -571,8 +569,47 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _tables_allowed(outcomes: pa.Table, side_effects: pa.Table) -> bool:
-    """:func:`check_records` on tables of canonical values, in Arrow: True when it would pass."""
+def check_records(outcomes: pd.DataFrame | pa.Table, side_effects: pd.DataFrame | pa.Table) -> None:
+    """Refuse records the store's schema does not allow (what the row tables' keys and constraints
+    enforce): every outcome needs a unique treatment id, a date, a modality and a Fitzpatrick type
+    1-6; every side effect a treatment id and an effect. Judged on the values that would be stored
+    (:func:`analysis.columnar.to_arrow`: ids 1 and "1" are the same text, a type 4.0 is 4). Takes
+    frames or tables of canonical values. Raises :class:`RecordsRefused`."""
+    out = outcomes if isinstance(outcomes, pa.Table) else columnar.to_arrow(outcomes, "outcomes")
+    side = side_effects if isinstance(side_effects, pa.Table) else columnar.to_arrow(side_effects, "side_effects")
+    if _allowed(out, side):
+        return
+    ids = out.column("treatment_id").to_pandas()
+    fitzpatrick = out.column("fitzpatrick_type").to_numpy(zero_copy_only=False)
+    known = pc.is_in(out.column("modality"), value_set=pa.array(schema.MODALITIES, pa.string()))
+    checks = (
+        (out, "outcome", "treatment_id", ids.isna().to_numpy(), "has no treatment_id"),
+        (out, "outcome", "treatment_id", (ids.duplicated() & ids.notna()).to_numpy(), "repeats a treatment_id"),
+        (out, "outcome", "treatment_date", _missing(out, "treatment_date"), "has no treatment_date"),
+        (out, "outcome", "modality", ~known.fill_null(False).to_numpy(zero_copy_only=False),
+         "has a modality other than " + " or ".join(schema.MODALITIES)),
+        (out, "outcome", "fitzpatrick_type", _missing(out, "fitzpatrick_type") | ~np.isin(fitzpatrick, range(1, 7)),
+         "has a Fitzpatrick type outside 1-6"),
+        (side, "side-effect", "treatment_id", _missing(side, "treatment_id"), "has no treatment_id"),
+        (side, "side-effect", "effect", _missing(side, "effect"), "has no effect"),
+    )
+    for table, kind, column, bad, what in checks:
+        where = np.flatnonzero(bad)
+        if len(where):
+            first = int(where[0])
+            value = table.column(column)[first].as_py()
+            raise RecordsRefused(f"Nothing was saved: {kind} record {first + 1} {what} "
+                                 f"({column} = {value!r}; {len(where)} record(s) in all). "
+                                 "The import should have rejected it: please report this as a bug.")
+    raise RecordsRefused("Nothing was saved: a record breaks the store's schema. Please report this as a bug.")
+
+
+def _missing(table: pa.Table, column: str) -> np.ndarray:
+    return table.column(column).is_null().to_numpy(zero_copy_only=False)
+
+
+def _allowed(outcomes: pa.Table, side_effects: pa.Table) -> bool:
+    """True when :func:`check_records` passes (the checks in Arrow, without finding the first offender)."""
     def present(table: pa.Table, *names: str) -> bool:
         return all(table.column(name).null_count == 0 for name in names)
 
@@ -586,33 +623,6 @@ def _tables_allowed(outcomes: pa.Table, side_effects: pa.Table) -> bool:
     return (columnar.unique_text(outcomes.column("treatment_id"))
             and pc.all(known).as_py() is True
             and fitzpatrick["min"].as_py() >= 1 and fitzpatrick["max"].as_py() <= 6)
-
-
-def check_records(outcomes: pd.DataFrame, side_effects: pd.DataFrame) -> None:
-    """Refuse records the store's schema does not allow (what the row tables' keys and constraints
-    enforce): every outcome needs a unique treatment id, a date, a modality and a Fitzpatrick type
-    1-6; every side effect a treatment id and an effect. Raises :class:`RecordsRefused`."""
-    checks = (
-        (outcomes, "outcome", "treatment_id", outcomes["treatment_id"].isna(), "has no treatment_id"),
-        (outcomes, "outcome", "treatment_id",
-         outcomes["treatment_id"].duplicated() & outcomes["treatment_id"].notna(), "repeats a treatment_id"),
-        (outcomes, "outcome", "treatment_date", outcomes["treatment_date"].isna(), "has no treatment_date"),
-        (outcomes, "outcome", "modality", ~outcomes["modality"].isin(schema.MODALITIES),
-         "has a modality other than " + " or ".join(schema.MODALITIES)),
-        (outcomes, "outcome", "fitzpatrick_type", ~outcomes["fitzpatrick_type"].isin(range(1, 7)),
-         "has a Fitzpatrick type outside 1-6"),
-        (side_effects, "side-effect", "treatment_id", side_effects["treatment_id"].isna(), "has no treatment_id"),
-        (side_effects, "side-effect", "effect", side_effects["effect"].isna(), "has no effect"),
-    )
-    for frame, kind, column, bad, what in checks:
-        where = np.flatnonzero(bad.to_numpy(dtype=bool, na_value=True))
-        if len(where):
-            first = int(where[0])
-            value = frame[column].iloc[first]
-            value = value.item() if isinstance(value, np.generic) else value
-            raise RecordsRefused(f"Nothing was saved: {kind} record {first + 1} {what} "
-                                 f"({column} = {value!r}; {len(where)} record(s) in all). "
-                                 "The import should have rejected it: please report this as a bug.")
 
 
 # --- writing rows ----------------------------------------------------------------------------

@@ -27,7 +27,9 @@ SAMPLE = [ROOT / "data" / "sample_outcomes.csv", ROOT / "data" / "sample_side_ef
 
 
 def run(files: list[SourceFile], options: ImportOptions | None, arrow: bool, monkeypatch):
+    """Import with the Arrow path (and reading UTF-8 from bytes), or with neither: the full path."""
     monkeypatch.setattr(ingest, "ARROW_PATH", arrow)
+    monkeypatch.setattr(ingest, "BYTES_PATH", arrow)
     try:
         result = import_files(files[0], files[1:], options)
     except ingest.ImportProblem as exc:
@@ -40,6 +42,8 @@ def assert_identical_frames(left: pd.DataFrame, right: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(left, right, check_exact=True)
     assert isinstance(left.index, pd.RangeIndex) and isinstance(right.index, pd.RangeIndex)
     for name in left.columns:
+        if pd.api.types.is_float_dtype(left[name].dtype):  # assert_frame_equal takes -0.0 for 0.0
+            assert (np.signbit(left[name].to_numpy()) == np.signbit(right[name].to_numpy())).all(), name
         if pd.api.types.is_object_dtype(left[name].dtype):
             for frame in (left, right):
                 assert all(v is None or type(v) is str for v in frame[name]), name
@@ -104,11 +108,11 @@ OUTCOME_CELLS = {
     "Device": ["Fractional CO2 10600 nm", "Er:glass 1550 nm", "IPL", "", "Er:YAG 2940 nm"],
     "Area": ["Face", "face", "NECK", "", "Hands  back", "İstanbul"],
     "FST": ["I", "4", "Type 4", "iv", "7", "", "FST VI"],
-    "Downtime (days)": ["9", "0", "€ 5", "abc", "-3", "  3 ", "", "1,5", "91", "2.5"],
-    "Improvement": ["0", "4", "5", "2.5", "", "3"],
+    "Downtime (days)": ["9", "0", "€ 5", "abc", "-3", "  3 ", "", "1,5", "91", "2.5", "-0"],
+    "Improvement": ["0", "4", "5", "2.5", "", "3", "-0", "-0.0"],
     "Satisfaction": ["1", "5", "", "0", "4"],
     "Cost": ["1210.00", "USD 7", "", "1,234.50", "x", "0.1"],
-    "Follow-up visits": ["1", "", "2.0", "-1"],
+    "Follow-up visits": ["1", "", "2.0", "-1", "-0"],
     "PIH": ["yes", "no", "", "x", "maybe", "Y"],
 }
 CLEAN_CELLS = {column: [v for v in values if v not in {
@@ -247,9 +251,16 @@ BYTE_PIECES = [b"a", b"b", b",", b";", b"\t", b"\n", b"\r\n", b"\r", b" ", b"", 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.sampled_from(BYTE_PIECES), max_size=40).map(b"".join),
-       st.sampled_from([b"", b"\xef\xbb\xbf", b"\xef\xbb\xbf\xef\xbb\xbf"]))
-def test_generated_bytes_read_the_same_either_way(monkeypatch, body, bom):
-    assert_same_read(SourceFile("f.csv", bom + b"id,date\n" + body), monkeypatch)
+       st.sampled_from([b"", b"\xef\xbb\xbf", b"\xef\xbb\xbf\xef\xbb\xbf"]), st.sampled_from([b"id,date\n", b""]))
+def test_generated_bytes_read_the_same_either_way(monkeypatch, body, bom, header):
+    assert_same_read(SourceFile("f.csv", bom + header + body), monkeypatch)
+
+
+@pytest.mark.parametrize("data", [b"\t\t\n\t\t\n", b"\xef\xbb\xbf\t\t\r\n\t\t\r\n", b" \t \n \t \n",
+                                  b"\t\n\xef\xbb\xbf\t \xef\xbb\xbf", b"\xef\xbf\xbf\t\xef\xbb\xbb\n\xef\xbb\xbb\t\xef\xbb\xbb\n"])
+def test_files_decode_calls_empty_are_refused_the_same_way(data, monkeypatch):
+    """Found by a review: the bytes path skipped decode()'s test for an empty file."""
+    assert_same_read(SourceFile("f.csv", data), monkeypatch)
 
 
 def test_a_large_file_with_controls_or_a_bad_byte_late_reads_the_same(monkeypatch):

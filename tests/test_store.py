@@ -223,3 +223,19 @@ def test_database_errors_on_reads_and_renames_become_store_errors(store, corpus)
     for call in (store.datasets, lambda: store.get(info.id), lambda: store.delete(info.id)):
         with pytest.raises(StoreError, match="refused the operation"):
             call()
+
+
+def test_the_check_judges_the_values_that_would_be_stored(store, corpus):
+    """Ids 1 and "1" are one stored text (refused as a repeat); 1 and 1.0 are two ("1", "1.0"); a type of 4.0 is 4."""
+    result = imported(corpus, "latin1_tab.csv")
+    result.outcomes["treatment_id"] = pd.Series([1, "1"], dtype=object)
+    with pytest.raises(RecordsRefused, match="outcome record 2 repeats a treatment_id"):
+        store.import_dataset(result, "same text")
+    assert store.datasets() == []
+    result = imported(corpus, "latin1_tab.csv")
+    result.outcomes["treatment_id"] = pd.Series([1, 1.0], dtype=object)
+    result.outcomes["fitzpatrick_type"] = [4.0, 6.0]
+    info = store.import_dataset(result, "two texts")
+    loaded = store.load(info.id).outcomes
+    assert sorted(loaded["treatment_id"]) == ["1", "1.0"]
+    assert sorted(loaded["fitzpatrick_type"]) == [4, 6]
