@@ -86,12 +86,12 @@ def apply_filters(records: Records, filters: Filters) -> Records:
     if filters.date_to:
         mask &= (out["treatment_date"] <= pd.Timestamp(filters.date_to)).to_numpy()
     for column, values in (("clinic", filters.clinics), ("device", filters.devices),
-                           ("treatment_area", filters.areas), ("modality", filters.modalities)):
+                           ("treatment_area", filters.areas), ("modality", filters.modalities),
+                           ("fitzpatrick_type", filters.fitzpatrick_types)):
         if values:
-            mask &= out[column].isin(values).to_numpy()
-    if filters.fitzpatrick_types:
-        mask &= out["fitzpatrick_type"].isin(filters.fitzpatrick_types).to_numpy()
-    kept = out.loc[mask].reset_index(drop=True)
+            mask &= _member(out[column], values)
+    rows = np.flatnonzero(mask)
+    kept = out.take(rows).reset_index(drop=True)
     side = records.side_effects
     if records.side_pos is None or records.flags is None:
         side = side.loc[side["treatment_id"].isin(kept["treatment_id"])].reset_index(drop=True)
@@ -101,8 +101,21 @@ def apply_filters(records: Records, filters: Filters) -> Records:
     linked = pos >= 0
     keep[linked] = mask[pos[linked]]
     new_row = np.cumsum(mask) - 1
-    return Records(kept, side.loc[keep].reset_index(drop=True), records.side_effects_recorded,
-                   flags=records.flags.loc[mask].reset_index(drop=True), side_pos=new_row[pos[keep]])
+    return Records(kept, side.take(np.flatnonzero(keep)).reset_index(drop=True), records.side_effects_recorded,
+                   flags=records.flags.take(rows).reset_index(drop=True), side_pos=new_row[pos[keep]])
+
+
+def _member(column: pd.Series, values: Sequence[object]) -> np.ndarray:
+    """``column.isin(values)`` as a numpy mask; a categorical column (clinic, device, area, modality as
+    :func:`prepare` stores them) is looked up by its codes, and small integers (Fitzpatrick type) by value."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        lookup = np.append(column.cat.categories.isin(list(values)), False)  # code -1 (missing): not a member
+        return lookup[column.cat.codes.to_numpy()]
+    if column.dtype == np.int8 and all(isinstance(v, (int, np.integer)) and -128 <= v < 128 for v in values):
+        lookup = np.zeros(256, dtype=bool)
+        lookup[np.asarray(list(values), dtype=np.int16) + 128] = True
+        return lookup[column.to_numpy().astype(np.int16) + 128]
+    return column.isin(values).to_numpy()
 
 
 def with_effect_flags(records: Records, columns: Sequence[str] | None = None) -> pd.DataFrame:

@@ -176,3 +176,17 @@ def test_every_result_is_the_same_on_prepared_records(sample, monkeypatch):
                 assert analysis.filters.with_effect_flags(a)["clinic"].dtype == object  # really the plain path
                 expected = json.dumps(_plain(function(a)), default=str, sort_keys=True)
             assert json.dumps(_plain(function(b)), default=str, sort_keys=True) == expected, (filters, name)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["A", "B", "C", None]), max_size=30), st.lists(st.sampled_from(["A", "C", "Z"]), max_size=3),
+       st.lists(st.integers(-3, 8), max_size=30), st.lists(st.integers(-200, 200), max_size=4))
+def test_membership_by_lookup_is_isin(texts, wanted, numbers, wanted_numbers):
+    """The lookups apply_filters uses for categoricals and small integers give what ``isin`` gives."""
+    from analysis.filters import _member
+
+    for column, values in ((pd.Series(pd.Categorical(texts, categories=["A", "B", "C"])), wanted),
+                           (pd.Series(texts, dtype=object), wanted),
+                           (pd.Series(numbers, dtype="int8"), wanted_numbers),
+                           (pd.Series(numbers, dtype="int8"), [v for v in wanted_numbers if -128 <= v < 128])):
+        assert _member(column, values).tolist() == column.isin(values).tolist()
