@@ -275,20 +275,20 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"\xff\xd8\xff", "a JPEG image"),
     (b"SQLite format 3", "a SQLite database"),
 )
+_BOM = b"\xef\xbb\xbf"  # UTF-8's byte-order mark
 _SAVE_AS_CSV = "Open it in Excel and use File > Save As > 'CSV UTF-8 (Comma delimited)', then upload the .csv."
 
 
 def decode(source: SourceFile) -> tuple[str, str]:
     """Return the file's text and the encoding used: UTF-8 (with or without BOM), UTF-16, Windows-1252, Latin-1."""
     data = source.data
-    blank = b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"
-    if not data[:65536].strip(blank) and not data.strip(blank):
+    if _looks_empty(data):
         raise ImportProblem(source.name, "the file is empty.",
                             "Export the records again and check the file has a header row and data.")
-    for magic, what in _SIGNATURES:
-        if data.startswith(magic):
-            raise ImportProblem(source.name, f"this is {what}, not a CSV file.", _SAVE_AS_CSV)
-    if data.startswith(b"\xef\xbb\xbf"):
+    what = _signature(data)
+    if what:
+        raise ImportProblem(source.name, f"this is {what}, not a CSV file.", _SAVE_AS_CSV)
+    if data.startswith(_BOM):
         candidates = ["utf-8-sig"]
     elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
         candidates = ["utf-16"]
@@ -305,12 +305,27 @@ def decode(source: SourceFile) -> tuple[str, str]:
         break
     else:  # pragma: no cover - latin-1 decodes any byte string
         raise ImportProblem(source.name, "the text encoding could not be read.", _SAVE_AS_CSV)
-    sample = text[:65536]
-    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\r\n")
-    if controls > max(8, len(sample) // 100):
+    if _mostly_controls(text[:65536]):
         raise ImportProblem(source.name, "the file contains binary data, so it is not a CSV file.", _SAVE_AS_CSV)
     return text, {"utf-8-sig": "UTF-8 with BOM", "utf-8": "UTF-8", "utf-16": "UTF-16",
                   "cp1252": "Windows-1252", "latin-1": "Latin-1"}[encoding]
+
+
+def _looks_empty(data: bytes) -> bool:
+    """Nothing but spaces, line ends, NULs and byte-order marks (looked for in the first 64 kB first)."""
+    blank = b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"
+    return not data[:65536].strip(blank) and not data.strip(blank)
+
+
+def _signature(data: bytes) -> str | None:
+    """What a file that is not text is (an Excel workbook, a PDF, ...), from its first bytes."""
+    return next((what for magic, what in _SIGNATURES if data.startswith(magic)), None)
+
+
+def _mostly_controls(sample: str) -> bool:
+    """The first characters of a file hold more control characters than text can: it is binary."""
+    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\r\n")
+    return controls > max(8, len(sample) // 100)
 
 
 def _delimiter_name(delimiter: str) -> str:
@@ -400,7 +415,6 @@ def _read_decoded(source: SourceFile) -> tuple[pd.DataFrame, np.ndarray, pd.Data
 
 #: Read plain UTF-8 files from their bytes (:func:`_read_utf8`); tests switch it off to compare.
 BYTES_PATH = True
-_BOM = b"\xef\xbb\xbf"
 
 
 def _read_utf8(source: SourceFile) -> tuple[pd.DataFrame, str, str, str] | None:
@@ -408,11 +422,9 @@ def _read_utf8(source: SourceFile) -> tuple[pd.DataFrame, str, str, str] | None:
     frame, encoding name, delimiter and first line, from the bytes (pyarrow checks the UTF-8 as it reads),
     without decoding a million rows into one Python string first. None for any other file."""
     data = source.data
-    head = data[:65536]
-    blank = b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"  # decode()'s test for an empty file, which it refuses
-    if ((not head.strip(blank) and not data.strip(blank))
-            or data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head
-            or any(data.startswith(magic) for magic, _ in _SIGNATURES)):
+    # decode()'s refusals (and UTF-16) are for the decoding path to give
+    if (_looks_empty(data) or _signature(data) or data.startswith((b"\xff\xfe", b"\xfe\xff"))
+            or b"\x00" in data[:65536]):
         return None
     bom = data.startswith(_BOM)
     # decode()'s check for binary content looks at the first 65,536 characters after one BOM.
@@ -422,11 +434,7 @@ def _read_utf8(source: SourceFile) -> tuple[pd.DataFrame, str, str, str] | None:
         if exc.start < 262_144 - 4:  # not just a character cut at the end of the prefix
             return None
         prefix = data[len(_BOM) if bom else 0:][:exc.start].decode("utf-8")
-    sample = prefix[:65536]
-    if len(prefix) < 65536 and len(data) > 262_144:  # pragma: no cover - 262,144 bytes hold 65,536 characters
-        return None
-    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\r\n")
-    if controls > max(8, len(sample) // 100):
+    if _mostly_controls(prefix[:65536]):  # (262,144 bytes hold at least 65,536 characters)
         return None
     prefix = prefix.lstrip("\ufeff")
     end = prefix.find("\n")
@@ -934,8 +942,7 @@ def _validate_outcomes(table: RawTable, plan: ColumnPlan, options: ImportOptions
     stated = out["modality"]
     filled = stated.isna() & implied.notna() & ~problems.rejected
     if filled.any():
-        notes.append(f"{table.file}: modality was blank in {int(filled.sum())} row(s) and was taken "
-                     "from the device.")
+        notes.append(_modality_note(table.file, int(filled.sum())))
     stated_raw = frame[by_name["modality"]] if "modality" in by_name else empty
     unknown = stated.isna() & implied.isna() & (stated_raw.str.strip() == "")
     problems.add(unknown.to_numpy(), by_name.get("modality") or by_name.get("device", "modality"),
@@ -1135,8 +1142,7 @@ def import_files(outcomes: SourceFile, side_effects: SourceFile | list[SourceFil
         if rejected.any() else {}
     side_frames = [flag_effects.assign(severity=None, onset_day=np.nan, resolved_day=np.nan, effect_detail=None)]
     if len(flag_effects):
-        notes.append(f"{out_table.file}: {len(flag_effects)} side-effect record(s) made from the flag columns "
-                     + ", ".join(f"'{h}'" for h in plan.flags) + ".")
+        notes.append(_flag_note(out_table.file, len(flag_effects), plan))
     known_ids = pd.Index(records["treatment_id"])
     for table in side_tables:
         side_plan = plan_columns(list(table.frame.columns), "side_effects", options.side_effect_columns)
@@ -1157,13 +1163,7 @@ def import_files(outcomes: SourceFile, side_effects: SourceFile | list[SourceFil
             full[orphan] = reasons
             side_problems.add(orphan, {v: k for k, v in side_plan.mapping.items()}["treatment_id"],
                               side["treatment_id"].fillna(""), full)
-        # A side-effect file stores no patient id, but one may be in the file (and so in its rejected rows).
-        side_ids = _patient_id_headers(table, plan_columns(list(table.frame.columns), "outcomes"))
-        side_ids_refused = any(_holds_identifiers(table.frame[h]) for h in side_ids)
-        if side_ids_refused:
-            notes.append(f"{table.file}: column(s) {', '.join(repr(h) for h in side_ids)} hold e-mail addresses, "
-                         "phone numbers or personal names, which identify patients, so they are left blank in the "
-                         "rejected rows.")
+        side_ids_refused = _side_ids_refused(table, notes)
         _add_malformed(table, side_problems, _has_identifiers(table, side_plan) or side_ids_refused)
         kept = side.loc[~side_problems.rejected]
         side_frames.append(kept)
@@ -1187,6 +1187,27 @@ def _report(tables: list[RawTable], summaries: list[FileSummary], notes: list[st
     problems_frame = (problems_frame.assign(_f=problems_frame["file"].map(order))
                       .sort_values(["_f", "row"], kind="stable").drop(columns="_f").reset_index(drop=True))
     return ImportReport(summaries, notes, problems_frame, rejected_rows, outcomes, side_effects)
+
+
+def _modality_note(file: str, filled: int) -> str:
+    return f"{file}: modality was blank in {filled} row(s) and was taken from the device."
+
+
+def _flag_note(file: str, records: int, plan: ColumnPlan) -> str:
+    return (f"{file}: {records} side-effect record(s) made from the flag columns "
+            + ", ".join(f"'{h}'" for h in plan.flags) + ".")
+
+
+def _side_ids_refused(table: RawTable, notes: list[str]) -> bool:
+    """A side-effect file stores no patient id, but one may be in the file (and so in its rejected rows):
+    True (with a note) when such a column holds e-mail addresses, phone numbers or names."""
+    side_ids = _patient_id_headers(table, plan_columns(list(table.frame.columns), "outcomes"))
+    refused = any(_holds_identifiers(table.frame[h]) for h in side_ids)
+    if refused:
+        notes.append(f"{table.file}: column(s) {', '.join(repr(h) for h in side_ids)} hold e-mail addresses, "
+                     "phone numbers or personal names, which identify patients, so they are left blank in the "
+                     "rejected rows.")
+    return refused
 
 
 def _note_columns(table: RawTable, plan: ColumnPlan, notes: list[str]) -> None:

@@ -76,20 +76,14 @@ def _import(out_table: RawTable, plan: ColumnPlan, side_tables: list[RawTable], 
     all_problems = [problems.frame()]
     rejected_rows = {out_table.file: full._rejected(out_table, problems, plan, ids_refused)}
     if flag_effects.num_rows:
-        notes.append(f"{out_table.file}: {flag_effects.num_rows} side-effect record(s) made from the flag columns "
-                     + ", ".join(f"'{h}'" for h in plan.flags) + ".")
+        notes.append(full._flag_note(out_table.file, flag_effects.num_rows, plan))
     side_parts = [flag_effects]
     known_ids = outcomes.column("treatment_id")
     for table, side_plan, side in zip(side_tables, side_plans, sides):
         full._note_columns(table, side_plan, notes)
         if not pc.all(pc.is_in(side.column("treatment_id"), value_set=known_ids)).as_py():
             raise _Unclean  # an orphan: the full path names its row
-        side_ids = full._patient_id_headers(table, plan_columns(list(table.frame.columns), "outcomes"))
-        side_ids_refused = any(full._holds_identifiers(table.frame[h]) for h in side_ids)
-        if side_ids_refused:
-            notes.append(f"{table.file}: column(s) {', '.join(repr(h) for h in side_ids)} hold e-mail addresses, "
-                         "phone numbers or personal names, which identify patients, so they are left blank in the "
-                         "rejected rows.")
+        side_ids_refused = full._side_ids_refused(table, notes)
         side_problems = full._Problems(table.file, table.rows)
         side_parts.append(side)
         summaries.append(full._summary(table, "side_effects", sha, side_plan, side.num_rows, side_problems))
@@ -190,8 +184,7 @@ def _modality(table: RawTable, stated: pa.Array, device: tuple[np.ndarray, pd.Se
         raise _Unclean
     filled = blank & (implied_codes >= 0)
     if filled.any():
-        notes.append(f"{table.file}: modality was blank in {int(filled.sum())} row(s) and was taken "
-                     "from the device.")
+        notes.append(full._modality_note(table.file, int(filled.sum())))
     codes = np.where(blank, implied_codes, stated_codes).astype(np.int32)
     return pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(list(schema.MODALITIES), pa.string()))
 

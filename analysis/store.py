@@ -724,7 +724,7 @@ def _encode_copies(outcomes: pd.DataFrame | pa.Table, side_effects: pd.DataFrame
         data = encoded.get(kind)
         return table.num_rows, data if data is not None else columnar.to_parquet(table, ordered=kind == "outcomes")
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the side effects there, the outcomes here
         side = pool.submit(encode, "side_effects", side_effects)
         return {"outcomes": encode("outcomes", outcomes), "side_effects": side.result()}
 
