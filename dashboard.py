@@ -3,7 +3,7 @@
 import streamlit as st
 
 import ui
-from analysis.overview import headline
+from analysis.findings.overview import headline
 
 view = ui.setup_page("Overview")
 ui.start_report("Overview", view)

@@ -9,9 +9,9 @@ from datetime import date
 from pathlib import Path
 from typing import Sequence
 
-from analysis.filters import Filters
-from analysis.ingest import ImportOptions, ImportProblem, SourceFile, import_files
-from analysis.store import DatasetNotFound, Records, Store, StoreError, describe_url
+from analysis.records.filters import Filters
+from analysis.records.ingest import ImportOptions, ImportProblem, SourceFile, import_files
+from analysis.records.store import DatasetNotFound, Records, Store, StoreError, describe_url
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -103,7 +103,7 @@ def _import(store: Store | None, args: argparse.Namespace) -> int:
         print(line)
     if args.rejected:
         args.rejected.mkdir(parents=True, exist_ok=True)
-        from analysis.export import safe_csv
+        from analysis.present.export import safe_csv
 
         for file, rows in result.report.rejected_rows.items():
             if len(rows):
@@ -122,8 +122,8 @@ def _date(text: str) -> date:
 
 
 def _summary(store: Store | None, args: argparse.Namespace) -> int:
-    from analysis.filters import apply_filters
-    from analysis.summary import summarise
+    from analysis.records.filters import apply_filters
+    from analysis.findings.summary import summarise
 
     if args.file:
         order = "dayfirst" if args.dayfirst else "monthfirst" if args.monthfirst else "auto"
@@ -162,7 +162,7 @@ def _summary(store: Store | None, args: argparse.Namespace) -> int:
 
 def _check_values(records: Records, filters: Filters) -> None:
     """Name the values that exist when a filter asks for one that does not."""
-    from analysis.filters import options
+    from analysis.records.filters import options
 
     known = options(records)
     for label, asked, available in (("clinic", filters.clinics, known["clinics"]),

@@ -110,8 +110,8 @@ def call_label(name: str, extra: tuple) -> str:
 def warm_up(records: Any) -> None:
     """Run the statistics once on a few thousand rows so library imports (statsmodels, scipy.optimize)
     and first-call overheads are not counted as 'cold': a running app server has paid them already."""
-    from analysis.filters import Filters, apply_filters, prepare
-    from analysis.store import Records
+    from analysis.records.filters import Filters, apply_filters, prepare
+    from analysis.records.store import Records
     from ui.compute import run
 
     out = records.outcomes.head(3000)
@@ -161,8 +161,8 @@ def step_floor(args: argparse.Namespace) -> dict:
 
 def step_import(args: argparse.Namespace) -> dict:
     """import_files (read + parse + validate) then Store(SQLite).import_dataset, into a fresh database."""
-    from analysis.ingest import SourceFile, import_files
-    from analysis.store import Store
+    from analysis.records.ingest import SourceFile, import_files
+    from analysis.records.store import Store
 
     outcomes, side = data_files(args.data_dir, args.size)
     url = args.db or db_url(args.data_dir, args.size)
@@ -187,8 +187,8 @@ def step_load(args: argparse.Namespace) -> dict:
     ``prepare(Store(url).load(id))`` (the records plus their effect flags and side-effect positions)."""
     import pandas  # noqa: F401  (a running app has pandas imported)
 
-    from analysis.filters import prepare
-    from analysis.store import Store
+    from analysis.records.filters import prepare
+    from analysis.records.store import Store
 
     start = time.perf_counter()
     store = Store(args.db)
@@ -218,9 +218,9 @@ def step_summary(args: argparse.Namespace) -> dict:
     import pickle
     from dataclasses import astuple
 
-    from analysis.filters import Filters
-    from analysis.store import Store
-    from analysis.summary import summarise
+    from analysis.records.filters import Filters
+    from analysis.records.store import Store
+    from analysis.findings.summary import summarise
     from ui.compute import run
 
     records, _ = _loaded_for_stats(args)
@@ -240,7 +240,7 @@ def step_summary(args: argparse.Namespace) -> dict:
 
 
 def _filters_for(records: Any) -> list:
-    from analysis.filters import Filters
+    from analysis.records.filters import Filters
 
     clinics = sorted(records.outcomes["clinic"].dropna().unique().tolist())
     return [Filters(clinics=(c,), fitzpatrick_types=FITZ_FILTER) for c in clinics[:3]]
@@ -252,7 +252,7 @@ def step_filter(args: argparse.Namespace) -> dict:
     (median over one filter per clinic); cached: the same filter again."""
     from dataclasses import astuple
 
-    from analysis.store import Store
+    from analysis.records.store import Store
     from ui.compute import run
     from ui.setup import select
 
@@ -344,8 +344,8 @@ def step_profile(args: argparse.Namespace) -> dict:
 
     what = args.what
     if what == "import":
-        from analysis.ingest import SourceFile, import_files
-        from analysis.store import Store
+        from analysis.records.ingest import SourceFile, import_files
+        from analysis.records.store import Store
 
         url = db_url(args.data_dir, args.size).replace("bench.db", "profile.db")
         remove_db(url)
@@ -358,12 +358,12 @@ def step_profile(args: argparse.Namespace) -> dict:
         finally:
             remove_db(url)
     if what == "load":
-        from analysis.store import Store
+        from analysis.records.store import Store
 
-        from analysis.filters import prepare
+        from analysis.records.filters import prepare
 
         return _profile(lambda: prepare(Store(args.db).load(args.dataset)), args.top)
-    from analysis.store import Store
+    from analysis.records.store import Store
     from ui.compute import run
     from ui.setup import select
 
@@ -374,7 +374,7 @@ def step_profile(args: argparse.Namespace) -> dict:
         key = (args.db, info.id, info.version, astuple(f))
         return _profile(lambda: run("skin_tone", key, (), select(args.db, info.id, info.version, f)), args.top)
     if what == "stats":
-        from analysis.filters import Filters
+        from analysis.records.filters import Filters
 
         key = (args.db, info.id, info.version, astuple(Filters()))
         calls = page_calls(info.created_at.date())
@@ -646,7 +646,7 @@ def render(results: list[dict], args: argparse.Namespace, elapsed: float) -> str
               "per fresh process (first call, as an app server meets an upload), and that is repeated. Peak MB = peak resident set "
               "size (`ru_maxrss`) of the child process that ran the step. \"stats\" = every function in "
               "`ui/compute.py`'s `FUNCTIONS` and composites, called as the pages call them, through "
-              "`ui.compute.run` (`st.cache_data`); \"first load\" = `Store.load` + `analysis.filters.prepare`, as "
+              "`ui.compute.run` (`st.cache_data`); \"first load\" = `Store.load` + `analysis.records.filters.prepare`, as "
               "`ui.setup.load_records` does; \"filter\" = `ui.setup.select` (clinic + Fitzpatrick IV, V) then the Skin tone "
               "statistics; \"page\" = `pages/4_Skin_tone.py` in `streamlit.testing.v1.AppTest`; \"Overview\" = "
               "`dashboard.py` the same way.", ""]
@@ -695,7 +695,7 @@ def render(results: list[dict], args: argparse.Namespace, elapsed: float) -> str
             lines.append(f"| `{c['call']}` | {c['cold_s']:.2f} | {c['cached_ms']:.2f} | {c['pickled_kb']:.0f} |")
         lines.append(f"| **all** | **{sum(c['cold_s'] for c in calls):.1f}** | "
                      f"**{sum(c['cached_ms'] for c in calls):.1f}** | |")
-        lines.append(f"| `analysis.summary.summarise` (not cached by the app) | "
+        lines.append(f"| `analysis.findings.summary.summarise` (not cached by the app) | "
                      f"{_get(largest, 'summary', 'summarise_s'):.1f} | — | |")
     details = []
     for res in results:

@@ -126,11 +126,11 @@ import pandas as pd
 
 _REPO_ROOT = Path(__file__).resolve().parents[1]
 try:  # run as a script or loaded by file path: make ``analysis`` importable
-    from analysis.schema import (ABLATIVE, EFFECTS, NON_ABLATIVE, OUTCOME_NAMES, SEVERITIES,
+    from analysis.records.schema import (ABLATIVE, EFFECTS, NON_ABLATIVE, OUTCOME_NAMES, SEVERITIES,
                                  SIDE_EFFECT_NAMES)
 except ImportError:  # pragma: no cover - depends on how we were started
     sys.path.insert(0, str(_REPO_ROOT))
-    from analysis.schema import (ABLATIVE, EFFECTS, NON_ABLATIVE, OUTCOME_NAMES, SEVERITIES,
+    from analysis.records.schema import (ABLATIVE, EFFECTS, NON_ABLATIVE, OUTCOME_NAMES, SEVERITIES,
                                  SIDE_EFFECT_NAMES)
 
 DEFAULT_TREATMENTS = 5000
@@ -248,7 +248,7 @@ EFFECT_SPECS: dict[str, dict] = {
                   dur_abl=7.0, dur_non=5.0, sigma=0.45, permanent=0.0),
 }
 SEVERITY_DURATION = np.array([1.0, 1.6, 2.6])
-assert set(EFFECT_SPECS) == set(EFFECTS), "EFFECT_SPECS must cover analysis.schema.EFFECTS"
+assert set(EFFECT_SPECS) == set(EFFECTS), "EFFECT_SPECS must cover analysis.records.schema.EFFECTS"
 
 BLANK_P = {"satisfaction": 0.04, "cost": 0.03, "procedure_minutes": 0.035}
 

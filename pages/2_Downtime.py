@@ -1,8 +1,8 @@
 """Downtime: how long patients needed before normal activities, ablative vs non-ablative."""
 
 import ui
-from analysis import figures, tables
-from analysis.compare import BREAKDOWNS
+from analysis.present import figures, tables
+from analysis.findings.compare import BREAKDOWNS
 
 view = ui.setup_page("Downtime")
 ui.start_report("Downtime", view)

@@ -1,8 +1,8 @@
 """Results: investigator-rated improvement and patient satisfaction, ablative vs non-ablative."""
 
 import ui
-from analysis import figures, tables
-from analysis.compare import BREAKDOWNS
+from analysis.present import figures, tables
+from analysis.findings.compare import BREAKDOWNS
 
 view = ui.setup_page("Results")
 ui.start_report("Results", view)

@@ -1,7 +1,7 @@
 """Skin tone & hyperpigmentation: the rate per Fitzpatrick type for each modality — the core view."""
 
 import ui
-from analysis import figures, tables
+from analysis.present import figures, tables
 
 view = ui.setup_page("Skin tone & hyperpigmentation")
 ui.start_report("Skin tone & hyperpigmentation", view)

@@ -1,7 +1,7 @@
 """Side effects: every effect's rate by modality and skin type, severity and how long it lasted."""
 
 import ui
-from analysis import figures, tables
+from analysis.present import figures, tables
 
 view = ui.setup_page("Side effects")
 ui.start_report("Side effects", view)

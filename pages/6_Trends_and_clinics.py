@@ -1,7 +1,7 @@
 """Trends & clinics: monthly p-chart of hyperpigmentation, volume, and funnel plots of clinics and practitioners."""
 
 import ui
-from analysis import figures, tables
+from analysis.present import figures, tables
 
 view = ui.setup_page("Trends & clinics")
 ui.start_report("Trends & clinics", view)

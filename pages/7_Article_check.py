@@ -3,7 +3,7 @@
 import streamlit as st
 
 import ui
-from analysis import tables
+from analysis.present import tables
 
 view = ui.setup_page("Article check")
 ui.start_report("Article check", view)

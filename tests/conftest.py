@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from analysis.store import Store  # noqa: E402
+from analysis.records.store import Store  # noqa: E402
 
 import uuid  # noqa: E402
 

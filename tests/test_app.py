@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analysis.store import Store, new_dataset_id
+from analysis.records.store import Store, new_dataset_id
 
 from testpaths import ROOT
 

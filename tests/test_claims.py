@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from analysis import claims
+from analysis.findings import claims
 
 from test_compare import make_records, rows_of
 

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from analysis.cli import main
-from analysis.store import Store, is_valid_dataset_id
+from analysis.records.store import Store, is_valid_dataset_id
 
 from testpaths import ROOT
 

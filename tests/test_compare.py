@@ -17,11 +17,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analysis import compare, schema, stats, wording
-from analysis.filters import Filters, apply_filters, with_effect_flags
-from analysis.ingest import SourceFile, import_files
-from analysis.store import Records
-from analysis.summary import summarise
+from analysis import stats
+from analysis.findings import compare, wording
+from analysis.records import schema
+from analysis.records.filters import Filters, apply_filters, with_effect_flags
+from analysis.records.ingest import SourceFile, import_files
+from analysis.records.store import Records
+from analysis.findings.summary import summarise
 
 from testpaths import ROOT
 
@@ -306,7 +308,7 @@ def test_adjusted_odds_ratio_explains_separation():
 
 
 def test_inconclusive_contrast_says_how_many_more_treatments_would_settle_it():
-    from analysis.models import further_treatments_needed
+    from analysis.stats.models import further_treatments_needed
 
     c = compare.rate_contrast("type V–VI skin", 12, 100, 8, 100)
     assert c.test.p_value > 0.05
@@ -451,7 +453,7 @@ def test_corrected_risk_ratio_is_flagged_in_json():
 
 
 def test_ratio_without_interval_does_not_crash_the_table():
-    from analysis import tables
+    from analysis.present import tables
 
     frame = tables.contrasts(compare.skin_tone(cohort(12, 12, 12, 12)).by_type, "x")
     assert frame.loc[0, "Risk ratio (95 % CI)"].endswith("(no interval)")

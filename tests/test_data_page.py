@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analysis.store import Store
+from analysis.records.store import Store
 
 from apphelpers import app_database
 from testpaths import ROOT

@@ -7,7 +7,7 @@ import io
 import pandas as pd
 import pytest
 
-from analysis.export import neutralise_cell, safe_csv
+from analysis.present.export import neutralise_cell, safe_csv
 
 
 @pytest.mark.parametrize("value,expected", [

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis import schema
-from analysis.filters import GROUPING_TEXT, Filters, apply_filters, prepare, side_effects_with, with_effect_flags
-from analysis.ingest import SourceFile, import_files
-from analysis.store import Records
+from analysis.records import schema
+from analysis.records.filters import GROUPING_TEXT, Filters, apply_filters, prepare, side_effects_with, with_effect_flags
+from analysis.records.ingest import SourceFile, import_files
+from analysis.records.store import Records
 from testpaths import ROOT
 
 
@@ -142,13 +142,13 @@ def test_every_result_is_the_same_on_prepared_records(sample, monkeypatch):
     switched off everywhere, so it uses the id join and plain text columns throughout."""
     import json
 
-    import analysis.filters
-    import analysis.summary
+    import analysis.records.filters
+    import analysis.findings.summary
 
-    from analysis import claims, compare, quality, summary
-    from analysis.export import safe_csv
-    from analysis.filters import options
-    from analysis.overview import dataset_overview
+    from analysis.findings import claims, compare, quality, summary
+    from analysis.present.export import safe_csv
+    from analysis.records.filters import options
+    from analysis.findings.overview import dataset_overview
 
     outcomes = sample.outcomes.copy()
     rng = np.random.default_rng(7)
@@ -171,9 +171,9 @@ def test_every_result_is_the_same_on_prepared_records(sample, monkeypatch):
         a, b = apply_filters(plain, filters), apply_filters(prepared, filters)
         for name, function in functions.items():
             with monkeypatch.context() as off:
-                for module in (analysis.filters, analysis.summary):
+                for module in (analysis.records.filters, analysis.findings.summary):
                     off.setattr(module, "prepare", lambda records: records)
-                assert analysis.filters.with_effect_flags(a)["clinic"].dtype == object  # really the plain path
+                assert analysis.records.filters.with_effect_flags(a)["clinic"].dtype == object  # really the plain path
                 expected = json.dumps(_plain(function(a)), default=str, sort_keys=True)
             assert json.dumps(_plain(function(b)), default=str, sort_keys=True) == expected, (filters, name)
 
@@ -183,7 +183,7 @@ def test_every_result_is_the_same_on_prepared_records(sample, monkeypatch):
        st.lists(st.integers(-3, 8), max_size=30), st.lists(st.integers(-200, 200), max_size=4))
 def test_membership_by_lookup_is_isin(texts, wanted, numbers, wanted_numbers):
     """The lookups apply_filters uses for categoricals and small integers give what ``isin`` gives."""
-    from analysis.filters import _member
+    from analysis.records.filters import _member
 
     for column, values in ((pd.Series(pd.Categorical(texts, categories=["A", "B", "C"])), wanted),
                            (pd.Series(texts, dtype=object), wanted),

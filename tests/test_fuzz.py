@@ -14,8 +14,8 @@ import pytest
 from hypothesis import example, HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analysis import schema
-from analysis.ingest import ImportOptions, ImportProblem, SourceFile, import_files
+from analysis.records import schema
+from analysis.records.ingest import ImportOptions, ImportProblem, SourceFile, import_files
 
 CORPUS = Path(__file__).parent / "corpus"
 ACCEPTED = (ImportProblem,)

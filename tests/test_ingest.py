@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis import schema
-from analysis.ingest import (
+from analysis.records import schema
+from analysis.records.ingest import (
     WITHHELD,
     DateOrderNeeded,
     ImportOptions,

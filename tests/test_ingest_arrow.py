@@ -1,4 +1,4 @@
-"""The Arrow path for clean files (``analysis.ingest_arrow``) gives exactly what the full path gives.
+"""The Arrow path for clean files (``analysis.records.ingest_arrow``) gives exactly what the full path gives.
 
 The full path checks every cell and reports each problem with its row; the Arrow path runs the same
 checks once per distinct value and steps aside at the first problem. For any files, the import must be
@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analysis import ingest
-from analysis.ingest import ImportOptions, SourceFile, import_files
+from analysis.records import ingest
+from analysis.records.ingest import ImportOptions, SourceFile, import_files
 
 from testpaths import ROOT
 
@@ -278,7 +278,7 @@ WHITESPACE = [chr(c) for c in range(0x110000) if chr(c).isspace()]
        st.integers(0, 3), st.booleans())
 def test_the_byte_scan_never_misses_whitespace(values, start, large):
     """The scan that lets ids skip the regular expression must flag every value holding any whitespace."""
-    from analysis import ingest_arrow
+    from analysis.records import ingest_arrow
 
     array = pa.array(values, pa.large_string() if large else pa.string()).slice(min(start, len(values) - 1))
     holds = any(ch.isspace() for v in array.to_pylist() for ch in v)
@@ -287,7 +287,7 @@ def test_the_byte_scan_never_misses_whitespace(values, start, large):
 
 
 def test_every_whitespace_character_starts_with_a_flagged_byte():
-    from analysis import ingest_arrow
+    from analysis.records import ingest_arrow
 
     for ch in WHITESPACE:
         assert ingest_arrow._WHITESPACE_BYTES[ch.encode()[0]], hex(ord(ch))

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal, assert_series_equal
 
-from analysis import ingest
-from analysis.ingest import ImportOptions, SourceFile, import_files
+from analysis.records import ingest
+from analysis.records.ingest import ImportOptions, SourceFile, import_files
 
 CORPUS = Path(__file__).parent / "corpus"
 WHITESPACE = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]

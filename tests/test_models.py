@@ -1,4 +1,4 @@
-"""analysis.models against published reference values.
+"""analysis.stats.models against published reference values.
 
 Sources
 -------
@@ -32,7 +32,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from analysis.models import (
+from analysis.stats.models import (
     adjusted_odds_ratio,
     further_treatments_needed,
     sample_size_two_proportions,

@@ -1,6 +1,6 @@
 """The adjusted odds ratio fitted on counts per covariate pattern equals the fit on one row per treatment.
 
-With categorical terms only, :func:`analysis.models.adjusted_odds_ratio` groups the treatments
+With categorical terms only, :func:`analysis.stats.models.adjusted_odds_ratio` groups the treatments
 by (exposure, covariate levels) and fits the binomial model to the events per group: the same
 likelihood as per-treatment logistic regression, so the same estimates, standard errors,
 separation and rank verdicts, notes and sentences. These tests hold it to the per-treatment path
@@ -22,12 +22,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from analysis import models, schema
-from analysis.compare import adjusted_odds
-from analysis.filters import with_effect_flags
-from analysis.ingest import SourceFile, import_files
-from analysis.models import NOT_RECORDED, adjusted_odds_ratio
-from analysis.store import Records
+from analysis.records import schema
+from analysis.stats import models
+from analysis.findings.compare import adjusted_odds
+from analysis.records.filters import with_effect_flags
+from analysis.records.ingest import SourceFile, import_files
+from analysis.stats.models import NOT_RECORDED, adjusted_odds_ratio
+from analysis.records.store import Records
 
 from testpaths import ROOT
 

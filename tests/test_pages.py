@@ -30,8 +30,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analysis.ingest import SourceFile, import_files
-from analysis.store import SAMPLE_NAME, SAMPLE_OUTCOMES, SAMPLE_SIDE_EFFECTS, Records, Store, new_dataset_id
+from analysis.records.ingest import SourceFile, import_files
+from analysis.records.store import SAMPLE_NAME, SAMPLE_OUTCOMES, SAMPLE_SIDE_EFFECTS, Records, Store, new_dataset_id
 
 from apphelpers import download_button, record_downloads
 from testpaths import ROOT
@@ -731,7 +731,7 @@ def test_unknown_dataset_falls_back_to_the_newest(db):
 def test_every_chart_is_titled_labelled_coloured_by_modality_with_n_and_intervals(db, page):
     """Quality bar: titled, an axis labelled (with units), the two modalities always in the same
     colour-blind-safe colours, n visible, and every per-modality rate or median drawn with its CI."""
-    from analysis.figures import MODALITY_COLOURS, MODALITY_LABELS
+    from analysis.present.figures import MODALITY_COLOURS, MODALITY_LABELS
 
     colour_of = {MODALITY_LABELS[m]: c for m, c in MODALITY_COLOURS.items()}
     at = open_page(page)

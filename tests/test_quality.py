@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import quality, schema
-from analysis.ingest import SourceFile, import_files
-from analysis.quality import quality_summary
-from analysis.store import Records
+from analysis.findings import quality
+from analysis.records import schema
+from analysis.records.ingest import SourceFile, import_files
+from analysis.findings.quality import quality_summary
+from analysis.records.store import Records
 
 from testpaths import ROOT
 

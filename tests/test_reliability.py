@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from analysis.ingest import SourceFile, import_files
-from analysis.store import Store, StoreError
+from analysis.records.ingest import SourceFile, import_files
+from analysis.records.store import Store, StoreError
 
 from testpaths import ROOT
 
@@ -74,7 +74,7 @@ def cli_import(url: str, files: tuple[Path, Path], name: str, env: dict[str, str
 # is written (with LASERDASH_SQL_ROWS=1: every row too), so the kill lands mid-transaction every time.
 _PAUSED_IMPORT = """
 import sys, time
-from analysis import store
+from analysis.records import store
 original = store._write_blob
 def paused(conn, dataset_id, version, kind, rows, data):
     original(conn, dataset_id, version, kind, rows, data)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from analysis import schema
+from analysis.records import schema
 
 from testpaths import ROOT
 

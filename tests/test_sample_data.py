@@ -18,7 +18,7 @@ SCRIPT = DATA / "generate_sample.py"
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from analysis.schema import (EFFECTS, MODALITIES, OUTCOME_NAMES, SEVERITIES,  # noqa: E402
+from analysis.records.schema import (EFFECTS, MODALITIES, OUTCOME_NAMES, SEVERITIES,  # noqa: E402
                              SIDE_EFFECT_NAMES, device_modality)
 
 

@@ -1,4 +1,4 @@
-"""analysis.spc against published reference values.
+"""analysis.stats.spc against published reference values.
 
 Sources
 -------
@@ -27,7 +27,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from analysis.spc import (
+from analysis.stats.spc import (
     SHIFT_RUN,
     TREND_RUN,
     expected_counts,

@@ -21,7 +21,7 @@ from scipy import optimize, signal
 from scipy import stats as sps
 from statsmodels.stats.proportion import confint_proportions_2indep
 
-from analysis import stats
+from analysis.stats import proportions as stats
 from analysis.stats import (
     fisher_exact_test,
     hodges_lehmann_shift,

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from analysis import store as store_module
-from analysis.ingest import SourceFile, import_files
-from analysis.store import (
+from analysis.records import store as store_module
+from analysis.records.ingest import SourceFile, import_files
+from analysis.records.store import (
     DatasetNotFound,
     DuplicateImport,
     RecordsRefused,
@@ -70,7 +70,7 @@ def test_ids_are_random_url_safe_and_128_bits():
 def test_ids_written_before_the_d_prefix_still_load(store, corpus, monkeypatch):
     """Databases from before the 'd' prefix hold bare 22-character tokens: their datasets must still open."""
     old = "GNLDT0LmnOHxYwdXIAf1PA"
-    monkeypatch.setattr("analysis.store.new_dataset_id", lambda: old)
+    monkeypatch.setattr("analysis.records.store.new_dataset_id", lambda: old)
     info = store.import_dataset(imported(corpus, "bom_utf8.csv"), "Old")
     assert info.id == old and is_valid_dataset_id(old)
     assert len(store.load(old).outcomes) == info.treatments

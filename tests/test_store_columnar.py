@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from analysis import schema
-from analysis import store as store_module
-from analysis.ingest import SourceFile, import_files
-from analysis.store import (
+from analysis.records import schema
+from analysis.records import store as store_module
+from analysis.records.ingest import SourceFile, import_files
+from analysis.records.store import (
     SAMPLE_OUTCOMES,
     SAMPLE_SIDE_EFFECTS,
     Store,
@@ -260,7 +260,7 @@ def test_a_damaged_copy_falls_back_to_the_rows(store, corpus, caplog):
     expected = rows_as_before(store, info.id)
     with store.engine.begin() as conn:
         conn.execute(blobs_table.update().where(blobs_table.c.kind == "outcomes").values(data=b"not parquet"))
-    with caplog.at_level(logging.WARNING, logger="analysis.store"):
+    with caplog.at_level(logging.WARNING, logger="analysis.records.store"):
         records = store.load(info.id)
     assert "cannot be read" in caplog.text
     assert_identical(records.outcomes, expected[0])
@@ -382,7 +382,7 @@ def test_a_damaged_copy_without_rows_is_a_clear_error(copies_only, corpus, caplo
     with copies_only.engine.begin() as conn:
         conn.execute(blobs_table.update().where((blobs_table.c.kind == "side_effects")
                                                 & (blobs_table.c.dataset_id == info.id)).values(data=b"not parquet"))
-    with caplog.at_level(logging.WARNING, logger="analysis.store"):
+    with caplog.at_level(logging.WARNING, logger="analysis.records.store"):
         with pytest.raises(StoreError, match="records of dataset 'D' cannot be read.*import its files again"):
             copies_only.load(info.id)
     assert "cannot be read" in caplog.text
@@ -392,7 +392,7 @@ def test_a_damaged_copy_without_rows_is_a_clear_error(copies_only, corpus, caplo
 
 def test_the_columnar_types_are_those_of_the_row_tables():
     """A copy and the rows must hold the same values: the Arrow type of each column follows its SQL type."""
-    from analysis import columnar
+    from analysis.records import columnar
 
     for kind, table in (("outcomes", outcomes_table), ("side_effects", side_effects_table)):
         expected = pa.schema([pa.field(name, store_module._arrow_type(table.c[name].type))

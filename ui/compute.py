@@ -7,10 +7,10 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from analysis import claims, compare
-from analysis.overview import dataset_overview
-from analysis.store import Records
-from analysis.summary import top_findings
+from analysis.findings import claims, compare
+from analysis.findings.overview import dataset_overview
+from analysis.records.store import Records
+from analysis.findings.summary import top_findings
 from ui.setup import View
 
 #: The statistics a page can ask for, each a function of the selection (and extra arguments).

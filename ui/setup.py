@@ -22,10 +22,10 @@ from urllib.parse import urlencode
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
-from analysis import urlstate
-from analysis.filters import Filters, apply_filters, options, prepare
-from analysis.schema import FITZPATRICK_ROMAN
-from analysis.store import DatasetInfo, DatasetNotFound, Records, Store, StoreError, database_url
+from analysis.present import urlstate
+from analysis.records.filters import Filters, apply_filters, options, prepare
+from analysis.records.schema import FITZPATRICK_ROMAN
+from analysis.records.store import DatasetInfo, DatasetNotFound, Records, Store, StoreError, database_url
 
 APP_NAME = "Laser outcomes"
 _STATE = "_view"             # {"dataset": id, "filters": Filters}

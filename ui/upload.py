@@ -29,12 +29,12 @@ import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 
-from analysis import schema
-from analysis.export import safe_csv
-from analysis.ingest import (DateOrderNeeded, ImportOptions, ImportProblem, ImportReport, ImportResult,
+from analysis.records import schema
+from analysis.present.export import safe_csv
+from analysis.records.ingest import (DateOrderNeeded, ImportOptions, ImportProblem, ImportReport, ImportResult,
                              MissingColumns, SourceFile, detect_kind, import_files, plan_columns, read_table)
-from analysis.quality import QualitySummary, quality_summary
-from analysis.store import DatasetInfo, DatasetNotFound, DuplicateImport, Records, Store, StoreError, headers_key
+from analysis.findings.quality import QualitySummary, quality_summary
+from analysis.records.store import DatasetInfo, DatasetNotFound, DuplicateImport, Records, Store, StoreError, headers_key
 from ui import widgets
 from ui.setup import View, get_store, request_dataset
 

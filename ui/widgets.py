@@ -13,10 +13,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analysis import report
-from analysis.compare import SMALL_N, Finding
-from analysis.schema import MODALITIES
-from analysis.export import safe_csv
+from analysis.present import report
+from analysis.findings.compare import SMALL_N, Finding
+from analysis.records.schema import MODALITIES
+from analysis.present.export import safe_csv
 from ui.setup import View, share_link
 
 _REPORT = "_report_parts"

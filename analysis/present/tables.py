@@ -6,10 +6,11 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from analysis import compare, stats, wording
-from analysis.claims import ClaimCheck
-from analysis.schema import MODALITIES
-from analysis.spc import Funnel
+from analysis import stats
+from analysis.findings import compare, wording
+from analysis.findings.claims import ClaimCheck
+from analysis.records.schema import MODALITIES
+from analysis.stats.spc import Funnel
 
 SMALL_NOTE = "too few to conclude from"
 SPARSE_NOTE = "few events: exact test used, size uncertain"

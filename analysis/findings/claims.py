@@ -20,12 +20,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from analysis import compare, stats, wording
-from analysis.compare import SMALL_N
-from analysis.filters import with_effect_flags
-from analysis.models import further_treatments_needed
-from analysis.schema import ABLATIVE, NON_ABLATIVE
-from analysis.store import Records
+from analysis import stats
+from analysis.findings import compare, wording
+from analysis.findings.compare import SMALL_N
+from analysis.records.filters import with_effect_flags
+from analysis.stats.models import further_treatments_needed
+from analysis.records.schema import ABLATIVE, NON_ABLATIVE
+from analysis.records.store import Records
 
 Verdict = Literal["supported", "not supported", "not enough data"]
 

@@ -1,7 +1,7 @@
 """The import's fast path for clean files: each column checked once per distinct value, records built in Arrow.
 
-:func:`analysis.ingest.import_files` tries :func:`import_clean` first. It runs the *same* checks as the
-full path (the same functions of :mod:`analysis.ingest`), but on each column's distinct values, and
+:func:`analysis.records.ingest.import_files` tries :func:`import_clean` first. It runs the *same* checks as the
+full path (the same functions of :mod:`analysis.records.ingest`), but on each column's distinct values, and
 broadcasts the results to the rows with Arrow, so a clean export of a million treatments never turns
 its cells into Python objects. As soon as any check finds a problem (a rejected row, a warning, a
 question about the date order, a row that could not be split), it gives up and returns None: the full
@@ -18,9 +18,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analysis import columnar, schema
-from analysis import ingest as full
-from analysis.ingest import (
+from analysis.records import columnar, schema
+from analysis.records import ingest as full
+from analysis.records.ingest import (
     ColumnPlan,
     FileSummary,
     ImportOptions,

@@ -1,9 +1,9 @@
 """The comparisons the dashboard shows: ablative vs non-ablative, overall and per Fitzpatrick type.
 
-Each function takes :class:`~analysis.store.Records` (already filtered) and returns a small
+Each function takes :class:`~analysis.records.store.Records` (already filtered) and returns a small
 frozen result object holding the numbers, the small-group flags and one plain-language sentence
-per finding. The statistics themselves live in :mod:`analysis.stats`, :mod:`analysis.spc` and
-:mod:`analysis.models`; this module decides what to compare and how to say it.
+per finding. The statistics themselves live in :mod:`analysis.stats`, :mod:`analysis.stats.spc` and
+:mod:`analysis.stats.models`; this module decides what to compare and how to say it.
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from analysis import stats, wording
-from analysis.filters import side_effects_with, with_effect_flags
-from analysis.models import AdjustedOddsRatio, adjusted_odds_ratio, further_treatments_needed
-from analysis.schema import ABLATIVE, EFFECTS, FITZPATRICK_ROMAN, MODALITIES, NON_ABLATIVE
-from analysis.spc import NOT_RECORDED, Funnel, PChart, PChartPoint, expected_counts, funnel_plot, p_chart
-from analysis.store import Records
+from analysis import stats
+from analysis.findings import wording
+from analysis.records.filters import side_effects_with, with_effect_flags
+from analysis.stats.models import AdjustedOddsRatio, adjusted_odds_ratio, further_treatments_needed
+from analysis.records.schema import ABLATIVE, EFFECTS, FITZPATRICK_ROMAN, MODALITIES, NON_ABLATIVE
+from analysis.stats.spc import NOT_RECORDED, Funnel, PChart, PChartPoint, expected_counts, funnel_plot, p_chart
+from analysis.records.store import Records
 
 SMALL_N = 10          # fewer treatments than this in a group: too small to conclude from
 SMALL_EXPECTED = 5    # fewer expected events than this in a 2x2 cell: use an exact test, flag it

@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from analysis.filters import Filters
-from analysis.schema import FITZPATRICK_ROMAN, parse_fitzpatrick
-from analysis.store import is_valid_dataset_id
+from analysis.records.filters import Filters
+from analysis.records.schema import FITZPATRICK_ROMAN, parse_fitzpatrick
+from analysis.records.store import is_valid_dataset_id
 
 PARAM_DATASET = "dataset"
 PARAM_FROM = "from"
@@ -38,7 +38,7 @@ class FilterChoices:
 
     @classmethod
     def from_options(cls, options: Mapping[str, object]) -> "FilterChoices":
-        """Build from :func:`analysis.filters.options`."""
+        """Build from :func:`analysis.records.filters.options`."""
         return cls(tuple(options["clinics"]), tuple(options["devices"]), tuple(options["areas"]),  # type: ignore[arg-type]
                    tuple(options["fitzpatrick_types"]), options["first_date"], options["last_date"])  # type: ignore[arg-type]
 

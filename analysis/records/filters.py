@@ -9,8 +9,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from analysis import schema
-from analysis.store import Records
+from analysis.records import schema
+from analysis.records.store import Records
 
 
 @dataclass(frozen=True)

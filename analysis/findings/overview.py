@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
-from analysis import schema
-from analysis.store import Records
+from analysis.records import schema
+from analysis.records.store import Records
 
 if TYPE_CHECKING:
-    from analysis import compare
+    from analysis.findings import compare
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class Metric:
 
 
 def _small(n: int) -> str:
-    from analysis.compare import SMALL_N
+    from analysis.findings.compare import SMALL_N
 
     return f" · ⚠ too few to conclude from (fewer than {SMALL_N})" if n < SMALL_N else ""
 
@@ -66,7 +66,7 @@ def _small(n: int) -> str:
 def headline(downtime: "compare.ContinuousComparison", improvement: "compare.OrdinalComparison",
              skin_tone: "compare.SkinToneComparison") -> list[tuple[Metric, Metric]]:
     """Ablative vs non-ablative cards: median downtime, share with >= 51 % improvement, hyperpigmentation."""
-    from analysis import wording
+    from analysis.findings import wording
 
     rows = []
     cards = []

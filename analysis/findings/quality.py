@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis import schema
-from analysis.checks import NOT_RECORDED
-from analysis.compare import SMALL_N
-from analysis.store import Records
+from analysis.records import schema
+from analysis.stats.checks import NOT_RECORDED
+from analysis.findings.compare import SMALL_N
+from analysis.records.store import Records
 
 LONG_DOWNTIME_DAYS = 30        # valid up to 90, but more than a month is unusual enough to confirm
 LONG_PROCEDURE_MINUTES = 240   # valid up to 600, but over four hours is unusual for one session
@@ -108,13 +108,13 @@ def quality_summary(records: Records, rows_rejected: int | None = None) -> Quali
     Parameters
     ----------
     records : Records
-        The whole dataset (typed frames as :func:`analysis.schema.coerce_outcomes` makes them).
+        The whole dataset (typed frames as :func:`analysis.records.schema.coerce_outcomes` makes them).
     rows_rejected : int or None
         How many rows the import rejected (``DatasetInfo.rows_rejected``); ``None`` if unknown.
 
     Examples
     --------
-    >>> from analysis.ingest import SourceFile, import_files
+    >>> from analysis.records.ingest import SourceFile, import_files
     >>> r = import_files(SourceFile("o.csv", b"treatment_id,treatment_date,modality,fitzpatrick_type,"
     ...                                      b"downtime_days\\nT1,2024-01-01,ablative,2,45\\n"))
     >>> q = quality_summary(Records(r.outcomes, r.side_effects))

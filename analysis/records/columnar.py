@@ -3,7 +3,7 @@
 A stored value is text (``str``, or missing), a date (days), a whole number (int64: Fitzpatrick type,
 scores, visits) or a measure (float64: days, minutes, cost). :func:`to_arrow` turns a record frame
 into those values, :func:`to_frame` turns them back into the frames the rest of the code uses (the
-dtypes of :func:`analysis.schema.coerce_outcomes` / ``coerce_side_effects``), and
+dtypes of :func:`analysis.records.schema.coerce_outcomes` / ``coerce_side_effects``), and
 ``to_frame(to_arrow(frame)) == frame`` for every canonical frame. The store writes these tables as
 Parquet; the import builds them directly from the parsed file when it can.
 """
@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from analysis import schema
+from analysis.records import schema
 
 Kind = Literal["outcomes", "side_effects"]
 

@@ -38,10 +38,10 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from analysis import columnar, schema
-from analysis.ingest import ImportProblem, ImportResult, SourceFile
+from analysis.records import columnar, schema
+from analysis.records.ingest import ImportProblem, ImportResult, SourceFile
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DB_PATH = ROOT / "data" / "laserdash.db"
 DB_URL_ENV = "LASERDASH_DB_URL"
 #: Set to 1 to also store every record as a SQL row (see the module docstring).
@@ -214,7 +214,7 @@ class DatasetInfo:
 
 @dataclass(frozen=True)
 class Records:
-    """A dataset's records as typed frames (see :mod:`analysis.schema` for the columns).
+    """A dataset's records as typed frames (see :mod:`analysis.records.schema` for the columns).
 
     ``side_effects_recorded`` is False when the import had no side-effect file, no flag columns and
     no event: then side-effect rates are unknown, not zero.
@@ -224,7 +224,7 @@ class Records:
     side_effects: pd.DataFrame
     side_effects_recorded: bool = True
     #: Optional per-treatment effect flags (one bool column per effect, aligned with ``outcomes``) and
-    #: each side effect's row position in ``outcomes``; :func:`analysis.filters.prepare` fills them
+    #: each side effect's row position in ``outcomes``; :func:`analysis.records.filters.prepare` fills them
     #: once per dataset version so selections and statistics never join on text ids again.
     flags: pd.DataFrame | None = field(default=None, repr=False, compare=False)
     side_pos: np.ndarray | None = field(default=None, repr=False, compare=False)
@@ -515,7 +515,7 @@ class Store:
         """Import the bundled sample data when the store holds no dataset at all; return it."""
         if self.datasets():
             return None
-        from analysis.ingest import import_files  # local: keeps start-up light for readers
+        from analysis.records.ingest import import_files  # local: keeps start-up light for readers
 
         result = import_files(SourceFile.from_path(SAMPLE_OUTCOMES), SourceFile.from_path(SAMPLE_SIDE_EFFECTS))
         try:
@@ -573,7 +573,7 @@ def check_records(outcomes: pd.DataFrame | pa.Table, side_effects: pd.DataFrame 
     """Refuse records the store's schema does not allow (what the row tables' keys and constraints
     enforce): every outcome needs a unique treatment id, a date, a modality and a Fitzpatrick type
     1-6; every side effect a treatment id and an effect. Judged on the values that would be stored
-    (:func:`analysis.columnar.to_arrow`: ids 1 and "1" are the same text, a type 4.0 is 4). Takes
+    (:func:`analysis.records.columnar.to_arrow`: ids 1 and "1" are the same text, a type 4.0 is 4). Takes
     frames or tables of canonical values. Raises :class:`RecordsRefused`."""
     out = outcomes if isinstance(outcomes, pa.Table) else columnar.to_arrow(outcomes, "outcomes")
     side = side_effects if isinstance(side_effects, pa.Table) else columnar.to_arrow(side_effects, "side_effects")
@@ -777,7 +777,7 @@ def _read_blobs(conn: Connection, info: DatasetInfo) -> tuple[pd.DataFrame, pd.D
 
 
 def _decode_blob(data: bytes, kind: str) -> pd.DataFrame:
-    """Parquet bytes back to a record frame (:func:`analysis.columnar.to_frame`). Text is read
+    """Parquet bytes back to a record frame (:func:`analysis.records.columnar.to_frame`). Text is read
     dictionary-encoded where values repeat (every text column but the treatment id)."""
     text = [name for name in columnar.columns(kind) if columnar.arrow_type(name) == pa.string()]
     table = pq.read_table(pa.BufferReader(data), columns=list(columnar.columns(kind)),

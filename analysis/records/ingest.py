@@ -28,8 +28,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from analysis import columnar, schema
-from analysis.schema import Column
+from analysis.records import columnar, schema
+from analysis.records.schema import Column
 
 DateOrder = Literal["auto", "dayfirst", "monthfirst"]
 Kind = Literal["outcomes", "side_effects"]
@@ -201,7 +201,7 @@ class ImportReport:
 class ImportResult:
     """Typed, canonical records ready to store, and the report of how they were read.
 
-    The records are frames (``outcomes``, ``side_effects``; see :mod:`analysis.schema`). The import may
+    The records are frames (``outcomes``, ``side_effects``; see :mod:`analysis.records.schema`). The import may
     hand them over as tables of canonical values instead (:meth:`from_tables`), which become frames on
     first use; from then on the frame is the record, since a caller may change it.
     """
@@ -217,8 +217,8 @@ class ImportResult:
     @classmethod
     def from_tables(cls, outcomes: pa.Table, side_effects: pa.Table, report: ImportReport,
                     sources: list[SourceFile], parquet: dict[str, Future[bytes]] | None = None) -> "ImportResult":
-        """Records as tables of canonical values (:func:`analysis.columnar.to_arrow`'s form); ``parquet``:
-        their Parquet encoding (:func:`analysis.columnar.to_parquet`), being made in the background."""
+        """Records as tables of canonical values (:func:`analysis.records.columnar.to_arrow`'s form); ``parquet``:
+        their Parquet encoding (:func:`analysis.records.columnar.to_parquet`), being made in the background."""
         result = cls(pd.DataFrame(), pd.DataFrame(), report, sources)
         result._frames.clear()
         result._tables.update(outcomes=outcomes, side_effects=side_effects)
@@ -243,7 +243,7 @@ class ImportResult:
         return self._frames[kind] if kind in self._frames else self._tables[kind]
 
     def parquet(self, kind: str) -> bytes | None:
-        """The records of a kind encoded by :func:`analysis.columnar.to_parquet` (``ordered`` for outcomes), if
+        """The records of a kind encoded by :func:`analysis.records.columnar.to_parquet` (``ordered`` for outcomes), if
         the import made that encoding and they are still held as the table it was made from."""
         if kind in self._tables and kind in self._parquet:
             return self._parquet[kind].result()
@@ -261,7 +261,7 @@ class ImportResult:
             for f in self.report.files)
 
 
-#: Try the Arrow path for clean files first (:mod:`analysis.ingest_arrow`); tests switch it off to compare.
+#: Try the Arrow path for clean files first (:mod:`analysis.records.ingest_arrow`); tests switch it off to compare.
 ARROW_PATH = True
 
 
@@ -1115,7 +1115,7 @@ def import_files(outcomes: SourceFile, side_effects: SourceFile | list[SourceFil
     if missing:
         raise MissingColumns(out_table.file, "outcomes", list(out_table.frame.columns), missing, plan.mapping)
     if ARROW_PATH:
-        from analysis.ingest_arrow import import_clean  # imports this module: loaded on first use
+        from analysis.records.ingest_arrow import import_clean  # imports this module: loaded on first use
 
         clean = import_clean(out_table, plan, side_tables, options, sources, hashed)
         if clean is not None:

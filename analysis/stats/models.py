@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from analysis.checks import NOT_RECORDED as NOT_RECORDED  # re-exported: the level a missing covariate gets
-from analysis.checks import binary_values, check_count, level_codes
+from analysis.stats.checks import NOT_RECORDED as NOT_RECORDED  # re-exported: the level a missing covariate gets
+from analysis.stats.checks import binary_values, check_count, level_codes
 
 __all__ = [
     "AdjustedOddsRatio",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from analysis.schema import FITZPATRICK_ROMAN
+from analysis.records.schema import FITZPATRICK_ROMAN
 
 
 def pct(value: float | None) -> str:

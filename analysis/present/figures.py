@@ -2,7 +2,7 @@
 
 Colours are from the Okabe-Ito palette (Okabe M, Ito K. Color Universal Design, 2008), which stays
 distinguishable with the common colour-vision deficiencies. Every figure shows its counts (n).
-Figures are built from the result objects of :mod:`analysis.compare` (already aggregated), so
+Figures are built from the result objects of :mod:`analysis.findings.compare` (already aggregated), so
 they stay light at a million records.
 """
 
@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from analysis import compare, wording
-from analysis.schema import ABLATIVE, FITZPATRICK_ROMAN, MODALITIES, NON_ABLATIVE
-from analysis.spc import PChart, PChartPoint
+from analysis.findings import compare, wording
+from analysis.records.schema import ABLATIVE, FITZPATRICK_ROMAN, MODALITIES, NON_ABLATIVE
+from analysis.stats.spc import PChart, PChartPoint
 
 MODALITY_COLOURS: dict[str, str] = {ABLATIVE: "#D55E00", NON_ABLATIVE: "#0072B2"}  # vermillion, blue
 MODALITY_LABELS: dict[str, str] = {ABLATIVE: "Ablative", NON_ABLATIVE: "Non-ablative"}

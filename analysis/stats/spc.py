@@ -35,8 +35,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.checks import NOT_RECORDED as NOT_RECORDED  # re-exported: the name of a unit with no name
-from analysis.checks import binary_values, check_count, level_codes
+from analysis.stats.checks import NOT_RECORDED as NOT_RECORDED  # re-exported: the name of a unit with no name
+from analysis.stats.checks import binary_values, check_count, level_codes
 
 __all__ = [
     "SHIFT_RUN",

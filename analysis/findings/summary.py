@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from analysis import claims, compare, stats
-from analysis.filters import prepare
-from analysis.schema import FITZPATRICK_ROMAN, MODALITIES
-from analysis.store import Records
+from analysis import stats
+from analysis.findings import claims, compare
+from analysis.records.filters import prepare
+from analysis.records.schema import FITZPATRICK_ROMAN, MODALITIES
+from analysis.records.store import Records
 
 
 def _ci(low: float | None, high: float | None) -> list[float | None]:
