@@ -17,9 +17,13 @@ from analysis.records.store import DatasetNotFound, Records, Store, StoreError, 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m analysis",
                                      description="Import and manage laser-treatment outcome datasets.")
-    parser.add_argument("--db", metavar="URL", help="SQLAlchemy database URL (default: $LASERDASH_DB_URL, "
-                        "else data/laserdash.db)")
-    commands = parser.add_subparsers(dest="command", required=True)
+    db_help = "SQLAlchemy database URL (default: $LASERDASH_DB_URL, else data/laserdash.db)"
+    parser.add_argument("--db", metavar="URL", help=db_help)
+    # --db is also accepted after the command; there it is only set when given, so it never hides the
+    # value given before the command.
+    after = argparse.ArgumentParser(add_help=False)
+    after.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help=db_help)
+    commands = _Commands(parser.add_subparsers(dest="command", required=True), after)
 
     imp = commands.add_parser("import", help="import an outcome CSV and optional side-effect CSVs")
     imp.add_argument("outcomes", type=Path, help="outcome records, one row per treatment")
@@ -56,6 +60,17 @@ def _parser() -> argparse.ArgumentParser:
     dele = commands.add_parser("delete", help="delete a dataset and its records")
     dele.add_argument("dataset_id")
     return parser
+
+
+class _Commands:
+    """The subcommands, each taking the options every command shares (``parents``)."""
+
+    def __init__(self, subparsers: argparse._SubParsersAction, *parents: argparse.ArgumentParser) -> None:
+        self._subparsers = subparsers
+        self._parents = list(parents)
+
+    def add_parser(self, name: str, **kwargs) -> argparse.ArgumentParser:
+        return self._subparsers.add_parser(name, parents=self._parents, **kwargs)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -124,3 +124,19 @@ def test_ids_that_would_start_with_a_dash_still_work_on_the_command_line(tmp_pat
     dataset_id = capsys.readouterr().out.splitlines()[0]
     assert main(["--db", db, "rename", dataset_id, "new name"]) == 0
     assert main(["--db", db, "delete", dataset_id]) == 0
+
+
+def test_db_is_taken_before_or_after_the_command(tmp_path, corpus):
+    """Found walking through as a new user: `import FILE --db URL` was refused ('unrecognized arguments')."""
+    before, after = f"sqlite:///{tmp_path / 'before.db'}", f"sqlite:///{tmp_path / 'after.db'}"
+    done = run_cli("import", str(corpus / "bom_utf8.csv"), "--name", "After", "--db", after)
+    assert done.returncode == 0, done.stderr
+    assert [d.name for d in Store(after).datasets()] == ["After"]
+    assert main(["--db", before, "import", str(corpus / "bom_utf8.csv"), "--name", "Before"]) == 0
+    assert [d.name for d in Store(before).datasets()] == ["Before"]
+    # Given in both places, the one after the command is the one used (the usual rule: the last wins).
+    assert main(["--db", before, "datasets", "--db", after]) == 0
+    for command in (["datasets"], ["rename", Store(after).datasets()[0].id, "Renamed"]):
+        assert main([*command, "--db", after]) == 0
+    assert [d.name for d in Store(after).datasets()] == ["Renamed"]
+    assert [d.name for d in Store(before).datasets()] == ["Before"]

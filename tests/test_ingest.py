@@ -16,9 +16,9 @@ from analysis.records.ingest import (
     MissingColumns,
     SourceFile,
     import_files,
-    plan_columns,
-    read_table,
 )
+from analysis.records.columns import plan_columns
+from analysis.records.read import read_table
 
 CORPUS = Path(__file__).parent / "corpus"
 
@@ -79,6 +79,8 @@ def test_utf16_unicode_text_from_excel():
     ("1", 1), ("6", 6), ("IV", 4), ("iv", 4), ("Type 4", 4), ("type IV", 4), ("FST IV", 4),
     ("Fitzpatrick VI", 6), (" V ", 5), ("4.0", 4), ("7", None), ("0", None), ("pale", None), ("", None),
     ("VII", None), ("4.5", None),
+    # signed numbers and exponents are no skin type: they were taken as type I once punctuation was folded
+    ("-1", None), ("+1", None), ("1e0", None), ("\u22121", None), ("-IV", None), ("1 5", None), ("4,0", 4),
 ])
 def test_parse_fitzpatrick(text, expected):
     assert schema.parse_fitzpatrick(text) == expected
@@ -91,6 +93,20 @@ def test_mixed_fitzpatrick_notations():
     assert "not a Fitzpatrick skin type" in rejected.loc[9, "reason"]   # F8: 7
     assert "is required" in rejected.loc[10, "reason"]                  # F9: blank
     assert rejected.loc[11, "value"] == "pale"
+
+
+def test_signed_or_exponent_skin_types_are_rejected_rows():
+    """Found walking through as a new user: '-1', '+1' and '1e0' were stored as type I."""
+    text = "treatment_id,treatment_date,modality,fitzpatrick_type\n" + "".join(
+        f"S{i},2024-01-10,ablative,{v}\n" for i, v in enumerate(["-1", "+1", "1e0", "2", "-6"]))
+    result = import_files(SourceFile("signs.csv", text.encode()))
+    assert list(result.outcomes["treatment_id"]) == ["S3"]
+    problems = result.report.problems
+    assert list(problems["row"]) == [2, 3, 4, 6]
+    assert list(problems["value"]) == ["-1", "+1", "1e0", "-6"]
+    assert set(problems["column"]) == {"fitzpatrick_type"}
+    assert all(r.startswith("is not a Fitzpatrick skin type") for r in problems["reason"])
+    assert list(result.report.rejected_rows["signs.csv"]["row"]) == [2, 3, 4, 6]
 
 
 def test_bad_dates_are_rejected_rows_with_reasons():

@@ -19,8 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal, assert_series_equal
 
-from analysis.records import ingest
-from analysis.records.ingest import ImportOptions, SourceFile, import_files
+import pyarrow as pa
+
+from analysis.records import columns, read, validate
+from analysis.records.ingest import ImportOptions, ImportProblem, SourceFile, import_files
+from analysis.records.problems import ProblemLog
 
 CORPUS = Path(__file__).parent / "corpus"
 WHITESPACE = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]
@@ -50,6 +53,13 @@ def reference_text(value: object) -> object:
     return cleaned or None
 
 
+def arrow_text(raw: pd.Series) -> pd.Series:
+    """The import's text cleaning (:func:`analysis.records.validate._text`, in Arrow) of a column, as an
+    object Series with None for missing."""
+    cleaned = validate._text(pa.chunked_array([pa.array(raw.astype(str).tolist(), pa.large_string())]))
+    return pd.Series(cleaned.cast(pa.string()).to_numpy(zero_copy_only=False), index=raw.index, dtype=object)
+
+
 def old_text(raw: pd.Series) -> pd.Series:
     """_text as it was: Python's \\s, so pandas ran it row by row."""
     cleaned = raw.str.strip().str.replace(r"\s+", " ", regex=True)
@@ -73,11 +83,11 @@ def same_values(a: pd.Series, b: pd.Series) -> None:
 # --- text --------------------------------------------------------------------------------------
 
 def test_whitespace_class_is_exactly_what_python_calls_whitespace():
-    inside = ingest._WHITESPACE[1:-2]
-    assert ingest._WHITESPACE.startswith("[") and ingest._WHITESPACE.endswith("]+")
+    inside = columns.WHITESPACE[1:-2]
+    assert columns.WHITESPACE.startswith("[") and columns.WHITESPACE.endswith("]+")
     assert sorted(inside) == WHITESPACE
-    assert "\\" not in ingest._WHITESPACE  # no \s, no \u escapes: pandas hands it to pyarrow
-    spacing = ingest._SPACING
+    assert "\\" not in columns.WHITESPACE  # no \s, no \u escapes: pandas hands it to pyarrow
+    spacing = columns.SPACING
     assert spacing.endswith("]|  ") and sorted(spacing[1:-4]) == [c for c in WHITESPACE if c != " "]
 
 
@@ -86,9 +96,9 @@ def test_text_matches_pythons_whitespace_rules(rows):
     values = (TEXTS * (rows // len(TEXTS) + 1))[:max(rows, len(TEXTS))]
     for dtype in ("str", object):
         raw = pd.Series(values, dtype=dtype, index=np.arange(len(values)) + 7)
-        fast = ingest._text(raw)
+        fast = arrow_text(raw)
         assert fast.dtype == object
-        assert_series_equal(fast, old_text(raw))
+        assert_series_equal(fast, old_text(raw.astype(object)))
         assert [reference_text(v) for v in values] == [None if v is None or v != v else v for v in fast]
 
 
@@ -96,7 +106,7 @@ def test_text_matches_pythons_whitespace_rules(rows):
 @given(st.lists(st.text(alphabet=st.sampled_from(WHITESPACE + list("ab€ 1\u200b")), max_size=8), max_size=30))
 def test_text_fast_and_slow_agree_on_generated_values(values):
     raw = pd.Series(values, dtype="str")
-    assert_series_equal(ingest._text(raw), old_text(raw))
+    assert_series_equal(arrow_text(raw), old_text(raw.astype(object)))
 
 
 # --- numbers -----------------------------------------------------------------------------------
@@ -105,17 +115,17 @@ def test_text_fast_and_slow_agree_on_generated_values(values):
 def test_numbers_fast_and_slow_agree_on_tricky_values(decimal_comma):
     for dtype in ("str", object):
         raw = pd.Series(NUMBERS * 2, dtype=dtype, index=np.arange(2 * len(NUMBERS)) + 3)
-        fast = ingest.parse_numbers(raw, decimal_comma)
-        slow = ingest._parse_numbers_slow(raw, decimal_comma).astype("float64")
+        fast = columns.parse_numbers(raw, decimal_comma)
+        slow = columns._parse_numbers_slow(raw, decimal_comma).astype("float64")
         assert fast.dtype == "float64"
         assert_series_equal(fast, slow, check_exact=True)
 
 
 def test_numbers_spreadsheet_spellings():
     raw = pd.Series(["1,234", "€ 5", "USD 7", "  3 ", "3\xa0", "1.234,5", "abc", ""], dtype="str")
-    got = ingest.parse_numbers(raw, decimal_comma=False).tolist()
+    got = columns.parse_numbers(raw, decimal_comma=False).tolist()
     assert got[:5] == [1234.0, 5.0, 7.0, 3.0, 3.0] and all(np.isnan(got[5:]))
-    assert ingest.parse_numbers(raw, decimal_comma=True).tolist()[5] == 1234.5
+    assert columns.parse_numbers(raw, decimal_comma=True).tolist()[5] == 1234.5
 
 
 @settings(max_examples=200, deadline=None)
@@ -125,15 +135,15 @@ def test_numbers_spreadsheet_spellings():
        st.booleans())
 def test_numbers_fast_and_slow_agree_on_generated_values(values, decimal_comma):
     raw = pd.Series(values, dtype="str")
-    fast = ingest.parse_numbers(raw, decimal_comma)
-    assert_series_equal(fast, ingest._parse_numbers_slow(raw, decimal_comma).astype("float64"), check_exact=True)
+    fast = columns.parse_numbers(raw, decimal_comma)
+    assert_series_equal(fast, columns._parse_numbers_slow(raw, decimal_comma).astype("float64"), check_exact=True)
 
 
 # --- dates -------------------------------------------------------------------------------------
 
 def assert_date_parts_agree(text: pd.Series) -> None:
-    fast = ingest._date_parts(text)
-    slow = ingest._date_parts(text, fast=False)
+    fast = columns._date_parts(text)
+    slow = columns._date_parts(text, fast=False)
     for a, b in zip(fast[:4] + (fast[5],), slow[:4] + (slow[5],)):
         np.testing.assert_array_equal(a, b)
     for a, b in zip(fast[4], slow[4]):
@@ -158,14 +168,14 @@ def test_parse_dates_results_and_problems_do_not_depend_on_the_path(order, monke
     raw = pd.Series(values, dtype="str")
 
     def run():
-        problems = ingest._Problems("f.csv", np.arange(2, len(raw) + 2))
-        parsed = ingest.parse_dates(raw, order, "f.csv", "treatment_date", problems,
+        problems = ProblemLog("f.csv", np.arange(2, len(raw) + 2))
+        parsed = columns.parse_dates(raw, order, "f.csv", "treatment_date", problems,
                                     today=pd.Timestamp("2025-06-30").date())
         return parsed, problems.frame()
 
     fast = run()
-    slow_parts = ingest._date_parts
-    monkeypatch.setattr(ingest, "_date_parts", lambda text: slow_parts(text, fast=False))
+    slow_parts = columns._date_parts
+    monkeypatch.setattr(columns, "_date_parts", lambda text: slow_parts(text, fast=False))
     slow = run()
     assert_series_equal(fast[0], slow[0])
     assert_frame_equal(fast[1], slow[1])
@@ -182,13 +192,13 @@ def test_parse_dates_results_and_problems_do_not_depend_on_the_path(order, monke
 def test_line_scan_matches_splitting_the_text(text, delimiter, chunk):
     first_line = text.split("\n", 1)[0]
     expected = old_may_have_extra_fields(text, first_line, delimiter)
-    saved = ingest._SCAN_CHUNK
-    ingest._SCAN_CHUNK = chunk  # small chunks put line ends on every chunk boundary
+    saved = read._SCAN_CHUNK
+    read._SCAN_CHUNK = chunk  # small chunks put line ends on every chunk boundary
     try:
-        assert ingest._may_have_extra_fields(text, first_line, delimiter) == expected
-        assert ingest._may_have_extra_fields(text, first_line, delimiter, text.encode()) == expected
+        assert read._may_have_extra_fields(text, first_line, delimiter) == expected
+        assert read._may_have_extra_fields(text, first_line, delimiter, text.encode()) == expected
     finally:
-        ingest._SCAN_CHUNK = saved
+        read._SCAN_CHUNK = saved
 
 
 CELLS = ["", " ", "a", "1", "2024-01-05", "ü€", "NA", "null", "nan", "#", "'x'", "\u3000", "x y", "\x0b"]
@@ -213,34 +223,34 @@ def plain_csv(draw) -> tuple[str, str]:
 def test_arrow_reader_gives_the_c_parser_frame_or_steps_aside(case):
     text, delimiter = case
     first_line = text.split("\n", 1)[0]
-    frame = ingest._read_arrow(text, text.encode(), first_line, delimiter)
+    frame = read._read_arrow(text, text.encode(), first_line, delimiter)
     if frame is None:
         return
     assert not old_may_have_extra_fields(text, first_line, delimiter)
-    assert_frame_equal(frame, ingest._read_fast(text, delimiter))
+    assert_frame_equal(frame, read._read_fast(text, delimiter))
 
 
 def test_arrow_reader_steps_aside_for_quotes_short_rows_and_bare_carriage_returns():
     for text in ['a,b\n"x",1\n', "a,b\n1\n", "a,b\r1,2\r", "a,b\n1,2\x00\n", "a,b\n1,2,3\n"]:
-        assert ingest._read_arrow(text, text.encode(), text.split("\n", 1)[0], ",") is None
+        assert read._read_arrow(text, text.encode(), text.split("\n", 1)[0], ",") is None
     text = "a,b,,a\n1,2,,3\n\n"
-    assert_frame_equal(ingest._read_arrow(text, text.encode(), "a,b,,a", ","), ingest._read_fast(text, ","))
+    assert_frame_equal(read._read_arrow(text, text.encode(), "a,b,,a", ","), read._read_fast(text, ","))
 
 
 def without_fast_paths(monkeypatch) -> None:
-    slow_parts = ingest._date_parts
-    monkeypatch.setattr(ingest, "ARROW_PATH", False)
-    monkeypatch.setattr(ingest, "BYTES_PATH", False)
-    monkeypatch.setattr(ingest, "_read_arrow", lambda *args: None)
-    monkeypatch.setattr(ingest, "_date_parts", lambda text: slow_parts(text, fast=False))
-    monkeypatch.setattr(ingest, "parse_numbers", ingest._parse_numbers_slow)
-    monkeypatch.setattr(ingest, "_text", old_text)
+    slow_parts = columns._date_parts
+    monkeypatch.setattr(read, "BYTES_PATH", False)
+    monkeypatch.setattr(read, "_read_arrow", lambda *args: None)
+    monkeypatch.setattr(columns, "_date_parts", lambda text: slow_parts(text, fast=False))
+    monkeypatch.setattr(columns, "parse_numbers", columns._parse_numbers_slow)
+    monkeypatch.setattr(validate, "_text", lambda raw, encoded=None: pa.array(
+        old_text(raw.to_pandas().astype(str)).to_numpy(dtype=object), pa.string(), from_pandas=True))
 
 
 def import_everything(files: list[SourceFile], options: ImportOptions | None = None):
     try:
         result = import_files(files[0], files[1:], options)
-    except ingest.ImportProblem as exc:
+    except ImportProblem as exc:
         return str(exc)
     report = result.report
     return (result.outcomes, result.side_effects, report.problems, report.notes,
@@ -276,15 +286,15 @@ def test_corpus_imports_the_same_without_the_fast_paths(names, order, monkeypatc
     tables = []
     for f in files:
         try:
-            tables.append(ingest.read_table(f))
-        except ingest.ImportProblem as exc:
+            tables.append(read.read_table(f))
+        except ImportProblem as exc:
             tables.append(str(exc))
     without_fast_paths(monkeypatch)
     assert_same_import(fast, import_everything(files, options))
     for f, table in zip(files, tables):
         try:
-            slow = ingest.read_table(f)
-        except ingest.ImportProblem as exc:
+            slow = read.read_table(f)
+        except ImportProblem as exc:
             assert table == str(exc)
             continue
         assert_frame_equal(table.frame, slow.frame)
@@ -320,7 +330,7 @@ def test_a_large_plain_file_imports_the_same_without_the_fast_paths(sep, monkeyp
             rng.choice(["mild", "grade 2", "extreme", ""], 8000), rng.choice(["0", "2", "x"], 8000),
             rng.choice(["5", "1", ""], 8000)))
     files = [SourceFile("big.csv", text.encode()), SourceFile("side.csv", side.encode())]
-    assert ingest._read_arrow(text, files[0].data, text.split("\n", 1)[0], sep) is not None
+    assert read._read_arrow(text, files[0].data, text.split("\n", 1)[0], sep) is not None
     fast = import_everything(files, ImportOptions(date_order="dayfirst"))
     assert not isinstance(fast, str) and len(fast[0]) > 0 and len(fast[2]) > 0
     without_fast_paths(monkeypatch)
@@ -334,7 +344,7 @@ def test_the_arrow_readers_block_size_does_not_change_the_frame(block, monkeypat
     lines = ["id,clinic,note"] + [f"T{i},{rng.choice(['North', 'Clínica Sol', ''])},{'x' * int(rng.integers(0, 40))}"
                                   for i in range(5000)]
     text = "\n".join(lines) + "\n"
-    monkeypatch.setattr(ingest, "_ARROW_BLOCK", block)
-    frame = ingest._read_arrow(text, text.encode(), lines[0], ",")
+    monkeypatch.setattr(read, "_ARROW_BLOCK", block)
+    frame = read._read_arrow(text, text.encode(), lines[0], ",")
     assert frame is not None
-    assert_frame_equal(frame, ingest._read_fast(text, ","))
+    assert_frame_equal(frame, read._read_fast(text, ","))

@@ -197,15 +197,13 @@ def parse_fitzpatrick(value: str) -> int | None:
     raw = str(value).strip()
     if re.fullmatch(r"\d+(?:[.,]0+)?", raw):
         raw = re.split(r"[.,]", raw)[0]
+    elif raw[:1] in ("+", "-", "\u2212"):
+        return None  # a signed number ('-1', '+1') is no skin type, though folding would drop its sign
     text = _FITZ_PREFIX.sub("", normalise_header(raw)).strip()
     if text in _ROMAN:
         return _ROMAN[text]
-    try:
-        number = float(text)
-    except ValueError:
-        return None
-    if number.is_integer() and 1 <= number <= 6:
-        return int(number)
+    if re.fullmatch(r"[0-9]+", text) and 1 <= int(text) <= 6:  # digits only: '1e0' or '1 5' is no type
+        return int(text)
     return None
 
 
@@ -299,6 +297,11 @@ def looks_like_name(value: str) -> bool:
         return False
     words = value.replace(",", " ").split()
     return words[0][0].isupper() and words[-1][0].isupper()
+
+
+def identifying(value: str) -> bool:
+    """True for a value that identifies a person: an e-mail address, a phone number or a personal name."""
+    return bool(EMAIL_VALUE.match(value) or PHONE_VALUE.match(value) or looks_like_name(value))
 
 
 # --- typed frames ------------------------------------------------------------------------------
