@@ -135,3 +135,25 @@ def z_critical(confidence: float) -> float:
     """The two-sided normal critical value, e.g. 1.959964 for 0.95."""
     return float(sps.norm.isf((1.0 - confidence) / 2.0))
 
+
+# --- levels and sequences (process control, models, sample sizes) -------------------------------
+
+
+def check_level(value: Any, name: str, *, low: float = 0.0, high: float = 1.0) -> float:
+    """A real number strictly between ``low`` and ``high`` (a confidence level, a power, an alpha)."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)):
+        raise ValueError(f"{name} must be a number between {low:g} and {high:g}, got {value!r}")
+    number = float(value)
+    if not low < number < high:
+        raise ValueError(f"{name} must be between {low:g} and {high:g} (exclusive), got {value!r}")
+    return number
+
+
+def check_sequence(values: Any, name: str) -> list[Any]:
+    """The items of a sequence (not a string) as a list, or ValueError naming the value."""
+    if isinstance(values, (str, bytes)) or values is None:
+        raise ValueError(f"{name} must be a sequence of numbers, got {values!r}")
+    try:
+        return list(values)
+    except TypeError as exc:
+        raise ValueError(f"{name} must be a sequence of numbers, got {values!r}") from exc
