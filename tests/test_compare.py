@@ -308,7 +308,7 @@ def test_adjusted_odds_ratio_explains_separation():
 
 
 def test_inconclusive_contrast_says_how_many_more_treatments_would_settle_it():
-    from analysis.stats.models import further_treatments_needed
+    from analysis.stats.power import further_treatments_needed
 
     c = compare.rate_contrast("type V–VI skin", 12, 100, 8, 100)
     assert c.test.p_value > 0.05

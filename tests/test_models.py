@@ -1,4 +1,4 @@
-"""analysis.stats.models against published reference values.
+"""analysis.stats.logistic and analysis.stats.power against published reference values.
 
 Sources
 -------
@@ -32,11 +32,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from analysis.stats.models import (
-    adjusted_odds_ratio,
-    further_treatments_needed,
-    sample_size_two_proportions,
-)
+from analysis.stats.logistic import adjusted_odds_ratio
+from analysis.stats.power import further_treatments_needed, sample_size_two_proportions
 
 # Hosmer & Lemeshow low-birth-weight data, 189 rows (row order of stata_lbw_glm.csv).
 # Each entry: five digits low, smoke, ht, ui, ptl; then age, lwt, race (w/b/o).

@@ -1,10 +1,10 @@
 """The adjusted odds ratio fitted on counts per covariate pattern equals the fit on one row per treatment.
 
-With categorical terms only, :func:`analysis.stats.models.adjusted_odds_ratio` groups the treatments
+With categorical terms only, :func:`analysis.stats.logistic.adjusted_odds_ratio` groups the treatments
 by (exposure, covariate levels) and fits the binomial model to the events per group: the same
 likelihood as per-treatment logistic regression, so the same estimates, standard errors,
 separation and rank verdicts, notes and sentences. These tests hold it to the per-treatment path
-(``models._GROUPED = False``, the code used for numeric covariates) and to statsmodels ``Logit``
+(``logistic._GROUPED = False``, the code used for numeric covariates) and to statsmodels ``Logit``
 fitted directly on one row per treatment.
 """
 
@@ -23,11 +23,11 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from analysis.records import schema
-from analysis.stats import models
+from analysis.stats import logistic
 from analysis.findings.compare import adjusted_odds
 from analysis.records.filters import with_effect_flags
 from analysis.records.ingest import SourceFile, import_files
-from analysis.stats.models import NOT_RECORDED, adjusted_odds_ratio
+from analysis.stats.logistic import NOT_RECORDED, adjusted_odds_ratio
 from analysis.records.store import Records
 
 from testpaths import ROOT
@@ -44,12 +44,12 @@ def sample_frame() -> pd.DataFrame:
 
 def per_treatment(function, *args, **kwargs):
     """Call ``function`` with the grouped fit switched off (one design row per treatment)."""
-    saved = models._GROUPED
-    models._GROUPED = False
+    saved = logistic._GROUPED
+    logistic._GROUPED = False
     try:
         return function(*args, **kwargs)
     finally:
-        models._GROUPED = saved
+        logistic._GROUPED = saved
 
 
 def assert_same(grouped, rows, rel=1e-9):
@@ -138,8 +138,8 @@ def test_quasi_separation_gets_the_same_verdict_grouped_and_per_treatment():
     # same optimum, compared with the same tolerance (1e-7 x treatments).
     design = np.array([[1, 1, 0], [1, 0, 1], [1, 1, 1], [1, 0, 0]], dtype=float)
     events, counts = np.array([30, 0, 5, 5]), np.array([30, 30, 30, 30])
-    assert models._separated(design, events, counts)
-    assert models._separated(np.repeat(design, counts, axis=0), np.concatenate(
+    assert logistic._separated(design, events, counts)
+    assert logistic._separated(np.repeat(design, counts, axis=0), np.concatenate(
         [np.r_[np.ones(e), np.zeros(c - e)] for e, c in zip(events, counts)]))
 
 
@@ -175,9 +175,9 @@ def test_rank_of_grouped_rows_is_the_rank_of_the_per_treatment_matrix():
         design[:, 0] = 1.0
         counts = rng.integers(1, 400, cells)
         expanded = np.repeat(design, counts, axis=0)
-        assert models._rank(design, counts, int(counts.sum())) == np.linalg.matrix_rank(expanded)
+        assert logistic._rank(design, counts, int(counts.sum())) == np.linalg.matrix_rank(expanded)
         ones = np.ones(cells, dtype=np.int64)
-        assert models._rank(design, ones, cells) == np.linalg.matrix_rank(design)
+        assert logistic._rank(design, ones, cells) == np.linalg.matrix_rank(design)
 
 
 def test_separation_check_on_counts_equals_the_check_on_rows():
@@ -189,8 +189,8 @@ def test_separation_check_on_counts_equals_the_check_on_rows():
         counts = rng.integers(1, 6, cells)
         events = np.array([rng.choice([0, c, int(rng.integers(0, c + 1))]) for c in counts])
         y = np.concatenate([np.r_[np.ones(e), np.zeros(c - e)] for e, c in zip(events, counts)])
-        on_rows = models._separated(np.repeat(design, counts, axis=0), y)
-        assert models._separated(design, events, counts) == on_rows
+        on_rows = logistic._separated(np.repeat(design, counts, axis=0), y)
+        assert logistic._separated(design, events, counts) == on_rows
         verdicts.add(on_rows)
     assert verdicts == {True, False}
 

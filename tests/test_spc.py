@@ -1,4 +1,4 @@
-"""analysis.stats.spc against published reference values.
+"""analysis.stats.pchart and analysis.stats.funnel against published reference values.
 
 Sources
 -------
@@ -27,15 +27,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from analysis.stats.spc import (
-    SHIFT_RUN,
-    TREND_RUN,
-    expected_counts,
-    funnel_limits,
-    funnel_plot,
-    p_chart,
-    ratio_funnel_limits,
-)
+from analysis.stats.funnel import expected_counts, funnel_limits, funnel_plot, ratio_funnel_limits
+from analysis.stats.pchart import SHIFT_RUN, TREND_RUN, p_chart
 
 # qcc data/orangejuice.txt, samples 1-30 (trial = TRUE), 50 cans each.
 ORANGEJUICE_TRIAL = [12, 15, 8, 10, 4, 7, 16, 9, 14, 10, 5, 6, 17, 12, 22,

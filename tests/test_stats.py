@@ -21,7 +21,9 @@ from scipy import optimize, signal
 from scipy import stats as sps
 from statsmodels.stats.proportion import confint_proportions_2indep
 
+from analysis.stats import checks
 from analysis.stats import proportions as stats
+from analysis.stats import ranks as rank_methods  # ``ranks`` is a local name in some tests
 from analysis.stats import (
     fisher_exact_test,
     hodges_lehmann_shift,
@@ -44,7 +46,8 @@ def events_and_total(draw: st.DrawFn, max_n: int = 10_000, min_n: int = 0) -> tu
 
 
 def test_docstring_examples_run() -> None:
-    result = doctest.testmod(stats, optionflags=doctest.ELLIPSIS)
+    runs = [doctest.testmod(module, optionflags=doctest.ELLIPSIS) for module in (stats, rank_methods)]
+    result = doctest.TestResults(sum(r.failed for r in runs), sum(r.attempted for r in runs))
     assert result.failed == 0 and result.attempted >= 8
 
 
@@ -196,7 +199,7 @@ def test_risk_ratio_matches_fagerland_katz_log_interval() -> None:
 def test_adjusted_log_interval_matches_fagerland() -> None:
     # The zero-event correction adds 1/2 to events and totals. R:
     # contingencytables::Adjusted_log_CI_2x2(perondi_2004) -> 95 % CI 0.9241 to 27.0523.
-    _, low, high = stats._log_ratio_interval(7.5, 34.5, 1.5, 34.5, stats._z(0.95))
+    _, low, high = stats._log_ratio_interval(7.5, 34.5, 1.5, 34.5, checks.z_critical(0.95))
     assert low == pytest.approx(0.9241, abs=FOUR_DP)
     assert high == pytest.approx(27.0523, abs=FOUR_DP)
 
@@ -407,7 +410,7 @@ def test_median_ranks_match_the_binomial_table() -> None:
 def test_median_interval_unreachable_or_empty() -> None:
     five = median_ci([5, 1, 4, 2, 3])  # the widest interval [x(1), x(5)] covers only 93.8 %
     assert (five.estimate, five.low, five.high, five.n) == (3.0, None, None, 5)
-    assert median_ci([]) == stats.Estimate(None, None, None, 0.95, 0)
+    assert median_ci([]) == rank_methods.Estimate(None, None, None, 0.95, 0)
     with pytest.raises(ValueError, match="1 missing"):
         median_ci([1.0, float("nan"), 3.0])
 
@@ -537,10 +540,10 @@ def _u_distribution_by_enumeration(n: int, m: int) -> np.ndarray:
 
 def test_exact_u_distribution_matches_r_and_enumeration() -> None:
     # R: wilcox.test(x, y, alternative = "g") on Hollander & Wolfe's data -> W = 35, p-value = 0.1272.
-    assert 1 - stats._u_cdf(10, 5)[34] == pytest.approx(0.1272, abs=FOUR_DP)
+    assert 1 - rank_methods._u_cdf(10, 5)[34] == pytest.approx(0.1272, abs=FOUR_DP)
     for n, m in [(1, 1), (2, 5), (3, 3), (4, 7), (6, 6), (7, 5)]:
         expected = np.cumsum(_u_distribution_by_enumeration(n, m))
-        np.testing.assert_allclose(stats._u_cdf(n, m), expected, rtol=1e-13, atol=0)
+        np.testing.assert_allclose(rank_methods._u_cdf(n, m), expected, rtol=1e-13, atol=0)
 
 
 @functools.cache
@@ -569,7 +572,7 @@ def _r_qwilcox(p: float, n: int, m: int) -> int:
 def test_exact_moses_rank_is_r_qwilcox(n: int, m: int, confidence: float) -> None:
     # R: wilcox.test(x, y, conf.int = TRUE) uses qu <- qwilcox(alpha/2, n.x, n.y), alpha <- 1 - conf.level.
     qu = _r_qwilcox((1 - confidence) / 2, n, m)
-    rank, method = stats._moses_rank(np.arange(n) + 0.5, np.arange(m, dtype=float), confidence)
+    rank, method = rank_methods._moses_rank(np.arange(n) + 0.5, np.arange(m, dtype=float), confidence)
     assert method == "exact"
     assert rank == (qu if qu >= 1 else None)
 
@@ -579,7 +582,7 @@ def test_binomial_rank_is_r_qbinom() -> None:
     for n in range(1, 120):
         for tail in (0.005, 0.025, 0.05, 0.1):
             expected = next(r for r in range(n + 1) if sps.binom.cdf(r, n, 0.5) >= tail)
-            assert stats._binomial_rank(n, tail) == expected
+            assert rank_methods._binomial_rank(n, tail) == expected
 
 
 def test_hodges_lehmann_hollander_wolfe_follows_r_algorithm() -> None:
@@ -619,7 +622,7 @@ def test_pairwise_selection_equals_brute_force(x: list[float], y: list[float], d
     xs, ys = np.sort(np.array(x)), np.sort(np.array(y))
     brute = np.sort(np.subtract.outer(xs, ys).ravel())
     ranks = data.draw(st.lists(st.integers(1, brute.size), min_size=1, max_size=5))
-    found = stats._pairwise_order_statistics(xs, ys, ranks, gather=1)  # force the selection path
+    found = rank_methods._pairwise_order_statistics(xs, ys, ranks, gather=1)  # force the selection path
     assert [found[r] for r in ranks] == [brute[r - 1] for r in ranks]
 
 
@@ -641,7 +644,7 @@ def test_hodges_lehmann_moves_with_a_shift(x: list[int], y: list[int], shift: in
     # it the tie-corrected variance behind the interval's rank.
     base, moved = hodges_lehmann_shift(x, y), hodges_lehmann_shift([v + shift for v in x], y)
     assert moved.estimate == base.estimate + shift
-    rank, _ = stats._moses_rank(np.sort(np.array(x, float) + shift), np.sort(np.array(y, float)), 0.95)
+    rank, _ = rank_methods._moses_rank(np.sort(np.array(x, float) + shift), np.sort(np.array(y, float)), 0.95)
     differences = np.sort(np.subtract.outer(np.array(x) + shift, np.array(y)).ravel())
     if rank is not None:
         assert (moved.low, moved.high) == (differences[rank - 1], differences[differences.size - rank])
@@ -652,7 +655,7 @@ def test_selection_on_a_mid_sized_sample_equals_partition() -> None:
     xs, ys = np.sort(rng.normal(0.0, 1.0, 2_000) * 1e3), np.sort(rng.standard_t(3, 2_500))
     ranks = [1, 17, 2_500_000, 2_500_001, 4_999_999, 5_000_000]
     brute = np.partition(np.subtract.outer(xs, ys).ravel(), [r - 1 for r in ranks])
-    found = stats._pairwise_order_statistics(xs, ys, ranks, gather=10_000)
+    found = rank_methods._pairwise_order_statistics(xs, ys, ranks, gather=10_000)
     assert [found[r] for r in ranks] == [brute[r - 1] for r in ranks]
 
 
@@ -676,7 +679,7 @@ def test_hodges_lehmann_on_200000_values_per_group_is_exact(scale: int) -> None:
     assert result.method == "normal approximation" and result.n == 400_000
     pairs = 200_000 * 200_000
     _, ties = np.unique(np.concatenate([x, y]), return_counts=True)
-    rank = stats._moses_rank(np.sort(x), np.sort(y), 0.95)[0]
+    rank = rank_methods._moses_rank(np.sort(x), np.sort(y), 0.95)[0]
     wanted = [pairs // 2, pairs // 2 + 1, rank, pairs - rank + 1]
     middle_low, middle_high, low, high = _order_statistics_by_convolution(x, y, scale, wanted)
     assert result.estimate == (middle_low + middle_high) / 2

@@ -24,7 +24,7 @@ from analysis import stats
 from analysis.findings import compare, wording
 from analysis.findings.compare import SMALL_N
 from analysis.records.filters import with_effect_flags
-from analysis.stats.models import further_treatments_needed
+from analysis.stats.power import further_treatments_needed
 from analysis.records.schema import ABLATIVE, NON_ABLATIVE
 from analysis.records.store import Records
 

@@ -2,8 +2,9 @@
 
 Each function takes :class:`~analysis.records.store.Records` (already filtered) and returns a small
 frozen result object holding the numbers, the small-group flags and one plain-language sentence
-per finding. The statistics themselves live in :mod:`analysis.stats`, :mod:`analysis.stats.spc` and
-:mod:`analysis.stats.models`; this module decides what to compare and how to say it.
+per finding. The statistics themselves live in :mod:`analysis.stats`, :mod:`analysis.stats.pchart`,
+:mod:`analysis.stats.funnel`, :mod:`analysis.stats.logistic` and :mod:`analysis.stats.power`; this module
+decides what to compare and how to say it.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ import pandas as pd
 from analysis import stats
 from analysis.findings import wording
 from analysis.records.filters import side_effects_with, with_effect_flags
-from analysis.stats.models import AdjustedOddsRatio, adjusted_odds_ratio, further_treatments_needed
+from analysis.stats.logistic import AdjustedOddsRatio, adjusted_odds_ratio
+from analysis.stats.power import further_treatments_needed
 from analysis.records.schema import ABLATIVE, EFFECTS, FITZPATRICK_ROMAN, MODALITIES, NON_ABLATIVE
-from analysis.stats.spc import NOT_RECORDED, Funnel, PChart, PChartPoint, expected_counts, funnel_plot, p_chart
+from analysis.stats.funnel import NOT_RECORDED, Funnel, expected_counts, funnel_plot
+from analysis.stats.pchart import PChart, PChartPoint, p_chart
 from analysis.records.store import Records
 
 SMALL_N = 10          # fewer treatments than this in a group: too small to conclude from

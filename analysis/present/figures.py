@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 
 from analysis.findings import compare, wording
 from analysis.records.schema import ABLATIVE, FITZPATRICK_ROMAN, MODALITIES, NON_ABLATIVE
-from analysis.stats.spc import PChart, PChartPoint
+from analysis.stats.pchart import PChart, PChartPoint
 
 MODALITY_COLOURS: dict[str, str] = {ABLATIVE: "#D55E00", NON_ABLATIVE: "#0072B2"}  # vermillion, blue
 MODALITY_LABELS: dict[str, str] = {ABLATIVE: "Ablative", NON_ABLATIVE: "Non-ablative"}

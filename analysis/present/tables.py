@@ -10,7 +10,7 @@ from analysis import stats
 from analysis.findings import compare, wording
 from analysis.findings.claims import ClaimCheck
 from analysis.records.schema import MODALITIES
-from analysis.stats.spc import Funnel
+from analysis.stats.funnel import Funnel
 
 SMALL_NOTE = "too few to conclude from"
 SPARSE_NOTE = "few events: exact test used, size uncertain"

@@ -1,0 +1,233 @@
+"""Statistical process control for side-effect rates: the p-chart.
+
+Pure functions, no Streamlit. Every result is a small frozen dataclass; invalid input raises
+``ValueError`` naming the bad value; empty input gives a result with ``None`` fields and a
+``reason`` instead of raising.
+
+Method
+------
+* :func:`p_chart` - Shewhart p-chart (Montgomery, *Introduction to Statistical Quality Control*,
+  p-chart for fraction nonconforming; the same limits as R ``qcc::qcc(type="p")``) with the run
+  rules of the NHS England "Making Data Count" SPC tools: a *shift* is 7 or more consecutive
+  points on one side of the centre line and a *trend* is 7 or more consecutive points each
+  higher (or each lower) than the one before, as implemented in the NHS-R ``NHSRplotthedots``
+  package (``ptd_seven_point_one_side_mean`` and ``ptd_seven_point_trend`` in
+  ``R/ptd_calculate_point_type.R``; its issue #202 confirms the 7-point rule for both, the
+  Excel tool also offering 6).
+
+Funnel plots, which compare units rather than periods, are in :mod:`analysis.stats.funnel`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from numbers import Real
+from typing import cast
+
+from analysis.stats.checks import check_count, check_sequence
+
+__all__ = [
+    "SHIFT_RUN",
+    "TREND_RUN",
+    "PChartPoint",
+    "PChart",
+    "p_chart",
+]
+
+#: Consecutive points on one side of the centre line that make a shift (NHSRplotthedots).
+SHIFT_RUN = 7
+#: Consecutive points each above (or each below) the previous one that make a trend.
+TREND_RUN = 7
+
+RULE_OUTSIDE = "outside limits"
+RULE_SHIFT = "shift"
+RULE_TREND = "trend"
+
+
+# --------------------------------------------------------------------------------------------
+# p-chart
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PChartPoint:
+    """One period (e.g. a month) of a p-chart.
+
+    ``rate``, ``lower`` and ``upper`` are ``None`` for a period with no treatments.
+    ``signal`` is True only when the rate lies outside the control limits; ``rule`` names the
+    first special-cause rule the point meets, in the order "outside limits", "shift", "trend".
+    """
+
+    label: str
+    events: int
+    total: int
+    rate: float | None
+    lower: float | None
+    upper: float | None
+    signal: bool
+    rule: str | None
+
+
+@dataclass(frozen=True)
+class PChart:
+    """A p-chart: centre line ``centre`` (p-bar) and its points; ``reason`` when it is empty."""
+
+    centre: float | None
+    points: tuple[PChartPoint, ...]
+    sigma: float
+    reason: str | None = None
+
+
+def p_chart(
+    events: Sequence[int],
+    totals: Sequence[int],
+    labels: Sequence[str] | None = None,
+    sigma: float = 3.0,
+) -> PChart:
+    """Shewhart p-chart for a rate per period, with the NHS "Making Data Count" run rules.
+
+    The centre line is ``p̄ = Σevents / Σtotals``; each period ``i`` has limits
+    ``p̄ ± sigma·sqrt(p̄(1−p̄)/n_i)`` clipped to ``[0, 1]``. A rate strictly above the upper or
+    strictly below the lower limit is a signal (as ``qcc``'s rule 1). Periods with
+    ``total == 0`` are kept, with ``rate``, ``lower`` and ``upper`` set to ``None``; they are
+    skipped (neither counted nor breaking a run) by the run rules.
+
+    Run rules (NHSRplotthedots, the R implementation of the NHS England Making Data Count
+    tools): every point of a run of at least :data:`SHIFT_RUN` (7) consecutive points strictly
+    on the same side of the centre line is marked "shift" (a point exactly on the centre line
+    ends a run); every point of a run of at least :data:`TREND_RUN` (7) consecutive points each
+    strictly higher (or each strictly lower) than the one before is marked "trend" (a repeated
+    value ends a trend).
+
+    Parameters
+    ----------
+    events : sequence of int
+        Number of treatments with the side effect in each period.
+    totals : sequence of int
+        Number of treatments in each period; ``events[i] <= totals[i]``.
+    labels : sequence of str, optional
+        One label per period (e.g. ``"2024-03"``); defaults to ``"1"``, ``"2"``, ...
+    sigma : float, default 3.0
+        Width of the limits in standard errors.
+
+    Returns
+    -------
+    PChart
+
+    Examples
+    --------
+    The first 30 samples of Montgomery's orange-juice can data (R ``qcc`` dataset
+    ``orangejuice``): ``qcc(D[trial], sizes=size[trial], type="p")`` documents centre
+    0.2313333, LCL 0.05242755 and UCL 0.4102391; samples 15 and 23 are out of control.
+
+    >>> d = [12, 15, 8, 10, 4, 7, 16, 9, 14, 10, 5, 6, 17, 12, 22,
+    ...      8, 10, 5, 13, 11, 20, 18, 24, 15, 9, 12, 7, 13, 9, 6]
+    >>> chart = p_chart(d, [50] * 30)
+    >>> round(chart.centre, 7), round(chart.points[0].upper, 7)
+    (0.2313333, 0.4102391)
+    >>> [p.label for p in chart.points if p.signal]
+    ['15', '23']
+    """
+    event_list = check_sequence(events, "events")
+    total_list = check_sequence(totals, "totals")
+    if len(event_list) != len(total_list):
+        raise ValueError(f"events and totals must have the same length, got {len(event_list)} and {len(total_list)}")
+    if labels is None:
+        label_list = [str(i + 1) for i in range(len(event_list))]
+    else:
+        label_list = [str(label) for label in check_sequence(labels, "labels")]
+        if len(label_list) != len(event_list):
+            raise ValueError(f"labels must have one entry per period, "
+                             f"got {len(label_list)} for {len(event_list)} periods")
+    if isinstance(sigma, bool) or not isinstance(sigma, Real) or not math.isfinite(float(sigma)) or float(sigma) <= 0:
+        raise ValueError(f"sigma must be a positive number, got {sigma!r}")
+    sigma = float(sigma)
+
+    counts: list[tuple[int, int]] = []
+    for i, (k, n) in enumerate(zip(event_list, total_list)):
+        k_i = check_count(k, f"events[{i}]")
+        n_i = check_count(n, f"totals[{i}]")
+        if k_i > n_i:
+            raise ValueError(f"events[{i}] = {k_i} is more than totals[{i}] = {n_i}")
+        counts.append((k_i, n_i))
+
+    if not counts:
+        return PChart(centre=None, points=(), sigma=sigma, reason="There are no periods to chart.")
+    grand_total = sum(n for _, n in counts)
+    if grand_total == 0:
+        points = tuple(PChartPoint(lab, k, n, None, None, None, False, None)
+                       for lab, (k, n) in zip(label_list, counts))
+        return PChart(centre=None, points=points, sigma=sigma,
+                      reason="There are no treatments in any period, so there is no rate to chart.")
+
+    centre = sum(k for k, _ in counts) / grand_total
+    rates: list[float | None] = []
+    limits: list[tuple[float | None, float | None]] = []
+    outside: list[bool] = []
+    for k, n in counts:
+        if n == 0:
+            rates.append(None)
+            limits.append((None, None))
+            outside.append(False)
+            continue
+        rate = k / n
+        half = sigma * math.sqrt(centre * (1.0 - centre) / n)
+        lower = max(0.0, centre - half)
+        upper = min(1.0, centre + half)
+        rates.append(rate)
+        limits.append((lower, upper))
+        outside.append(rate > upper or rate < lower)
+
+    shift = _shift_points(rates, centre)
+    trend = _trend_points(rates)
+    points = []
+    for i, (lab, (k, n)) in enumerate(zip(label_list, counts)):
+        rule = RULE_OUTSIDE if outside[i] else RULE_SHIFT if shift[i] else RULE_TREND if trend[i] else None
+        points.append(PChartPoint(lab, k, n, rates[i], limits[i][0], limits[i][1], outside[i], rule))
+    return PChart(centre=centre, points=tuple(points), sigma=sigma)
+
+
+def _shift_points(rates: list[float | None], centre: float) -> list[bool]:
+    """Points belonging to a run of >= SHIFT_RUN consecutive points on one side of the centre."""
+    flags = [False] * len(rates)
+    observed = [i for i, r in enumerate(rates) if r is not None]
+    run: list[int] = []
+    run_side = 0
+    for i in observed:
+        rate = cast(float, rates[i])
+        side = (rate > centre) - (rate < centre)
+        if side != 0 and side == run_side:
+            run.append(i)
+        else:
+            _flag_run(flags, run, SHIFT_RUN)
+            run = [i] if side != 0 else []
+            run_side = side
+    _flag_run(flags, run, SHIFT_RUN)
+    return flags
+
+
+def _trend_points(rates: list[float | None]) -> list[bool]:
+    """Points belonging to a run of >= TREND_RUN consecutive strictly rising (or falling) points."""
+    flags = [False] * len(rates)
+    observed = [i for i, r in enumerate(rates) if r is not None]
+    run: list[int] = observed[:1]
+    direction = 0
+    for prev, i in zip(observed, observed[1:]):
+        a, b = cast(float, rates[prev]), cast(float, rates[i])
+        step = (b > a) - (b < a)
+        if step != 0 and step == direction:
+            run.append(i)
+        else:
+            _flag_run(flags, run, TREND_RUN)
+            run = [prev, i] if step != 0 else [i]
+            direction = step
+    _flag_run(flags, run, TREND_RUN)
+    return flags
+
+
+def _flag_run(flags: list[bool], run: list[int], length: int) -> None:
+    if len(run) >= length:
+        for i in run:
+            flags[i] = True
