@@ -1,12 +1,12 @@
 """Data: import records, manage the datasets, and check the data quality of the dataset being viewed."""
 
 import ui
-from ui import upload
+from ui import datasets, quality, upload
 
 view = ui.setup_page("Data")
 ui.start_report("Data quality", view)
 store = upload.store_for(view)
 upload.import_section(store)
-upload.datasets_section(store, view)
-upload.quality_section(view)
+datasets.datasets_section(store, view)
+quality.quality_section(view)
 ui.finish(view, "data")

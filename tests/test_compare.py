@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analysis import stats
-from analysis.findings import compare, wording
+from analysis.findings import compare, effects, monitoring, skin_tone, wording
 from analysis.records import schema
 from analysis.records.filters import Filters, apply_filters, with_effect_flags
 from analysis.records.ingest import SourceFile, import_files
@@ -112,7 +112,7 @@ def test_small_cells_switch_to_fisher_and_are_flagged():
 
 
 def test_skin_tone_counts_match_an_independent_crosstab(sample):
-    tone = compare.skin_tone(sample)
+    tone = skin_tone.skin_tone(sample)
     flags = with_effect_flags(sample)
     table = flags.groupby(["modality", "fitzpatrick_type"], observed=True)["hyperpigmentation"].agg(["sum", "size"])
     assert len(tone.cells) == len(table)
@@ -124,7 +124,7 @@ def test_skin_tone_counts_match_an_independent_crosstab(sample):
 
 
 def test_skin_tone_trend_is_the_cochran_armitage_of_the_table(sample):
-    tone = compare.skin_tone(sample)
+    tone = skin_tone.skin_tone(sample)
     flags = with_effect_flags(sample)
     abl = flags[flags["modality"] == schema.ABLATIVE].groupby("fitzpatrick_type")["hyperpigmentation"].agg(["sum", "size"])
     expected = stats.trend_test(abl["sum"].tolist(), abl["size"].tolist(), scores=abl.index.tolist())
@@ -134,7 +134,7 @@ def test_skin_tone_trend_is_the_cochran_armitage_of_the_table(sample):
 
 def test_sample_shows_the_literature_pattern(sample):
     """The bundled sample encodes the published pattern; the comparisons must find it."""
-    tone = compare.skin_tone(sample)
+    tone = skin_tone.skin_tone(sample)
     dark = next(c for c in tone.by_band if "V–VI" in c.group)
     light = next(c for c in tone.by_band if "I–II" in c.group)
     assert dark.difference.low > 0 and dark.ablative.estimate > light.ablative.estimate
@@ -144,7 +144,7 @@ def test_sample_shows_the_literature_pattern(sample):
 
 
 def test_one_plain_sentence_per_finding(sample):
-    tone = compare.skin_tone(sample)
+    tone = skin_tone.skin_tone(sample)
     for finding in tone.findings:
         assert finding.sentence.endswith(".")
         assert "\n" not in finding.sentence
@@ -183,7 +183,7 @@ def test_single_modality_selection_does_not_crash():
             for t in (1, 2, 3, 4, 5, 6) for _ in range(5)]
     records = make_records(rows, [("T0", "hyperpigmentation")])
     assert "no ablative treatments" in compare.downtime(records).findings[0].sentence
-    tone = compare.skin_tone(records)
+    tone = skin_tone.skin_tone(records)
     assert tone.overall.ablative.estimate is None
     assert "only non-ablative treatments" in tone.overall.sentence
     assert compare.improvement(records).good_share["ablative"].treatments == 0
@@ -194,15 +194,15 @@ def test_no_side_effects_recorded():
     rows = [{"modality": m, "fitzpatrick_type": 3, "downtime_days": 2} for m in ("ablative", "non-ablative")
             for _ in range(20)]
     records = make_records(rows)
-    summary = compare.side_effects(records)
+    summary = effects.side_effects(records)
     assert summary.rates == ()
-    tone = compare.skin_tone(records)
+    tone = skin_tone.skin_tone(records)
     assert tone.overall.ablative.estimate == 0.0
     assert tone.trend["ablative"].p_value is None or tone.trend["ablative"].p_value == 1.0
 
 
 def test_side_effect_durations_and_severity(sample):
-    summary = compare.side_effects(sample)
+    summary = effects.side_effects(sample)
     assert {c.group for c in summary.rates} >= {"hyperpigmentation", "erythema", "edema"}
     erythema = next(d for d in summary.durations if d.effect == "erythema" and d.modality == "ablative")
     assert erythema.median.estimate > 0
@@ -275,7 +275,7 @@ treatment = st.fixed_dictionaries({
 def test_any_small_dataset_gives_sane_results(rows):
     events = [(f"T{i}", "hyperpigmentation") for i, r in enumerate(rows) if r["event"]]
     records = make_records([{k: v for k, v in r.items() if k != "event"} for r in rows], events)
-    tone = compare.skin_tone(records)
+    tone = skin_tone.skin_tone(records)
     for cell in tone.cells:
         p = cell.proportion
         assert 0 <= p.low <= p.estimate <= p.high <= 1
@@ -291,18 +291,18 @@ def test_any_small_dataset_gives_sane_results(rows):
 # --- adjusted odds ratio, how much more data, p-chart, funnels -------------------------------------
 
 def test_adjusted_odds_ratio_is_reported_in_words(sample):
-    tone = compare.skin_tone(sample)
+    tone = skin_tone.skin_tone(sample)
     assert tone.adjusted.fitted and tone.adjusted.odds_ratio > 1
-    sentence = compare.adjusted_sentence(tone.adjusted)
+    sentence = skin_tone.adjusted_sentence(tone.adjusted)
     assert sentence.startswith("Taking skin type and treatment area into account, ablative treatment carried")
     assert sentence in [f.sentence for f in tone.findings]
 
 
 def test_adjusted_odds_ratio_explains_separation():
     records = cohort(5, 40, 0, 40)  # no hyperpigmentation after non-ablative treatment
-    tone = compare.skin_tone(records)
+    tone = skin_tone.skin_tone(records)
     assert not tone.adjusted.fitted and tone.adjusted.odds_ratio is None
-    sentence = compare.adjusted_sentence(tone.adjusted)
+    sentence = skin_tone.adjusted_sentence(tone.adjusted)
     assert sentence.startswith("The odds ratio for ablative vs non-ablative treatment could not be estimated: ")
     assert sentence[len("The odds ratio for ablative vs non-ablative treatment could not be estimated: ")].islower()
 
@@ -320,7 +320,7 @@ def test_inconclusive_contrast_says_how_many_more_treatments_would_settle_it():
 
 def test_funnel_names_the_practitioner_with_doubled_risk(sample):
     # The sample generator doubles Dr P. Navarro's risk on purpose (data/generate_sample.py).
-    result = compare.funnel(sample, "practitioner")
+    result = monitoring.funnel(sample, "practitioner")
     navarro = next(u for u in result.funnel.units if u.name == "Dr P. Navarro")
     assert navarro.outside == "above 99.8 %" and navarro.ratio > 1.5
     assert any(f.sentence.startswith("Practitioner Dr P. Navarro:") and "more often than chance" in f.sentence
@@ -334,7 +334,7 @@ def test_funnel_small_units_are_too_small_to_judge():
            [{"modality": "ablative", "fitzpatrick_type": 3, "clinic": "Tiny"} for _ in range(4)]
     events = [(f"T{i}", "hyperpigmentation") for i in range(10)] + [("T200", "hyperpigmentation"),
                                                                      ("T201", "hyperpigmentation")]
-    result = compare.funnel(make_records(rows, events), "clinic")
+    result = monitoring.funnel(make_records(rows, events), "clinic")
     tiny = next(u for u in result.funnel.units if u.name == "Tiny")
     if tiny.outside:
         assert any("Tiny" in f.sentence and "too small to judge" in f.sentence for f in result.findings)
@@ -343,7 +343,7 @@ def test_funnel_small_units_are_too_small_to_judge():
 def test_p_chart_sees_a_clinic_drift(sample):
     # The sample generator ramps Harbourside's ablative PIH risk up from September 2025 on purpose.
     harbourside = apply_filters(sample, Filters(clinics=("Harbourside Skin Clinic",)))
-    trend = compare.monthly(harbourside)
+    trend = monitoring.monthly(harbourside)
     december = next(p for p in trend.charts["ablative"].points if p.label == "2025-12")
     assert december.signal and december.rate > december.upper
     assert any(f.sentence.startswith("In 2025-12, hyperpigmentation after ablative treatment") for f in trend.findings)
@@ -353,7 +353,7 @@ def test_p_chart_sees_a_clinic_drift(sample):
 
 def test_p_chart_on_an_empty_selection():
     empty = Records(make_records([]).outcomes, make_records([]).side_effects)
-    trend = compare.monthly(empty)
+    trend = monitoring.monthly(empty)
     assert trend.charts == {} and trend.findings[0].sentence == "No treatments in this selection."
 
 
@@ -416,7 +416,7 @@ def test_ordinal_sentence_gives_each_measure_its_own_test():
 
 
 def test_unfitted_or_unadjusted_models_say_what_was_adjusted_for():
-    tone = compare.skin_tone(cohort(10, 40, 3, 40))  # one skin type, one area: nothing to adjust for
+    tone = skin_tone.skin_tone(cohort(10, 40, 3, 40))  # one skin type, one area: nothing to adjust for
     assert "nothing was adjusted for" in tone.findings[-1].sentence
     assert "Taking skin type" not in tone.findings[-1].sentence
     assert summarise(cohort(10, 40, 3, 40))["comparisons"]["adjusted_odds_ratio"]["adjusted_for"] == []
@@ -429,17 +429,17 @@ def test_open_follow_up_months_are_not_judged(sample):
     joined = sample.side_effects.merge(sample.outcomes[["treatment_id", "treatment_date"]], on="treatment_id")
     started = (joined["treatment_date"] + pd.to_timedelta(joined["onset_day"], unit="D") <= last).to_numpy()
     truncated = Records(sample.outcomes, sample.side_effects.loc[started].reset_index(drop=True))
-    trend = compare.monthly(truncated, follow_up_until=last.date())
+    trend = monitoring.monthly(truncated, follow_up_until=last.date())
     assert all(p.label < "2025-11" for c in trend.charts.values() for p in c.points)
     assert {p.label for p in trend.open_points["ablative"]} == {"2025-11", "2025-12"}
     assert not any("below the control limits" in f.sentence for f in trend.findings)
     assert any("shown but not judged" in f.sentence for f in trend.findings)
-    full = compare.monthly(sample, follow_up_until=date(2026, 3, 31))  # the sample's real extraction date
+    full = monitoring.monthly(sample, follow_up_until=date(2026, 3, 31))  # the sample's real extraction date
     assert trend.open_points and not any(full.open_points.values())
 
 
 def test_durations_count_unresolved_events(sample):
-    summary = compare.side_effects(sample)
+    summary = effects.side_effects(sample)
     scarring = [d for d in summary.durations if d.effect == "scarring"]
     assert sum(d.unresolved for d in scarring) > 0
     joined = sample.side_effects[sample.side_effects["effect"] == "scarring"]
@@ -455,17 +455,17 @@ def test_corrected_risk_ratio_is_flagged_in_json():
 def test_ratio_without_interval_does_not_crash_the_table():
     from analysis.present import tables
 
-    frame = tables.contrasts(compare.skin_tone(cohort(12, 12, 12, 12)).by_type, "x")
+    frame = tables.contrasts(skin_tone.skin_tone(cohort(12, 12, 12, 12)).by_type, "x")
     assert frame.loc[0, "Risk ratio (95 % CI)"].endswith("(no interval)")
 
 
 def test_one_unit_is_not_compared_and_unrecorded_names_are_not_judged():
     rows = [{"modality": "ablative", "fitzpatrick_type": 3, "clinic": "Only"}] * 30
-    single = compare.funnel(make_records(rows, [("T1", "hyperpigmentation")]), "clinic")
+    single = monitoring.funnel(make_records(rows, [("T1", "hyperpigmentation")]), "clinic")
     assert single.findings[0].sentence.startswith("Only one clinic in this selection")
     rows = rows + [{"modality": "ablative", "fitzpatrick_type": 3, "clinic": None}] * 5 + \
         [{"modality": "ablative", "fitzpatrick_type": 3, "clinic": "Other"}] * 30
-    result = compare.funnel(make_records(rows, [("T1", "hyperpigmentation")]), "clinic")
+    result = monitoring.funnel(make_records(rows, [("T1", "hyperpigmentation")]), "clinic")
     assert any("have no clinic recorded" in f.sentence for f in result.findings)
     assert not any(f.sentence.startswith("Clinic (not recorded)") for f in result.findings)
 
@@ -487,10 +487,10 @@ def test_headline_comparisons_equal_the_full_ones_without_breakdowns(sample):
 
 def test_bands_are_named_by_the_types_the_selection_holds(sample):
     """With only type IV and V selected, the sentences must not speak of "type III–IV" or "type V–VI"."""
-    tone = compare.skin_tone(apply_filters(sample, Filters(fitzpatrick_types=(4, 5))))
+    tone = skin_tone.skin_tone(apply_filters(sample, Filters(fitzpatrick_types=(4, 5))))
     assert [c.group for c in tone.by_band] == ["type IV skin", "type V skin"]
     assert tone.bands == ((4,), (5,))
     assert not any("III" in f.sentence or "VI" in f.sentence for f in tone.findings[1:3])
-    full = compare.skin_tone(sample)
+    full = skin_tone.skin_tone(sample)
     assert [c.group for c in full.by_band] == ["type I–II skin", "type III–IV skin", "type V–VI skin"]
     assert max(full.findings, key=lambda f: f.weight).sentence.startswith("In type V–VI")  # still ranked first

@@ -145,7 +145,7 @@ def test_every_result_is_the_same_on_prepared_records(sample, monkeypatch):
     import analysis.records.filters
     import analysis.findings.summary
 
-    from analysis.findings import claims, compare, quality, summary
+    from analysis.findings import claims, compare, effects, monitoring, quality, skin_tone, summary
     from analysis.present.export import safe_csv
     from analysis.records.filters import options
     from analysis.findings.overview import dataset_overview
@@ -160,9 +160,9 @@ def test_every_result_is_the_same_on_prepared_records(sample, monkeypatch):
     until = date(2026, 11, 26)
     functions = {
         "overview": dataset_overview, "downtime": compare.downtime, "improvement": compare.improvement,
-        "satisfaction": compare.satisfaction, "skin_tone": compare.skin_tone, "side_effects": compare.side_effects,
-        "monthly": lambda r: compare.monthly(r, follow_up_until=until),
-        "funnels": lambda r: [compare.funnel(r, u) for u in ("clinic", "practitioner", "device")],
+        "satisfaction": compare.satisfaction, "skin_tone": skin_tone.skin_tone, "side_effects": effects.side_effects,
+        "monthly": lambda r: monitoring.monthly(r, follow_up_until=until),
+        "funnels": lambda r: [monitoring.funnel(r, u) for u in ("clinic", "practitioner", "device")],
         "claims": claims.check_claims, "summary": lambda r: summary.summarise(r, until),
         "cost": lambda r: compare.compare_measure(r, "cost", "cost", "", breakdowns=("device", "practitioner")),
         "quality": quality.quality_summary, "options": options, "csv": lambda r: safe_csv(r.outcomes)}

@@ -24,7 +24,7 @@ from scipy import stats
 
 from analysis.records import schema
 from analysis.stats import logistic
-from analysis.findings.compare import adjusted_odds
+from analysis.findings.skin_tone import adjusted_odds
 from analysis.records.filters import with_effect_flags
 from analysis.records.ingest import SourceFile, import_files
 from analysis.stats.logistic import NOT_RECORDED, adjusted_odds_ratio

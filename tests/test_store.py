@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from analysis.records import store as store_module
+from analysis.records import tables as tables_module
 from analysis.records.ingest import SourceFile, import_files
 from analysis.records.store import (
     DatasetNotFound,
@@ -16,11 +17,10 @@ from analysis.records.store import (
     RecordsRefused,
     Store,
     StoreError,
-    datasets_table,
     is_valid_dataset_id,
-    metadata,
     new_dataset_id,
 )
+from analysis.records.tables import datasets_table, metadata
 
 
 def imported(corpus, outcomes: str, *side: str):
@@ -123,7 +123,7 @@ def test_failed_import_leaves_the_store_exactly_as_it_was(store_url, corpus, mon
     store = Store(store_url, sql_rows=sql_rows)
     store.import_dataset(imported(corpus, "bom_utf8.csv"), "Existing")
     before = snapshot(store)
-    original_rows, original_copy = store_module._insert_frame, store_module._write_blob
+    original_rows, original_copy = tables_module._insert_frame, tables_module._write_blob
 
     def fail_on_side_effects(conn, table, frame, dataset_id, columns):
         if table.name == "side_effects":
@@ -136,9 +136,9 @@ def test_failed_import_leaves_the_store_exactly_as_it_was(store_url, corpus, mon
         return original_copy(conn, dataset_id, version, kind, rows, data)
 
     if sql_rows:
-        monkeypatch.setattr(store_module, "_insert_frame", fail_on_side_effects)
+        monkeypatch.setattr(tables_module, "_insert_frame", fail_on_side_effects)
     else:
-        monkeypatch.setattr(store_module, "_write_blob", fail_on_side_effect_copy)
+        monkeypatch.setattr(tables_module, "_write_blob", fail_on_side_effect_copy)
     with pytest.raises(StoreError, match="simulated"):
         store.import_dataset(imported(corpus, "orphans_outcomes.csv", "orphans_side_effects.csv"), "Doomed")
     assert snapshot(store) == before

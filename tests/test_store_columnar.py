@@ -18,12 +18,15 @@ import sqlalchemy as sa
 
 from analysis.records import schema
 from analysis.records import store as store_module
+from analysis.records import tables as tables_module
 from analysis.records.ingest import SourceFile, import_files
 from analysis.records.store import (
     SAMPLE_OUTCOMES,
     SAMPLE_SIDE_EFFECTS,
     Store,
     StoreError,
+)
+from analysis.records.tables import (
     blobs_table,
     datasets_table,
     metadata,
@@ -231,7 +234,7 @@ def test_delete_removes_the_copies_and_rename_keeps_them(store, corpus, monkeypa
 def test_delete_cascades_to_the_copies(store, corpus):
     info = store.import_dataset(import_files(SourceFile.from_path(corpus / "bom_utf8.csv")), "A")
     with store.engine.begin() as conn:  # another client deleting the dataset row only
-        for table in (side_effects_table, outcomes_table, store_module.sources_table):
+        for table in (side_effects_table, outcomes_table, tables_module.sources_table):
             conn.execute(table.delete().where(table.c.dataset_id == info.id))
         conn.execute(datasets_table.delete().where(datasets_table.c.id == info.id))
     assert blob_count(store, info.id) == 0
@@ -246,7 +249,7 @@ def test_a_copy_of_another_version_or_format_is_not_used(store, corpus, monkeypa
     with store.engine.connect() as conn:
         assert set(conn.execute(sa.select(blobs_table.c.version)).scalars()) == {2}  # rewritten for version 2
     assert set(load_from_copy_only(store, info.id, monkeypatch).outcomes["clinic"]) == {"Changed"}
-    monkeypatch.setattr(store_module, "BLOB_FORMAT", "parquet-99")
+    monkeypatch.setattr(tables_module, "BLOB_FORMAT", "parquet-99")
     with monkeypatch.context() as patch:
         calls = []
         original = Store._load_rows
@@ -260,7 +263,7 @@ def test_a_damaged_copy_falls_back_to_the_rows(store, corpus, caplog):
     expected = rows_as_before(store, info.id)
     with store.engine.begin() as conn:
         conn.execute(blobs_table.update().where(blobs_table.c.kind == "outcomes").values(data=b"not parquet"))
-    with caplog.at_level(logging.WARNING, logger="analysis.records.store"):
+    with caplog.at_level(logging.WARNING, logger="analysis.records.tables"):
         records = store.load(info.id)
     assert "cannot be read" in caplog.text
     assert_identical(records.outcomes, expected[0])
@@ -276,13 +279,13 @@ def test_failure_while_writing_the_copy_leaves_the_store_unchanged(store, corpus
                     for t in metadata.sorted_tables}
 
     before = snapshot()
-    original = store_module._write_blobs
+    original = tables_module._write_blobs
 
     def fail_after_the_first_copy(conn, dataset_id, version, copies):
         original(conn, dataset_id, version, {"outcomes": copies["outcomes"]})
         raise sa.exc.OperationalError("INSERT", {}, Exception("disk I/O error (simulated)"))
 
-    monkeypatch.setattr(store_module, "_write_blobs", fail_after_the_first_copy)
+    monkeypatch.setattr(tables_module, "_write_blobs", fail_after_the_first_copy)
     with pytest.raises(StoreError, match="simulated"):
         store.import_dataset(import_files(SourceFile.from_path(corpus / "orphans_outcomes.csv"),
                                           SourceFile.from_path(corpus / "orphans_side_effects.csv")), "Doomed")
@@ -382,7 +385,7 @@ def test_a_damaged_copy_without_rows_is_a_clear_error(copies_only, corpus, caplo
     with copies_only.engine.begin() as conn:
         conn.execute(blobs_table.update().where((blobs_table.c.kind == "side_effects")
                                                 & (blobs_table.c.dataset_id == info.id)).values(data=b"not parquet"))
-    with caplog.at_level(logging.WARNING, logger="analysis.records.store"):
+    with caplog.at_level(logging.WARNING, logger="analysis.records.tables"):
         with pytest.raises(StoreError, match="records of dataset 'D' cannot be read.*import its files again"):
             copies_only.load(info.id)
     assert "cannot be read" in caplog.text
@@ -395,7 +398,7 @@ def test_the_columnar_types_are_those_of_the_row_tables():
     from analysis.records import columnar
 
     for kind, table in (("outcomes", outcomes_table), ("side_effects", side_effects_table)):
-        expected = pa.schema([pa.field(name, store_module._arrow_type(table.c[name].type))
+        expected = pa.schema([pa.field(name, tables_module._arrow_type(table.c[name].type))
                               for name in columnar.columns(kind)])
         assert columnar.arrow_schema(kind) == expected
         assert set(columnar.columns(kind)) == {c.name for c in table.c} - {"dataset_id", "id"}

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from analysis.findings import claims, compare
+from analysis.findings import claims, compare, effects, monitoring, skin_tone
 from analysis.findings.overview import dataset_overview
 from analysis.records.store import Records
 from analysis.findings.summary import top_findings
@@ -22,10 +22,10 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "downtime_headline": lambda r: compare.downtime(r, breakdowns=()),
     "improvement_headline": lambda r: compare.improvement(r, breakdowns=()),
     "satisfaction": compare.satisfaction,
-    "skin_tone": compare.skin_tone,
-    "side_effects": compare.side_effects,
-    "monthly": lambda r, until: compare.monthly(r, follow_up_until=until),
-    "funnel": compare.funnel,
+    "skin_tone": skin_tone.skin_tone,
+    "side_effects": effects.side_effects,
+    "monthly": lambda r, until: monitoring.monthly(r, follow_up_until=until),
+    "funnel": monitoring.funnel,
     "claims": claims.check_claims,
     "procedure_time": lambda r: compare.compare_measure(r, "procedure_minutes", "procedure time", "minutes",
                                                         breakdowns=("treatment_area",)),

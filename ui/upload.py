@@ -1,4 +1,4 @@
-"""The Data page's Streamlit layer: import files, manage datasets, check the data quality.
+"""The Data page's import: upload the files, map their columns, choose the date order, import, show the report.
 
 Importing is a small state machine kept in ``st.session_state`` (the uploaded bytes included),
 so the steps an import may need survive the reruns between them:
@@ -10,11 +10,12 @@ so the steps an import may need survive the reruns between them:
 * a file imported before (:class:`DuplicateImport`): import it again anyway, or not.
 
 Every import attempt ends with a rerun, so what the page shows is drawn from that state alone.
+The page's other parts: :mod:`ui.datasets` (rename and delete) and :mod:`ui.quality` (the checks).
 
 User-supplied text (file names, headers, cell values, dataset names, and messages that quote
 them) is shown only with ``st.text``, in dataframes or as widget options. ``st.error``,
 ``st.warning``, ``st.info`` and ``st.success`` render Markdown, so they get constant text (or
-numbers) only, with the variable part in an ``st.text`` beneath.
+numbers) only, with the variable part in an ``st.text`` beneath. The same holds on the whole page.
 """
 
 from __future__ import annotations
@@ -31,37 +32,29 @@ import streamlit as st
 
 from analysis.records import schema
 from analysis.present.export import safe_csv
+from analysis.records.columns import detect_kind, plan_columns
 from analysis.records.ingest import (DateOrderNeeded, ImportOptions, ImportProblem, ImportReport, ImportResult,
-                             MissingColumns, SourceFile, detect_kind, import_files, plan_columns, read_table)
-from analysis.findings.quality import QualitySummary, quality_summary
-from analysis.records.store import DatasetInfo, DatasetNotFound, DuplicateImport, Records, Store, StoreError, headers_key
-from ui import widgets
+                                     MissingColumns, SourceFile, import_files)
+from analysis.records.read import read_table
+from analysis.records.store import DatasetInfo, DuplicateImport, Store, StoreError, headers_key
 from ui.setup import View, get_store, request_dataset
 
 _STATE = "_upload"            # the current upload (an _Upload), reset when the uploaded files change
-_MESSAGE = "_data_message"    # outcome of the last rename or delete, shown once
 KEY_FILES = "upload_files"
 KEY_NAME = "upload_name"
 KEY_IMPORT = "upload_import"
 KEY_DATE_ORDER = "upload_date_order"
 KEY_ALLOW_DUPLICATE = "upload_allow_duplicate"
 KEY_MAP_PREFIX = "upload_map"
-KEY_RENAME_PICK = "data_rename_pick"
-KEY_RENAME_NAME = "data_rename_name"
-KEY_RENAME_GO = "data_rename_go"
-KEY_DELETE_PICK = "data_delete_pick"
-KEY_DELETE_CONFIRM = "data_delete_confirm"
-KEY_DELETE_GO = "data_delete_go"
 
 NOT_IN_FILE = "— not in this file —"
 DATE_ORDERS = {"dayfirst": "day first (dd/mm/yyyy)", "monthfirst": "month first (mm/dd/yyyy)"}
 MAX_ROWS_SHOWN = 5_000        # longer problem lists are downloaded, not scrolled
-MAX_QUALITY_ROWS = 1_000
 _KIND_LABELS = {"outcomes": "outcome records", "side_effects": "side-effect records"}
 _DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 # store.rename/delete/datasets/column maps let SQLAlchemy errors through (only import_dataset
 # turns them into StoreError); both mean "the database refused", and neither may show a traceback.
-_DB_ERRORS = (StoreError, sa.exc.SQLAlchemyError)
+DB_ERRORS = (StoreError, sa.exc.SQLAlchemyError)
 
 
 # --- state -----------------------------------------------------------------------------------
@@ -115,7 +108,7 @@ class _Upload:
     error: tuple[str, str] | None = None                              # constant headline, detail text
 
 
-# --- 1. import records -----------------------------------------------------------------------
+# --- import records ----------------------------------------------------------------------------
 
 def store_for(view: View) -> Store:
     """The (cached) store the page's view comes from."""
@@ -181,7 +174,7 @@ def _current_upload(uploaded: list[Any], store: Store) -> _Upload:
             continue
         try:
             saved = store.column_map(list(info.headers), info.kind)
-        except _DB_ERRORS:
+        except DB_ERRORS:
             saved = None  # a mapping that cannot be read is simply not applied
         if saved:
             state.saved.setdefault(info.kind, {}).update(saved)
@@ -352,7 +345,7 @@ def _save(state: _Upload, store: Store, options: ImportOptions, result: ImportRe
 def _new_mapping_step(exc: MissingColumns, store: Store) -> _MappingStep:
     try:
         saved = store.column_map(list(exc.headers), exc.kind) or {}
-    except _DB_ERRORS:
+    except DB_ERRORS:
         saved = {}
     by_column = {column: header for header, column in {**exc.mapping, **saved}.items() if header in exc.headers}
     return _MappingStep(exc.kind, exc.file, list(exc.headers), list(exc.missing), by_column)
@@ -364,7 +357,7 @@ def _after_import(state: _Upload, store: Store, info: DatasetInfo, report: Impor
     for kind, step in state.mapping.items():
         try:
             store.save_column_map(step.headers, kind, chosen.get(kind, {}))
-        except _DB_ERRORS:
+        except DB_ERRORS:
             pass  # the dataset is saved; only the convenience of automatic mapping next time is lost
         state.saved[kind] = chosen.get(kind, {})
     state.done = _Done(info.id, info.name, report)  # the importer already withholds identifier values
@@ -425,165 +418,9 @@ def _download_name(file: str) -> str:
     return f"rejected-{stem[:80]}.csv"
 
 
-# --- 2. datasets -----------------------------------------------------------------------------
-
-def datasets_section(store: Store, view: View) -> None:
-    """All datasets in a table; rename and delete."""
-    st.header("Datasets")
-    _show_message()
-    try:
-        datasets = store.datasets()
-    except _DB_ERRORS as exc:
-        _database_error(exc)
-        return
-    st.dataframe(datasets_table(datasets, view.dataset.id), key="data_datasets", hide_index=True, width="stretch")
-    by_id = {d.id: d for d in datasets}
-    ids = list(by_id)
-
-    def label(dataset_id: str) -> str:
-        d = by_id[dataset_id]
-        return f"{d.name} ({d.created_at:%Y-%m-%d %H:%M})"
-
-    ss = st.session_state
-    for key in (KEY_RENAME_PICK, KEY_DELETE_PICK):
-        if key in ss and ss[key] not in by_id:
-            del ss[key]  # deleted meanwhile
-    current = ids.index(view.dataset.id) if view.dataset.id in by_id else 0
-    left, right = st.columns(2)
-    with left:
-        st.markdown("**Rename a dataset**")
-        st.selectbox("Dataset to rename", ids, index=current, format_func=label, key=KEY_RENAME_PICK)
-        st.text_input("New name", key=KEY_RENAME_NAME, max_chars=200)
-        st.button("Rename", key=KEY_RENAME_GO, on_click=_rename, args=(store,))
-    with right:
-        st.markdown("**Delete a dataset**")
-        st.selectbox("Dataset to delete", ids, index=current, format_func=label, key=KEY_DELETE_PICK)
-        confirm = st.checkbox("Yes, delete this dataset and all its records. This cannot be undone.",
-                              key=KEY_DELETE_CONFIRM)
-        st.button("Delete", key=KEY_DELETE_GO, on_click=_delete, args=(store, view.dataset.id),
-                  disabled=not confirm)
-
-
-def datasets_table(datasets: list[DatasetInfo], viewed_id: str) -> pd.DataFrame:
-    """One row per dataset: name, created, counts, source files; the one being viewed marked."""
-    return pd.DataFrame([{
-        "viewing": "✓" if d.id == viewed_id else "",
-        "name": d.name,
-        "created (UTC)": f"{d.created_at:%Y-%m-%d %H:%M}",
-        "treatments": d.treatments,
-        "side-effect records": d.side_effects,
-        "rows rejected at import": d.rows_rejected,
-        "source files": ", ".join(s.file_name for s in d.sources),
-        "id": d.id,
-    } for d in datasets], columns=["viewing", "name", "created (UTC)", "treatments", "side-effect records",
-                                   "rows rejected at import", "source files", "id"])
-
-
-def _message(level: str, headline: str, detail: str = "") -> None:
-    st.session_state[_MESSAGE] = (level, headline, detail)
-
-
-def _show_message() -> None:
-    found = st.session_state.pop(_MESSAGE, None)
-    if not found:
-        return
-    level, headline, detail = found
-    {"success": st.success, "warning": st.warning, "error": st.error}[level](headline)
-    if detail:
-        st.text(detail)
-
-
-def _database_error(exc: Exception) -> None:
-    st.error("The database refused the operation; nothing was changed.")
-    if isinstance(exc, StoreError):
-        st.text(str(exc))  # StoreError messages hide passwords; raw SQLAlchemy ones may quote SQL, so not shown
-
-
-def _rename(store: Store) -> None:
-    """Button callback (runs before the page, so the sidebar shows the new name at once)."""
-    ss = st.session_state
-    dataset_id = ss.get(KEY_RENAME_PICK)
-    try:
-        info = store.rename(str(dataset_id), str(ss.get(KEY_RENAME_NAME, "")))
-    except DatasetNotFound:
-        _message("error", "That dataset no longer exists: another manager may have deleted it.")
-    except ValueError as exc:
-        _message("error", "The dataset was not renamed.", str(exc))
-    except StoreError as exc:
-        _message("error", "The database refused the rename; nothing was changed.", str(exc))
-    except sa.exc.SQLAlchemyError:
-        _message("error", "The database refused the rename; nothing was changed.")
-    else:
-        ss[KEY_RENAME_NAME] = ""
-        _message("success", "Dataset renamed.", f"New name: {info.name}")
-
-
-def _delete(store: Store, viewed_id: str) -> None:
-    """Button callback: delete after the confirmation; the app moves to another dataset if needed."""
-    ss = st.session_state
-    dataset_id = str(ss.get(KEY_DELETE_PICK))
-    if not ss.get(KEY_DELETE_CONFIRM):
-        _message("warning", "Tick the confirmation box to delete a dataset.")
-        return
-    ss[KEY_DELETE_CONFIRM] = False   # every deletion needs its own confirmation
-    try:
-        datasets = store.datasets()
-        target = next((d for d in datasets if d.id == dataset_id), None)
-        remaining = [d for d in datasets if d.id != dataset_id]
-        if target is None:
-            raise DatasetNotFound(dataset_id)
-        if not remaining:
-            _message("error", "This is the only dataset, so it cannot be deleted: the dashboard needs one to show. "
-                              "Import another dataset first.")
-            return
-        store.delete(dataset_id)
-    except DatasetNotFound:
-        _message("error", "That dataset no longer exists: another manager may have deleted it.")
-    except StoreError as exc:
-        _message("error", "The database refused the deletion; nothing was changed.", str(exc))
-    except sa.exc.SQLAlchemyError:
-        _message("error", "The database refused the deletion; nothing was changed.")
-    else:
-        for key in (KEY_RENAME_PICK, KEY_DELETE_PICK):
-            ss.pop(key, None)
-        if dataset_id == viewed_id:
-            request_dataset(remaining[0].id)
-        upload = ss.get(_STATE)
-        if isinstance(upload, _Upload) and upload.done is not None and upload.done.dataset_id == dataset_id:
-            upload.done = None   # its report would describe a dataset that is gone
-        _message("success", "Dataset deleted.", f"Deleted: {target.name}")
-
-
-# --- 3. data quality -------------------------------------------------------------------------
-
-@st.cache_data(max_entries=8, show_spinner="Checking the data…")
-def _quality(url: str, dataset_id: str, version: int, rows_rejected: int, _records: Records) -> QualitySummary:
-    """Keyed by database, dataset id and version (records never change within a version)."""
-    return quality_summary(_records, rows_rejected)
-
-
-def quality_section(view: View) -> None:
-    """The data-quality checks of the whole dataset being viewed, one sentence and one table each."""
-    st.header("Data quality")   # the report is titled "Data quality"; its checks are its headings
-    summary = _quality(view.store_url, view.dataset.id, view.dataset.version, view.dataset.rows_rejected,
-                       view.records)
-    widgets.sentence(f"These checks cover the whole dataset ({summary.treatments:,} treatments, "
-                     f"{summary.side_effects:,} side-effect records), whatever the filters in the sidebar. "
-                     "Values here were accepted by the import; the checks point at the ones worth confirming.")
-    st.text(f"Dataset: {view.dataset.name}")
-    cols = st.columns(3)
-    cols[0].metric("Treatments", f"{summary.treatments:,}")
-    cols[1].metric("Side-effect records", f"{summary.side_effects:,}")
-    cols[2].metric("Rows rejected at import", "not known" if summary.rows_rejected is None
-                   else f"{summary.rows_rejected:,}")
-    for check in summary.checks():
-        widgets.heading(check.title)
-        widgets.sentence(check.sentence)
-        if not check.table.empty:
-            table = check.table.head(MAX_QUALITY_ROWS)
-            if len(table) < len(check.table):
-                widgets.sentence(f"Showing the first {len(table):,} of {len(check.table):,} rows.")
-            widgets.table(table, key=f"quality_{check.key}")
-        if check.key == "costs" and not summary.cost_fences.empty:
-            widgets.sentence("What counts as unusual on each device (costs outside the fences):")
-            widgets.table(summary.cost_fences, key="quality_cost_fences")
+def forget_report(dataset_id: str) -> None:
+    """Drop the report of the import that made ``dataset_id``, which was deleted: it would describe a
+    dataset that is gone."""
+    upload = st.session_state.get(_STATE)
+    if isinstance(upload, _Upload) and upload.done is not None and upload.done.dataset_id == dataset_id:
+        upload.done = None

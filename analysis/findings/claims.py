@@ -23,6 +23,7 @@ from scipy import stats as sps
 from analysis import stats
 from analysis.findings import compare, wording
 from analysis.findings.compare import SMALL_N
+from analysis.findings.skin_tone import SkinToneComparison, skin_tone, trend_sentence
 from analysis.records.filters import with_effect_flags
 from analysis.stats.power import further_treatments_needed
 from analysis.records.schema import ABLATIVE, NON_ABLATIVE
@@ -76,7 +77,7 @@ CLAIMS: dict[str, tuple[str, str]] = {
 
 def check_claims(records: Records, *, downtime: compare.ContinuousComparison | None = None,
                  improvement: compare.OrdinalComparison | None = None,
-                 skin_tone: compare.SkinToneComparison | None = None) -> tuple[ClaimCheck, ...]:
+                 skin_tone: SkinToneComparison | None = None) -> tuple[ClaimCheck, ...]:
     """Every testable claim of the article, checked on these records.
 
     ``downtime``, ``improvement`` and ``skin_tone``: the same records' comparisons when already
@@ -174,14 +175,14 @@ def _results(records: Records, c: compare.OrdinalComparison | None = None) -> Cl
                   _more_sentence(a.events, a.treatments, b.events, b.treatments, "modality"))
 
 
-def _skin_tone(records: Records, c: compare.SkinToneComparison | None = None) -> ClaimCheck:
+def _skin_tone(records: Records, c: SkinToneComparison | None = None) -> ClaimCheck:
     if not records.side_effects_recorded:
         return _check("skin_tone", "not enough data", "Side effects are not recorded in this dataset.")
     if c is None:
-        c = compare.skin_tone(records)
+        c = skin_tone(records)
     trends = {m: t for m, t in c.trend.items() if t.groups >= 2 and t.p_value is not None}
     if not trends:
-        reasons = " ".join(compare.trend_sentence("hyperpigmentation", m, t, c.cells) for m, t in c.trend.items())
+        reasons = " ".join(trend_sentence("hyperpigmentation", m, t, c.cells) for m, t in c.trend.items())
         return _check("skin_tone", "not enough data", reasons)
     parts = []
     for m, t in trends.items():

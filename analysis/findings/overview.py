@@ -11,6 +11,7 @@ from analysis.records.store import Records
 
 if TYPE_CHECKING:
     from analysis.findings import compare
+    from analysis.findings.skin_tone import SkinToneComparison
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def _small(n: int) -> str:
 
 
 def headline(downtime: "compare.ContinuousComparison", improvement: "compare.OrdinalComparison",
-             skin_tone: "compare.SkinToneComparison") -> list[tuple[Metric, Metric]]:
+             skin_tone: "SkinToneComparison") -> list[tuple[Metric, Metric]]:
     """Ablative vs non-ablative cards: median downtime, share with >= 51 % improvement, hyperpigmentation."""
     from analysis.findings import wording
 

@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any
 
 from analysis import stats
-from analysis.findings import claims, compare
+from analysis.findings import claims, compare, monitoring, skin_tone
 from analysis.records.filters import prepare
 from analysis.records.schema import FITZPATRICK_ROMAN, MODALITIES
 from analysis.records.store import Records
@@ -33,15 +33,15 @@ def _rate(p: stats.Proportion) -> dict[str, Any]:
 def summarise(records: Records, follow_up_until: date | None = None) -> dict[str, Any]:
     """Headline numbers, per-skin-type hyperpigmentation, the main comparisons and the article's claims.
 
-    ``follow_up_until``: the date the side-effect records are complete to (see :func:`compare.monthly`).
+    ``follow_up_until``: the date the side-effect records are complete to (see :func:`monitoring.monthly`).
     """
     records = prepare(records)
     out = records.outcomes
     down = compare.downtime(records)
-    tone = compare.skin_tone(records)
+    tone = skin_tone.skin_tone(records)
     result = compare.improvement(records)
-    trend = compare.monthly(records, follow_up_until=follow_up_until)
-    funnels = {u: compare.funnel(records, u) for u in ("clinic", "practitioner")}
+    trend = monitoring.monthly(records, follow_up_until=follow_up_until)
+    funnels = {u: monitoring.funnel(records, u) for u in ("clinic", "practitioner")}
     per_modality = {}
     for m in MODALITIES:
         median = down.medians[m]
@@ -86,7 +86,7 @@ def summarise(records: Records, follow_up_until: date | None = None) -> dict[str
                           "ci": _ci(t.low, t.high)} for m, t in tone.trend.items()},
             "adjusted_odds_ratio": None if tone.adjusted is None else {
                 "odds_ratio": tone.adjusted.odds_ratio, "ci": _ci(tone.adjusted.ci_low, tone.adjusted.ci_high),
-                "p_value": tone.adjusted.p_value, "adjusted_for": compare.adjusted_factors(tone.adjusted),
+                "p_value": tone.adjusted.p_value, "adjusted_for": skin_tone.adjusted_factors(tone.adjusted),
                 "fitted": tone.adjusted.fitted, "reason": tone.adjusted.reason},
         },
         "monthly_signals": [

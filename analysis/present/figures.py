@@ -2,8 +2,9 @@
 
 Colours are from the Okabe-Ito palette (Okabe M, Ito K. Color Universal Design, 2008), which stays
 distinguishable with the common colour-vision deficiencies. Every figure shows its counts (n).
-Figures are built from the result objects of :mod:`analysis.findings.compare` (already aggregated), so
-they stay light at a million records.
+Figures are built from the result objects of :mod:`analysis.findings.compare` and the comparisons beside
+it (:mod:`~analysis.findings.skin_tone`, :mod:`~analysis.findings.effects`,
+:mod:`~analysis.findings.monitoring`), already aggregated, so they stay light at a million records.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analysis.findings import compare, wording
+from analysis.findings.effects import SideEffectSummary
+from analysis.findings.monitoring import FunnelComparison
+from analysis.findings.skin_tone import SkinToneComparison
 from analysis.records.schema import ABLATIVE, FITZPATRICK_ROMAN, MODALITIES, NON_ABLATIVE
 from analysis.stats.pchart import PChart, PChartPoint
 
@@ -106,7 +110,7 @@ def rate_by_group(cells: Sequence[compare.RateCell], title: str, group_label: st
     return _layout(fig, title, group_label, f"{what} (% of treatments)", height=460)
 
 
-def skin_tone_rates(result: compare.SkinToneComparison) -> go.Figure:
+def skin_tone_rates(result: SkinToneComparison) -> go.Figure:
     """The core chart: rate per Fitzpatrick type I-VI for each modality."""
     return rate_by_group(result.cells, f"{result.effect.capitalize()} by Fitzpatrick skin type",
                          "Fitzpatrick skin type", result.effect.capitalize(), order=TYPE_ORDER)
@@ -221,7 +225,7 @@ def ordinal_stack(result: compare.OrdinalComparison, title: str, level_names: di
 
 # --- side effects ---------------------------------------------------------------------------------
 
-def side_effect_rates(summary: compare.SideEffectSummary) -> go.Figure:
+def side_effect_rates(summary: SideEffectSummary) -> go.Figure:
     """Every effect's rate by modality with Wilson CIs."""
     cells = []
     for c in summary.rates:
@@ -231,7 +235,7 @@ def side_effect_rates(summary: compare.SideEffectSummary) -> go.Figure:
     return rate_by_group(cells, "Side effects by modality", "Side effect", "Rate", order=[c.group for c in summary.rates])
 
 
-def severity_mix(summary: compare.SideEffectSummary) -> go.Figure:
+def severity_mix(summary: SideEffectSummary) -> go.Figure:
     """Severity of each effect's events, per modality (counts)."""
     sev = summary.severity
     if sev.empty:
@@ -315,7 +319,7 @@ def volume(frame: pd.DataFrame) -> go.Figure:
     return _layout(fig, "Treatments per month", "Month", "Treatments (n)")
 
 
-def funnel(result: compare.FunnelComparison, unit_label: str) -> go.Figure:
+def funnel(result: FunnelComparison, unit_label: str) -> go.Figure:
     """Observed / expected per unit against expected events, with 95 % and 99.8 % limits."""
     f = result.funnel
     title = f"{unit_label}s: {result.effect} compared with what their case mix predicts"

@@ -9,6 +9,7 @@ import pandas as pd
 from analysis import stats
 from analysis.findings import compare, wording
 from analysis.findings.claims import ClaimCheck
+from analysis.findings.effects import SideEffectSummary
 from analysis.records.schema import MODALITIES
 from analysis.stats.funnel import Funnel
 
@@ -76,7 +77,7 @@ def rate_cells(cells: Sequence[compare.RateCell], group_label: str) -> pd.DataFr
                           "Note": SMALL_NOTE if c.small else ""} for c in cells])
 
 
-def durations(summary: compare.SideEffectSummary) -> pd.DataFrame:
+def durations(summary: SideEffectSummary) -> pd.DataFrame:
     """How long each effect lasted, per modality."""
     return pd.DataFrame([{"Side effect": d.effect, "Modality": d.modality,
                           "Median days, resolved events": wording.number(d.median.estimate),

@@ -12,34 +12,35 @@ minutes. With ``sql_rows`` (``LASERDASH_SQL_ROWS=1``) every record is also writt
 ``outcomes`` and ``side_effects`` tables in the same transaction, for SQL access (imports then take
 several times longer). Datasets stored by older versions have rows only: they load from their rows
 and get their columnar copy on that first load.
+
+The tables themselves, what their keys and constraints allow, the row inserts and the columnar
+copies are :mod:`analysis.records.tables`; this module decides when each is written or read.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import os
 import re
 import secrets
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from analysis.records import columnar, schema
+from analysis.records import columnar, schema, tables
 from analysis.records.ingest import ImportProblem, ImportResult, SourceFile
+from analysis.records.tables import (blobs_table, column_maps_table, datasets_table, meta_table, metadata,
+                                     outcomes_table, side_effects_table, sources_table)
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DB_PATH = ROOT / "data" / "laserdash.db"
@@ -50,10 +51,6 @@ SAMPLE_OUTCOMES = ROOT / "data" / "sample_outcomes.csv"
 SAMPLE_SIDE_EFFECTS = ROOT / "data" / "sample_side_effects.csv"
 SAMPLE_NAME = "Sample clinics (synthetic)"
 SCHEMA_VERSION = "1"
-#: Rows per batch handed to the database driver (bounds the memory of the Python row tuples).
-_INSERT_CHUNK = 50_000
-#: Encoding of the columnar copies; a copy in another format is ignored (read from the rows, rewritten).
-BLOB_FORMAT = "parquet-1"
 _SIDE_EFFECT_COLUMNS: tuple[str, ...] = schema.SIDE_EFFECT_FRAME_COLUMNS
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
 # New ids are "d" + 22 base64url characters; databases written before that change hold bare 22-character
@@ -89,94 +86,6 @@ class DuplicateImport(ImportProblem):
                          f"(id {dataset.id}, {dataset.created_at:%Y-%m-%d %H:%M} UTC).",
                          "Open that dataset instead, or import again with 'allow duplicate' "
                          "(--allow-duplicate) if you really want a second copy.")
-
-
-metadata = sa.MetaData()
-
-datasets_table = sa.Table(
-    "datasets", metadata,
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("treatments", sa.Integer, nullable=False),
-    sa.Column("side_effects", sa.Integer, nullable=False),
-    sa.Column("rows_rejected", sa.Integer, nullable=False),
-    sa.Column("report", sa.Text, nullable=False),  # JSON: notes and per-file summaries of the import
-)
-
-sources_table = sa.Table(
-    "dataset_sources", metadata,
-    sa.Column("dataset_id", sa.String(32), sa.ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False,
-              index=True),
-    sa.Column("file_name", sa.String(500), nullable=False),
-    sa.Column("sha256", sa.String(64), nullable=False, index=True),
-    sa.Column("kind", sa.String(20), nullable=False),
-    sa.Column("rows_read", sa.Integer, nullable=False),
-    sa.Column("rows_accepted", sa.Integer, nullable=False),
-    sa.Column("rows_rejected", sa.Integer, nullable=False),
-)
-
-outcomes_table = sa.Table(
-    "outcomes", metadata,
-    sa.Column("dataset_id", sa.String(32), sa.ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("treatment_id", sa.String(200), primary_key=True),
-    sa.Column("patient_id", sa.String(200)),
-    sa.Column("clinic", sa.String(200)),
-    sa.Column("treatment_date", sa.Date, nullable=False),
-    sa.Column("modality", sa.String(20), nullable=False),
-    sa.Column("device", sa.String(200)),
-    sa.Column("treatment_area", sa.String(200)),
-    sa.Column("fitzpatrick_type", sa.SmallInteger, nullable=False),
-    sa.Column("downtime_days", sa.Float),
-    sa.Column("improvement_score", sa.SmallInteger),
-    sa.Column("satisfaction", sa.SmallInteger),
-    sa.Column("procedure_minutes", sa.Float),
-    sa.Column("cost", sa.Float),
-    sa.Column("practitioner", sa.String(200)),
-    sa.Column("follow_up_visits", sa.Integer),
-    sa.CheckConstraint("fitzpatrick_type BETWEEN 1 AND 6", name="ck_outcomes_fitzpatrick"),
-    sa.CheckConstraint("modality IN ('ablative', 'non-ablative')", name="ck_outcomes_modality"),
-)
-
-side_effects_table = sa.Table(
-    "side_effects", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("dataset_id", sa.String(32), sa.ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False,
-              index=True),
-    sa.Column("treatment_id", sa.String(200), nullable=False),
-    sa.Column("effect", sa.String(40), nullable=False),
-    sa.Column("effect_detail", sa.String(500)),
-    sa.Column("severity", sa.String(20)),
-    sa.Column("onset_day", sa.Float),
-    sa.Column("resolved_day", sa.Float),
-)
-
-column_maps_table = sa.Table(
-    "column_maps", metadata,
-    sa.Column("headers_key", sa.String(64), primary_key=True),
-    sa.Column("kind", sa.String(20), primary_key=True),
-    sa.Column("mapping", sa.Text, nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-)
-
-meta_table = sa.Table(
-    "meta", metadata,
-    sa.Column("key", sa.String(100), primary_key=True),
-    sa.Column("value", sa.String(500), nullable=False),
-)
-
-# A columnar copy of a dataset's rows, one per kind ("outcomes", "side_effects"): the frames that
-# loading the rows gives, as Parquet. Valid only for the dataset version and format it names.
-blobs_table = sa.Table(
-    "dataset_blobs", metadata,
-    sa.Column("dataset_id", sa.String(32), sa.ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("kind", sa.String(20), primary_key=True),
-    sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("format", sa.String(20), nullable=False),
-    sa.Column("rows", sa.Integer, nullable=False),
-    sa.Column("data", sa.LargeBinary, nullable=False),
-)
 
 
 @dataclass(frozen=True)
@@ -348,15 +257,15 @@ class Store:
             raise StoreError(f"The database {describe_url(self.url)} has no table for the records "
                              f"({blobs_table.name}) and it could not be created, so nothing can be saved. "
                              "Give the app write permission on the database.")
-        tables = {}
+        arrow = {}
         for kind in ("outcomes", "side_effects"):
             records = result.records(kind)
-            tables[kind] = records if isinstance(records, pa.Table) else columnar.to_arrow(records, kind)
-        check_records(tables["outcomes"], tables["side_effects"])
+            arrow[kind] = records if isinstance(records, pa.Table) else columnar.to_arrow(records, kind)
+        check_records(arrow["outcomes"], arrow["side_effects"])
         # Encoded before the transaction (or during the import, in the background), so other writers wait only
         # for the few inserts below.
-        copies = _encode_copies(tables["outcomes"], tables["side_effects"],
-                                {kind: result.parquet(kind) for kind in tables})
+        copies = tables._encode_copies(arrow["outcomes"], arrow["side_effects"],
+                                       {kind: result.parquet(kind) for kind in arrow})
         dataset_id = new_dataset_id()
         now = datetime.now(timezone.utc)
         report = result.report
@@ -379,9 +288,10 @@ class Store:
                      "rows_read": f.rows_read, "rows_accepted": f.rows_accepted,
                      "rows_rejected": f.rows_rejected} for f in report.files])
                 if self.sql_rows:
-                    _insert_frame(conn, outcomes_table, result.outcomes, dataset_id, schema.OUTCOME_NAMES)
-                    _insert_frame(conn, side_effects_table, result.side_effects, dataset_id, _SIDE_EFFECT_COLUMNS)
-                _write_blobs(conn, dataset_id, 1, copies)
+                    tables._insert_frame(conn, outcomes_table, result.outcomes, dataset_id, schema.OUTCOME_NAMES)
+                    tables._insert_frame(conn, side_effects_table, result.side_effects, dataset_id,
+                                         _SIDE_EFFECT_COLUMNS)
+                tables._write_blobs(conn, dataset_id, 1, copies)
         except sa.exc.IntegrityError:
             raise
         except sa.exc.SQLAlchemyError as exc:
@@ -462,7 +372,8 @@ class Store:
         if info is None:
             raise DatasetNotFound(dataset_id)
         with self._errors(), self.engine.connect() as conn:
-            copied = _read_blobs(conn, info) if self._blobs else None
+            expected = {"outcomes": info.treatments, "side_effects": info.side_effects}
+            copied = tables._read_blobs(conn, info.id, info.version, expected) if self._blobs else None
             outcomes, side_effects = copied or self._load_rows(conn, dataset_id)
         if copied is None:
             if (len(outcomes), len(side_effects)) != (info.treatments, info.side_effects):
@@ -502,7 +413,7 @@ class Store:
                         if conn.dialect.name == "postgresql":
                             conn.exec_driver_sql("SET LOCAL lock_timeout = '2s'")
                         conn.execute(blobs_table.delete().where(blobs_table.c.dataset_id == info.id))
-                        _write_blobs(conn, info.id, info.version, _encode_copies(outcomes, side_effects))
+                        tables._write_blobs(conn, info.id, info.version, tables._encode_copies(outcomes, side_effects))
                 finally:
                     _sqlite_pragma(conn, f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
         except sa.exc.SQLAlchemyError as exc:
@@ -571,131 +482,11 @@ def _env_flag(name: str) -> bool:
 
 def check_records(outcomes: pd.DataFrame | pa.Table, side_effects: pd.DataFrame | pa.Table) -> None:
     """Refuse records the store's schema does not allow (what the row tables' keys and constraints
-    enforce): every outcome needs a unique treatment id, a date, a modality and a Fitzpatrick type
-    1-6; every side effect a treatment id and an effect. Judged on the values that would be stored
-    (:func:`analysis.records.columnar.to_arrow`: ids 1 and "1" are the same text, a type 4.0 is 4). Takes
-    frames or tables of canonical values. Raises :class:`RecordsRefused`."""
-    out = outcomes if isinstance(outcomes, pa.Table) else columnar.to_arrow(outcomes, "outcomes")
-    side = side_effects if isinstance(side_effects, pa.Table) else columnar.to_arrow(side_effects, "side_effects")
-    if _allowed(out, side):
-        return
-    ids = out.column("treatment_id").to_pandas()
-    fitzpatrick = out.column("fitzpatrick_type").to_numpy(zero_copy_only=False)
-    known = pc.is_in(out.column("modality"), value_set=pa.array(schema.MODALITIES, pa.string()))
-    checks = (
-        (out, "outcome", "treatment_id", ids.isna().to_numpy(), "has no treatment_id"),
-        (out, "outcome", "treatment_id", (ids.duplicated() & ids.notna()).to_numpy(), "repeats a treatment_id"),
-        (out, "outcome", "treatment_date", _missing(out, "treatment_date"), "has no treatment_date"),
-        (out, "outcome", "modality", ~known.fill_null(False).to_numpy(zero_copy_only=False),
-         "has a modality other than " + " or ".join(schema.MODALITIES)),
-        (out, "outcome", "fitzpatrick_type", _missing(out, "fitzpatrick_type") | ~np.isin(fitzpatrick, range(1, 7)),
-         "has a Fitzpatrick type outside 1-6"),
-        (side, "side-effect", "treatment_id", _missing(side, "treatment_id"), "has no treatment_id"),
-        (side, "side-effect", "effect", _missing(side, "effect"), "has no effect"),
-    )
-    for table, kind, column, bad, what in checks:
-        where = np.flatnonzero(bad)
-        if len(where):
-            first = int(where[0])
-            value = table.column(column)[first].as_py()
-            raise RecordsRefused(f"Nothing was saved: {kind} record {first + 1} {what} "
-                                 f"({column} = {value!r}; {len(where)} record(s) in all). "
-                                 "The import should have rejected it: please report this as a bug.")
-    raise RecordsRefused("Nothing was saved: a record breaks the store's schema. Please report this as a bug.")
-
-
-def _missing(table: pa.Table, column: str) -> np.ndarray:
-    return table.column(column).is_null().to_numpy(zero_copy_only=False)
-
-
-def _allowed(outcomes: pa.Table, side_effects: pa.Table) -> bool:
-    """True when :func:`check_records` passes (the checks in Arrow, without finding the first offender)."""
-    def present(table: pa.Table, *names: str) -> bool:
-        return all(table.column(name).null_count == 0 for name in names)
-
-    if not (present(outcomes, "treatment_id", "treatment_date", "modality", "fitzpatrick_type")
-            and present(side_effects, "treatment_id", "effect")):
-        return False
-    if len(outcomes) == 0:
-        return True
-    fitzpatrick = pc.min_max(outcomes.column("fitzpatrick_type"))
-    known = pc.is_in(outcomes.column("modality"), value_set=pa.array(schema.MODALITIES, pa.string()))
-    return (columnar.unique_text(outcomes.column("treatment_id"))
-            and pc.all(known).as_py() is True
-            and fitzpatrick["min"].as_py() >= 1 and fitzpatrick["max"].as_py() <= 6)
-
-
-# --- writing rows ----------------------------------------------------------------------------
-#
-# A column is turned into the values the database stores ("canonical" values) once, column-wise with
-# numpy: the row inserts and the columnar copy are both made from them, so the copy holds exactly
-# what reading the rows back gives.
-
-def _insert_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame, dataset_id: str,
-                  columns: tuple[str, ...]) -> None:
-    """Insert a frame's rows through the driver, in the caller's transaction (COPY on PostgreSQL)."""
-    if not len(frame):
-        return
-    names = ("dataset_id", *columns)
-    types = [table.c[name].type for name in columns]
-    batches = (_row_tuples(chunk, columns, types, dataset_id) for chunk in _chunks(frame, _INSERT_CHUNK))
-    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
-        _copy_rows(conn, table, names, batches)
-    else:
-        _executemany_rows(conn, table, names, batches)
-
-
-def _chunks(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
-    for start in range(0, len(frame), size):
-        yield frame.iloc[start:start + size]
-
-
-def _row_tuples(frame: pd.DataFrame, columns: tuple[str, ...], types: list[Any],
-                dataset_id: str) -> list[tuple[Any, ...]]:
-    """Rows as tuples of plain Python values: None for missing, ``YYYY-MM-DD`` for dates, int for integers."""
-    values = [_python_values(*columnar.canonical(frame[name], _arrow_type(sql_type)), sql_type)
-              for name, sql_type in zip(columns, types)]
-    return list(zip(itertools.repeat(dataset_id, len(frame)), *values))
-
-
-def _python_values(values: np.ndarray, missing: np.ndarray | None, sql_type: Any) -> list[Any]:
-    if isinstance(sql_type, sa.Date):
-        values = np.datetime_as_string(values, unit="D").astype(object)
-    elif values.dtype != object:
-        values = values.astype(object)
-    if missing is not None and missing.any():
-        values[missing] = None
-    return values.tolist()
-
-
-def _copy_rows(conn: Connection, table: sa.Table, names: tuple[str, ...],
-               batches: Iterable[list[tuple[Any, ...]]]) -> None:
-    """PostgreSQL: ``COPY ... FROM STDIN`` on the connection's own transaction (psycopg 3)."""
-    quote = conn.dialect.identifier_preparer.quote
-    statement = f"COPY {quote(table.name)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
-    dbapi = conn.dialect.loaded_dbapi
-    try:
-        with conn.connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
-            for batch in batches:
-                for row in batch:
-                    copy.write_row(row)
-    except dbapi.Error as exc:  # raised by the driver itself, not through SQLAlchemy: wrap it the same way
-        raise sa.exc.DBAPIError.instance(statement, None, exc, dbapi.Error, dialect=conn.dialect) from exc
-
-
-def _executemany_rows(conn: Connection, table: sa.Table, names: tuple[str, ...],
-                      batches: Iterable[list[tuple[Any, ...]]]) -> None:
-    """``INSERT`` with the driver's executemany (no per-row SQLAlchemy parameter processing)."""
-    marker = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(conn.dialect.paramstyle)
-    if marker is None:  # pragma: no cover - SQLite and psycopg use one of the above
-        for batch in batches:
-            conn.execute(table.insert(), [dict(zip(names, row)) for row in batch])
-        return
-    quote = conn.dialect.identifier_preparer.quote
-    statement = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
-                 f"VALUES ({', '.join([marker] * len(names))})")
-    for batch in batches:
-        conn.exec_driver_sql(statement, batch)
+    enforce; see :func:`analysis.records.tables.refusal`). Takes frames or tables of canonical values.
+    Raises :class:`RecordsRefused`."""
+    reason = tables.refusal(outcomes, side_effects)
+    if reason is not None:
+        raise RecordsRefused(reason)
 
 
 def _sqlite_pragma(conn: Connection, statement: str) -> Any:
@@ -708,81 +499,6 @@ def _sqlite_pragma(conn: Connection, statement: str) -> Any:
     except conn.dialect.loaded_dbapi.Error:
         return None
     return row[0] if row else None
-
-
-# --- columnar copies -----------------------------------------------------------------------------
-
-def _encode_copies(outcomes: pd.DataFrame | pa.Table, side_effects: pd.DataFrame | pa.Table,
-                   encoded: dict[str, bytes | None] | None = None) -> dict[str, tuple[int, bytes]]:
-    """Each kind's records (frames, or tables of canonical values) as Parquet, outcomes in load order:
-    kind -> (rows, bytes). ``encoded``: encodings already made of these tables. The two are encoded in
-    parallel (Arrow releases the GIL while it encodes)."""
-    encoded = encoded or {}
-
-    def encode(kind: str, records: pd.DataFrame | pa.Table) -> tuple[int, bytes]:
-        table = records if isinstance(records, pa.Table) else columnar.to_arrow(records, kind)  # type: ignore[arg-type]
-        data = encoded.get(kind)
-        return table.num_rows, data if data is not None else columnar.to_parquet(table, ordered=kind == "outcomes")
-
-    with ThreadPoolExecutor(max_workers=1) as pool:  # the side effects there, the outcomes here
-        side = pool.submit(encode, "side_effects", side_effects)
-        return {"outcomes": encode("outcomes", outcomes), "side_effects": side.result()}
-
-
-def _write_blobs(conn: Connection, dataset_id: str, version: int, copies: dict[str, tuple[int, bytes]]) -> None:
-    """Store a dataset's columnar copies (from :func:`_encode_copies`) in the caller's transaction."""
-    for kind, (rows, data) in copies.items():
-        _write_blob(conn, dataset_id, version, kind, rows, data)
-
-
-def _write_blob(conn: Connection, dataset_id: str, version: int, kind: str, rows: int, data: bytes) -> None:
-    conn.execute(blobs_table.insert().values(dataset_id=dataset_id, kind=kind, version=version,
-                                             format=BLOB_FORMAT, rows=rows, data=data))
-
-
-def _arrow_type(sql_type: Any) -> pa.DataType:
-    if isinstance(sql_type, sa.Date):
-        return pa.date32()
-    if isinstance(sql_type, sa.Integer):
-        return pa.int64()
-    if isinstance(sql_type, sa.Float):
-        return pa.float64()
-    return pa.string()
-
-
-def _read_blobs(conn: Connection, info: DatasetInfo) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """A dataset's frames from its columnar copies, or None when it has no valid copy (read the rows)."""
-    rows = conn.execute(sa.select(blobs_table.c.kind, blobs_table.c.rows, blobs_table.c.data).where(
-        (blobs_table.c.dataset_id == info.id) & (blobs_table.c.version == info.version)
-        & (blobs_table.c.format == BLOB_FORMAT))).all()
-    found = {row.kind: row for row in rows}
-    expected = {"outcomes": info.treatments, "side_effects": info.side_effects}
-    if set(found) != set(expected):
-        return None
-    frames = []
-    for kind, count in expected.items():
-        row = found[kind]
-        try:
-            frame = _decode_blob(row.data, kind)
-        except (pa.ArrowException, ValueError, TypeError, KeyError) as exc:
-            _log.warning("Dataset %s: its columnar copy (%s) cannot be read (%s); loading the rows.", info.id,
-                         kind, exc)
-            return None
-        if len(frame) != count or row.rows != count:
-            _log.warning("Dataset %s: its columnar copy (%s) has %d rows, not %d; loading the rows.", info.id,
-                         kind, len(frame), count)
-            return None
-        frames.append(frame)
-    return frames[0], frames[1]
-
-
-def _decode_blob(data: bytes, kind: str) -> pd.DataFrame:
-    """Parquet bytes back to a record frame (:func:`analysis.records.columnar.to_frame`). Text is read
-    dictionary-encoded where values repeat (every text column but the treatment id)."""
-    text = [name for name in columnar.columns(kind) if columnar.arrow_type(name) == pa.string()]
-    table = pq.read_table(pa.BufferReader(data), columns=list(columnar.columns(kind)),
-                          read_dictionary=[name for name in text if name != "treatment_id"])
-    return columnar.to_frame(table, kind)
 
 
 def _store_error(exc: Exception, url: str) -> StoreError:

@@ -1,0 +1,192 @@
+"""Monitoring over time and across units: the monthly p-chart of an effect's rate per modality, and
+funnel plots of each clinic's or practitioner's case-mix-adjusted rate.
+
+The control limits and run rules are :mod:`analysis.stats.pchart`, the funnel limits
+:mod:`analysis.stats.funnel`; the result objects and thresholds are in :mod:`analysis.findings.compare`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from analysis.findings import wording
+from analysis.findings.compare import SMALL_EXPECTED, SMALL_N, Finding, not_recorded
+from analysis.records.filters import with_effect_flags
+from analysis.records.schema import MODALITIES
+from analysis.stats.funnel import NOT_RECORDED, Funnel, expected_counts, funnel_plot
+from analysis.stats.pchart import PChart, PChartPoint, p_chart
+from analysis.records.store import Records
+
+
+# --- time: monthly p-chart ----------------------------------------------------------------------
+
+FOLLOW_UP_DAYS = 60  # post-inflammatory hyperpigmentation typically appears 2-6 weeks after treatment
+                     # (Chan et al., Lasers Surg Med 2007;39:381; see data/generate_sample.py)
+
+
+@dataclass(frozen=True)
+class MonthlyTrend:
+    """Monthly rate of an effect per modality as p-charts, and treatment volume per month.
+
+    ``open_points`` are the latest months whose follow-up is not complete: shown, never judged.
+    """
+
+    effect: str
+    charts: dict[str, PChart]
+    volume: pd.DataFrame                 # month, modality, treatments
+    findings: tuple[Finding, ...]
+    open_points: dict[str, tuple[PChartPoint, ...]] = field(default_factory=dict)
+    follow_up_until: date | None = None
+    recorded: bool = True
+
+
+def monthly(records: Records, effect: str = "hyperpigmentation", follow_up_until: date | None = None) -> MonthlyTrend:
+    """p-chart of the monthly ``effect`` rate for each modality (3-sigma limits, NHS run rules).
+
+    Every calendar month between the first and last treatment is a point (a month with no
+    treatments has no rate). ``follow_up_until`` is the date the side-effect records are complete
+    to (for an import, when it was exported): months ending less than ``FOLLOW_UP_DAYS`` before
+    it may still be missing late events, so they are shown but left out of the centre line, the
+    limits, the run rules and the findings.
+    """
+    frame = with_effect_flags(records, ["treatment_date", "modality", "clinic"])
+    if frame.empty:
+        empty = pd.DataFrame(columns=["month", "modality", "treatments"])
+        return MonthlyTrend(effect, {}, empty, (Finding(effect, "No treatments in this selection.", 0, True),))
+    if not records.side_effects_recorded:
+        month = frame["treatment_date"].dt.to_period("M").astype(str)
+        volume = (frame.assign(month=month).groupby(["month", "modality"], observed=True).size()
+                  .rename("treatments").reset_index())
+        return MonthlyTrend(effect, {}, volume, not_recorded(effect), recorded=False)
+    month = frame["treatment_date"].dt.to_period("M")
+    months = pd.period_range(month.min(), month.max(), freq="M")
+    cutoff = None if follow_up_until is None else pd.Timestamp(follow_up_until) - pd.Timedelta(days=FOLLOW_UP_DAYS)
+    judged = [m for m in months if cutoff is None or m.end_time <= cutoff]
+    grouped = frame.assign(month=month).groupby(["modality", "month"], observed=True)[effect].agg(["sum", "size"])
+    charts: dict[str, PChart] = {}
+    open_points: dict[str, tuple[PChartPoint, ...]] = {}
+    rows = []
+    findings: list[Finding] = []
+    for modality in MODALITIES:
+        if modality not in grouped.index.get_level_values(0):
+            continue
+        mine = grouped.loc[modality].reindex(months, fill_value=0)
+        rows.extend({"month": str(m), "modality": modality, "treatments": int(n)} for m, n in zip(months, mine["size"]))
+        done = mine.loc[judged]
+        chart = p_chart(done["sum"].astype(int).tolist(), done["size"].astype(int).tolist(),
+                        labels=[str(m) for m in judged])
+        charts[modality] = chart
+        open_points[modality] = tuple(
+            PChartPoint(str(m), int(mine.loc[m, "sum"]), int(mine.loc[m, "size"]),
+                        float(mine.loc[m, "sum"] / mine.loc[m, "size"]) if mine.loc[m, "size"] else None,
+                        None, None, False, "follow-up open") for m in months if m not in judged)
+        findings.extend(_signal_findings(effect, modality, chart))
+    pooled = frame["clinic"].nunique() > 1
+    if not any(f.weight > 0.5 for f in findings):
+        where = " (all clinics pooled: choose one clinic to check it on its own)" if pooled else ""
+        per_month = [p.total for c in charts.values() for p in c.points if p.total]
+        thin = not per_month or float(np.median(per_month)) < SMALL_N
+        text = (f"No month's {effect} rate fell outside its control limits, and no shift or trend rule fired: the "
+                f"process looks stable{where}.")
+        if thin:
+            text += f" With fewer than {SMALL_N} treatments in a typical month, only very large changes would show."
+        findings.append(Finding(effect, text, 0.3, thin))
+    still_open = len(months) - len(judged)
+    if still_open:
+        findings.append(Finding(effect, f"The last {still_open} month(s) are shown but not judged: {effect} can appear "
+                                        f"up to {FOLLOW_UP_DAYS} days after treatment, and the records are complete only "
+                                        f"to {follow_up_until:%Y-%m-%d}.", 0.2))
+    return MonthlyTrend(effect, charts, pd.DataFrame(rows), tuple(findings), open_points, follow_up_until)
+
+
+def _signal_findings(effect: str, modality: str, chart: PChart) -> list[Finding]:
+    out = []
+    outside = [p for p in chart.points if p.signal]
+    for p in outside[-3:]:
+        side = "above" if p.rate is not None and p.upper is not None and p.rate > p.upper else "below"
+        out.append(Finding(effect, f"In {p.label}, {effect} after {modality} treatment was {wording.pct(p.rate)} "
+                                   f"({p.events} of {p.total}), {side} the control limits "
+                                   f"({wording.pct_range(p.lower, p.upper)}; average {wording.pct(chart.centre)}).",
+                           1.2 if side == "above" else 0.6))
+    runs = [p for p in chart.points if p.rule in ("shift", "trend")]
+    if runs:
+        rule = runs[-1].rule
+        span = [p.label for p in chart.points if p.rule == rule]
+        what = "sat on one side of the average" if rule == "shift" else "kept rising or falling"
+        out.append(Finding(effect, f"After {modality} treatment, the monthly {effect} rate {what} for 7 or more "
+                                   f"months in a row (up to {span[-1]}): a {rule} worth looking into.", 0.9))
+    return out
+
+
+# --- clinics and practitioners: funnel plots --------------------------------------------------------
+
+@dataclass(frozen=True)
+class FunnelComparison:
+    """Each clinic's or practitioner's case-mix-adjusted rate (observed / expected) against its size."""
+
+    unit: str
+    effect: str
+    funnel: Funnel
+    findings: tuple[Finding, ...]
+    side_effects_recorded: bool = True
+
+    @property
+    def recorded(self) -> bool:
+        """False when side effects or the unit's names were never recorded."""
+        return self.side_effects_recorded and any(u.name != NOT_RECORDED for u in self.funnel.units)
+
+
+def funnel(records: Records, unit: str = "clinic", effect: str = "hyperpigmentation") -> FunnelComparison:
+    """Funnel plot (Spiegelhalter 2005) of O/E per ``unit``, expected counts by modality x Fitzpatrick type.
+
+    A unit outside the limits with fewer than 5 expected events is reported as too small to judge:
+    the published interpolated limits flag small units too easily.
+    """
+    frame = with_effect_flags(records, [unit, "modality", "fitzpatrick_type"])
+    label = unit.replace("_", " ")
+    if not records.side_effects_recorded:
+        empty = funnel_plot(pd.DataFrame(columns=["name", "treatments", "observed", "expected"]))
+        return FunnelComparison(unit, effect, empty, not_recorded(effect), side_effects_recorded=False)
+    if frame.empty or frame[unit].isna().all():
+        empty = funnel_plot(pd.DataFrame(columns=["name", "treatments", "observed", "expected"]))
+        return FunnelComparison(unit, effect, empty, (Finding(effect, f"No {label} is recorded in this selection.",
+                                                              0, True),))
+    groups = expected_counts(frame, unit, ["modality", "fitzpatrick_type"], effect)
+    result = funnel_plot(groups)
+    named = [u for u in result.units if u.name != NOT_RECORDED]
+    findings = []
+    if len(named) < 2:
+        findings.append(Finding(effect, f"Only one {label} in this selection, so there is nothing to compare it with.",
+                                0.1, True))
+    for u in named if len(named) >= 2 else []:
+        if u.outside is None or u.ratio is None:
+            continue
+        judged = u.expected >= SMALL_EXPECTED and u.treatments >= SMALL_N
+        direction = "more" if u.ratio > 1 else "less"
+        text = (f"{label.capitalize()} {u.name}: {u.observed} {effect} events where {u.expected:.1f} were expected "
+                f"for its mix of modalities and skin types ({wording.times(u.ratio)} the expected; {u.outside} limit)")
+        if not judged:
+            findings.append(Finding(effect, text + ", but with so few expected events this is too small to judge.",
+                                    0.2, True))
+        elif "99.8" in u.outside:
+            findings.append(Finding(effect, text + f": {direction} often than chance would plausibly explain.",
+                                    1.3 if u.ratio > 1 else 0.7))
+        else:
+            findings.append(Finding(effect, text + f": worth a look, though with {len(named)} {label}s about one in "
+                                    "20 falls outside the 95 % limits by chance alone.", 0.6 if u.ratio > 1 else 0.4))
+    if len(named) >= 2 and not findings:
+        thin = sum(u.expected for u in named) < SMALL_EXPECTED * len(named)
+        text = (f"Every {label} lies within the 95 % limits for {effect}, after allowing for its mix of modalities "
+                "and skin types.")
+        if thin:
+            text += f" With fewer than {SMALL_EXPECTED} expected events per {label}, this is too few to conclude from."
+        findings.append(Finding(effect, text, 0.4, thin))
+    missing = next((u for u in result.units if u.name == NOT_RECORDED), None)
+    if missing is not None:
+        findings.append(Finding(effect, f"{missing.treatments} treatment(s) have no {label} recorded; they count in the "
+                                        f"expected rates but are not judged as a {label}.", 0.1))
+    return FunnelComparison(unit, effect, result, tuple(findings))
