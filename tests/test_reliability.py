@@ -74,14 +74,14 @@ def cli_import(url: str, files: tuple[Path, Path], name: str, env: dict[str, str
 # is written (with LASERDASH_SQL_ROWS=1: every row too), so the kill lands mid-transaction every time.
 _PAUSED_IMPORT = """
 import sys, time
-from analysis.records import tables
-original = tables._write_blob
+from analysis.records import db
+original = db._write_blob
 def paused(conn, dataset_id, version, kind, rows, data):
     original(conn, dataset_id, version, kind, rows, data)
     if kind == "outcomes":
         print("inside the transaction", flush=True)
         time.sleep(600)
-tables._write_blob = paused
+db._write_blob = paused
 from analysis.cli import main
 sys.exit(main(sys.argv[1:]))
 """

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from analysis.records import store as store_module
-from analysis.records import tables as tables_module
+from analysis.records import db as tables_module
 from analysis.records.ingest import SourceFile, import_files
 from analysis.records.store import (
     DatasetNotFound,
@@ -20,7 +20,7 @@ from analysis.records.store import (
     is_valid_dataset_id,
     new_dataset_id,
 )
-from analysis.records.tables import datasets_table, metadata
+from analysis.records.db import datasets_table, metadata
 
 
 def imported(corpus, outcomes: str, *side: str):

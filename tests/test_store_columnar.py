@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from analysis.records import schema
 from analysis.records import store as store_module
-from analysis.records import tables as tables_module
+from analysis.records import db as tables_module
 from analysis.records.ingest import SourceFile, import_files
 from analysis.records.store import (
     SAMPLE_OUTCOMES,
@@ -26,7 +26,7 @@ from analysis.records.store import (
     Store,
     StoreError,
 )
-from analysis.records.tables import (
+from analysis.records.db import (
     blobs_table,
     datasets_table,
     metadata,
@@ -263,7 +263,7 @@ def test_a_damaged_copy_falls_back_to_the_rows(store, corpus, caplog):
     expected = rows_as_before(store, info.id)
     with store.engine.begin() as conn:
         conn.execute(blobs_table.update().where(blobs_table.c.kind == "outcomes").values(data=b"not parquet"))
-    with caplog.at_level(logging.WARNING, logger="analysis.records.tables"):
+    with caplog.at_level(logging.WARNING, logger="analysis.records.db"):
         records = store.load(info.id)
     assert "cannot be read" in caplog.text
     assert_identical(records.outcomes, expected[0])
@@ -385,7 +385,7 @@ def test_a_damaged_copy_without_rows_is_a_clear_error(copies_only, corpus, caplo
     with copies_only.engine.begin() as conn:
         conn.execute(blobs_table.update().where((blobs_table.c.kind == "side_effects")
                                                 & (blobs_table.c.dataset_id == info.id)).values(data=b"not parquet"))
-    with caplog.at_level(logging.WARNING, logger="analysis.records.tables"):
+    with caplog.at_level(logging.WARNING, logger="analysis.records.db"):
         with pytest.raises(StoreError, match="records of dataset 'D' cannot be read.*import its files again"):
             copies_only.load(info.id)
     assert "cannot be read" in caplog.text

@@ -226,13 +226,28 @@ def import_files(outcomes: SourceFile, side_effects: SourceFile | list[SourceFil
         side_plans.append(side_plan)
     # The side-effect files are checked in a thread while the outcomes are: most of the work is Arrow's,
     # which releases the GIL, so the two cores share it.
+    # Each side effect's treatment is looked up among all the outcome rows' ids there too, as soon as the
+    # ids are known; the few ids of rejected rows are dealt with afterwards (_check_orphans).
     side_logs = [ProblemLog(t.file, t.rows) for t in side_tables]
+    outcome_ids: Future[pa.Array] = Future()
+
+    def check_side(table: RawTable, side_plan: ColumnPlan, log: ProblemLog) -> tuple[pa.Table, np.ndarray]:
+        side = validate.side_effects(table, side_plan, log)
+        ids = outcome_ids.result()
+        listed = pc.is_in(side.column("treatment_id"), value_set=ids.cast(pa.string()))
+        return side, listed.to_numpy(zero_copy_only=False)
+
     with ThreadPoolExecutor(max_workers=1) as pool:
-        side_jobs = [pool.submit(validate.side_effects, t, p, log) for t, p, log in zip(side_tables, side_plans, side_logs)]
+        side_jobs = [pool.submit(check_side, t, p, log) for t, p, log in zip(side_tables, side_plans, side_logs)]
         notes: list[str] = []
         _note_columns(out_table, plan, notes)
         problems = ProblemLog(out_table.file, out_table.rows)
-        records, flag_effects, ids_refused = validate.outcomes(out_table, plan, options.date_order, problems, notes)
+        try:
+            records, flag_effects, ids_refused = validate.outcomes(out_table, plan, options.date_order, problems,
+                                                                   notes, ids_known=outcome_ids.set_result)
+        finally:
+            if not outcome_ids.done():  # refused before the ids were known: the side checks stop there
+                outcome_ids.set_exception(ImportProblem(out_table.file, "not imported."))
         _add_malformed(out_table, problems, _has_identifiers(out_table, plan) or ids_refused)
         if records.num_rows == 0:
             first = problems.frame().head(3)
@@ -248,41 +263,45 @@ def import_files(outcomes: SourceFile, side_effects: SourceFile | list[SourceFil
     sha = hashed.result()
     summaries = [_summary(out_table, "outcomes", sha, plan, records.num_rows, problems)]
     all_problems = [problems.frame()]
-    rejected_rows = {out_table.file: _rejected(out_table, problems, plan, ids_refused)}
+    rejected_rows = {out_table.file: _rejected(out_table, problems, all_problems[0], plan, ids_refused)}
     if flag_effects.num_rows:
         notes.append(_flag_note(out_table.file, flag_effects.num_rows, plan))
     side_parts = [flag_effects]
-    known_ids = records.column("treatment_id")
-    for table, side_plan, side, side_problems in zip(side_tables, side_plans, sides, side_logs):
+    for table, side_plan, (side, listed), side_problems in zip(side_tables, side_plans, sides, side_logs):
         _note_columns(table, side_plan, notes)
-        _check_orphans(side, known_ids, out_table, plan, problems, side_plan, side_problems)
+        _check_orphans(side, listed, out_table, outcome_ids.result(), problems, side_plan, side_problems)
         side_ids_refused = _side_ids_refused(table, notes)
         _add_malformed(table, side_problems, _has_identifiers(table, side_plan) or side_ids_refused)
         kept = side.filter(pa.array(~side_problems.rejected)) if side_problems.rejected.any() else side
         side_parts.append(kept)
         summaries.append(_summary(table, "side_effects", sha, side_plan, kept.num_rows, side_problems))
         all_problems.append(side_problems.frame())
-        rejected_rows[table.file] = _rejected(table, side_problems, None, side_ids_refused)
+        rejected_rows[table.file] = _rejected(table, side_problems, all_problems[-1], None, side_ids_refused)
     side_effects_table = validate.concat(side_parts, "side_effects")
     report = _report([out_table, *side_tables], summaries, notes, all_problems, rejected_rows, records.num_rows,
                      side_effects_table.num_rows)
     return ImportResult.from_tables(records, side_effects_table, report, sources, parquet)
 
 
-def _check_orphans(side: pa.Table, known_ids: pa.ChunkedArray, out_table: RawTable, out_plan: ColumnPlan,
+def _check_orphans(side: pa.Table, listed: np.ndarray, out_table: RawTable, outcome_ids: pa.Array,
                    out_problems: ProblemLog, side_plan: ColumnPlan, problems: ProblemLog) -> None:
     """A side effect must follow a treatment that was imported: say so, and whether that treatment's row
-    was rejected (naming it)."""
+    was rejected (naming it). ``listed``: which side effects' ids are among all the outcome rows' ids."""
     ids = side.column("treatment_id")
-    orphan = pc.and_(ids.is_valid(), pc.invert(pc.is_in(ids, value_set=known_ids))).to_numpy()
-    if not orphan.any():
-        return
+    orphan = ~listed & ids.is_valid().to_numpy(zero_copy_only=False)
     rejected = out_problems.rejected
     rejected_id_rows: dict[str, int] = {}
     if rejected.any():
-        header = {v: k for k, v in out_plan.mapping.items()}["treatment_id"]
-        rejected_ids = clean_text(out_table.frame[header].iloc[np.flatnonzero(rejected)].astype(str))
-        rejected_id_rows = dict(zip(rejected_ids, out_table.rows[rejected]))
+        rejected_ids = outcome_ids.filter(pa.array(rejected)).cast(pa.string())
+        rejected_id_rows = dict(zip(rejected_ids.to_pylist(), out_table.rows[rejected]))
+        candidates = pc.unique(rejected_ids.drop_null())
+        # an id that also has an accepted row (a repeated id's first row) is imported
+        also_accepted = pc.and_(pc.is_in(outcome_ids.cast(pa.string()), value_set=candidates), pa.array(~rejected))
+        gone = pc.filter(candidates, pc.invert(pc.is_in(candidates, value_set=outcome_ids.cast(pa.string())
+                                                          .filter(also_accepted))))
+        orphan |= pc.is_in(ids, value_set=gone).to_numpy(zero_copy_only=False)
+    if not orphan.any():
+        return
     values = ids.to_numpy(zero_copy_only=False)
     reasons = np.full(len(values), None, dtype=object)
     where = np.flatnonzero(orphan)
@@ -359,18 +378,27 @@ def _patient_id_headers(table: RawTable, plan: ColumnPlan) -> list[str]:
     return [h for h, c in plan.mapping.items() if c == "patient_id" and h in table.frame.columns]
 
 
-def _rejected(table: RawTable, problems: ProblemLog, plan: ColumnPlan | None, ids_refused: bool) -> pd.DataFrame:
+def _joined_by_row(rows: np.ndarray, texts: np.ndarray) -> pd.Series:
+    """The texts of each row joined with '; ' (in the order given), indexed by row in ascending order."""
+    order = np.argsort(rows, kind="stable")
+    rows, texts = rows[order], texts[order]
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+    ends = np.r_[starts[1:], len(rows)]
+    return pd.Series([texts[a] if b - a == 1 else "; ".join(texts[a:b]) for a, b in zip(starts, ends)],
+                     index=rows[starts], dtype=object)
+
+
+def _rejected(table: RawTable, problems: ProblemLog, found: pd.DataFrame, plan: ColumnPlan | None,
+              ids_refused: bool) -> pd.DataFrame:
     """The rejected rows as they were in the file (minus identifier columns), with row number and reasons.
 
     Patient ids are treated as in the accepted rows: when the import refused the column (it holds e-mail
-    addresses or phone numbers) it is left blank, and any such value is blanked in any case. ``plan`` is
-    the file's column plan (None: as an outcome file would be read)."""
-    found = problems.frame()
+    addresses or phone numbers) it is left blank, and any such value is blanked in any case. ``found``:
+    the file's problems; ``plan``: its column plan (None: as an outcome file would be read)."""
     found = found[found["severity"] == "rejected"]
     if found.empty:
         return pd.DataFrame(columns=["row", "problems"])
-    reasons = (found.assign(text=found["column"] + ": " + found["reason"])
-               .groupby("row")["text"].agg("; ".join))
+    reasons = _joined_by_row(found["row"].to_numpy(), (found["column"] + ": " + found["reason"]).to_numpy(object))
     default = plan_columns(list(table.frame.columns), "outcomes")
     keep = [c for c in table.frame.columns if c not in default.identifiers]
     rows = table.frame.loc[problems.rejected, keep].copy()

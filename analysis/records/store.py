@@ -14,7 +14,7 @@ several times longer). Datasets stored by older versions have rows only: they lo
 and get their columnar copy on that first load.
 
 The tables themselves, what their keys and constraints allow, the row inserts and the columnar
-copies are :mod:`analysis.records.tables`; this module decides when each is written or read.
+copies are :mod:`analysis.records.db`; this module decides when each is written or read.
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from analysis.records import columnar, schema, tables
+from analysis.records import columnar, db, schema
 from analysis.records.ingest import ImportProblem, ImportResult, SourceFile
-from analysis.records.tables import (blobs_table, column_maps_table, datasets_table, meta_table, metadata,
+from analysis.records.db import (blobs_table, column_maps_table, datasets_table, meta_table, metadata,
                                      outcomes_table, side_effects_table, sources_table)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -264,7 +264,7 @@ class Store:
         check_records(arrow["outcomes"], arrow["side_effects"])
         # Encoded before the transaction (or during the import, in the background), so other writers wait only
         # for the few inserts below.
-        copies = tables._encode_copies(arrow["outcomes"], arrow["side_effects"],
+        copies = db._encode_copies(arrow["outcomes"], arrow["side_effects"],
                                        {kind: result.parquet(kind) for kind in arrow})
         dataset_id = new_dataset_id()
         now = datetime.now(timezone.utc)
@@ -288,10 +288,10 @@ class Store:
                      "rows_read": f.rows_read, "rows_accepted": f.rows_accepted,
                      "rows_rejected": f.rows_rejected} for f in report.files])
                 if self.sql_rows:
-                    tables._insert_frame(conn, outcomes_table, result.outcomes, dataset_id, schema.OUTCOME_NAMES)
-                    tables._insert_frame(conn, side_effects_table, result.side_effects, dataset_id,
+                    db._insert_frame(conn, outcomes_table, result.outcomes, dataset_id, schema.OUTCOME_NAMES)
+                    db._insert_frame(conn, side_effects_table, result.side_effects, dataset_id,
                                          _SIDE_EFFECT_COLUMNS)
-                tables._write_blobs(conn, dataset_id, 1, copies)
+                db._write_blobs(conn, dataset_id, 1, copies)
         except sa.exc.IntegrityError:
             raise
         except sa.exc.SQLAlchemyError as exc:
@@ -373,7 +373,7 @@ class Store:
             raise DatasetNotFound(dataset_id)
         with self._errors(), self.engine.connect() as conn:
             expected = {"outcomes": info.treatments, "side_effects": info.side_effects}
-            copied = tables._read_blobs(conn, info.id, info.version, expected) if self._blobs else None
+            copied = db._read_blobs(conn, info.id, info.version, expected) if self._blobs else None
             outcomes, side_effects = copied or self._load_rows(conn, dataset_id)
         if copied is None:
             if (len(outcomes), len(side_effects)) != (info.treatments, info.side_effects):
@@ -413,7 +413,7 @@ class Store:
                         if conn.dialect.name == "postgresql":
                             conn.exec_driver_sql("SET LOCAL lock_timeout = '2s'")
                         conn.execute(blobs_table.delete().where(blobs_table.c.dataset_id == info.id))
-                        tables._write_blobs(conn, info.id, info.version, tables._encode_copies(outcomes, side_effects))
+                        db._write_blobs(conn, info.id, info.version, db._encode_copies(outcomes, side_effects))
                 finally:
                     _sqlite_pragma(conn, f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
         except sa.exc.SQLAlchemyError as exc:
@@ -482,9 +482,9 @@ def _env_flag(name: str) -> bool:
 
 def check_records(outcomes: pd.DataFrame | pa.Table, side_effects: pd.DataFrame | pa.Table) -> None:
     """Refuse records the store's schema does not allow (what the row tables' keys and constraints
-    enforce; see :func:`analysis.records.tables.refusal`). Takes frames or tables of canonical values.
+    enforce; see :func:`analysis.records.db.refusal`). Takes frames or tables of canonical values.
     Raises :class:`RecordsRefused`."""
-    reason = tables.refusal(outcomes, side_effects)
+    reason = db.refusal(outcomes, side_effects)
     if reason is not None:
         raise RecordsRefused(reason)
 

@@ -11,6 +11,8 @@ Arrow tables of the canonical values :mod:`analysis.records.columnar` stores, re
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -38,10 +40,11 @@ from analysis.records.read import RawTable
 Distinct = tuple[np.ndarray, pd.Series]  # each row's position in the distinct values, and those values
 
 
-def outcomes(table: RawTable, plan: ColumnPlan, date_order: DateOrder, problems: ProblemLog,
-             notes: list[str]) -> tuple[pa.Table, pa.Table, bool]:
+def outcomes(table: RawTable, plan: ColumnPlan, date_order: DateOrder, problems: ProblemLog, notes: list[str],
+             ids_known: Callable[[pa.Array], object] | None = None) -> tuple[pa.Table, pa.Table, bool]:
     """The accepted outcome records, the side effects of the flag columns, and whether the patient id
-    column was refused (it held e-mail addresses, phone numbers or names). Problems go in ``problems``."""
+    column was refused (it held e-mail addresses, phone numbers or names). Problems go in ``problems``.
+    ``ids_known`` is called with every row's treatment id (cleaned; rejected rows' too) as soon as they are."""
     frame = table.frame
     by_name = {v: k for k, v in plan.mapping.items()}
     decimal_comma = table.delimiter != ","
@@ -60,6 +63,8 @@ def outcomes(table: RawTable, plan: ColumnPlan, date_order: DateOrder, problems:
             out[col.name] = _text(raw, encoded)
             if encoded is not None:
                 raw_of[col.name] = encoded
+            if col.name == "treatment_id" and ids_known is not None:
+                ids_known(out[col.name])
             continue
         indices, distinct = raw_of[col.name] = _distinct(raw)
         probe = ProblemLog(table.file, np.arange(len(distinct)))
