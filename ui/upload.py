@@ -192,10 +192,10 @@ def _recognise(source: SourceFile) -> _FileInfo:
         table = read_table(source)
     except ImportProblem as exc:
         return _FileInfo(source.name, None, 0, (), "", "", 0, str(exc))
-    headers = tuple(table.frame.columns)
+    headers = tuple(table.headers)
     kind = detect_kind(list(headers))
     flags = len(plan_columns(list(headers), "outcomes").flags) if kind == "outcomes" else 0
-    return _FileInfo(source.name, kind, len(table.frame) + len(table.malformed), headers, table.encoding,
+    return _FileInfo(source.name, kind, table.num_rows + len(table.malformed), headers, table.encoding,
                      table.delimiter, flags, None)
 
 

@@ -15,6 +15,7 @@ import hashlib
 import io
 import re
 import warnings
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from analysis.records import schema
@@ -47,15 +49,43 @@ class SourceFile:
 
 @dataclass(frozen=True)
 class RawTable:
-    """A CSV split into cells, all still text. ``rows`` holds the spreadsheet row number of each record."""
+    """A file split into cells, all still text: one Arrow column per header (plain, or dictionary-encoded
+    when the reader was asked to), blank rows left out. ``rows`` holds the spreadsheet row number of each
+    record; ``malformed`` the rows that could not be split into the header's columns."""
 
     file: str
-    frame: pd.DataFrame
+    cells: pa.Table
     rows: np.ndarray
     encoding: str
     delimiter: str
     malformed: pd.DataFrame  # row, value, reason for records with the wrong number of fields
     blank_rows: int
+
+    @property
+    def headers(self) -> list[str]:
+        return list(self.cells.column_names)
+
+    @property
+    def num_rows(self) -> int:
+        return self.cells.num_rows
+
+    def column(self, header: str) -> pa.ChunkedArray:
+        """A column's cells (text, or dictionary-encoded text)."""
+        return self.cells.column(self.headers.index(header))
+
+    def frame_of(self, mask: np.ndarray | None = None, headers: list[str] | None = None) -> pd.DataFrame:
+        """The cells of some rows (all by default) and columns as a frame of text."""
+        cells = self.cells if headers is None else self.cells.select([self.headers.index(h) for h in headers])
+        if mask is not None:
+            cells = cells.filter(pa.array(mask))
+        plain = pa.table([c.cast(pa.large_string()) if pa.types.is_dictionary(c.type) else c for c in cells.columns],
+                         names=cells.column_names)
+        return plain.to_pandas()
+
+    @cached_property
+    def frame(self) -> pd.DataFrame:
+        """Every cell, as a frame of text."""
+        return self.frame_of()
 
 
 
@@ -135,16 +165,23 @@ def sniff_delimiter(header_line: str) -> str:
     return best if counts[best] > 0 else ","
 
 
-def read_table(source: SourceFile) -> RawTable:
-    """Decode and split a CSV file into a frame of text cells with spreadsheet row numbers."""
-    utf8 = _read_utf8(source) if BYTES_PATH else None
+Encode = Callable[[list[str]], Collection[str]]
+
+
+def read_table(source: SourceFile, encode: Encode | None = None) -> RawTable:
+    """Decode and split a CSV file into columns of text cells with spreadsheet row numbers.
+
+    ``encode`` is given the headers and names the columns to dictionary-encode as they are read (those
+    that repeat few values: the reader then does what checking each distinct value once needs, on
+    both cores); plain files read by pyarrow honour it, others are read as plain text."""
+    utf8 = _read_utf8(source, encode) if BYTES_PATH else None
     if utf8 is not None:  # what the branch below gives for this file, without decoding it to Python text
-        frame, encoding, delimiter, first_line = utf8
+        cells, encoding, delimiter, first_line = utf8
         malformed = pd.DataFrame(columns=["row", "value", "reason"])
-        rows = np.arange(2, len(frame) + 2)
+        rows = np.arange(2, cells.num_rows + 2)
     else:
-        frame, rows, malformed, encoding, delimiter, first_line = _read_decoded(source)
-    headers = [str(h).strip() for h in frame.columns]
+        cells, rows, malformed, encoding, delimiter, first_line = _read_decoded(source, encode)
+    headers = [str(h).strip() for h in cells.column_names]
     if len(headers) < 2:
         line = first_line.strip()
         shown = "(not shown: it may identify a patient)" if schema.identifying(line) or "@" in line else f"'{clip(line)}'"
@@ -156,36 +193,46 @@ def read_table(source: SourceFile) -> RawTable:
     if untitled:
         # Excel often leaves trailing empty header cells; drop those columns when they hold nothing.
         # Columns are addressed by position: several blank headers would otherwise share one name.
-        frame = frame.copy()
-        frame.columns = [f"\x00{i}" if i in untitled else h for i, h in enumerate(headers)]
-        holding = [i for i in untitled if (frame.iloc[:, i].astype(str).str.strip() != "").any()]
+        holding = [i for i in untitled
+                   if (_text_series(cells.column(i)).str.strip() != "").any()]
         if holding:
             raise ImportProblem(source.name, "a column with data has no header "
                                 f"(column {', '.join(str(i + 1) for i in holding)}).",
                                 "Give every column a name in the first row.")
-        frame = frame.iloc[:, [i for i in range(len(headers)) if i not in untitled]]
+        cells = cells.select([i for i in range(len(headers)) if i not in untitled])
         headers = [h for i, h in enumerate(headers) if i not in untitled]
         if len(headers) < 2:
             raise ImportProblem(source.name, "only one column with a header was found, so this does not look like "
                                 "a CSV export.", "Export the records as CSV with a header row.")
-    frame.columns = headers
+    cells = cells.rename_columns(headers)
     duplicated = sorted({h for h in headers if headers.count(h) > 1})
     if duplicated:
         raise ImportProblem(source.name, f"the header names {', '.join(repr(h) for h in duplicated)} "
                             "more than once.", "Give each column a distinct name.")
-    blank = _blank_rows(frame)
+    blank = _blank_rows(cells)
     blank_rows = int(blank.sum())
     if blank_rows:
-        frame = frame.loc[~blank].reset_index(drop=True)
+        cells = cells.filter(pa.array(~blank))
         rows = rows[~blank]
-    if len(frame) == 0 and malformed.empty:
+    if cells.num_rows == 0 and malformed.empty:
         raise ImportProblem(source.name, "the file has a header row but no data rows.",
                             "Export the records again, including the data.")
-    return RawTable(source.name, frame, rows, encoding, delimiter, malformed, blank_rows)
+    return RawTable(source.name, cells, rows, encoding, delimiter, malformed, blank_rows)
 
 
-def _read_decoded(source: SourceFile) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, str, str, str]:
-    """Decode the file to text and split it: frame, row numbers, malformed rows, encoding, delimiter, first line."""
+def _text_series(column: pa.ChunkedArray) -> pd.Series:
+    return column.cast(pa.large_string()).to_pandas() if pa.types.is_dictionary(column.type) else column.to_pandas()
+
+
+def _from_frame(frame: pd.DataFrame) -> pa.Table:
+    """A frame of text cells (from pandas' or Python's CSV reader) as a table of text columns."""
+    return pa.table([pa.array(frame.iloc[:, i].astype(str).to_numpy(dtype=object), pa.large_string())
+                     for i in range(frame.shape[1])], names=[str(c) for c in frame.columns])
+
+
+def _read_decoded(source: SourceFile, encode: Encode | None = None
+                  ) -> tuple[pa.Table, np.ndarray, pd.DataFrame, str, str, str]:
+    """Decode the file to text and split it: cells, row numbers, malformed rows, encoding, delimiter, first line."""
     text, encoding = decode(source)
     text = text.lstrip("\ufeff")
     end = text.find("\n")
@@ -193,9 +240,9 @@ def _read_decoded(source: SourceFile) -> tuple[pd.DataFrame, np.ndarray, pd.Data
     delimiter = sniff_delimiter(first_line)
     # Plain UTF-8 files are already the bytes pyarrow and the line scan need; others are encoded once.
     data = source.data if encoding == "UTF-8" else _utf8(text)
-    frame = _read_arrow(text, data, first_line, delimiter)
-    if frame is not None:  # exactly what the branch below gives for this file, only faster
-        return frame, np.arange(2, len(frame) + 2), pd.DataFrame(columns=["row", "value", "reason"]), encoding, \
+    cells = _read_arrow(text, data, first_line, delimiter, encode=encode)
+    if cells is not None:  # exactly what the branch below gives for this file, only faster
+        return cells, np.arange(2, cells.num_rows + 2), pd.DataFrame(columns=["row", "value", "reason"]), encoding, \
             delimiter, first_line
     try:
         if _may_have_extra_fields(text, first_line, delimiter, data):
@@ -205,16 +252,16 @@ def _read_decoded(source: SourceFile) -> tuple[pd.DataFrame, np.ndarray, pd.Data
         rows = np.arange(2, len(frame) + 2)
     except (pd.errors.ParserError, csv.Error, ValueError):
         frame, rows, malformed = _read_tolerant(text, delimiter, source.name)
-    return frame, rows, malformed, encoding, delimiter, first_line
+    return _from_frame(frame), rows, malformed, encoding, delimiter, first_line
 
 
 #: Read plain UTF-8 files from their bytes (:func:`_read_utf8`); tests switch it off to compare.
 BYTES_PATH = True
 
 
-def _read_utf8(source: SourceFile) -> tuple[pd.DataFrame, str, str, str] | None:
+def _read_utf8(source: SourceFile, encode: Encode | None = None) -> tuple[pa.Table, str, str, str] | None:
     """For a file :func:`decode` reads as UTF-8 (with or without BOM) and :func:`_read_arrow` can read: the
-    frame, encoding name, delimiter and first line, from the bytes (pyarrow checks the UTF-8 as it reads),
+    cells, encoding name, delimiter and first line, from the bytes (pyarrow checks the UTF-8 as it reads),
     without decoding a million rows into one Python string first. None for any other file."""
     data = source.data
     # decode()'s refusals (and UTF-16) are for the decoding path to give
@@ -241,20 +288,32 @@ def _read_utf8(source: SourceFile) -> tuple[pd.DataFrame, str, str, str] | None:
     while data.startswith(_BOM, start):  # (no copy of the bytes after the marks)
         start += len(_BOM)
     delimiter = sniff_delimiter(first_line)
-    frame = _read_arrow(None, data, first_line, delimiter, start)
-    if frame is None:
+    cells = _read_arrow(None, data, first_line, delimiter, start, encode)
+    if cells is None:
         return None
-    return frame, "UTF-8 with BOM" if bom else "UTF-8", delimiter, first_line
+    return cells, "UTF-8 with BOM" if bom else "UTF-8", delimiter, first_line
 
 
-def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
+def _blank_rows(cells: pa.Table) -> np.ndarray:
     """Rows whose every cell is empty (column by column, stopping once no row can be blank)."""
-    blank = np.ones(len(frame), dtype=bool)
-    for name in range(frame.shape[1]):
+    blank = np.ones(cells.num_rows, dtype=bool)
+    for column in cells.columns:
         if not blank.any():
             break
-        blank &= (frame.iloc[:, name] == "").to_numpy(dtype=bool)
+        blank &= _empty(column)
     return blank
+
+
+def _empty(column: pa.ChunkedArray) -> np.ndarray:
+    """Which cells are empty text (a dictionary-encoded column is looked at once per distinct value)."""
+    parts = []
+    for chunk in column.chunks:
+        if isinstance(chunk, pa.DictionaryArray):
+            empty = pc.equal(chunk.dictionary, "").to_numpy(zero_copy_only=False)
+            parts.append(empty[chunk.indices.to_numpy(zero_copy_only=False)])
+        else:
+            parts.append(pc.equal(chunk, "").to_numpy(zero_copy_only=False))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
 
 
 def _utf8(text: str) -> bytes | None:
@@ -310,14 +369,15 @@ _ARROW_PARSE = dict(quote_char=False, double_quote=False, escape_char=False, new
 
 
 def _read_arrow(text: str | None, data: bytes | None, first_line: str, delimiter: str,
-                start: int = 0) -> pd.DataFrame | None:
+                start: int = 0, encode: Encode | None = None) -> pa.Table | None:
     """What the pre-scan and :func:`_read_fast` give, read by pyarrow (several times faster at a million
     rows), for the files where the readers provably agree: no quote character, no NUL, no carriage
     return outside CRLF, and every line with the header's number of fields (blank lines are rows of
     empty cells in both). Without quotes a line with too many delimiters is a row with too many
     fields, which pyarrow refuses, so a frame returned here is one the pre-scan lets through.
     Returns None for any other file, which then takes the old way. ``start``: where the text begins in
-    ``data`` (after byte-order marks, which hold no quote, NUL or carriage return)."""
+    ``data`` (after byte-order marks, which hold no quote, NUL or carriage return); ``encode``: see
+    :func:`read_table`."""
     if (data is None or b'"' in data or b"\x00" in data
             or (b"\r" in data and data.count(b"\r") != data.count(b"\r\n"))):
         return None
@@ -335,20 +395,24 @@ def _read_arrow(text: str | None, data: bytes | None, first_line: str, delimiter
     if len(header) != len(names):
         return None
     columns = [f"c{i}" for i in range(len(names))]
+    encoded = set(encode([str(n).strip() for n in names])) if encode else set()
+    types = {c: _DICTIONARY if str(n).strip() in encoded else pa.large_string() for c, n in zip(columns, names)}
     try:
         table = pacsv.read_csv(
             pa.py_buffer(data).slice(start),
-            read_options=pacsv.ReadOptions(column_names=columns, block_size=_ARROW_BLOCK),
+            read_options=pacsv.ReadOptions(column_names=columns, block_size=_ARROW_BLOCK, skip_rows=1),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, **_ARROW_PARSE),
-            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(columns, pa.large_string()),
-                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+            convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False,
+                                                 quoted_strings_can_be_null=False))
     except (pa.ArrowException, ValueError):  # a row with too few fields, or anything unexpected
         return None
-    if table.num_rows < 2 or [table.column(i)[0].as_py() for i in range(len(columns))] != header:
+    if table.num_rows < 1:
         return None
-    frame = table.slice(1).to_pandas()
-    frame.columns = names
-    return frame
+    # Without quotes the header line splits at each delimiter: its fields are ``header`` (checked above).
+    return table.rename_columns([str(n) for n in names])
+
+
+_DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 
 
 def _read_fast(text: str, delimiter: str) -> pd.DataFrame:

@@ -45,10 +45,9 @@ def outcomes(table: RawTable, plan: ColumnPlan, date_order: DateOrder, problems:
     """The accepted outcome records, the side effects of the flag columns, and whether the patient id
     column was refused (it held e-mail addresses, phone numbers or names). Problems go in ``problems``.
     ``ids_known`` is called with every row's treatment id (cleaned; rejected rows' too) as soon as they are."""
-    frame = table.frame
     by_name = {v: k for k, v in plan.mapping.items()}
     decimal_comma = table.delimiter != ","
-    n = len(frame)
+    n = table.num_rows
     out: dict[str, pa.Array] = {}
     raw_of: dict[str, Distinct] = {}
     for col in schema.OUTCOME_COLUMNS:
@@ -57,7 +56,7 @@ def outcomes(table: RawTable, plan: ColumnPlan, date_order: DateOrder, problems:
         if header is None and col.type in ("text", "number", "integer", "modality"):
             out[col.name] = pa.nulls(n, columnar.arrow_type(col.name))  # what blank cells give
             continue
-        raw = _raw(frame, header) if header else pa.chunked_array([pa.repeat("", n)])
+        raw = _raw(table, header) if header else pa.chunked_array([pa.repeat("", n)])
         if col.type == "text":
             encoded = _distinct(raw) if col.name == "device" else None  # wanted again for the modality
             out[col.name] = _text(raw, encoded)
@@ -91,7 +90,7 @@ def outcomes(table: RawTable, plan: ColumnPlan, date_order: DateOrder, problems:
                      "pseudonymous patient code instead.")
     flags = []
     for header, effect in plan.flags.items():
-        raw = _raw(frame, header)
+        raw = _raw(table, header)
         indices, distinct = _distinct(raw)
         flag = map_unique(distinct, schema.parse_flag)
         unknown = flag.isna().to_numpy()
@@ -177,15 +176,14 @@ def _cells(encoded: Distinct | None, mask: np.ndarray) -> np.ndarray:
 def side_effects(table: RawTable, plan: ColumnPlan, problems: ProblemLog) -> pa.Table:
     """Every side-effect row of the file as canonical values (rejected ones included: the caller adds the
     check against the outcomes, then leaves out the rows ``problems`` rejects)."""
-    frame = table.frame
     by_name = {v: k for k, v in plan.mapping.items()}
     decimal_comma = table.delimiter != ","
-    n = len(frame)
-    ids = _text(_raw(frame, by_name["treatment_id"])).cast(pa.string())
+    n = table.num_rows
+    ids = _text(_raw(table, by_name["treatment_id"])).cast(pa.string())
     problems.add(ids.is_null().to_numpy(zero_copy_only=False), by_name["treatment_id"],
                  np.full(n, "", dtype=object), "is required: name the treatment this side effect followed")
     out: dict[str, pa.Array] = {"treatment_id": ids}
-    indices, distinct = _distinct(_raw(frame, by_name["effect"]))
+    indices, distinct = _distinct(_raw(table, by_name["effect"]))
     probe = ProblemLog(table.file, np.arange(len(distinct)))
     effect, other = check_effect(distinct, probe, by_name["effect"])
     problems.expand(probe, indices)
@@ -204,7 +202,7 @@ def side_effects(table: RawTable, plan: ColumnPlan, problems: ProblemLog) -> pa.
         if header is None:  # blank cells: nothing to report, nothing stored
             out[name] = pa.nulls(n, columnar.arrow_type(name))
             continue
-        indices, distinct = raw_of[name] = _distinct(_raw(frame, header))
+        indices, distinct = raw_of[name] = _distinct(_raw(table, header))
         probe = ProblemLog(table.file, np.arange(len(distinct)))
         parsed = check(distinct, probe, header)
         problems.expand(probe, indices)
@@ -243,13 +241,9 @@ def concat(tables: list[pa.Table], kind: columnar.Kind) -> pa.Table:
 
 # --- columns -------------------------------------------------------------------------------------
 
-def _raw(frame: pd.DataFrame, header: str) -> pa.ChunkedArray:
-    """A column's cells as Arrow text (``astype(str)`` of what the reader gave); the reader's chunks are kept."""
-    column = frame[header]
-    if not isinstance(column.dtype, pd.StringDtype):
-        column = column.astype(str)
-    values = pa.chunked_array(column.array.__arrow_array__() if hasattr(column.array, "__arrow_array__")
-                              else pa.array(column))
+def _raw(table: RawTable, header: str) -> pa.ChunkedArray:
+    """A column's cells as the reader gave them (text, or dictionary-encoded text)."""
+    values = table.column(header)
     return values.fill_null("") if values.null_count else values
 
 
@@ -293,6 +287,8 @@ _NEEDS_CLEANING = f"^{_SPACE_CLASS}|{_SPACE_CLASS}$|{SPACING}"
 def _text(raw: pa.ChunkedArray, encoded: Distinct | None = None) -> pa.Array:
     """Trimmed text, inner whitespace runs as one space, missing for blank (:func:`columns.clean_text`).
     ``encoded``: the column's :func:`_distinct`, when already made."""
+    if encoded is None and pa.types.is_dictionary(raw.type):
+        encoded = _distinct(raw)  # read dictionary-encoded: cleaned once per distinct value
     sample = raw.slice(0, 10_000)
     if encoded is not None or pc.count_distinct(sample).as_py() * 4 < len(sample):  # few values: clean each once
         indices, distinct = encoded or _distinct(raw)
