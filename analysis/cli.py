@@ -25,9 +25,12 @@ def _parser() -> argparse.ArgumentParser:
     after.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help=db_help)
     commands = _Commands(parser.add_subparsers(dest="command", required=True), after)
 
-    imp = commands.add_parser("import", help="import an outcome CSV and optional side-effect CSVs")
-    imp.add_argument("outcomes", type=Path, help="outcome records, one row per treatment")
+    imp = commands.add_parser("import", help="import outcome and side-effect records (CSV files or workbooks)")
+    imp.add_argument("outcomes", type=Path, help="outcome records, one row per treatment (CSV, .xlsx, .xls or .ods; "
+                     "a workbook may hold the side effects on another sheet)")
     imp.add_argument("side_effects", type=Path, nargs="*", help="side-effect records, one row per event")
+    imp.add_argument("--sheet", action="append", default=[], metavar="NAME",
+                     help="read only this sheet of a workbook (repeatable; default: every sheet of records)")
     imp.add_argument("--name", required=True, help="name of the new dataset")
     order = imp.add_mutually_exclusive_group()
     order.add_argument("--dayfirst", action="store_true", help="dates are dd/mm/yyyy")
@@ -109,7 +112,7 @@ def _import(store: Store | None, args: argparse.Namespace) -> int:
             raise ValueError(f"--map takes HEADER=COLUMN, got '{item}'.")
         mapping[header] = column
     order = "dayfirst" if args.dayfirst else "monthfirst" if args.monthfirst else "auto"
-    options = ImportOptions(date_order=order, outcome_columns=mapping)
+    options = ImportOptions(date_order=order, outcome_columns=mapping, sheets=tuple(args.sheet))
     result = import_files(SourceFile.from_path(args.outcomes),
                           [SourceFile.from_path(p) for p in args.side_effects], options)
     info = store.import_dataset(result, args.name, allow_duplicate=args.allow_duplicate)

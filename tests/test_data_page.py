@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -328,3 +330,25 @@ def test_every_page_renders_on_the_dataset_just_uploaded(app_db, files, mapping,
         assert not at.exception, (page, [e.value for e in at.exception])
         assert not at.error, (page, [e.value for e in at.error])
         assert any(t.value.startswith(f"Dataset: {name} ·") for t in at.text), page
+
+
+def test_a_workbook_with_outcome_and_side_effect_sheets_imports(app_db):
+    """A workbook's record sheets are listed as what they are, and any can be left out."""
+    from test_sheets import xlsx
+
+    outcomes = [["Treatment ID", "Date", "Modality", "Skin type"], ["W1", dt.date(2024, 1, 2), "ablative", "V"],
+                ["W2", dt.date(2024, 1, 3), "non-ablative", "II"]]
+    older = [outcomes[0], ["W0", dt.date(2023, 1, 2), "ablative", "I"]]
+    side = [["treatment_id", "effect"], ["W1", "erythema"], ["W2", "PIH"]]
+    data = xlsx({"Outcomes": outcomes, "Side effects": side, "Last year": older, "Notes": [["read me"]]})
+    at = upload(open_page(), ("clinic.xlsx", data, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
+    recognised = frame_with(at, "recognised as")
+    assert recognised["file"].tolist() == ["clinic.xlsx, sheet 'Outcomes'", "clinic.xlsx, sheet 'Side effects'",
+                                           "clinic.xlsx, sheet 'Last year'"]
+    assert recognised["recognised as"].tolist() == ["outcome records", "side-effect records", "outcome records"]
+    at.multiselect(key="upload_sheets").set_value(["Outcomes", "Side effects"])
+    at.text_input(key="upload_name").set_value("Workbook")
+    press_import(at)
+    assert [s.value for s in at.success][0].startswith("Imported.")
+    new = next(d for d in Store(app_db).datasets() if d.name == "Workbook")
+    assert (new.treatments, new.side_effects) == (2, 2)

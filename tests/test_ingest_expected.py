@@ -26,9 +26,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.records.ingest import ImportOptions, ImportProblem, SourceFile, import_files
+if __name__ == "__main__":  # run as a script (--write): the project and tests/ on the path, as pytest puts them
+    sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
 
-sys.path.insert(0, str(Path(__file__).parent))
+from analysis.records.ingest import ImportOptions, ImportProblem, SourceFile, import_files  # noqa: E402
 from testpaths import ROOT  # noqa: E402
 
 CORPUS = ROOT / "tests" / "corpus"

@@ -35,7 +35,7 @@ from analysis.present.export import safe_csv
 from analysis.records.columns import detect_kind, plan_columns
 from analysis.records.ingest import (DateOrderNeeded, ImportOptions, ImportProblem, ImportReport, ImportResult,
                                      MissingColumns, SourceFile, import_files)
-from analysis.records.read import read_table
+from analysis.records.sheets import read_tables
 from analysis.records.store import DatasetInfo, DuplicateImport, Store, StoreError, headers_key
 from ui.setup import View, get_store, request_dataset
 
@@ -46,12 +46,15 @@ KEY_IMPORT = "upload_import"
 KEY_DATE_ORDER = "upload_date_order"
 KEY_ALLOW_DUPLICATE = "upload_allow_duplicate"
 KEY_MAP_PREFIX = "upload_map"
+KEY_SHEETS = "upload_sheets"
+#: What the uploader accepts; a file is then known by its content, whatever its name says.
+UPLOAD_TYPES = ["csv", "txt", "tsv", "xlsx", "xlsm", "xls", "ods"]
 
 NOT_IN_FILE = "— not in this file —"
 DATE_ORDERS = {"dayfirst": "day first (dd/mm/yyyy)", "monthfirst": "month first (mm/dd/yyyy)"}
 MAX_ROWS_SHOWN = 5_000        # longer problem lists are downloaded, not scrolled
 _KIND_LABELS = {"outcomes": "outcome records", "side_effects": "side-effect records"}
-_DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+_DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe", "": "—"}
 # store.rename/delete/datasets/column maps let SQLAlchemy errors through (only import_dataset
 # turns them into StoreError); both mean "the database refused", and neither may show a traceback.
 DB_ERRORS = (StoreError, sa.exc.SQLAlchemyError)
@@ -71,6 +74,8 @@ class _FileInfo:
     delimiter: str
     flag_columns: int
     problem: str | None
+    sheet: str | None = None      # the workbook sheet it is, if any
+    source: str = ""              # the uploaded file it is in (its name, or a sheet of it)
 
 
 @dataclass
@@ -118,14 +123,17 @@ def store_for(view: View) -> Store:
 def import_section(store: Store) -> None:
     """Upload, recognise, map, import and report: everything a clinic manager does to add records."""
     st.header("Import records")
-    st.caption("Drop the CSV exports here: the outcome records (one row per treatment) and, if you have them, "
-               "the side-effect records (one row per event) — or one combined sheet with yes/no side-effect "
-               "columns. The data dictionary lists the columns and the header names that are recognised.")
+    st.caption("Drop the exports here, as CSV files or Excel workbooks: the outcome records (one row per "
+               "treatment) and, if you have them, the side-effect records (one row per event) — or one combined "
+               "sheet with yes/no side-effect columns. The data dictionary lists the columns and the header names "
+               "that are recognised.")
     limit = int(st.get_option("server.maxUploadSize"))
-    uploaded = st.file_uploader("Outcome and side-effect files (CSV)", type=["csv", "txt", "tsv"],
+    uploaded = st.file_uploader("Outcome and side-effect files (CSV or Excel)", type=UPLOAD_TYPES,
                                 accept_multiple_files=True, key=KEY_FILES, max_upload_size=limit,
-                                help=f"Up to {limit} MB per file. Comma, semicolon or tab separated; "
-                                     "UTF-8, Windows-1252 or Latin-1.")
+                                help=f"Up to {limit} MB per file. CSV files comma, semicolon or tab separated, "
+                                     "in UTF-8, Windows-1252 or Latin-1; Excel (.xlsx, .xlsm, .xls) or "
+                                     "OpenDocument (.ods) workbooks, with outcomes and side effects on one or "
+                                     "two sheets.")
     if not uploaded:
         # A file over the limit never reaches the server: the uploader marks it in red and says why on hover.
         st.caption(f"Up to {limit} MB per file. A larger file is marked in red in the box above and is not "
@@ -139,6 +147,7 @@ def import_section(store: Store) -> None:
     if state.saved_for:
         st.info("A column mapping you saved earlier is used for these files:")
         st.text("\n".join(state.saved_for))
+    sheets = _sheet_step(state)
     chosen = _mapping_steps(state)
     date_order = _date_step(state)
     allow_duplicate = _duplicate_step(state)
@@ -152,7 +161,8 @@ def import_section(store: Store) -> None:
         else:
             options = ImportOptions(date_order=date_order or "auto",
                                     outcome_columns=chosen.get("outcomes", state.saved.get("outcomes", {})),
-                                    side_effect_columns=chosen.get("side_effects", state.saved.get("side_effects", {})))
+                                    side_effect_columns=chosen.get("side_effects", state.saved.get("side_effects", {})),
+                                    sheets=sheets)
             _attempt(state, store, options, allow_duplicate, chosen)
             st.rerun()
     _show_outcome(state)
@@ -167,7 +177,7 @@ def _current_upload(uploaded: list[Any], store: Store) -> _Upload:
         return state
     with st.spinner("Reading the files…"):
         sources = [SourceFile(f.name, f.getvalue()) for f in uploaded]
-        files = [_recognise(s) for s in sources]
+        files = [info for s in sources for info in _recognise(s)]
     state = _Upload(signature, sources, files)
     for info in files:
         if info.kind is None:
@@ -180,23 +190,27 @@ def _current_upload(uploaded: list[Any], store: Store) -> _Upload:
             state.saved.setdefault(info.kind, {}).update(saved)
             state.saved_for.append(info.name)
     outcome = next((f for f in files if f.kind == "outcomes"), None)
-    ss[KEY_NAME] = Path(outcome.name).stem[:200] if outcome else ""
-    for key in (KEY_DATE_ORDER, KEY_ALLOW_DUPLICATE):
+    ss[KEY_NAME] = Path(outcome.source or outcome.name).stem[:200] if outcome else ""
+    for key in (KEY_DATE_ORDER, KEY_ALLOW_DUPLICATE, KEY_SHEETS):
         ss.pop(key, None)
     ss[_STATE] = state
     return state
 
 
-def _recognise(source: SourceFile) -> _FileInfo:
+def _recognise(source: SourceFile) -> list[_FileInfo]:
+    """What a file holds: one table for a CSV file, one per record sheet for a workbook."""
     try:
-        table = read_table(source)
+        tables, _ = read_tables(source)
     except ImportProblem as exc:
-        return _FileInfo(source.name, None, 0, (), "", "", 0, str(exc))
-    headers = tuple(table.headers)
-    kind = detect_kind(list(headers))
-    flags = len(plan_columns(list(headers), "outcomes").flags) if kind == "outcomes" else 0
-    return _FileInfo(source.name, kind, table.num_rows + len(table.malformed), headers, table.encoding,
-                     table.delimiter, flags, None)
+        return [_FileInfo(source.name, None, 0, (), "", "", 0, str(exc), source=source.name)]
+    found = []
+    for table in tables:
+        headers = tuple(table.headers)
+        kind = detect_kind(list(headers))
+        flags = len(plan_columns(list(headers), "outcomes").flags) if kind == "outcomes" else 0
+        found.append(_FileInfo(table.file, kind, table.num_rows + len(table.malformed), headers, table.encoding,
+                               table.delimiter, flags, None, table.sheet, source.name))
+    return found
 
 
 def _show_recognised(files: list[_FileInfo]) -> None:
@@ -211,6 +225,18 @@ def _show_recognised(files: list[_FileInfo]) -> None:
         rows.append({"file": f.name, "recognised as": what, "rows": f.rows, "columns": len(f.headers),
                      "encoding": f.encoding, "delimiter": _DELIMITERS.get(f.delimiter, f.delimiter)})
     st.dataframe(pd.DataFrame(rows), key="upload_recognised", hide_index=True, width="stretch")
+
+
+def _sheet_step(state: _Upload) -> tuple[str, ...]:
+    """With several record sheets in the workbooks, let the user leave some out; the sheets to read
+    (empty: all of them)."""
+    sheets = [f.sheet for f in state.files if f.sheet is not None]
+    if len(sheets) < 2:
+        return ()
+    chosen = st.multiselect("Sheets to import", sheets, default=sheets, key=KEY_SHEETS,
+                            help="Every sheet with outcome or side-effect column headers is imported. Leave out the "
+                                 "ones you do not want, e.g. when two sheets hold outcomes for different months.")
+    return () if len(chosen) == len(sheets) else tuple(chosen)
 
 
 def _importable(files: list[_FileInfo]) -> bool:
@@ -308,11 +334,12 @@ def _validate(state: _Upload, store: Store, options: ImportOptions) -> ImportRes
     if state.pending is not None and state.pending[0] == options:
         return state.pending[1]   # already checked; only the duplicate question was open
     state.pending = None
-    files = dict(zip((f.name for f in state.files), state.sources))
-    outcome = [files[f.name] for f in state.files if f.kind == "outcomes"]
-    extra = outcome[1:] + [files[f.name] for f in state.files if f.kind != "outcomes"]
+    sources = {s.name: s for s in state.sources}
+    # Each uploaded file once, those holding outcomes first (a workbook's sheets are one file).
+    order = list(dict.fromkeys([f.source for f in state.files if f.kind == "outcomes"]
+                               + [f.source for f in state.files]))
     try:
-        return import_files(outcome[0], extra or None, options)
+        return import_files(sources[order[0]], [sources[name] for name in order[1:]] or None, options)
     except MissingColumns as exc:
         state.mapping[exc.kind] = _new_mapping_step(exc, store)
     except DateOrderNeeded as exc:

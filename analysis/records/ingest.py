@@ -43,7 +43,8 @@ from analysis.records.problems import (
     ProblemLog,
     clip,
 )
-from analysis.records.read import RawTable, SourceFile, delimiter_name, read_table
+from analysis.records.read import RawTable, SourceFile, delimiter_name
+from analysis.records.sheets import read_tables
 
 __all__ = ["PROBLEM_COLUMNS", "WITHHELD", "DateOrderNeeded", "FileSummary", "ImportOptions", "ImportProblem",
            "ImportReport", "ImportResult", "MissingColumns", "SourceFile", "import_files"]
@@ -55,6 +56,7 @@ class ImportOptions:
     date_order: DateOrder = "auto"
     outcome_columns: dict[str, str] = field(default_factory=dict)  # file header -> schema column
     side_effect_columns: dict[str, str] = field(default_factory=dict)
+    sheets: tuple[str, ...] = ()  # a workbook's sheets to read (default: every sheet of records)
 
 
 @dataclass
@@ -104,8 +106,8 @@ class ImportReport:
                  f"{self.side_effects_accepted} side-effect record(s); "
                  f"rejected {self.rows_rejected} row(s)."]
         for f in self.files:
-            lines.append(f"{f.file} ({f.kind.replace('_', '-')}, {f.encoding}, "
-                         f"delimiter {delimiter_name(f.delimiter)}): {f.rows_read} row(s) read, "
+            how = f"{f.encoding}, delimiter {delimiter_name(f.delimiter)}" if f.delimiter else f.encoding
+            lines.append(f"{f.file} ({f.kind.replace('_', '-')}, {how}): {f.rows_read} row(s) read, "
                          f"{f.rows_accepted} accepted, {f.rows_rejected} rejected.")
         lines.extend(self.notes)
         shown = self.problems.head(max_problems)
@@ -211,8 +213,13 @@ def import_files(outcomes: SourceFile, side_effects: SourceFile | list[SourceFil
     hashing = ThreadPoolExecutor(max_workers=1)  # the files' SHA-256, while they are parsed and checked
     hashed = hashing.submit(lambda: {s.name: s.sha256 for s in sources})
     hashing.shutdown(wait=False)
-    tables = [read_table(s, _repeating_columns(options)) for s in sources]
-    out_table, side_tables = _classify(tables) if extra else (tables[0], [])
+    tables: list[RawTable] = []
+    sheet_notes: list[str] = []
+    for source in sources:
+        found, skipped = read_tables(source, options.sheets, _repeating_columns(options))
+        tables.extend(found)
+        sheet_notes.extend(skipped)
+    out_table, side_tables = _classify(tables) if len(tables) > 1 else (tables[0], [])
     plan = plan_columns(out_table.headers, "outcomes", options.outcome_columns)
     missing = missing_required(plan, "outcomes")
     if missing:
@@ -238,7 +245,7 @@ def import_files(outcomes: SourceFile, side_effects: SourceFile | list[SourceFil
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         side_jobs = [pool.submit(check_side, t, p, log) for t, p, log in zip(side_tables, side_plans, side_logs)]
-        notes: list[str] = []
+        notes: list[str] = list(sheet_notes)
         _note_columns(out_table, plan, notes)
         problems = ProblemLog(out_table.file, out_table.rows)
         try:
@@ -376,7 +383,7 @@ def _summary(table: RawTable, kind: Kind, sha: dict[str, str], plan: ColumnPlan,
     columns = dict(plan.mapping)
     columns.update({h: f"flag: {e}" for h, e in plan.flags.items()})
     rejected = int(problems.rejected.sum()) + len(table.malformed)
-    return FileSummary(table.file, kind, sha[table.file], table.encoding, table.delimiter,
+    return FileSummary(table.file, kind, sha[table.source_name], table.encoding, table.delimiter,
                        table.num_rows + len(table.malformed), accepted, rejected, columns, plan.ignored,
                        plan.identifiers)
 

@@ -16,7 +16,7 @@ import io
 import re
 import warnings
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -60,6 +60,18 @@ class RawTable:
     delimiter: str
     malformed: pd.DataFrame  # row, value, reason for records with the wrong number of fields
     blank_rows: int
+    source: str = ""                    # the file's own name, when ``file`` also names a sheet
+    sheet: str | None = None            # the workbook sheet the table is, if any
+    decimal_comma: bool | None = None   # None: decided by the delimiter (a comma-separated file uses '.')
+
+    @property
+    def source_name(self) -> str:
+        return self.source or self.file
+
+    @property
+    def uses_decimal_comma(self) -> bool:
+        """Whether numbers written as text may use a decimal comma ('2,5')."""
+        return self.delimiter != "," if self.decimal_comma is None else self.decimal_comma
 
     @property
     def headers(self) -> list[str]:
@@ -181,11 +193,19 @@ def read_table(source: SourceFile, encode: Encode | None = None) -> RawTable:
         rows = np.arange(2, cells.num_rows + 2)
     else:
         cells, rows, malformed, encoding, delimiter, first_line = _read_decoded(source, encode)
+    return finish_table(RawTable(source.name, cells, rows, encoding, delimiter, malformed, 0), first_line)
+
+
+def finish_table(table: RawTable, first_line: str) -> RawTable:
+    """The checks every file's (or sheet's) cells go through once split: at least two columns, no column of
+    data without a header (empty ones are dropped), distinct headers, blank rows left out (counted), and
+    some data. ``first_line``: the header as written, quoted in the refusal of a one-column file."""
+    cells, rows, malformed = table.cells, table.rows, table.malformed
     headers = [str(h).strip() for h in cells.column_names]
     if len(headers) < 2:
         line = first_line.strip()
         shown = "(not shown: it may identify a patient)" if schema.identifying(line) or "@" in line else f"'{clip(line)}'"
-        raise ImportProblem(source.name, "only one column was found, so this does not look like a CSV "
+        raise ImportProblem(table.file, "only one column was found, so this does not look like a CSV "
                             f"export (first line: {shown}).",
                             "Export the records as CSV with a header row and comma, semicolon or tab "
                             "between columns.")
@@ -196,18 +216,18 @@ def read_table(source: SourceFile, encode: Encode | None = None) -> RawTable:
         holding = [i for i in untitled
                    if (_text_series(cells.column(i)).str.strip() != "").any()]
         if holding:
-            raise ImportProblem(source.name, "a column with data has no header "
+            raise ImportProblem(table.file, "a column with data has no header "
                                 f"(column {', '.join(str(i + 1) for i in holding)}).",
                                 "Give every column a name in the first row.")
         cells = cells.select([i for i in range(len(headers)) if i not in untitled])
         headers = [h for i, h in enumerate(headers) if i not in untitled]
         if len(headers) < 2:
-            raise ImportProblem(source.name, "only one column with a header was found, so this does not look like "
+            raise ImportProblem(table.file, "only one column with a header was found, so this does not look like "
                                 "a CSV export.", "Export the records as CSV with a header row.")
     cells = cells.rename_columns(headers)
     duplicated = sorted({h for h in headers if headers.count(h) > 1})
     if duplicated:
-        raise ImportProblem(source.name, f"the header names {', '.join(repr(h) for h in duplicated)} "
+        raise ImportProblem(table.file, f"the header names {', '.join(repr(h) for h in duplicated)} "
                             "more than once.", "Give each column a distinct name.")
     blank = _blank_rows(cells)
     blank_rows = int(blank.sum())
@@ -215,9 +235,9 @@ def read_table(source: SourceFile, encode: Encode | None = None) -> RawTable:
         cells = cells.filter(pa.array(~blank))
         rows = rows[~blank]
     if cells.num_rows == 0 and malformed.empty:
-        raise ImportProblem(source.name, "the file has a header row but no data rows.",
+        raise ImportProblem(table.file, "the file has a header row but no data rows.",
                             "Export the records again, including the data.")
-    return RawTable(source.name, cells, rows, encoding, delimiter, malformed, blank_rows)
+    return replace(table, cells=cells, rows=rows, blank_rows=blank_rows)
 
 
 def _text_series(column: pa.ChunkedArray) -> pd.Series:

@@ -46,7 +46,7 @@ def outcomes(table: RawTable, plan: ColumnPlan, date_order: DateOrder, problems:
     column was refused (it held e-mail addresses, phone numbers or names). Problems go in ``problems``.
     ``ids_known`` is called with every row's treatment id (cleaned; rejected rows' too) as soon as they are."""
     by_name = {v: k for k, v in plan.mapping.items()}
-    decimal_comma = table.delimiter != ","
+    decimal_comma = table.uses_decimal_comma
     n = table.num_rows
     out: dict[str, pa.Array] = {}
     raw_of: dict[str, Distinct] = {}
@@ -177,7 +177,7 @@ def side_effects(table: RawTable, plan: ColumnPlan, problems: ProblemLog) -> pa.
     """Every side-effect row of the file as canonical values (rejected ones included: the caller adds the
     check against the outcomes, then leaves out the rows ``problems`` rejects)."""
     by_name = {v: k for k, v in plan.mapping.items()}
-    decimal_comma = table.delimiter != ","
+    decimal_comma = table.uses_decimal_comma
     n = table.num_rows
     ids = _text(_raw(table, by_name["treatment_id"])).cast(pa.string())
     problems.add(ids.is_null().to_numpy(zero_copy_only=False), by_name["treatment_id"],
