@@ -11,6 +11,7 @@ from typing import Sequence
 
 from analysis.records.filters import Filters
 from analysis.records.ingest import ImportOptions, ImportProblem, SourceFile, import_files
+from analysis.records import versions
 from analysis.records.store import DatasetNotFound, Records, Store, StoreError, describe_url
 
 
@@ -31,7 +32,12 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("side_effects", type=Path, nargs="*", help="side-effect records, one row per event")
     imp.add_argument("--sheet", action="append", default=[], metavar="NAME",
                      help="read only this sheet of a workbook (repeatable; default: every sheet of records)")
-    imp.add_argument("--name", required=True, help="name of the new dataset")
+    imp.add_argument("--name", help="name of the new dataset (not with --into)")
+    imp.add_argument("--into", metavar="DATASET_ID", help="add the records to this dataset instead of making a new one: "
+                     "new treatments are added, changed ones updated; its share links show the newest records")
+    imp.add_argument("--replace", action="store_true", help="with --into: replace all the dataset's records")
+    imp.add_argument("--clinic", metavar="NAME", help="the clinic of every row whose file gives none (a file without a "
+                     "clinic column, or a blank cell)")
     order = imp.add_mutually_exclusive_group()
     order.add_argument("--dayfirst", action="store_true", help="dates are dd/mm/yyyy")
     order.add_argument("--monthfirst", action="store_true", help="dates are mm/dd/yyyy")
@@ -56,6 +62,10 @@ def _parser() -> argparse.ArgumentParser:
     summ.add_argument("--dayfirst", action="store_true", help="with --file: dates are dd/mm/yyyy")
     summ.add_argument("--monthfirst", action="store_true", help="with --file: dates are mm/dd/yyyy")
 
+    hist = commands.add_parser("history", help="list every import into a dataset")
+    hist.add_argument("dataset_id")
+    back = commands.add_parser("rollback", help="undo the most recent import into a dataset")
+    back.add_argument("dataset_id")
     commands.add_parser("datasets", help="list datasets")
     ren = commands.add_parser("rename", help="rename a dataset")
     ren.add_argument("dataset_id")
@@ -87,6 +97,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _summary(store, args)
         if args.command == "datasets":
             return _datasets(store)
+        if args.command == "history":
+            return _history(store, args.dataset_id)
+        if args.command == "rollback":
+            print(versions.rollback(store, args.dataset_id).sentence())
+            return 0
         if args.command == "rename":
             info = store.rename(args.dataset_id, args.name)
             print(f"Renamed {info.id} to '{info.name}'.")
@@ -111,12 +126,26 @@ def _import(store: Store | None, args: argparse.Namespace) -> int:
         if not sep:
             raise ValueError(f"--map takes HEADER=COLUMN, got '{item}'.")
         mapping[header] = column
+    if (args.name is None) == (args.into is None):
+        raise ValueError("Give either --name (a new dataset) or --into DATASET_ID (add to a dataset).")
+    if args.replace and not args.into:
+        raise ValueError("--replace goes with --into DATASET_ID: it replaces that dataset's records.")
     order = "dayfirst" if args.dayfirst else "monthfirst" if args.monthfirst else "auto"
-    options = ImportOptions(date_order=order, outcome_columns=mapping, sheets=tuple(args.sheet))
+    options = ImportOptions(date_order=order, outcome_columns=mapping, sheets=tuple(args.sheet), clinic=args.clinic)
+    if args.into and store.get(args.into) is None:
+        raise DatasetNotFound(args.into)
     result = import_files(SourceFile.from_path(args.outcomes),
                           [SourceFile.from_path(p) for p in args.side_effects], options)
-    info = store.import_dataset(result, args.name, allow_duplicate=args.allow_duplicate)
-    print(info.id)
+    if args.into:
+        change = versions.add_records(store, args.into, result, replace=args.replace)
+        info = store.get(args.into)
+        print(info.id)
+        print(change.sentence())
+        if change.skipped:
+            return 0
+    else:
+        info = store.import_dataset(result, args.name, allow_duplicate=args.allow_duplicate)
+        print(info.id)
     for line in result.report.summary_lines(args.max_problems):
         print(line)
     if args.rejected:
@@ -129,6 +158,17 @@ def _import(store: Store | None, args: argparse.Namespace) -> int:
                 target.write_bytes(safe_csv(rows))
                 print(f"Rejected rows of {file} written to {target}.")
     print(f"Stored as dataset '{info.name}' ({info.id}) in {describe_url(store.url)}.")
+    return 0
+
+
+def _history(store: Store, dataset_id: str) -> int:
+    for v in versions.history(store, dataset_id):
+        counts = ", ".join(f"{n} {k}" for k, n in v.counts.items())
+        files = ", ".join(f"{f['file']} (SHA-256 {f['sha256'][:12]}…)" for f in v.files) or "-"
+        who = f" by {v.user}" if v.user else ""
+        undone = " [rolled back]" if v.rolled_back else ""
+        print(f"version {v.version}: {v.action}{undone}, {v.created_at:%Y-%m-%d %H:%M} UTC{who}; files: {files}; "
+              f"{counts or 'no counts'}; then {v.treatments} treatment(s), {v.side_effects} side-effect record(s)")
     return 0
 
 

@@ -10,6 +10,7 @@ here runs in the caller's connection and transaction.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterable, Iterator
@@ -115,6 +116,33 @@ blobs_table = sa.Table(
     sa.Column("dataset_id", sa.String(32), sa.ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("kind", sa.String(20), primary_key=True),
     sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("format", sa.String(20), nullable=False),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
+
+# Every import into a dataset, newest last: the history a manager sees, and what a rollback undoes.
+versions_table = sa.Table(
+    "dataset_versions", metadata,
+    sa.Column("dataset_id", sa.String(32), sa.ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("action", sa.String(20), nullable=False),        # import, append, replace, rollback
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("user", sa.String(320)),                           # who, once sign-in exists
+    sa.Column("treatments", sa.Integer, nullable=False),       # the dataset's counts after it
+    sa.Column("side_effects", sa.Integer, nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),              # JSON: files, counts, notes, what it undid
+    sa.Column("rolled_back", sa.Boolean, nullable=False, default=False),
+)
+
+# The columnar copies of a dataset's earlier versions (as ``dataset_blobs`` held them), so that the most
+# recent import can be rolled back.
+archive_table = sa.Table(
+    "dataset_archive", metadata,
+    sa.Column("dataset_id", sa.String(32), sa.ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(20), primary_key=True),
     sa.Column("format", sa.String(20), nullable=False),
     sa.Column("rows", sa.Integer, nullable=False),
     sa.Column("data", sa.LargeBinary, nullable=False),
@@ -318,6 +346,28 @@ def _read_blobs(conn: Connection, dataset_id: str, version: int,
             return None
         frames.append(frame)
     return frames[0], frames[1]
+
+
+def record_version(conn: Connection, dataset_id: str, version: int, action: str, when: Any, user: str | None,
+                   treatments: int, side_effects: int, summary: dict) -> None:
+    """Add a dataset's new version to its history, in the caller's transaction."""
+    conn.execute(versions_table.insert().values(dataset_id=dataset_id, version=version, action=action, created_at=when,
+                                                user=user, treatments=treatments, side_effects=side_effects,
+                                                summary=json.dumps(summary), rolled_back=False))
+
+
+def import_summary(report: Any) -> dict:
+    """What the history keeps of an import's report: its files (names, SHA-256, counts) and notes. Never a
+    record's value, so never a patient identifier."""
+    return {"files": [{"file": f.file, "sha256": f.sha256, "kind": f.kind, "rows_read": f.rows_read,
+                       "rows_accepted": f.rows_accepted, "rows_rejected": f.rows_rejected} for f in report.files],
+            "notes": list(report.notes), "rows_rejected": report.rows_rejected}
+
+
+def _newer_copy(conn: Connection, dataset_id: str, version: int) -> bool:
+    """Whether the dataset's columnar copy is of a later version than ``version`` (one landed meanwhile)."""
+    row = conn.execute(sa.select(sa.func.max(blobs_table.c.version)).where(blobs_table.c.dataset_id == dataset_id)).first()
+    return row is not None and row[0] is not None and row[0] > version
 
 
 def _decode_blob(data: bytes, kind: str) -> pd.DataFrame:

@@ -57,6 +57,7 @@ class ImportOptions:
     outcome_columns: dict[str, str] = field(default_factory=dict)  # file header -> schema column
     side_effect_columns: dict[str, str] = field(default_factory=dict)
     sheets: tuple[str, ...] = ()  # a workbook's sheets to read (default: every sheet of records)
+    clinic: str | None = None     # the clinic of the rows whose file gives none (no clinic column, or a blank)
 
 
 @dataclass
@@ -250,7 +251,8 @@ def import_files(outcomes: SourceFile, side_effects: SourceFile | list[SourceFil
         problems = ProblemLog(out_table.file, out_table.rows)
         try:
             records, flag_effects, ids_refused = validate.outcomes(out_table, plan, options.date_order, problems,
-                                                                   notes, ids_known=outcome_ids.set_result)
+                                                                   notes, ids_known=outcome_ids.set_result,
+                                                                   clinic=options.clinic)
         finally:
             if not outcome_ids.done():  # refused before the ids were known: the side checks stop there
                 outcome_ids.set_exception(ImportProblem(out_table.file, "not imported."))

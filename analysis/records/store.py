@@ -39,8 +39,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from analysis.records import columnar, db, schema
 from analysis.records.ingest import ImportProblem, ImportResult, SourceFile
-from analysis.records.db import (blobs_table, column_maps_table, datasets_table, meta_table, metadata,
-                                     outcomes_table, side_effects_table, sources_table)
+from analysis.records.db import (archive_table, blobs_table, column_maps_table, datasets_table, meta_table,
+                                metadata, outcomes_table, side_effects_table, sources_table, versions_table)
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DB_PATH = ROOT / "data" / "laserdash.db"
@@ -57,6 +57,8 @@ _SQLITE_BUSY_TIMEOUT_MS = 30_000
 # tokens, which must stay loadable (same 128 random bits).
 _ID_PATTERN = re.compile(r"^d?[A-Za-z0-9_-]{22}$")
 _log = logging.getLogger(__name__)
+#: Tables added after the first release: created when missing, and a read-only database may lack them.
+_ADDED_LATER = (blobs_table, versions_table, archive_table)
 
 
 class StoreError(RuntimeError):
@@ -204,29 +206,34 @@ class Store:
         self.sql_rows = _env_flag(SQL_ROWS_ENV) if sql_rows is None else bool(sql_rows)
         try:
             self.engine = make_engine(self.url)
-            metadata.create_all(self.engine, tables=[t for t in metadata.sorted_tables if t is not blobs_table])
+            metadata.create_all(self.engine, tables=[t for t in metadata.sorted_tables if t not in _ADDED_LATER])
             with self.engine.begin() as conn:
                 conn.execute(sa.select(meta_table.c.value).limit(1)).all()
         except sa.exc.SQLAlchemyError as exc:
             raise _store_error(exc, self.url) from None
         #: Whether ``dataset_blobs`` exists. A read-only database written by an older version has no such
         #: table and cannot get one: it still opens, and its datasets load from their rows.
-        self._blobs = self._create_blobs_table()
+        self._blobs = self._create_table(blobs_table, "datasets load from their rows")
+        #: Whether the history of imports (``dataset_versions``, ``dataset_archive``) can be kept: the same.
+        self._history = all([self._create_table(versions_table, "imports are not recorded"),
+                             self._create_table(archive_table, "imports cannot be rolled back")])
         #: Cleared when storing a missing columnar copy failed for lack of write access: not tried again.
         self._store_missing_copies = True
 
-    def _create_blobs_table(self) -> bool:
+    def _create_table(self, table: sa.Table, without: str) -> bool:
+        """Create a table added after the first release, if missing; False when it neither exists nor can be
+        made (a read-only database written by an older version), saying what then does not work."""
         try:
-            blobs_table.create(self.engine, checkfirst=True)
+            table.create(self.engine, checkfirst=True)
             return True
         except sa.exc.SQLAlchemyError as exc:
             try:
-                present = sa.inspect(self.engine).has_table(blobs_table.name)
+                present = sa.inspect(self.engine).has_table(table.name)
             except sa.exc.SQLAlchemyError:
                 present = False
             if not present:
-                _log.warning("%s: cannot create the table %s (%s); datasets load from their rows.",
-                             describe_url(self.url), blobs_table.name, getattr(exc, "orig", exc))
+                _log.warning("%s: cannot create the table %s (%s); %s.", describe_url(self.url), table.name,
+                             getattr(exc, "orig", exc), without)
             return present
 
     @contextmanager
@@ -240,7 +247,7 @@ class Store:
     # --- writing ---------------------------------------------------------------------------
 
     def import_dataset(self, result: ImportResult, name: str, *, allow_duplicate: bool = False,
-                       _meta_key: str | None = None) -> DatasetInfo:
+                       user: str | None = None, _meta_key: str | None = None) -> DatasetInfo:
         """Store an import as a new dataset in one transaction and return it.
 
         Raises :class:`DuplicateImport` when a file with the same SHA-256 is already stored
@@ -292,6 +299,11 @@ class Store:
                     db._insert_frame(conn, side_effects_table, result.side_effects, dataset_id,
                                          _SIDE_EFFECT_COLUMNS)
                 db._write_blobs(conn, dataset_id, 1, copies)
+                if self._history:
+                    db.record_version(conn, dataset_id, 1, "import", now, user, result.count("outcomes"),
+                                      result.count("side_effects"),
+                                      {**db.import_summary(result.report),
+                                       "counts": {"new": result.count("outcomes"), "rejected": report.rows_rejected}})
         except sa.exc.IntegrityError:
             raise
         except sa.exc.SQLAlchemyError as exc:
@@ -317,7 +329,8 @@ class Store:
             if conn.execute(sa.select(datasets_table.c.id).where(datasets_table.c.id == dataset_id)).first() is None:
                 raise DatasetNotFound(dataset_id)
             copies = (blobs_table,) if self._blobs else ()  # (also ON DELETE CASCADE)
-            for table in (*copies, side_effects_table, outcomes_table, sources_table):
+            history = (versions_table, archive_table) if self._history else ()
+            for table in (*copies, *history, side_effects_table, outcomes_table, sources_table):
                 conn.execute(table.delete().where(table.c.dataset_id == dataset_id))
             conn.execute(meta_table.delete().where(meta_table.c.value == dataset_id))
             conn.execute(datasets_table.delete().where(datasets_table.c.id == dataset_id))
@@ -368,13 +381,20 @@ class Store:
         Reads the dataset's columnar copy when it has a valid one, else its rows (and then tries to
         store the copy for the next load; a database that refuses the write still loads).
         """
-        info = self.get(dataset_id)
-        if info is None:
-            raise DatasetNotFound(dataset_id)
-        with self._errors(), self.engine.connect() as conn:
-            expected = {"outcomes": info.treatments, "side_effects": info.side_effects}
-            copied = db._read_blobs(conn, info.id, info.version, expected) if self._blobs else None
-            outcomes, side_effects = copied or self._load_rows(conn, dataset_id)
+        for _ in range(5):  # a new version may land between reading the dataset and its copy: read again
+            info = self.get(dataset_id)
+            if info is None:
+                raise DatasetNotFound(dataset_id)
+            with self._errors(), self.engine.connect() as conn:
+                expected = {"outcomes": info.treatments, "side_effects": info.side_effects}
+                copied = db._read_blobs(conn, info.id, info.version, expected) if self._blobs else None
+                if copied is None and self._blobs and db._newer_copy(conn, info.id, info.version):
+                    continue
+                outcomes, side_effects = copied or self._load_rows(conn, dataset_id)
+            break
+        else:
+            raise StoreError(f"The dataset '{info.name}' is being changed right now (new records are being added). "
+                             "Try again in a moment.")
         if copied is None:
             if (len(outcomes), len(side_effects)) != (info.treatments, info.side_effects):
                 raise StoreError(f"The records of dataset '{info.name}' cannot be read: their stored copy is "

@@ -41,7 +41,8 @@ Distinct = tuple[np.ndarray, pd.Series]  # each row's position in the distinct v
 
 
 def outcomes(table: RawTable, plan: ColumnPlan, date_order: DateOrder, problems: ProblemLog, notes: list[str],
-             ids_known: Callable[[pa.Array], object] | None = None) -> tuple[pa.Table, pa.Table, bool]:
+             ids_known: Callable[[pa.Array], object] | None = None,
+             clinic: str | None = None) -> tuple[pa.Table, pa.Table, bool]:
     """The accepted outcome records, the side effects of the flag columns, and whether the patient id
     column was refused (it held e-mail addresses, phone numbers or names). Problems go in ``problems``.
     ``ids_known`` is called with every row's treatment id (cleaned; rejected rows' too) as soon as they are."""
@@ -82,6 +83,8 @@ def outcomes(table: RawTable, plan: ColumnPlan, date_order: DateOrder, problems:
     _check_ids(ids, by_name["treatment_id"], table, problems)
     out["modality"] = _modality(table, by_name, out["modality"], raw_of, problems, notes)
     out["treatment_area"] = _lower(out["treatment_area"])
+    if clinic is not None and clinic.strip():
+        out["clinic"] = _given_clinic(table, out["clinic"], " ".join(clinic.split()), notes)
     ids_refused = holds_identifiers(_series(out["patient_id"]).dropna())
     if ids_refused:
         out["patient_id"] = pa.nulls(n, pa.string())
@@ -159,6 +162,17 @@ def _modality(table: RawTable, by_name: dict[str, str], stated: pa.Array, raw_of
     codes = np.where(blank, implied_codes, stated_codes).astype(np.int32)
     return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0),
                                           pa.array(list(schema.MODALITIES), pa.string()))
+
+
+def _given_clinic(table: RawTable, clinics: pa.Array, name: str, notes: list[str]) -> pa.Array:
+    """The clinic given on import for the rows whose file names none (said in a note)."""
+    blank = clinics.is_null().to_numpy(zero_copy_only=False)
+    if not blank.any():
+        return clinics
+    notes.append(f"{table.file}: the clinic was not given in {int(blank.sum())} row(s) and was set to '{name}' "
+                 "as asked on import.")
+    plain = clinics.cast(pa.string()).to_numpy(zero_copy_only=False)
+    return _dictionary(np.where(blank, name, plain).astype(object), np.arange(len(plain)))
 
 
 def _cells(encoded: Distinct | None, mask: np.ndarray) -> np.ndarray:
