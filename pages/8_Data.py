@@ -6,7 +6,7 @@ from ui import datasets, quality, upload
 view = ui.setup_page("Data")
 ui.start_report("Data quality", view)
 store = upload.store_for(view)
-upload.import_section(store)
+upload.import_section(store, view)
 datasets.datasets_section(store, view)
 quality.quality_section(view)
 ui.finish(view, "data")

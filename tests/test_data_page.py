@@ -352,3 +352,34 @@ def test_a_workbook_with_outcome_and_side_effect_sheets_imports(app_db):
     assert [s.value for s in at.success][0].startswith("Imported.")
     new = next(d for d in Store(app_db).datasets() if d.name == "Workbook")
     assert (new.treatments, new.side_effects) == (2, 2)
+
+
+def test_records_are_added_to_the_dataset_being_viewed_then_rolled_back(app_db):
+    """A second month goes into the same dataset (same id, new version); its history shows it; undo."""
+    store = Store(app_db)
+    sample = store.datasets()[0]
+    month = ("treatment_id,treatment_date,modality,fitzpatrick_type\n"
+             "NEW1,2024-06-03,ablative,3\nNEW2,2024-06-04,non-ablative,5\n")
+    at = upload(open_page(), ("june.csv", month.encode(), "text/csv"))
+    at.radio(key="upload_target").set_value("append")
+    at.run()
+    assert at.selectbox(key="upload_into").value == sample.id      # the dataset being viewed
+    at.text_input(key="upload_clinic").set_value("Harbourside")
+    press_import(at)
+    assert [s.value for s in at.success][0].startswith("Imported into the dataset.")
+    assert "2 new, 0 updated, 0 unchanged and 0 rejected row(s)" in texts(at)
+    after = store.get(sample.id)
+    assert (after.version, after.treatments) == (sample.version + 1, sample.treatments + 2)
+    assert names(app_db) == ["Sample clinics (synthetic)"]           # no new dataset
+    history = frame_with(at, "treatments after")
+    assert history["what"].tolist()[:2] == ["records added", "created"]
+    assert history["files"].tolist()[0] == "june.csv"
+    at.checkbox(key="data_rollback_confirm").check()
+    at.run()
+    at.button(key="data_rollback_go").click()
+    at.run()
+    assert not at.exception
+    assert "Rolled back." in [s.value for s in at.success]
+    back = store.get(sample.id)
+    assert (back.version, back.treatments) == (sample.version + 2, sample.treatments)
+    assert frame_with(at, "treatments after")["what"].tolist()[:2] == ["rolled back", "records added (undone)"]

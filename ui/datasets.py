@@ -12,6 +12,7 @@ import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 
+from analysis.records import versions
 from analysis.records.store import DatasetInfo, DatasetNotFound, Store, StoreError
 from ui.setup import View, request_dataset
 from ui.upload import DB_ERRORS, forget_report
@@ -23,6 +24,8 @@ KEY_RENAME_GO = "data_rename_go"
 KEY_DELETE_PICK = "data_delete_pick"
 KEY_DELETE_CONFIRM = "data_delete_confirm"
 KEY_DELETE_GO = "data_delete_go"
+KEY_ROLLBACK_CONFIRM = "data_rollback_confirm"
+KEY_ROLLBACK_GO = "data_rollback_go"
 
 
 def datasets_section(store: Store, view: View) -> None:
@@ -60,6 +63,70 @@ def datasets_section(store: Store, view: View) -> None:
                               key=KEY_DELETE_CONFIRM)
         st.button("Delete", key=KEY_DELETE_GO, on_click=_delete, args=(store, view.dataset.id),
                   disabled=not confirm)
+    if view.dataset.id in by_id:
+        _history(store, by_id[view.dataset.id])
+
+
+def _history(store: Store, info: DatasetInfo) -> None:
+    """Every import into the dataset being viewed, and the undo of the most recent one."""
+    st.subheader("History of the dataset being viewed")
+    st.text(info.name)
+    try:
+        entries = versions.history(store, info.id)
+    except (DatasetNotFound, *DB_ERRORS):
+        st.caption("Its history cannot be read right now.")
+        return
+    st.dataframe(history_table(entries), key="data_history", hide_index=True, width="stretch")
+    undoable = [v for v in entries if v.action in ("append", "replace") and not v.rolled_back]
+    if not undoable or undoable[-1].version != max(v.version for v in entries if v.action != "rollback"):
+        st.caption("The most recent import can be rolled back once records have been added to the dataset or "
+                   "replaced.")
+        return
+    last = undoable[-1]
+    confirm = st.checkbox(f"Yes, roll back the import of {last.created_at:%Y-%m-%d %H:%M} UTC "
+                          f"(version {last.version}): the dataset goes back to its records before it.",
+                          key=KEY_ROLLBACK_CONFIRM)
+    st.button("Roll back the most recent import", key=KEY_ROLLBACK_GO, on_click=_rollback, args=(store, info.id),
+              disabled=not confirm)
+
+
+def history_table(entries: list[versions.Version]) -> pd.DataFrame:
+    """One row per import into a dataset: when, what, which files, the counts, and the dataset after it."""
+    actions = {"import": "created", "append": "records added", "replace": "records replaced", "rollback": "rolled back"}
+    return pd.DataFrame([{
+        "version": v.version,
+        "when (UTC)": f"{v.created_at:%Y-%m-%d %H:%M}",
+        "what": actions.get(v.action, v.action) + (" (undone)" if v.rolled_back else ""),
+        "by": v.user or "",
+        "files": ", ".join(f["file"] for f in v.files),
+        "new": v.counts.get("new"),
+        "updated": v.counts.get("updated"),
+        "unchanged": v.counts.get("unchanged"),
+        "rejected": v.counts.get("rejected"),
+        "treatments after": v.treatments,
+        "side-effect records after": v.side_effects,
+    } for v in reversed(entries)])
+
+
+def _rollback(store: Store, dataset_id: str) -> None:
+    """Button callback: undo the most recent import into the dataset after the confirmation."""
+    ss = st.session_state
+    if not ss.get(KEY_ROLLBACK_CONFIRM):
+        _message("warning", "Tick the confirmation box to roll back.")
+        return
+    ss[KEY_ROLLBACK_CONFIRM] = False
+    try:
+        change = versions.rollback(store, dataset_id)
+    except DatasetNotFound:
+        _message("error", "That dataset no longer exists: another manager may have deleted it.")
+    except ValueError as exc:
+        _message("warning", "Nothing was rolled back.", str(exc))
+    except StoreError as exc:
+        _message("error", "The database refused the rollback; nothing was changed.", str(exc))
+    except sa.exc.SQLAlchemyError:
+        _message("error", "The database refused the rollback; nothing was changed.")
+    else:
+        _message("success", "Rolled back.", change.sentence())
 
 
 def datasets_table(datasets: list[DatasetInfo], viewed_id: str) -> pd.DataFrame:

@@ -36,7 +36,8 @@ from analysis.records.columns import detect_kind, plan_columns
 from analysis.records.ingest import (DateOrderNeeded, ImportOptions, ImportProblem, ImportReport, ImportResult,
                                      MissingColumns, SourceFile, import_files)
 from analysis.records.sheets import read_tables
-from analysis.records.store import DatasetInfo, DuplicateImport, Store, StoreError, headers_key
+from analysis.records import versions
+from analysis.records.store import DatasetInfo, DatasetNotFound, DuplicateImport, Store, StoreError, headers_key
 from ui.setup import View, get_store, request_dataset
 
 _STATE = "_upload"            # the current upload (an _Upload), reset when the uploaded files change
@@ -47,6 +48,11 @@ KEY_DATE_ORDER = "upload_date_order"
 KEY_ALLOW_DUPLICATE = "upload_allow_duplicate"
 KEY_MAP_PREFIX = "upload_map"
 KEY_SHEETS = "upload_sheets"
+KEY_TARGET = "upload_target"
+KEY_INTO = "upload_into"
+KEY_CLINIC = "upload_clinic"
+#: Where an import's records go.
+TARGETS = {"new": "A new dataset", "append": "Add to a dataset", "replace": "Replace a dataset's records"}
 #: What the uploader accepts; a file is then known by its content, whatever its name says.
 UPLOAD_TYPES = ["csv", "txt", "tsv", "xlsx", "xlsm", "xls", "ods"]
 
@@ -94,6 +100,7 @@ class _Done:
     dataset_id: str
     name: str
     report: ImportReport
+    change: str | None = None     # what adding to (or replacing) a dataset did, in a sentence
 
 
 @dataclass
@@ -120,7 +127,7 @@ def store_for(view: View) -> Store:
     return get_store(view.store_url)
 
 
-def import_section(store: Store) -> None:
+def import_section(store: Store, view: View) -> None:
     """Upload, recognise, map, import and report: everything a clinic manager does to add records."""
     st.header("Import records")
     st.caption("Drop the exports here, as CSV files or Excel workbooks: the outcome records (one row per "
@@ -151,8 +158,10 @@ def import_section(store: Store) -> None:
     chosen = _mapping_steps(state)
     date_order = _date_step(state)
     allow_duplicate = _duplicate_step(state)
-    st.text_input("Dataset name", key=KEY_NAME, max_chars=200,
-                  help="How the dataset is listed in the sidebar; you can rename it later.")
+    target, into = _target_step(store, view.dataset.id)
+    clinic = st.text_input("Clinic (only for rows whose file names none)", key=KEY_CLINIC, max_chars=200,
+                           help="A clinic's own export often has no clinic column. Name the clinic here, and a chain "
+                                "can add each clinic's export to one dataset.")
     if st.button("Import", key=KEY_IMPORT, type="primary"):
         if chosen is None:
             st.error("The same column of the file is chosen for two fields. Choose each column once.")
@@ -162,8 +171,8 @@ def import_section(store: Store) -> None:
             options = ImportOptions(date_order=date_order or "auto",
                                     outcome_columns=chosen.get("outcomes", state.saved.get("outcomes", {})),
                                     side_effect_columns=chosen.get("side_effects", state.saved.get("side_effects", {})),
-                                    sheets=sheets)
-            _attempt(state, store, options, allow_duplicate, chosen)
+                                    sheets=sheets, clinic=clinic.strip() or None)
+            _attempt(state, store, options, allow_duplicate, chosen, target, into)
             st.rerun()
     _show_outcome(state)
 
@@ -311,8 +320,36 @@ def _duplicate_step(state: _Upload) -> bool:
     return bool(st.checkbox("Import it again anyway", key=KEY_ALLOW_DUPLICATE))
 
 
+def _target_step(store: Store, viewed_id: str) -> tuple[str, str | None]:
+    """A new dataset (and its name), or the dataset to add the records to or replace; (target, dataset id)."""
+    target = st.radio("Import into", list(TARGETS), format_func=TARGETS.get, key=KEY_TARGET, horizontal=True,
+                      help="Add to a dataset: new treatments are added and changed ones updated; the dataset keeps "
+                           "its id, so every share link to it shows the newest records.")
+    if target == "new":
+        st.text_input("Dataset name", key=KEY_NAME, max_chars=200,
+                      help="How the dataset is listed in the sidebar; you can rename it later.")
+        return "new", None
+    try:
+        datasets = store.datasets()
+    except DB_ERRORS:
+        st.error("The datasets cannot be listed: the database refused. Import into a new dataset, or try again.")
+        return "new", None
+    by_id = {d.id: d for d in datasets}
+    ids = list(by_id)
+    if st.session_state.get(KEY_INTO) not in by_id:
+        st.session_state[KEY_INTO] = viewed_id if viewed_id in by_id else ids[0]
+    into = st.selectbox("Dataset", ids, key=KEY_INTO,
+                        format_func=lambda i: f"{by_id[i].name} ({by_id[i].treatments:,} treatments)")
+    if target == "append":
+        st.caption("A treatment id the dataset does not hold is added; one it holds is updated when a value differs "
+                   "(the file wins). A file imported into it before is skipped. The last import can be rolled back.")
+    else:
+        st.caption("All the dataset's records are replaced by the file's. The last import can be rolled back.")
+    return target, into
+
+
 def _attempt(state: _Upload, store: Store, options: ImportOptions, allow_duplicate: bool,
-             chosen: dict[str, dict[str, str]]) -> None:
+             chosen: dict[str, dict[str, str]], target: str = "new", into: str | None = None) -> None:
     """Import with the user's choices; record the result (or the next step needed) in ``state``."""
     state.error, state.done = None, None
     with st.status("Importing…", expanded=True) as status:
@@ -320,11 +357,12 @@ def _attempt(state: _Upload, store: Store, options: ImportOptions, allow_duplica
         result = _validate(state, store, options)
         if result is not None:
             bar.progress(0.6, text="Step 3 of 3: saving the dataset…")
-            info = _save(state, store, options, result, allow_duplicate)
-            if info is not None:
+            saved = _save(state, store, options, result, allow_duplicate, target, into)
+            if saved is not None:
+                info, change = saved
                 bar.progress(1.0, text="Saved.")
                 status.update(label="Imported", state="complete", expanded=False)
-                _after_import(state, store, info, result.report, chosen)
+                _after_import(state, store, info, result.report, chosen, change)
                 return
         status.update(label="Not imported", state="error", expanded=False)
 
@@ -351,12 +389,21 @@ def _validate(state: _Upload, store: Store, options: ImportOptions) -> ImportRes
     return None
 
 
-def _save(state: _Upload, store: Store, options: ImportOptions, result: ImportResult,
-          allow_duplicate: bool) -> DatasetInfo | None:
-    """Store the checked records as a new dataset; None (with the reason in ``state``) when not saved."""
+def _save(state: _Upload, store: Store, options: ImportOptions, result: ImportResult, allow_duplicate: bool,
+          target: str = "new", into: str | None = None) -> tuple[DatasetInfo, versions.Change | None] | None:
+    """Store the checked records as a new dataset, or into one; None (with the reason in ``state``) when not."""
     try:
+        if target != "new" and into is not None:
+            change = versions.add_records(store, into, result, replace=target == "replace")
+            info = store.get(into)
+            if info is None:
+                raise DatasetNotFound(into)
+            return info, change
         return store.import_dataset(result, str(st.session_state.get(KEY_NAME, "")),
-                                    allow_duplicate=allow_duplicate)
+                                    allow_duplicate=allow_duplicate), None
+    except DatasetNotFound:
+        state.error = ("That dataset no longer exists (another manager may have deleted it), so nothing was saved.",
+                       "")
     except DuplicateImport as exc:
         state.pending = (options, result)
         state.duplicate = (exc.file, exc.dataset)
@@ -379,7 +426,7 @@ def _new_mapping_step(exc: MissingColumns, store: Store) -> _MappingStep:
 
 
 def _after_import(state: _Upload, store: Store, info: DatasetInfo, report: ImportReport,
-                  chosen: dict[str, dict[str, str]]) -> None:
+                  chosen: dict[str, dict[str, str]], change: versions.Change | None = None) -> None:
     """Remember the mappings that worked, switch the app to the new dataset, keep the report."""
     for kind, step in state.mapping.items():
         try:
@@ -387,7 +434,8 @@ def _after_import(state: _Upload, store: Store, info: DatasetInfo, report: Impor
         except DB_ERRORS:
             pass  # the dataset is saved; only the convenience of automatic mapping next time is lost
         state.saved[kind] = chosen.get(kind, {})
-    state.done = _Done(info.id, info.name, report)  # the importer already withholds identifier values
+    state.done = _Done(info.id, info.name, report,  # the importer already withholds identifier values
+                       change.sentence() if change is not None else None)
     state.mapping, state.dates, state.duplicate, state.pending = {}, None, None, None
     request_dataset(info.id)
 
@@ -404,8 +452,12 @@ def _show_outcome(state: _Upload) -> None:
 
 def _show_report(done: _Done) -> None:
     report = done.report
-    st.success("Imported. The dashboard switched to the new dataset.")
-    st.text(f"New dataset: {done.name}")
+    if done.change is None:
+        st.success("Imported. The dashboard switched to the new dataset.")
+        st.text(f"New dataset: {done.name}")
+    else:
+        st.success("Imported into the dataset. The dashboard shows it, and its share links show the newest records.")
+        st.text(f"Dataset: {done.name}\n{done.change}")
     cols = st.columns(4)
     cols[0].metric("Treatments imported", f"{report.outcomes_accepted:,}")
     cols[1].metric("Side-effect records imported", f"{report.side_effects_accepted:,}")
