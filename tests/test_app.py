@@ -115,3 +115,29 @@ def test_each_page_runs_as_its_own_script(app_db, page):
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     assert at.title and at.sidebar.multiselect(key="f_fitz") is not None
+
+
+def test_choosing_every_value_of_a_filter_means_no_filter(app_db):
+    """A link made with every clinic chosen says 'all clinics', so it still covers a clinic added next month."""
+    at = run_page("dashboard.py")
+    clinics = at.sidebar.multiselect(key="f_clinics")
+    offered = list(clinics.options)
+    clinics.set_value(offered[:1])
+    at.run()
+    chosen = at.query_params["clinic"]
+    assert ([chosen] if isinstance(chosen, str) else list(chosen)) == offered[:1]
+    at.sidebar.multiselect(key="f_clinics").set_value(offered)
+    at.run()
+    assert not at.exception
+    assert "clinic" not in at.query_params
+    assert at.sidebar.multiselect(key="f_clinics").value == []          # reads "All clinics"
+    assert metric_values(at)["Treatments"] == f"{Store(app_db).datasets()[0].treatments:,}"
+
+
+def test_filters_that_choose_every_value_are_no_filters():
+    from ui.setup import all_or_chosen
+
+    assert all_or_chosen(["a", "b"], ["a", "b"]) == ()
+    assert all_or_chosen(["b"], ["a", "b"]) == ("b",)
+    assert all_or_chosen([], ["a"]) == ()
+    assert all_or_chosen([], []) == ()

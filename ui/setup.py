@@ -13,6 +13,8 @@ the widgets when the page changes (measured in a real browser and in AppTest; ``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import os
 import sys
 from dataclasses import dataclass
@@ -242,18 +244,31 @@ def _sidebar(by_id: dict[str, DatasetInfo], choices: urlstate.FilterChoices) -> 
     if choices.first_date and choices.last_date:
         dates = sb.date_input("Treatment dates", min_value=choices.first_date, max_value=choices.last_date,
                               key=KEY_DATES, persist_state="session", format="YYYY-MM-DD")
-    clinics = sb.multiselect("Clinic", choices.clinics, key=KEY_CLINICS, persist_state="session",
-                             placeholder="All clinics")
-    devices = sb.multiselect("Device", choices.devices, key=KEY_DEVICES, persist_state="session",
-                             placeholder="All devices")
-    areas = sb.multiselect("Treatment area", choices.areas, key=KEY_AREAS, persist_state="session",
-                           placeholder="All areas")
-    fitz = sb.multiselect("Fitzpatrick skin type", [FITZPATRICK_ROMAN[t] for t in choices.fitzpatrick_types],
-                          key=KEY_FITZ, persist_state="session", placeholder="All types")
+    types = [FITZPATRICK_ROMAN[t] for t in choices.fitzpatrick_types]
+    picked = {}
+    for key, label, offered, everything in ((KEY_CLINICS, "Clinic", choices.clinics, "All clinics"),
+                                            (KEY_DEVICES, "Device", choices.devices, "All devices"),
+                                            (KEY_AREAS, "Treatment area", choices.areas, "All areas"),
+                                            (KEY_FITZ, "Fitzpatrick skin type", types, "All types")):
+        chosen = sb.multiselect(label, offered, key=key, persist_state="session", placeholder=everything,
+                                on_change=_all_means_no_filter, args=(key, tuple(offered)))
+        picked[key] = all_or_chosen(chosen, offered)
     start, end = _range(dates, choices)
     inverse = {v: k for k, v in FITZPATRICK_ROMAN.items()}
-    return Filters(date_from=start, date_to=end, clinics=tuple(clinics), devices=tuple(devices), areas=tuple(areas),
-                   fitzpatrick_types=tuple(sorted(inverse[f] for f in fitz)))
+    return Filters(date_from=start, date_to=end, clinics=picked[KEY_CLINICS], devices=picked[KEY_DEVICES],
+                   areas=picked[KEY_AREAS], fitzpatrick_types=tuple(sorted(inverse[f] for f in picked[KEY_FITZ])))
+
+
+def all_or_chosen(chosen: list[str], offered: Sequence[str]) -> tuple[str, ...]:
+    """The values a filter keeps: none (no filter) when every value offered is chosen, so that a share link
+    means "all clinics" and still covers a clinic added next month, not a list of today's clinics."""
+    return () if offered and set(offered) <= set(chosen) else tuple(chosen)
+
+
+def _all_means_no_filter(key: str, offered: tuple[str, ...]) -> None:
+    """Choosing every value clears the filter, which then reads 'All ...'."""
+    if offered and set(offered) <= set(st.session_state.get(key) or ()):
+        st.session_state[key] = []
 
 
 def _range(dates: tuple, choices: urlstate.FilterChoices) -> tuple[date | None, date | None]:
