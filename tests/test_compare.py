@@ -446,10 +446,22 @@ def test_durations_count_unresolved_events(sample):
     assert sum(d.unresolved + d.median.n for d in scarring) == len(joined.dropna(subset=["onset_day"]))
 
 
-def test_corrected_risk_ratio_is_flagged_in_json():
+def test_a_risk_ratio_with_no_events_in_a_group_is_said_in_json():
     block = summarise(cohort(6, 50, 0, 50))["comparisons"]["hyperpigmentation"]
-    assert block["risk_ratio_corrected"] is True and block["risk_ratio_note"]
+    assert block["risk_ratio"] == "inf" and block["risk_ratio_ci"][1] == "inf"   # (valid JSON: no Infinity)
+    assert block["risk_ratio_ci"][0] == pytest.approx(1.6213743427, abs=1e-9)    # R mn_ratio, tests/test_stats.py
+    assert block["risk_ratio_corrected"] is False and "no events in the second group" in block["risk_ratio_note"]
     assert len(block["by_skin_type"][0]["risk_ratio_ci"]) == 2
+
+
+def test_a_ratio_with_no_events_is_shown_as_observed_in_tables():
+    """0 of 2 ablative vs 1 of 15 non-ablative: the ratio is 0, never a 'corrected' 2.07 above 1."""
+    from analysis.present import tables
+
+    contrast = compare.rate_contrast("type II", 0, 2, 1, 15)
+    assert tables.contrasts([contrast], "x").loc[0, "Risk ratio (95 % CI)"] == "0 (0–21.77)"
+    assert tables.contrasts([compare.rate_contrast("type II", 1, 15, 0, 2)], "x").loc[0, "Risk ratio (95 % CI)"] \
+        == "∞ (0.05–∞)"
 
 
 def test_ratio_without_interval_does_not_crash_the_table():

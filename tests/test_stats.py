@@ -204,15 +204,48 @@ def test_adjusted_log_interval_matches_fagerland() -> None:
     assert high == pytest.approx(27.0523, abs=FOUR_DP)
 
 
-def test_risk_ratio_with_a_zero_group_uses_the_adjusted_log_interval() -> None:
-    # Ritland et al. (2007) 0/16 vs 15/72 (Fagerland et al. 2017, ch. 4); reference software:
-    # statsmodels confint_proportions_2indep(0, 16, 15, 72, compare="ratio", method="log-adjusted").
-    result = risk_ratio_ci(0, 16, 15, 72)
-    low, high = confint_proportions_2indep(0, 16, 15, 72, compare="ratio", method="log-adjusted")
-    assert result.corrected and "half an event" in result.note
-    assert result.estimate == pytest.approx((0.5 / 16.5) / (15.5 / 72.5), rel=1e-15)
-    assert (result.low, result.high) == pytest.approx((low, high), rel=1e-12)
-    assert result.low < result.estimate < result.high
+# The Miettinen-Nurminen score interval for the ratio, written in R from Miettinen & Nurminen (1985), Stat Med
+# 4:213-226, with the restricted MLE of Farrington & Manning (1990) and the variance factor N/(N-1):
+#   mn_ratio <- function(x1, n1, x2, n2, level = 0.95) {
+#     N <- n1 + n2; p1 <- x1 / n1; p2 <- x2 / n2; q <- qchisq(level, 1)
+#     stat <- function(theta) {
+#       A <- N * theta; B <- -(n1 * theta + x1 + n2 + x2 * theta); C <- x1 + x2
+#       p2r <- (-B - sqrt(B^2 - 4 * A * C)) / (2 * A); p1r <- theta * p2r
+#       v <- (p1r * (1 - p1r) / n1 + theta^2 * p2r * (1 - p2r) / n2) * N / (N - 1)
+#       (p1 - theta * p2)^2 / v - q }
+#     est <- p1 / p2
+#     lower <- if (x1 == 0) 0 else uniroot(stat, c(1e-10, min(est, 1e10)), tol = 1e-14)$root
+#     upper <- if (x2 == 0) Inf else uniroot(stat, c(max(est, 1e-10), 1e10), tol = 1e-14)$root
+#     c(lower, upper) }
+# R 4.2.2 output:
+#   mn_ratio(0, 2, 1, 15)   -> 0.0000000000 21.7732462934
+#   mn_ratio(1, 15, 0, 2)   -> 0.0459279240 Inf
+#   mn_ratio(0, 16, 15, 72) -> 0.0000000000 0.9714507325   (Ritland et al. 2007, Fagerland et al. 2017 ch. 4)
+#   mn_ratio(6, 50, 0, 50)  -> 1.6213743427 Inf
+#   mn_ratio(0, 1, 1, 1)    -> 0.0000000000 3.8414588207
+#   mn_ratio(0, 1, 7, 7)    -> 0.0000000000 0.8144794573   (statsmodels' score method gives 0.875 here)
+#   mn_ratio(3, 3, 0, 4)    -> 1.5619066298 Inf            (statsmodels: 2.3333)
+#   mn_ratio(0, 5, 5, 5)    -> 0.0000000000 0.4605260187   (statsmodels: 0.5000)
+#   mn_ratio(0, 30, 1, 1)   -> 0.0000000000 0.1280486274
+@pytest.mark.parametrize(("counts", "estimate", "low", "high"), [
+    ((0, 2, 1, 15), 0.0, 0.0, 21.7732462934),
+    ((1, 15, 0, 2), math.inf, 0.0459279240, math.inf),
+    ((0, 16, 15, 72), 0.0, 0.0, 0.9714507325),
+    ((6, 50, 0, 50), math.inf, 1.6213743427, math.inf),
+    ((0, 1, 1, 1), 0.0, 0.0, 3.8414588207),
+    ((0, 1, 7, 7), 0.0, 0.0, 0.8144794573),
+    ((3, 3, 0, 4), math.inf, 1.5619066298, math.inf),
+    ((0, 5, 5, 5), 0.0, 0.0, 0.4605260187),
+    ((0, 30, 1, 1), 0.0, 0.0, 0.1280486274),
+])
+def test_risk_ratio_with_a_zero_group_is_the_observed_ratio_with_the_score_interval(counts, estimate, low, high):
+    """Found walking through as a new user: 0 of 2 ablative vs 1 of 15 showed a "corrected" ratio of 2.07, on the
+    other side of 1 from the data. Now the observed 0 (or infinity) with an interval that exists there."""
+    result = risk_ratio_ci(*counts)
+    assert result.estimate == estimate and not result.corrected
+    assert result.low == pytest.approx(low, abs=1e-9) and result.high == pytest.approx(high, abs=1e-9)
+    assert "score interval" in result.note
+    assert result.low <= result.estimate <= result.high
 
 
 def test_risk_ratio_undefined_cases_give_none_with_a_reason() -> None:
@@ -237,7 +270,13 @@ def test_risk_ratio_interval_is_positive_and_contains_estimate(a: tuple[int, int
     result = risk_ratio_ci(*a, *b)
     if result.low is None:
         return
-    assert 0.0 < result.low <= result.estimate <= result.high < math.inf
+    assert result.low <= result.estimate <= result.high
+    if a[0] == 0:      # no events in group 1: the observed 0, the interval from 0
+        assert result.estimate == result.low == 0.0 and result.high < math.inf
+    elif b[0] == 0:    # none in group 2: the observed infinity, the interval up to it
+        assert result.estimate == result.high == math.inf and result.low > 0.0
+    else:
+        assert 0.0 < result.low and result.high < math.inf
 
 
 # --- fisher_exact_test --------------------------------------------------------------------------
@@ -697,3 +736,17 @@ def test_hodges_lehmann_on_200000_continuous_values_per_group() -> None:
     assert result.low < result.estimate < result.high
     assert result.estimate == pytest.approx(1.0, abs=0.05)
     assert result.high - result.low == pytest.approx(2 * 1.96 * 2.0 * math.sqrt(math.pi / 3 / 100_000), rel=0.1)
+
+
+@PROPERTY
+@given(st.integers(1, 300), st.integers(1, 300), st.data())
+def test_zero_group_score_interval_agrees_with_statsmodels_where_that_is_right(n1, n2, data) -> None:
+    """statsmodels' score method for the ratio is right unless the other group had the event in every patient
+    (see the R values above); elsewhere the two implementations agree."""
+    k2 = data.draw(st.integers(1, n2 - 1)) if n2 > 1 else None
+    if k2 is None:
+        return
+    result = risk_ratio_ci(0, n1, k2, n2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        _, high = confint_proportions_2indep(0, n1, k2, n2, compare="ratio", method="score")
+    assert result.high == pytest.approx(float(np.real(high)), rel=1e-6)

@@ -1,7 +1,8 @@
 """The dashboard's numbers as plain JSON-ready data (``python -m analysis summary``).
 
 Conventions: every ``ci`` is ``[low, high]``; rates are fractions in [0, 1]; Fitzpatrick types are
-written ``I``-``VI``; modalities ``ablative`` / ``non-ablative``; a missing value is ``null``.
+written ``I``-``VI``; modalities ``ablative`` / ``non-ablative``; a missing value is ``null``; an
+infinite risk ratio or upper limit (no events in the second group) is the string ``"inf"``.
 """
 
 from __future__ import annotations
@@ -21,9 +22,14 @@ def _ci(low: float | None, high: float | None) -> list[float | None]:
 
 
 def _ratio(r: stats.Ratio) -> dict[str, Any]:
-    """A risk ratio; ``risk_ratio_corrected`` says half an event was added because a group had none."""
-    return {"risk_ratio": r.estimate, "risk_ratio_ci": _ci(r.low, r.high), "risk_ratio_corrected": r.corrected,
-            "risk_ratio_note": r.note}
+    """A risk ratio; with no events in a group it is 0 or "inf" with the score interval, and the note says so
+    (``risk_ratio_corrected`` is always false: no half events are added any more)."""
+    return {"risk_ratio": _finite(r.estimate), "risk_ratio_ci": _ci(_finite(r.low), _finite(r.high)),
+            "risk_ratio_corrected": r.corrected, "risk_ratio_note": r.note}
+
+
+def _finite(value: float | None) -> float | str | None:
+    return "inf" if value is not None and value == float("inf") else value
 
 
 def _rate(p: stats.Proportion) -> dict[str, Any]:

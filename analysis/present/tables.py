@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import pandas as pd
@@ -22,12 +23,16 @@ def _rate(p: stats.Proportion) -> str:
 
 
 def _ratio(r: stats.Ratio) -> str:
+    """A risk ratio and its interval; with no events in a group, the observed 0 or ∞ and the score interval."""
     if r.estimate is None:
         return "–"
     if r.low is None or r.high is None:
-        return f"{r.estimate:.2f} (no interval)"
-    text = f"{r.estimate:.2f} ({r.low:.2f}–{r.high:.2f})"
-    return text + " *" if r.corrected else text
+        return f"{_number(r.estimate)} (no interval)"
+    return f"{_number(r.estimate)} ({_number(r.low)}–{_number(r.high)})"
+
+
+def _number(value: float) -> str:
+    return "∞" if math.isinf(value) else "0" if value == 0 else f"{value:.2f}"
 
 
 def contrasts(rows: Sequence[compare.RateContrast], group_label: str) -> pd.DataFrame:

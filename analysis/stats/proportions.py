@@ -31,6 +31,7 @@ from fractions import Fraction
 from typing import Literal
 
 import numpy as np
+from scipy import optimize
 from scipy import stats as sps
 from scipy.stats.contingency import odds_ratio
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
@@ -69,8 +70,10 @@ class Difference:
 class Ratio:
     """A risk ratio ``p1 / p2`` with its confidence interval.
 
-    ``corrected`` is True when half an event was added to each group because one group had none;
-    ``note`` then (or when the ratio is undefined) says why.
+    With no events in one group the estimate is 0 or infinite and the interval the score interval,
+    which ``note`` says (it also says why a ratio is undefined). ``corrected`` is always False: it
+    was True when half an event was added to each group, which is no longer done, and stays so that
+    code reading it (and the JSON summary's ``risk_ratio_corrected``) keeps working.
     """
 
     estimate: float | None
@@ -180,12 +183,14 @@ def _log_ratio_interval(k1: float, n1: float, k2: float, n2: float, z: float) ->
 def risk_ratio_ci(k1: int, n1: int, k2: int, n2: int, confidence: float = 0.95) -> Ratio:
     """Risk ratio ``(k1/n1) / (k2/n2)`` with the Katz log interval.
 
-    When exactly one group has no events the Katz interval does not exist; then 1/2 is added to each
-    group's events and to each group's total (the "adjusted log" interval of Fagerland, Lydersen &
-    Laake 2015; statsmodels' ``log-adjusted``), ``estimate`` is the adjusted ratio (it lies inside the
-    interval) and ``corrected`` is True. With no events at all the ratio is undefined, and with every
-    patient in both groups having the event the log interval has zero width: both give
-    ``low``/``high`` of None, with ``note`` saying why.
+    When exactly one group has no events the Katz interval does not exist. The estimate is then the
+    observed ratio, 0 (no events in group 1) or infinite (none in group 2), never a "corrected" value
+    that could lie on the other side of 1 from the data, and the interval is the Miettinen-Nurminen
+    score interval (Miettinen & Nurminen 1985; :func:`_score_ratio_interval`, checked against R), which
+    exists at zero: from exactly 0, or up to infinity.
+    ``note`` says so. With no events at all the ratio is undefined, and with every patient in both
+    groups having the event the log interval has zero width: both give ``low``/``high`` of None, with
+    ``note`` saying why.
 
     Parameters
     ----------
@@ -216,11 +221,38 @@ def risk_ratio_ci(k1: int, n1: int, k2: int, n2: int, confidence: float = 0.95) 
     if k1 == n1 and k2 == n2:
         return Ratio(1.0, None, None, confidence, note="every patient in both groups had the event; no log interval")
     if k1 == 0 or k2 == 0:
-        estimate, low, high = _log_ratio_interval(k1 + 0.5, n1 + 0.5, k2 + 0.5, n2 + 0.5, z_critical(confidence))
-        note = "a group had no events: half an event added to each group's events and total (adjusted log)"
-        return Ratio(estimate, low, high, confidence, corrected=True, note=note)
+        low, high = _score_ratio_interval(k1, n1, k2, n2, confidence)
+        if k1 == 0:
+            estimate, note = 0.0, "no events in the first group: the ratio is 0; score interval"
+        else:
+            estimate, note = math.inf, "no events in the second group: the ratio is infinite; score interval"
+        return Ratio(estimate, low, high, confidence, note=note)
     estimate, low, high = _log_ratio_interval(k1, n1, k2, n2, z_critical(confidence))
     return Ratio(estimate, low, high, confidence)
+
+
+def _score_ratio_interval(k1: int, n1: int, k2: int, n2: int, confidence: float) -> tuple[float, float]:
+    """The Miettinen-Nurminen score interval for ``p1 / p2`` (Miettinen & Nurminen 1985, Stat Med 4:213-226):
+    the ratios theta whose score statistic, with the restricted MLE of Farrington & Manning (1990) and the
+    variance factor N/(N-1), stays within the chi-squared(1) quantile. From 0 when ``k1 == 0``, up to
+    infinity when ``k2 == 0``. (statsmodels' ``method="score"`` for the ratio gives wrong limits when the
+    other group had the event in every patient, e.g. 0/7 vs 7/7: 0.875 where the score interval ends at
+    0.8145; ``tests/test_stats.py`` holds this one to R.)"""
+    n = n1 + n2
+    p1, p2 = k1 / n1, k2 / n2
+    limit = float(sps.chi2.ppf(confidence, 1))
+
+    def excess(theta: float) -> float:
+        a, b, c = n * theta, -(n1 * theta + k1 + n2 + k2 * theta), k1 + k2
+        p2r = (-b - math.sqrt(max(b * b - 4 * a * c, 0.0))) / (2 * a)
+        p1r = theta * p2r
+        variance = (p1r * (1 - p1r) / n1 + theta ** 2 * p2r * (1 - p2r) / n2) * n / (n - 1)
+        return math.inf if variance <= 0 else (p1 - theta * p2) ** 2 / variance - limit
+
+    estimate = p1 / p2 if k2 else math.inf
+    low = 0.0 if k1 == 0 else optimize.brentq(excess, 1e-10, min(estimate, 1e10), xtol=1e-14, rtol=1e-15)
+    high = math.inf if k2 == 0 else optimize.brentq(excess, max(estimate, 1e-10), 1e10, xtol=1e-14, rtol=1e-15)
+    return float(low), float(high)
 
 
 def fisher_exact_test(k1: int, n1: int, k2: int, n2: int) -> TestResult:
