@@ -45,6 +45,18 @@ def test_unknown_dataset_in_link_shows_notice_and_falls_back(app_db):
     assert "Treatments" in metric_values(at)
 
 
+def test_an_unknown_dataset_link_does_not_apply_its_filters_to_another_dataset(app_db):
+    """Found walking through as a new user: the link's filters were silently applied to the newest dataset."""
+    at = run_page("dashboard.py", {"dataset": new_dataset_id(), "fitz": "V", "clinic": "Northgate Laser Centre"})
+    assert not at.exception
+    assert [w.value for w in at.warning] == [
+        "The dataset in this link was not found: it does not exist here (it may have been deleted, or the link is "
+        "incomplete). Showing the newest dataset instead, without the link's filters."]
+    assert at.sidebar.multiselect(key="f_fitz").value == [] and at.sidebar.multiselect(key="f_clinics").value == []
+    assert set(at.query_params) == {"dataset"}
+    assert metric_values(at)["Treatments"] == f"{Store(app_db).datasets()[0].treatments:,}"
+
+
 def test_malformed_dataset_in_link_reveals_nothing(app_db):
     at = run_page("dashboard.py", {"dataset": "<script>alert(1)</script>"})
     assert not at.exception
@@ -141,3 +153,14 @@ def test_filters_that_choose_every_value_are_no_filters():
     assert all_or_chosen(["b"], ["a", "b"]) == ("b",)
     assert all_or_chosen([], ["a"]) == ()
     assert all_or_chosen([], []) == ()
+
+
+def test_a_selection_of_one_modality_says_so_instead_of_too_few(app_db):
+    """Found walking through as a new user: 'Too few treatments to conclude from: 1133 ablative and 0 non-ablative'."""
+    dataset = Store(app_db).ensure_sample() or Store(app_db).datasets()[0]
+    at = run_page("pages/2_Downtime.py", {"dataset": dataset.id, "device": "Fractional CO2 10600 nm"})
+    assert not at.exception
+    shown = [i.value for i in at.info] + [w.value for w in at.warning]
+    assert any(t.startswith("This selection holds only ablative treatments (1,133), so there is nothing to compare")
+               for t in shown), shown
+    assert not any("Too few treatments to conclude from" in t for t in shown)

@@ -445,7 +445,7 @@ def test_further_treatments_needed():
 def test_further_treatments_needed_with_no_difference_or_no_data():
     same = further_treatments_needed(5, 100, 10, 200)
     assert same.more_per_group is None and same.required_per_group is None
-    assert "no realistic amount of data would show a difference of zero size" in same.sentence
+    assert "exactly the same here, so there is no difference for more treatments to confirm" in same.sentence
     empty = further_treatments_needed(0, 0, 3, 40)
     assert empty.more_per_group is None and empty.reason and empty.p1 is None
 

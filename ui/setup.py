@@ -160,7 +160,8 @@ def setup_page(title: str, icon: str = "🔬") -> View:
     first_run = _STATE not in ss
     if first_run:
         dataset_id, notes = urlstate.parse_dataset(st.query_params.to_dict() | _lists(), list(by_id))
-        ss[_STATE] = {"dataset": dataset_id or datasets[0].id, "filters": None}
+        # A link's filters were made for its dataset: with that dataset not found, none are applied.
+        ss[_STATE] = {"dataset": dataset_id or datasets[0].id, "filters": Filters() if notes else None}
     if ss.get(_PENDING) in by_id:
         ss[_STATE] = {"dataset": ss.pop(_PENDING), "filters": Filters()}
         ss[_PAGE] = None

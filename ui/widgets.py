@@ -98,9 +98,15 @@ def empty_selection(view: View, minimum: int = 1) -> None:
         st.text(f"Filters: {view.filters.describe()}")
         st.stop()
     counts = {m: int((out["modality"] == m).sum()) for m in MODALITIES}
-    if min(counts.values()) < SMALL_N:
-        st.warning(f"Too few treatments to conclude from: {counts[MODALITIES[0]]} ablative and "
-                   f"{counts[MODALITIES[1]]} non-ablative in this selection (at least {SMALL_N} of each are needed "
+    present = [m for m in MODALITIES if counts[m]]
+    if len(present) == 1:
+        only = present[0]
+        st.info(f"This selection holds only {only} treatments ({counts[only]:,}), so there is nothing to compare "
+                f"them with: the numbers below describe {only} treatments alone. Widen the selection in the sidebar "
+                "to compare ablative with non-ablative treatment.", icon="ℹ️")
+    elif min(counts.values()) < SMALL_N:
+        st.warning(f"Too few treatments to conclude from: {counts[MODALITIES[0]]:,} ablative and "
+                   f"{counts[MODALITIES[1]]:,} non-ablative in this selection (at least {SMALL_N} of each are needed "
                    "for a comparison). The numbers below are shown, but do not act on them.", icon="⚠️")
 
 

@@ -168,7 +168,8 @@ def funnel(records: Records, unit: str = "clinic", effect: str = "hyperpigmentat
         judged = u.expected >= SMALL_EXPECTED and u.treatments >= SMALL_N
         direction = "more" if u.ratio > 1 else "less"
         text = (f"{label.capitalize()} {u.name}: {u.observed} {effect} events where {u.expected:.1f} were expected "
-                f"for its mix of modalities and skin types ({wording.times(u.ratio)} the expected; {u.outside} limit)")
+                f"for {'their' if unit == 'practitioner' else 'its'} mix of modalities and skin types "
+                f"({wording.times(u.ratio)} the expected; {u.outside} limit)")
         if not judged:
             findings.append(Finding(effect, text + ", but with so few expected events this is too small to judge.",
                                     0.2, True))

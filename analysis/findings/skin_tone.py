@@ -121,9 +121,9 @@ def adjusted_sentence(result: AdjustedOddsRatio) -> str:
     """The adjusted odds ratio in words, or why it could not be estimated."""
     factors = adjusted_factors(result)
     if not result.fitted or result.odds_ratio is None:
-        reason = (result.reason or "the model did not converge").rstrip(".")
-        return f"The odds ratio for ablative vs non-ablative treatment could not be estimated: " \
-               f"{reason[:1].lower() + reason[1:]}."
+        if result.reason:  # the model's reason is a whole sentence that already says the ratio cannot be estimated
+            return result.reason
+        return "The odds ratio for ablative vs non-ablative treatment could not be estimated: the model did not converge."
     ratio = (f"ablative treatment carried {wording.times(result.odds_ratio)} the odds of {result.outcome} of "
              f"non-ablative treatment (95 % CI {result.ci_low:.2f}–{result.ci_high:.2f}; "
              f"{wording.p_value(result.p_value)})")

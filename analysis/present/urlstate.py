@@ -59,8 +59,13 @@ def parse_dataset(params: Mapping[str, Sequence[str] | str], known_ids: Sequence
     wanted = values[-1]
     if is_valid_dataset_id(wanted) and wanted in known_ids:
         return wanted, []
-    return None, ["The link names a dataset that does not exist here (it may have been deleted, or the link is "
-                  "incomplete). Showing the newest dataset instead."]
+    return None, [DATASET_NOT_FOUND]
+
+
+#: The notice for a link to a dataset that is not here: the same words whatever the reason, so that it says
+#: nothing about the dataset (and the link's filters, made for that dataset, are not applied to another one).
+DATASET_NOT_FOUND = ("The dataset in this link was not found: it does not exist here (it may have been deleted, or "
+                     "the link is incomplete). Showing the newest dataset instead, without the link's filters.")
 
 
 def parse_filters(params: Mapping[str, Sequence[str] | str], choices: FilterChoices) -> tuple[Filters, list[str]]:

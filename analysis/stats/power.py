@@ -223,8 +223,8 @@ def further_treatments_needed(
     p1, p2 = k1 / n1, k2 / n2
     current = min(n1, n2)
     if p1 == p2:
-        text = ("The two rates are the same, so no realistic amount of data would show a difference "
-                "of zero size.")
+        text = ("The two rates are exactly the same here, so there is no difference for more treatments to "
+                "confirm.")
         return FurtherNeeded(None, None, current, p1, p2, power, alpha, text, _POWER_METHOD, reason=text)
     size = sample_size_two_proportions(p1, p2, power=power, alpha=alpha)
     required = cast(int, size.per_group)  # p1 != p2 here, so a size is always returned
