@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from analysis.records.store import Store
 
-from apphelpers import app_database
+from apphelpers import app_database, download_button, record_downloads
 from testpaths import ROOT
 
 PAGE = str(ROOT / "pages" / "8_Data.py")
@@ -102,6 +102,18 @@ def test_page_renders_on_the_sample_with_every_section(app_db):
     assert "Missing values" in headings and "Unusual costs" in headings
     assert "satisfaction" in texts(at)          # the missing-values sentence
     assert [b.label for b in at.get("download_button")][-1] == "This page as a report (HTML)"
+
+
+def test_the_templates_are_offered_in_the_import_section(app_db, monkeypatch):
+    fetch = record_downloads(monkeypatch)
+    at = open_page()
+    assert download_button(at, "upload_template_xlsx").label == "Template workbook (.xlsx)"
+    assert download_button(at, "upload_template_csv").label == "Template (CSV)"
+    assert fetch(at, "upload_template_xlsx") == (ROOT / "data" / "template.xlsx").read_bytes()
+    assert fetch(at, "upload_template_csv") == (ROOT / "data" / "template.csv").read_bytes()
+    # Still there once files are uploaded, beside the uploader.
+    at = upload(at, corpus_file("orphans_outcomes.csv"))
+    assert {"upload_template_xlsx", "upload_template_csv"} <= {b.key for b in at.get("download_button")}
 
 
 def test_importing_an_outcome_and_side_effect_pair(app_db):

@@ -53,6 +53,12 @@ KEY_INTO = "upload_into"
 KEY_CLINIC = "upload_clinic"
 #: Where an import's records go.
 TARGETS = {"new": "A new dataset", "append": "Add to a dataset", "replace": "Replace a dataset's records"}
+KEY_TEMPLATE_XLSX = "upload_template_xlsx"
+KEY_TEMPLATE_CSV = "upload_template_csv"
+#: The templates clinics fill in, written by data/make_template.py from the schema and committed.
+TEMPLATE_XLSX = Path(__file__).resolve().parents[1] / "data" / "template.xlsx"
+TEMPLATE_CSV = TEMPLATE_XLSX.with_name("template.csv")
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 #: What the uploader accepts; a file is then known by its content, whatever its name says.
 UPLOAD_TYPES = ["csv", "txt", "tsv", "xlsx", "xlsm", "xls", "ods"]
 
@@ -134,6 +140,7 @@ def import_section(store: Store, view: View) -> None:
                "treatment) and, if you have them, the side-effect records (one row per event) — or one combined "
                "sheet with yes/no side-effect columns. The data dictionary lists the columns and the header names "
                "that are recognised.")
+    _templates()
     limit = int(st.get_option("server.maxUploadSize"))
     uploaded = st.file_uploader("Outcome and side-effect files (CSV or Excel)", type=UPLOAD_TYPES,
                                 accept_multiple_files=True, key=KEY_FILES, max_upload_size=limit,
@@ -175,6 +182,20 @@ def import_section(store: Store, view: View) -> None:
             _attempt(state, store, options, allow_duplicate, chosen, target, into)
             st.rerun()
     _show_outcome(state)
+
+
+def _templates() -> None:
+    """The template workbook and CSV file to download: the columns, explained, with example rows."""
+    st.caption("Not sure what to export? Start from a template: it has every column, with example rows to "
+               "replace, and the workbook's Read me sheet says what each column holds.")
+    left, right = st.columns(2)
+    with left:
+        st.download_button("Template workbook (.xlsx)", data=TEMPLATE_XLSX.read_bytes,
+                           file_name="laser-records-template.xlsx", mime=XLSX_MIME, key=KEY_TEMPLATE_XLSX,
+                           on_click="ignore")
+    with right:
+        st.download_button("Template (CSV)", data=TEMPLATE_CSV.read_bytes, file_name="laser-records-template.csv",
+                           mime="text/csv", key=KEY_TEMPLATE_CSV, on_click="ignore")
 
 
 def _current_upload(uploaded: list[Any], store: Store) -> _Upload:
