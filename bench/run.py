@@ -5,16 +5,19 @@
     .venv/bin/python bench/run.py --sizes 2000 20000 --out /tmp/r.md --repeats 1
     .venv/bin/python bench/run.py --profile          # also cProfile import, load, filter, statistics
     .venv/bin/python bench/run.py --sizes 1000000 --steps import,import-messy --out /tmp/import.md   # imports only
+    .venv/bin/python bench/run.py --sizes 100000 --steps import-xlsx --out /tmp/xlsx.md    # the workbook import only
 
 Every measurement runs in a fresh child process (``bench/run.py --child STEP``) so its peak memory
 (``ru_maxrss`` of that child) and its cold-start behaviour are its own. Data is generated with
 ``data/generate_sample.py`` into ``--data-dir`` (default ``/tmp/laserdash-bench``; reused when the
 same size and seed are already there) and stored in a SQLite database next to it. The same records are
 also written as a *messy export* (:func:`write_messy`: BOM, ``;``, decimal comma, dd/mm/yyyy, header
-synonyms, a PIH flag column, 0.5 % bad rows) whose import is measured too. No timing is asserted: the
-numbers go into a Markdown report; the one assertion is that the messy import rejects exactly the bad
-rows (the step fails otherwise). Text in the report after the line ``<!-- hand-written -->`` is kept
-when the report is regenerated.
+synonyms, a PIH flag column, 0.5 % bad rows) whose import is measured too, and, up to 100,000 treatments,
+as a workbook (:func:`write_xlsx`: an .xlsx with typed cells, sheets "Outcomes" and "Side effects") whose
+import is measured against ``pandas.read_excel(engine="calamine")``. No timing is asserted: the numbers go
+into a Markdown report; the assertions are that the messy import rejects exactly the bad rows and that the
+workbook import gives the same records as the CSV import (the step fails otherwise). Text in the report
+after the line ``<!-- hand-written -->`` is kept when the report is regenerated.
 """
 
 from __future__ import annotations
@@ -49,7 +52,9 @@ OVERVIEW = "dashboard.py"       # the home page: seven comparisons, the heaviest
 FITZ_FILTER = (4, 5)  # Fitzpatrick IV and V, with one clinic: the "filter change" measured
 
 #: What ``--steps`` can select, in the order they run (the default runs them all).
-STEPS = ("import", "import-messy", "load", "stats", "filter", "page", "overview")
+STEPS = ("import", "import-messy", "import-xlsx", "load", "stats", "filter", "page", "overview")
+#: Steps that read no database of an earlier step.
+IMPORT_STEPS = ("import", "import-messy", "import-xlsx")
 
 # Targets at 1,000,000 treatments (issue 6).
 TARGET_IMPORT_RATIO = 2.0          # clean export (was 4x)
@@ -59,6 +64,9 @@ TARGET_PEAK_MB = 2048.0
 TARGET_LOAD_S = 3.0
 TARGET_FILTER_MS = 300.0
 TARGET_RERUN_MS = 150.0
+# Target at 100,000 treatments (the largest workbook written: a 1M-row .xlsx takes minutes to write).
+TARGET_XLSX_RATIO = 3.0            # workbook import / pandas.read_excel(engine="calamine")
+XLSX_TARGET_SIZE = 100_000
 
 
 # ------------------------------------------------------------------------------------------------
@@ -284,6 +292,146 @@ def check_messy_import(result: Any, info: Any, expected: dict, outcome_file: str
 
 
 # ------------------------------------------------------------------------------------------------
+# the workbook: the same records as an .xlsx with typed cells
+# ------------------------------------------------------------------------------------------------
+
+XLSX_NAME = "bench_workbook.xlsx"
+XLSX_FORMAT = 1              # bump when write_xlsx changes what it writes: a cached workbook is then rewritten
+XLSX_MAX_SIZE = 100_000      # the step runs at sizes up to this (--xlsx-max-size), 10,000 with --quick
+XLSX_QUICK_MAX_SIZE = 10_000
+XLSX_SHEETS = ("Outcomes", "Side effects")
+XLSX_DATE_FORMAT = "dd/mm/yyyy"  # a date cell shows as a clinic's Excel would; its value is a day number
+EXCEL_DAY_1970 = 25569           # 1970-01-01 as an Excel day number (1900 date system)
+#: How each of a workbook-reading library's timings is taken (``--what`` of the child step ``xlsx-read``).
+XLSX_READERS = {
+    "read_excel": 'pandas.read_excel(path, sheet_name=None, engine="calamine")',
+    "fastexcel": "fastexcel.read_excel(path).load_sheet(name).to_arrow() for both sheets",
+    "calamine": "python_calamine.CalamineWorkbook.from_path(path).get_sheet_by_name(name).to_python() for both sheets",
+}
+
+
+def xlsx_file(data_dir: Path, size: int) -> Path:
+    return data_dir / f"n{size}" / XLSX_NAME
+
+
+def xlsx_marker(data_dir: Path, size: int) -> Path:
+    """JSON next to the workbook: how it was made (the cached file is reused while this matches)."""
+    return data_dir / f"n{size}" / "xlsx.json"
+
+
+def xlsx_key(size: int) -> dict:
+    return {"size": size, "seed": SEED, "format": XLSX_FORMAT}
+
+
+def _read_typed_table(path: Path, columns: tuple) -> Any:
+    """A generated CSV with the schema's text columns as text (an id stays as written), its date columns as
+    dates and every other column as pyarrow infers it (numbers); empty text cells stay empty strings."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    with open(path, encoding="utf-8") as f:
+        names = f.readline().rstrip("\n").split(",")
+    kinds = {c.name: c.type for c in columns}
+    types = {n: pa.date32() if kinds.get(n) == "date" else pa.string() for n in names
+             if kinds.get(n) not in ("number", "integer", "fitzpatrick")}
+    return pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False))
+
+
+def _write_sheet(book: Any, name: str, table: Any, date_format: Any) -> None:
+    """One sheet: the column names in row 1, then one row per record; a date as a date cell (its Excel day
+    number with a date format, which is what ``write_datetime`` writes), a number as a number cell, text as a
+    text cell; a missing value as no cell. Rows in order, as ``constant_memory`` needs."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    sheet = book.add_worksheet(name)
+    sheet.write_row(0, 0, table.column_names)
+    columns = []
+    for c, field in enumerate(table.schema):
+        values = table.column(c)
+        if pa.types.is_date32(field.type):
+            columns.append((c, sheet.write_number, pc.add(values.cast(pa.int32()), EXCEL_DAY_1970).to_pylist(),
+                            date_format))
+        elif pa.types.is_integer(field.type) or pa.types.is_floating(field.type):
+            columns.append((c, sheet.write_number, values.to_pylist(), None))
+        else:
+            columns.append((c, sheet.write_string, values.to_pylist(), None))
+    for r in range(table.num_rows):
+        for c, write, values, cell_format in columns:
+            value = values[r]
+            if value is None or value == "":
+                continue
+            if cell_format is None:
+                write(r + 1, c, value)
+            else:
+                write(r + 1, c, value, cell_format)
+
+
+def write_xlsx(clean: tuple[Path, Path], path: Path) -> dict:
+    """Write the generated records as one workbook (XlsxWriter, ``constant_memory``): sheet "Outcomes" and
+    sheet "Side effects", typed cells (see :func:`_write_sheet`). About 16 s at 100,000 treatments, 1.6 s
+    at 10,000 (XlsxWriter writes cell by cell in Python), hence the cache and the size limit."""
+    import xlsxwriter
+
+    from analysis.records import schema
+
+    outcomes = _read_typed_table(clean[0], schema.OUTCOME_COLUMNS)
+    side = _read_typed_table(clean[1], schema.SIDE_EFFECT_COLUMNS)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial.xlsx")
+    book = xlsxwriter.Workbook(str(partial), {"constant_memory": True})
+    date_format = book.add_format({"num_format": XLSX_DATE_FORMAT})
+    for name, table in zip(XLSX_SHEETS, (outcomes, side)):
+        _write_sheet(book, name, table, date_format)
+    book.close()
+    partial.replace(path)
+    return {**xlsx_key(outcomes.num_rows), "treatments": outcomes.num_rows, "side_effects": side.num_rows,
+            "sheets": list(XLSX_SHEETS)}
+
+
+def check_xlsx_import(book: Any, csv: Any, size: int) -> dict:
+    """The workbook's import must give the records the CSV import of the same rows gives: the same counts,
+    downtime total and set of dates, the same tables of canonical values, and no row rejected by either.
+    Raises AssertionError otherwise, which fails the step (the bench then exits 1)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def table(result: Any, kind: str) -> Any:
+        held = result.records(kind)
+        return held if isinstance(held, pa.Table) else pa.Table.from_pandas(held, preserve_index=False)
+
+    def facts(result: Any) -> dict:
+        out = table(result, "outcomes")
+        dates = pc.unique(out.column("treatment_date")).to_pylist()
+        return {"treatments": result.count("outcomes"), "side_effects": result.count("side_effects"),
+                "downtime_days_sum": float(pc.sum(out.column("downtime_days")).as_py() or 0),
+                "dates": len(dates), "first_date": str(min(dates)) if dates else None,
+                "last_date": str(max(dates)) if dates else None,
+                "rows_rejected": int(result.report.rows_rejected), "problems": len(result.report.problems)}
+
+    got, want = facts(book), facts(csv)
+    wrong = [f"{k}: {got[k]} from the workbook, {want[k]} from the CSV files" for k in got if got[k] != want[k]]
+    if got["treatments"] != size:
+        wrong.append(f"treatments: {got['treatments']} from the workbook, {size} generated")
+    if got["rows_rejected"]:
+        wrong.append(f"the workbook import rejected {got['rows_rejected']} row(s)")
+    book_dates = set(pc.unique(table(book, "outcomes").column("treatment_date")).to_pylist())
+    if book_dates != set(pc.unique(table(csv, "outcomes").column("treatment_date")).to_pylist()):
+        wrong.append("the sets of treatment dates differ")
+    for kind in ("outcomes", "side_effects"):
+        a, b = table(book, kind), table(csv, kind)
+        if a.column_names != b.column_names:
+            wrong.append(f"{kind}: columns {a.column_names} from the workbook, {b.column_names} from the CSV files")
+            continue
+        differ = [n for n in a.column_names if not a.column(n).equals(b.column(n))]
+        if differ:
+            wrong.append(f"{kind}: values differ in {', '.join(differ)}")
+    if wrong:
+        raise AssertionError("the workbook import did not give the CSV import's records: " + "; ".join(wrong))
+    return {**got, "same_as_csv": True}
+
+
+# ------------------------------------------------------------------------------------------------
 # child steps: each prints one JSON line prefixed with RESULT_MARK
 # ------------------------------------------------------------------------------------------------
 
@@ -352,6 +500,65 @@ def step_import(args: argparse.Namespace) -> dict:
     if messy:  # after the timing and the peak: proves the import measured is the one meant
         out.update(check_messy_import(result, info, expected, outcomes.name))
     return out
+
+
+def step_xlsx(args: argparse.Namespace) -> dict:
+    """Write the workbook from the generated clean CSVs (see :func:`write_xlsx`)."""
+    marker = xlsx_marker(args.data_dir, args.size)
+    marker.unlink(missing_ok=True)
+    path = xlsx_file(args.data_dir, args.size)
+    seconds, info = timed(lambda: write_xlsx(data_files(args.data_dir, args.size), path))
+    marker.write_text(json.dumps(info))
+    return {"seconds": seconds, "mb": path.stat().st_size / 2**20, "peak_mb": peak_rss_mb()}
+
+
+def step_import_xlsx(args: argparse.Namespace) -> dict:
+    """``import_files`` of the workbook (read, parse, validate; nothing stored), timed once in a fresh process.
+    After the timing and the peak, the CSV files of the same rows are imported too and the records compared
+    (:func:`check_xlsx_import`), so the figure is the import of the records meant."""
+    from analysis.records.ingest import SourceFile, import_files
+
+    path = xlsx_file(args.data_dir, args.size)
+    start = time.perf_counter()
+    result = import_files(SourceFile.from_path(path))
+    seconds = time.perf_counter() - start
+    peak = peak_rss_mb()
+    csv = import_files(*(SourceFile.from_path(p) for p in data_files(args.data_dir, args.size)))
+    return {"seconds": seconds, "peak_mb": peak, "sheets_read": len(result.report.files),
+            **check_xlsx_import(result, csv, args.size)}
+
+
+def step_xlsx_read(args: argparse.Namespace) -> dict:
+    """One library reading both sheets of the workbook (``--what``: see ``XLSX_READERS``), timed once in a fresh
+    process with the library imported first (the caller repeats the step and keeps the fastest)."""
+    import pandas as pd
+    import pyarrow  # noqa: F401  (imported before timing, like pandas)
+
+    path = xlsx_file(args.data_dir, args.size)
+    if args.what == "read_excel":
+        import python_calamine  # noqa: F401  (pandas' engine, imported before timing)
+
+        seconds, frames = timed(lambda: pd.read_excel(path, sheet_name=None, engine="calamine"))
+        rows = [len(frames[name]) for name in XLSX_SHEETS]
+    elif args.what == "fastexcel":
+        import fastexcel
+
+        def read() -> list:
+            reader = fastexcel.read_excel(path)
+            return [reader.load_sheet(name).to_arrow() for name in XLSX_SHEETS]
+        seconds, tables = timed(read)
+        rows = [t.num_rows for t in tables]
+    elif args.what == "calamine":
+        import python_calamine as calamine
+
+        def read() -> list:
+            book = calamine.CalamineWorkbook.from_path(str(path))
+            return [book.get_sheet_by_name(name).to_python() for name in XLSX_SHEETS]
+        seconds, sheets = timed(read)
+        rows = [len(s) - 1 for s in sheets]  # the header row is a row here
+    else:
+        raise SystemExit(f"unknown workbook reader {args.what}")
+    return {"seconds": seconds, "rows": rows, "peak_mb": peak_rss_mb()}
 
 
 def step_load(args: argparse.Namespace) -> dict:
@@ -557,6 +764,7 @@ def step_profile(args: argparse.Namespace) -> dict:
 CHILD_STEPS: dict[str, Callable[[argparse.Namespace], dict]] = {
     "generate": step_generate, "messy": step_messy, "floor": step_floor, "import": step_import, "load": step_load,
     "summary": step_summary, "filter": step_filter, "apptest": step_apptest, "profile": step_profile,
+    "xlsx": step_xlsx, "import-xlsx": step_import_xlsx, "xlsx-read": step_xlsx_read,
 }
 
 
@@ -609,7 +817,8 @@ def bench_size(args: argparse.Namespace, size: int, log_dir: Path) -> dict:
         try:
             out = run_child(name, args, size, log_dir, **extra)
         except StepFailed as exc:
-            label = name + (f" ({extra['variant']})" if extra.get("variant") not in (None, "clean") else "")
+            label = name + (f" ({extra['variant']})" if extra.get("variant") not in (None, "clean") else "") \
+                + (f" ({extra['what']})" if extra.get("what") else "")
             say(f"  {label}: {exc}")
             res["errors"][label] = str(exc)
             if not exc.timed_out:
@@ -652,6 +861,36 @@ def bench_size(args: argparse.Namespace, size: int, log_dir: Path) -> dict:
         res["import" + key] = imp
         return imp
 
+    def bench_xlsx() -> None:
+        """The workbook (written once, then cached), its import (median of --import-repeats) and the
+        libraries' reads of it (fastest of --repeats each), every one in a fresh process."""
+        path, mark = xlsx_file(args.data_dir, size), xlsx_marker(args.data_dir, size)
+        current = (not fresh and path.exists() and mark.exists()
+                   and {k: v for k, v in json.loads(mark.read_text()).items() if k in xlsx_key(size)} == xlsx_key(size))
+        if not current:
+            say(f"{size:,}: writing the workbook {path.name} (XlsxWriter, constant_memory)")
+            written = step("xlsx")
+            if written is None:
+                return
+            res["xlsx_write"] = written
+        res["xlsx_mb"] = path.stat().st_size / 2**20
+        path.read_bytes()  # into the OS file cache
+        import_repeats = args.import_repeats or args.repeats
+        say(f"{size:,}: workbook import (import_files, no store; fresh process, x{import_repeats})")
+        runs = [r for r in (step("import-xlsx") for _ in range(import_repeats)) if r]
+        if runs:
+            imp = {k: median([r[k] for r in runs]) if isinstance(runs[0][k], float) else runs[-1][k] for k in runs[0]}
+            imp["peak_mb"] = max(r["peak_mb"] for r in runs)
+            imp["all"] = [r["seconds"] for r in runs]
+            res["xlsx_import"] = imp
+        for what in XLSX_READERS:
+            say(f"{size:,}: workbook read by {what} (fresh process, x{args.repeats})")
+            reads = [r for r in (step("xlsx-read", what=what) for _ in range(args.repeats)) if r]
+            if reads:  # the fastest, as for the bare parse
+                res["xlsx_" + what] = {"seconds": min(r["seconds"] for r in reads), "all": [r["seconds"] for r in reads],
+                                       "rows": reads[0]["rows"], "peak_mb": max(r["peak_mb"] for r in reads),
+                                       "loadavg": max(r["loadavg"] for r in reads)}
+
     imported = bench_import("clean", (outcomes, side)) if "import" in steps else None
 
     if "import-messy" in steps:
@@ -667,6 +906,9 @@ def bench_size(args: argparse.Namespace, size: int, log_dir: Path) -> dict:
             res["messy_csv_mb"] = sum(p.stat().st_size for p in messy) / 2**20
             res["messy_expected_rejected"] = json.loads(messy_mark.read_text())["rows_rejected"]
             bench_import("messy", messy)
+
+    if "import-xlsx" in steps and size <= args.xlsx_max_size:
+        bench_xlsx()
 
     if imported is None:
         return res  # the later steps read the clean import's dataset
@@ -778,6 +1020,61 @@ def _ratio(res: dict, key: str = "") -> float | None:
     return imp / floor if imp and floor else None
 
 
+def _xlsx_ratio(res: dict) -> float | None:
+    floor = _get(res, "xlsx_read_excel", "seconds")
+    imp = _get(res, "xlsx_import", "seconds")
+    return imp / floor if imp and floor else None
+
+
+def _xlsx_target_result(results: list[dict]) -> dict | None:
+    """The result the workbook target is judged on: at XLSX_TARGET_SIZE, else the largest size measured."""
+    measured = [r for r in results if _xlsx_ratio(r) is not None]
+    exact = [r for r in measured if r["size"] == XLSX_TARGET_SIZE]
+    return (exact or measured or [None])[-1]
+
+
+def render_xlsx(results: list[dict], args: argparse.Namespace) -> list[str]:
+    """The section *Workbooks*: the workbook import against the libraries reading the same file."""
+    rows = [r for r in results if any(k.startswith("xlsx_") for k in r)]
+    if not rows:
+        return []
+    lines = ["", "### Workbooks", "",
+             f"The clean records as one .xlsx (`write_xlsx`: XlsxWriter in `constant_memory` mode; sheet \"Outcomes\" "
+             f"and sheet \"Side effects\"; dates as date cells shown {XLSX_DATE_FORMAT}, numbers as number cells, "
+             "text as text cells; a missing value as no cell), written once per size and cached. Measured up to "
+             f"{args.xlsx_max_size:,} treatments only: writing the workbook is slow (XlsxWriter writes cell by cell). "
+             "Import = `SourceFile.from_path` + `analysis.records.ingest.import_files` of the workbook (read, parse, "
+             "validate; nothing stored: compare *parse+validate s* of the CSV import), median of its fresh processes. "
+             "The floor is `pandas.read_excel(path, sheet_name=None, engine=\"calamine\")`, fastest of its fresh "
+             "processes; fastexcel (both sheets to Arrow) and python-calamine (`CalamineWorkbook.from_path(path)"
+             ".get_sheet_by_name(name).to_python()`, both sheets) are for information, fastest the same way. "
+             "After each import the step imports the CSV files of the same rows and fails unless the records are "
+             "the same (counts, downtime total, set of dates, every column of both tables).", "",
+             "| treatments | xlsx MB | written s | import s | import peak MB | read_excel s | read_excel peak MB "
+             "| import / read_excel | fastexcel s | fastexcel peak MB | python-calamine s | python-calamine peak MB "
+             "| CSV parse+validate s | same records as CSV |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in rows:
+        same = _get(r, "xlsx_import", "same_as_csv")
+        written = _get(r, "xlsx_write", "seconds")
+        lines.append(
+            f"| {r['size']:,} | {_fmt(r.get('xlsx_mb'), 1)} | {_fmt(written) if written is not None else 'cached'} "
+            f"| {_fmt(_get(r, 'xlsx_import', 'seconds'), 2)} | {_fmt(_get(r, 'xlsx_import', 'peak_mb'), 0)} "
+            f"| {_fmt(_get(r, 'xlsx_read_excel', 'seconds'), 2)} | {_fmt(_get(r, 'xlsx_read_excel', 'peak_mb'), 0)} "
+            f"| {_fmt(_xlsx_ratio(r), 2)} | {_fmt(_get(r, 'xlsx_fastexcel', 'seconds'), 2)} "
+            f"| {_fmt(_get(r, 'xlsx_fastexcel', 'peak_mb'), 0)} | {_fmt(_get(r, 'xlsx_calamine', 'seconds'), 2)} "
+            f"| {_fmt(_get(r, 'xlsx_calamine', 'peak_mb'), 0)} | {_fmt(_get(r, 'import', 'parse_validate_s'), 2)} "
+            f"| {'yes' if same else '—'} |")
+    target = _xlsx_target_result(results)
+    if target is not None:
+        i = target["xlsx_import"]
+        lines += ["", f"Checked at {target['size']:,}: {i['treatments']:,} treatments and {i['side_effects']:,} "
+                      f"side effects from the workbook as from the CSV files, downtime total {i['downtime_days_sum']:,.0f} "
+                      f"days in both, the same {i['dates']:,} treatment dates ({i['first_date']} to {i['last_date']}), "
+                      f"{i['rows_rejected']:,} rows rejected and {i['problems']:,} problems in both."]
+    return lines
+
+
 def row_values(res: dict) -> dict[str, Any]:
     floor = _get(res, "floor", "seconds")
     imp = _get(res, "import", "seconds")
@@ -869,7 +1166,7 @@ def render(results: list[dict], args: argparse.Namespace, elapsed: float) -> str
               "`ui.compute.run` (`st.cache_data`); \"first load\" = `Store.load` + `analysis.records.filters.prepare`, as "
               "`ui.setup.load_records` does; \"filter\" = `ui.setup.select` (clinic + Fitzpatrick IV, V) then the Skin tone "
               "statistics; \"page\" = `pages/4_Skin_tone.py` in `streamlit.testing.v1.AppTest`; \"Overview\" = "
-              "`dashboard.py` the same way.", ""]
+              "`dashboard.py` the same way. The workbook import has its own table (*Workbooks*, below).", ""]
     lines.append("| " + " | ".join(COLUMNS) + " |")
     lines.append("|" + "|".join("---:" for _ in COLUMNS) + "|")
     for res in results:
@@ -906,6 +1203,14 @@ def render(results: list[dict], args: argparse.Namespace, elapsed: float) -> str
             ("a cached page rerun under 150 ms (back to a filter seen before)", "page filter cached ms", " ms")):
         lines.append(f"| {label} | {_fmt(v[column], DIGITS.get(column, 1))}{unit if v[column] is not None else ''} "
                      f"| {marks[column]} |")
+    if "import-xlsx" in args.steps:
+        wb = _xlsx_target_result(results)
+        ratio = _xlsx_ratio(wb) if wb else None
+        at = "" if wb is None or wb["size"] == XLSX_TARGET_SIZE else f" (at {wb['size']:,}: indicative)"
+        verdict = "—" if ratio is None else ("met" if ratio <= TARGET_XLSX_RATIO else "**not met**")
+        lines.append(f"| workbook import within {TARGET_XLSX_RATIO:g}× pandas.read_excel(engine='calamine'), "
+                     f"{XLSX_TARGET_SIZE:,} treatments | {_fmt(ratio, 2)}{'×' if ratio is not None else ''}{at} "
+                     f"| {verdict} |")
 
     messy = [r for r in results if r.get("import_messy") or r.get("floor_messy")]
     if messy:
@@ -927,6 +1232,7 @@ def render(results: list[dict], args: argparse.Namespace, elapsed: float) -> str
                 f"| {_fmt(_get(r, 'import_messy', 'parse_validate_s'))} | {_fmt(_get(r, 'import_messy', 'store_s'))} "
                 f"| {_fmt(_ratio(r, '_messy'))} | {_fmt(_get(r, 'import_messy', 'peak_mb'), 0)} "
                 f"| {_fmt(_get(r, 'import_messy', 'rows_rejected'))} | {_fmt(r.get('messy_expected_rejected'))} |")
+    lines += render_xlsx(results, args)
     calls = _get(largest, "summary", "calls")
     if calls:
         lines += ["", f"### Statistics per call at {largest['size']:,} treatments", "",
@@ -1018,7 +1324,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--steps", default=",".join(STEPS),
                         help="comma-separated steps to run (default all: " + ",".join(STEPS) + "); "
                         "'import' is the clean export, 'import-messy' the messy one, each with its bare parse; "
+                        "'import-xlsx' the same records as a workbook, against pandas.read_excel (calamine); "
                         "the steps after them read the clean import's database, so they need 'import'")
+    parser.add_argument("--xlsx-max-size", type=int, default=None,
+                        help=f"largest size at which the workbook step runs (default {XLSX_MAX_SIZE:,}; "
+                        f"{XLSX_QUICK_MAX_SIZE:,} with --quick): writing a larger .xlsx takes minutes")
     # child-only options
     parser.add_argument("--child", choices=sorted(CHILD_STEPS), help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
@@ -1033,13 +1343,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     unknown = [x for x in steps if x not in STEPS]
     if unknown or not steps:
         parser.error(f"--steps: unknown step(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(STEPS)}")
-    needs_import = [x for x in steps if x not in ("import", "import-messy")]
+    needs_import = [x for x in steps if x not in IMPORT_STEPS]
     if needs_import and "import" not in steps:
         parser.error(f"--steps: {', '.join(needs_import)} read(s) the clean import's database: add 'import'")
     args.steps = [x for x in STEPS if x in steps]
     if args.sizes is None:
         args.sizes = list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
     args.sizes = sorted(set(args.sizes))
+    if args.xlsx_max_size is None:
+        args.xlsx_max_size = XLSX_QUICK_MAX_SIZE if args.quick else XLSX_MAX_SIZE
     args.data_dir = args.data_dir.resolve()
     return args
 
