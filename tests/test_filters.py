@@ -190,3 +190,15 @@ def test_membership_by_lookup_is_isin(texts, wanted, numbers, wanted_numbers):
                            (pd.Series(numbers, dtype="int8"), wanted_numbers),
                            (pd.Series(numbers, dtype="int8"), [v for v in wanted_numbers if -128 <= v < 128])):
         assert _member(column, values).tolist() == column.isin(values).tolist()
+
+
+def test_link_notices_say_which_kind_of_value_was_dropped_and_how_many():
+    """Found walking through as a new user: the notices did not say which filter or how many values."""
+    from analysis.present import urlstate
+
+    choices = urlstate.FilterChoices(("North",), ("IPL",), ("face",), (2, 3), None, None)
+    _, notes = urlstate.parse_filters({"clinic": ["North", "<script>x</script>", "South"], "area": ["elbow"],
+                                       "fitz": ["II", "<b>9</b>", "VIII"]}, choices)
+    assert notes == ["The link asked for 2 clinic value(s) this dataset does not have; they were left out.",
+                     "The link asked for 1 treatment area value(s) this dataset does not have; it was left out.",
+                     "The link had 2 Fitzpatrick skin type value(s) other than I–VI; they were left out."]

@@ -78,13 +78,16 @@ def parse_filters(params: Mapping[str, Sequence[str] | str], choices: FilterChoi
         kept = tuple(dict.fromkeys(v for v in values if v in offered))
         dropped = len(set(values)) - len(kept)
         if dropped:
-            notes.append(f"The link asked for {dropped} {param} value(s) this dataset does not have; "
+            kind = {"clinic": "clinic", "device": "device", "area": "treatment area"}[param]
+            notes.append(f"The link asked for {dropped} {kind} value(s) this dataset does not have; "
                          f"{'they were' if dropped > 1 else 'it was'} left out.")
         picked[field_name] = kept
     fitz_raw = _values(params, PARAM_FITZ)
     parsed = [parse_fitzpatrick(v) for v in fitz_raw]
-    if any(t is None for t in parsed):
-        notes.append("The link had Fitzpatrick types other than I–VI; they were left out.")
+    unreadable = sum(t is None for t in parsed)
+    if unreadable:
+        notes.append(f"The link had {unreadable} Fitzpatrick skin type value(s) other than I–VI; "
+                     f"{'they were' if unreadable > 1 else 'it was'} left out.")
     valid = {t for t in parsed if t is not None}
     absent = sorted(valid - set(choices.fitzpatrick_types))
     if absent:
