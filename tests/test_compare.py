@@ -508,3 +508,14 @@ def test_bands_are_named_by_the_types_the_selection_holds(sample):
     full = skin_tone.skin_tone(sample)
     assert [c.group for c in full.by_band] == ["type I–II skin", "type III–IV skin", "type V–VI skin"]
     assert max(full.findings, key=lambda f: f.weight).sentence.startswith("In type V–VI")  # still ranked first
+
+
+def test_one_skin_type_selected_says_each_thing_once(sample):
+    """Found walking through as a new user: with one skin type selected the same sentence appeared twice."""
+    from analysis.records.filters import Filters, apply_filters
+
+    tone = skin_tone.skin_tone(apply_filters(sample, Filters(fitzpatrick_types=(5,))))
+    sentences = [f.sentence for f in tone.findings]
+    assert len(sentences) == len(set(sentences))
+    assert not any(s.startswith("In type V skin") for s in sentences)   # the overall sentence already is type V
+    assert sentences.count("Only type V skin is in this selection, so no trend across skin types can be tested.") == 1

@@ -140,7 +140,10 @@ def _skin_tone_findings(effect: str, by_band: tuple[RateContrast, ...], bands: t
                         overall: RateContrast, trend: dict[str, stats.TrendTest],
                         cells: tuple[RateCell, ...]) -> tuple[Finding, ...]:
     findings: list[Finding] = [Finding(effect, wording.capital(overall.sentence), 0.8, overall.small)]
+    whole = _counts_of(overall)
     for contrast, band in zip(by_band, bands):
+        if _counts_of(contrast) == whole:  # the band is the whole selection: its sentence would say it again
+            continue
         significant = contrast.test.p_value is not None and contrast.test.p_value < ALPHA
         darkest = set(band) <= {5, 6}  # the group the article warns about comes first
         weight = 1.5 if darkest and not contrast.small else (1.0 if significant else 0.3)
@@ -148,13 +151,23 @@ def _skin_tone_findings(effect: str, by_band: tuple[RateContrast, ...], bands: t
         if contrast.more_needed:
             sentence += " " + contrast.more_needed
         findings.append(Finding(effect, sentence, weight, contrast.small))
-    for modality, t in trend.items():
-        findings.append(Finding(effect, trend_sentence(effect, modality, t, cells), 0.7, t.groups < 2))
+    typed = {c.group for c in cells if c.proportion.treatments > 0}
+    if len(typed) == 1:  # one skin type in the whole selection: said once, not once per modality
+        findings.append(Finding(effect, f"Only type {next(iter(typed))} skin is in this selection, so no trend "
+                                        "across skin types can be tested.", 0.7, True))
+    else:
+        for modality, t in trend.items():
+            findings.append(Finding(effect, trend_sentence(effect, modality, t, cells), 0.7, t.groups < 2))
     small = [c for c in cells if c.small]
     if small:
         names = ", ".join(f"{c.modality} type {c.group} ({c.proportion.treatments})" for c in small)
         findings.append(Finding(effect, f"Too few treatments to conclude from in: {names}.", 0.1, True))
     return tuple(findings)
+
+
+def _counts_of(contrast: RateContrast) -> tuple[int, int, int, int]:
+    return (contrast.ablative.events, contrast.ablative.treatments, contrast.non_ablative.events,
+            contrast.non_ablative.treatments)
 
 
 def trend_sentence(effect: str, modality: str, t: stats.TrendTest, cells: tuple[RateCell, ...]) -> str:
