@@ -156,8 +156,9 @@ def test_unrecognised_headers_are_mapped_and_the_mapping_is_remembered(app_db):
     assert any("not recognised" in w.value for w in at.warning)
     boxes = mapping_boxes(at)
     labels = [b.label for b in boxes.values()]
-    assert labels[:4] == ["treatment_id (required)", "treatment_date (required)", "modality (required)",
-                          "fitzpatrick_type (required)"]          # required ones first, marked
+    # required ones first, marked, in the words people read (not the schema's internal names)
+    assert labels[:4] == ["Treatment id (required)", "Treatment date (required)",
+                          "Laser type (ablative or non-ablative) (required)", "Fitzpatrick skin type (required)"]
     assert boxes["treatment_id"].options == ["— not in this file —", "Ref", "When", "Kind", "Tone", "Days off"]
     assert boxes["treatment_id"].value == "— not in this file —"
     for column, header in {"treatment_id": "Ref", "treatment_date": "When", "modality": "Kind",

@@ -227,3 +227,14 @@ def test_checks_come_in_reading_order_with_plain_sentences():
     # The sample's blanks are deliberate: satisfaction 4 %, cost 3 %, procedure time 3.5 % (data/generate_sample.py).
     worst = summary.missing.sort_values("percent", ascending=False).iloc[0]
     assert worst["column"] == "satisfaction" and math.isclose(worst["percent"], 3.6, abs_tol=0.6)
+
+
+def test_a_column_absent_from_the_file_is_not_recorded_rather_than_blank_in_100_percent():
+    """Found walking through as a new user: a column the file never had was 'blank in 100.0 %'."""
+    summary = quality_summary(make_records([{"patient_id": "P1", "satisfaction": 4.0},
+                                            {"patient_id": "P2", "satisfaction": np.nan}]))
+    missing_check = check(summary, "missing")
+    assert "100.0 %" not in missing_check.sentence
+    assert missing_check.sentence.startswith("1 column has missing values; the most is satisfaction, blank in 50.0 %")
+    assert "Not recorded in this dataset at all: " in missing_check.sentence and "cost" in missing_check.sentence
+    assert missing_check.count == 1

@@ -59,8 +59,8 @@ def datasets_section(store: Store, view: View) -> None:
     with right:
         st.markdown("**Delete a dataset**")
         st.selectbox("Dataset to delete", ids, index=current, format_func=label, key=KEY_DELETE_PICK)
-        confirm = st.checkbox("Yes, delete this dataset and all its records. This cannot be undone.",
-                              key=KEY_DELETE_CONFIRM)
+        confirm = st.checkbox("Yes, delete this dataset and all its records. Share links to it will stop "
+                              "working. This cannot be undone.", key=KEY_DELETE_CONFIRM)
         st.button("Delete", key=KEY_DELETE_GO, on_click=_delete, args=(store, view.dataset.id),
                   disabled=not confirm)
     if view.dataset.id in by_id:

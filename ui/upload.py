@@ -297,7 +297,8 @@ def _mapping_steps(state: _Upload) -> dict[str, dict[str, str]] | None:
         st.warning("Some required columns were not recognised. Choose the column of the file that holds each "
                    "field (required ones first), then press Import again. The choice is remembered for files "
                    "with the same headers.")
-        st.text(f"File: {step.file} ({_KIND_LABELS.get(kind, kind)})\nNot recognised: {', '.join(step.missing)}")
+        st.text(f"File: {step.file} ({_KIND_LABELS.get(kind, kind)})\n"
+                f"Not recognised: {', '.join(schema.label(m) for m in step.missing)}")
         columns = schema.OUTCOME_COLUMNS if kind == "outcomes" else schema.SIDE_EFFECT_COLUMNS
         ordered = sorted(columns, key=lambda c: not (c.required or c.name in step.missing))
         options = [NOT_IN_FILE, *step.headers]
@@ -309,7 +310,8 @@ def _mapping_steps(state: _Upload) -> dict[str, dict[str, str]] | None:
             required = col.required or col.name in step.missing
             default = step.prefill.get(col.name)
             with row[i % 3]:
-                header = st.selectbox(f"{col.name} (required)" if required else col.name, options,
+                name = schema.label(col.name)
+                header = st.selectbox(f"{name} (required)" if required else name, options,
                                       index=options.index(default) if default in options else 0,
                                       key=f"{KEY_MAP_PREFIX}_{kind}_{col.name}_{token}", help=col.description)
             if header and header != NOT_IN_FILE:

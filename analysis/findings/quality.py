@@ -79,7 +79,7 @@ class QualitySummary:
             "valid, but worth confirming it is minutes and not seconds or a whole-day booking")
         return (
             QualityCheck("missing", "Missing values", _missing_sentence(self.missing),
-                         int((self.missing["missing"] > 0).sum()), self.missing),
+                         int(((self.missing["missing"] > 0) & (self.missing["percent"] < 100)).sum()), self.missing),
             QualityCheck("downtime", f"Downtime over {LONG_DOWNTIME_DAYS} days", long_downtime,
                          len(self.long_downtime), self.long_downtime),
             QualityCheck("procedures", f"Procedures over {LONG_PROCEDURE_MINUTES} minutes", long_procedures,
@@ -264,14 +264,22 @@ def _share(n: int, total: int) -> str:
 
 
 def _missing_sentence(missing: pd.DataFrame) -> str:
-    gaps = missing[missing["missing"] > 0]
+    """Columns with some values missing, the worst named; columns with none at all (not in the file, or
+    empty) are said to be not recorded rather than "blank in 100 %"."""
+    gaps = missing[(missing["missing"] > 0) & (missing["percent"] < 100)]
+    absent = missing[missing["percent"] == 100]
     if gaps.empty:
-        return "No value is missing in any column."
-    worst = gaps.sort_values(["percent", "missing"], ascending=False).iloc[0]
-    verb = "has" if len(gaps) == 1 else "have"
-    return (f"{_plural(len(gaps), 'column')} {verb} missing values; the most is {worst['column']}, blank in "
-            f"{worst['percent']:.1f} % of the {worst['records']} ({worst['missing']:,}). Statistics of a column "
-            "leave its missing values out.")
+        text = "No value is missing in any recorded column." if len(absent) else "No value is missing in any column."
+    else:
+        worst = gaps.sort_values(["percent", "missing"], ascending=False).iloc[0]
+        verb = "has" if len(gaps) == 1 else "have"
+        text = (f"{_plural(len(gaps), 'column')} {verb} missing values; the most is {worst['column']}, blank in "
+                f"{worst['percent']:.1f} % of the {worst['records']} ({worst['missing']:,}). Statistics of a column "
+                "leave its missing values out.")
+    if len(absent):
+        names = ", ".join(f"{schema.label(c).lower()}" for c in absent["column"])
+        text += f" Not recorded in this dataset at all: {names}."
+    return text
 
 
 def _count_sentence(n: int, total: int, what: str, advice: str) -> str:

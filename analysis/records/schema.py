@@ -48,6 +48,24 @@ class Column:
     description: str = ""
 
 
+#: What a person calls each column (the mapping screen and messages use these; files may use any synonym).
+LABELS: dict[str, str] = {
+    "treatment_id": "Treatment id", "patient_id": "Patient code", "clinic": "Clinic",
+    "treatment_date": "Treatment date", "modality": "Laser type (ablative or non-ablative)", "device": "Device",
+    "treatment_area": "Treatment area", "fitzpatrick_type": "Fitzpatrick skin type",
+    "downtime_days": "Downtime (days)", "improvement_score": "Improvement score (0–4)",
+    "satisfaction": "Satisfaction (1–5)", "procedure_minutes": "Procedure time (minutes)", "cost": "Cost",
+    "practitioner": "Practitioner", "follow_up_visits": "Follow-up visits", "effect": "Side effect",
+    "severity": "Severity", "onset_day": "Onset (days after treatment)",
+    "resolved_day": "Resolved (days after treatment)",
+}
+
+
+def label(name: str) -> str:
+    """A column's name as a person reads it ('Fitzpatrick skin type' for ``fitzpatrick_type``)."""
+    return LABELS.get(name, name.replace("_", " ").capitalize())
+
+
 OUTCOME_COLUMNS: tuple[Column, ...] = (
     Column("treatment_id", "text", required=True,
            synonyms=("treatment", "treatment id", "treatment no", "treatment number", "session id",
