@@ -150,8 +150,10 @@ def import_section(store: Store, view: View) -> None:
                                      "two sheets.")
     if not uploaded:
         # A file over the limit never reaches the server: the uploader marks it in red and says why on hover.
-        st.caption(f"Up to {limit} MB per file. A larger file is marked in red in the box above and is not "
-                   "uploaded (point at it to see why): remove it and export a shorter period instead.")
+        st.caption(f"Up to {limit} MB per file, as CSV (.csv, .txt, .tsv) or a workbook (.xlsx, .xlsm, .xls, "
+                   ".ods). A file that is larger, or of another type, is marked in red in the box above and is not "
+                   "uploaded (point at it to see why): remove it, then export a shorter period, or save the file as "
+                   "CSV or .xlsx.")
         st.session_state.pop(_STATE, None)
         return
     state = _current_upload(uploaded, store)
