@@ -396,3 +396,19 @@ def test_records_are_added_to_the_dataset_being_viewed_then_rolled_back(app_db):
     back = store.get(sample.id)
     assert (back.version, back.treatments) == (sample.version + 2, sample.treatments)
     assert frame_with(at, "treatments after")["what"].tolist()[:2] == ["rolled back", "records added (undone)"]
+
+
+def test_the_date_order_answered_once_is_remembered_for_the_same_headers(app_db):
+    """Found walking through as a new user: re-uploading a file asked about the date order again."""
+    at = press_import(upload(open_page(), corpus_file("ambiguous_dates.csv")))
+    at.radio(key="upload_date_order").set_value("dayfirst")
+    press_import(at)
+    text = (CORPUS / "ambiguous_dates.csv").read_text().replace("A", "B")   # next month: same headers, new ids
+    again = upload(open_page(), ("next_month.csv", text.encode(), "text/csv"))
+    assert any("Dates are read as day first" in i.value for i in again.info)
+    press_import(again)
+    assert "upload_date_order" not in [r.key for r in again.radio], "not asked again"
+    store = Store(app_db)
+    new = next(d for d in store.datasets() if d.name == "next_month")
+    dates = store.load(new.id).outcomes.set_index("treatment_id")["treatment_date"]
+    assert dates["B1"] == pd.Timestamp("2024-04-03")   # 03/04/2024, day first as answered before

@@ -48,6 +48,7 @@ KEY_DATE_ORDER = "upload_date_order"
 KEY_ALLOW_DUPLICATE = "upload_allow_duplicate"
 KEY_MAP_PREFIX = "upload_map"
 KEY_SHEETS = "upload_sheets"
+_DATE_ORDER_KIND = "date_order"  # how the column-maps table keeps the date order answered for a file's headers
 KEY_TARGET = "upload_target"
 KEY_INTO = "upload_into"
 KEY_CLINIC = "upload_clinic"
@@ -118,6 +119,7 @@ class _Upload:
     files: list[_FileInfo]
     saved: dict[str, dict[str, str]] = field(default_factory=dict)   # kind -> mapping saved earlier
     saved_for: list[str] = field(default_factory=list)                # files a saved mapping applies to
+    saved_order: str | None = None                                    # date order answered for these headers
     mapping: dict[str, _MappingStep] = field(default_factory=dict)
     dates: tuple[str, str, list[str]] | None = None                   # file, column, examples
     duplicate: tuple[str, DatasetInfo] | None = None                  # file, the dataset holding it
@@ -163,6 +165,9 @@ def import_section(store: Store, view: View) -> None:
     if state.saved_for:
         st.info("A column mapping you saved earlier is used for these files:")
         st.text("\n".join(state.saved_for))
+    if state.saved_order in DATE_ORDERS and state.dates is None:
+        st.info(f"Dates are read as {DATE_ORDERS[state.saved_order].lower()}, as you said for a file with these "
+                "columns before.")
     sheets = _sheet_step(state)
     chosen = _mapping_steps(state)
     date_order = _date_step(state)
@@ -177,7 +182,7 @@ def import_section(store: Store, view: View) -> None:
         elif state.dates is not None and date_order is None:
             st.error("Choose how the dates are written (day first or month first) before importing.")
         else:
-            options = ImportOptions(date_order=date_order or "auto",
+            options = ImportOptions(date_order=date_order or state.saved_order or "auto",
                                     outcome_columns=chosen.get("outcomes", state.saved.get("outcomes", {})),
                                     side_effect_columns=chosen.get("side_effects", state.saved.get("side_effects", {})),
                                     sheets=sheets, clinic=clinic.strip() or None)
@@ -222,6 +227,11 @@ def _current_upload(uploaded: list[Any], store: Store) -> _Upload:
             state.saved.setdefault(info.kind, {}).update(saved)
             state.saved_for.append(info.name)
     outcome = next((f for f in files if f.kind == "outcomes"), None)
+    if outcome is not None:
+        try:  # the date order answered before for a file with these headers
+            state.saved_order = (store.column_map(list(outcome.headers), _DATE_ORDER_KIND) or {}).get("order")
+        except DB_ERRORS:
+            state.saved_order = None
     ss[KEY_NAME] = Path(outcome.source or outcome.name).stem[:200] if outcome else ""
     for key in (KEY_DATE_ORDER, KEY_ALLOW_DUPLICATE, KEY_SHEETS):
         ss.pop(key, None)
@@ -387,7 +397,7 @@ def _attempt(state: _Upload, store: Store, options: ImportOptions, allow_duplica
                 info, change = saved
                 bar.progress(1.0, text="Saved.")
                 status.update(label="Imported", state="complete", expanded=False)
-                _after_import(state, store, info, result.report, chosen, change)
+                _after_import(state, store, info, result.report, chosen, change, options.date_order)
                 return
         status.update(label="Not imported", state="error", expanded=False)
 
@@ -451,8 +461,15 @@ def _new_mapping_step(exc: MissingColumns, store: Store) -> _MappingStep:
 
 
 def _after_import(state: _Upload, store: Store, info: DatasetInfo, report: ImportReport,
-                  chosen: dict[str, dict[str, str]], change: versions.Change | None = None) -> None:
-    """Remember the mappings that worked, switch the app to the new dataset, keep the report."""
+                  chosen: dict[str, dict[str, str]], change: versions.Change | None = None,
+                  date_order: str = "auto") -> None:
+    """Remember the mappings and the date order that worked, switch the app to the dataset, keep the report."""
+    outcome = next((f for f in state.files if f.kind == "outcomes"), None)
+    if state.dates is not None and date_order in DATE_ORDERS and outcome is not None:
+        try:
+            store.save_column_map(list(outcome.headers), _DATE_ORDER_KIND, {"order": date_order})
+        except DB_ERRORS:
+            pass  # only the convenience of not being asked again is lost
     for kind, step in state.mapping.items():
         try:
             store.save_column_map(step.headers, kind, chosen.get(kind, {}))
