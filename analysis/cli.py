@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from datetime import date
 from pathlib import Path
@@ -150,12 +151,16 @@ def _import(store: Store | None, args: argparse.Namespace) -> int:
         print(line)
     if args.rejected:
         args.rejected.mkdir(parents=True, exist_ok=True)
-        from analysis.present.export import safe_csv
+        from analysis.present.export import in_dialect
 
+        summaries = {f.file: f for f in result.report.files}
         for file, rows in result.report.rejected_rows.items():
             if len(rows):
-                target = args.rejected / f"{Path(file).stem}.rejected.csv"
-                target.write_bytes(safe_csv(rows))
+                stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(file).stem).strip("._") or "file"
+                target = args.rejected / f"{stem}.rejected.csv"
+                summary = summaries.get(file)
+                target.write_bytes(in_dialect(rows, summary.delimiter if summary else ",",
+                                              summary.encoding if summary else ""))
                 print(f"Rejected rows of {file} written to {target}.")
     print(f"Stored as dataset '{info.name}' ({info.id}) in {describe_url(store.url)}.")
     return 0

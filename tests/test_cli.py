@@ -140,3 +140,20 @@ def test_db_is_taken_before_or_after_the_command(tmp_path, corpus):
         assert main([*command, "--db", after]) == 0
     assert [d.name for d in Store(after).datasets()] == ["Renamed"]
     assert [d.name for d in Store(before).datasets()] == ["Before"]
+
+
+def test_rejected_rows_are_written_back_in_the_files_own_dialect(tmp_path):
+    """Found walking through as a new user: a ';' / decimal-comma file's rejected rows came back comma-separated,
+    with the decimal values quoted. Now: its delimiter, its decimal commas and its encoding (here Windows-1252)."""
+    text = ("treatment_id;treatment_date;modality;fitzpatrick_type;downtime_days;clinic\r\n"
+            "T1;2024-01-02;ablative;2;2,5;Clínica Sol\r\nT2;2024-01-03;ablative;VII;3,5;Clínica Sol\r\n")
+    export = tmp_path / "export.csv"
+    export.write_bytes(text.encode("cp1252"))
+    out = tmp_path / "rejected"
+    assert main(["--db", f"sqlite:///{tmp_path / 'db.sqlite'}", "import", str(export), "--name", "X",
+                 "--rejected", str(out)]) == 0
+    written = (out / "export.rejected.csv").read_bytes().decode("cp1252")
+    lines = written.splitlines()
+    assert lines[0] == "row;treatment_id;treatment_date;modality;fitzpatrick_type;downtime_days;clinic;problems"
+    # (the reasons hold ';', so that one cell is quoted, as CSV requires)
+    assert lines[1].startswith('3;T2;2024-01-03;ablative;VII;3,5;Clínica Sol;"fitzpatrick_type: is not a Fitzpatrick')

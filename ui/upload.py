@@ -31,7 +31,7 @@ import sqlalchemy as sa
 import streamlit as st
 
 from analysis.records import schema
-from analysis.present.export import safe_csv
+from analysis.present.export import in_dialect, safe_csv
 from analysis.records.columns import detect_kind, plan_columns
 from analysis.records.ingest import (DateOrderNeeded, ImportOptions, ImportProblem, ImportReport, ImportResult,
                                      MissingColumns, SourceFile, import_files)
@@ -524,12 +524,16 @@ def _show_report(done: _Done) -> None:
         st.caption(f"Showing the first {len(shown):,} of {len(report.problems):,} problems; download them all below.")
     st.download_button("All problems (CSV)", data=partial(safe_csv, report.problems), file_name="import-problems.csv",
                        mime="text/csv", key="upload_problems_csv", on_click="ignore")
+    summaries = {f.file: f for f in report.files}
     for i, (file, rows) in enumerate(report.rejected_rows.items()):
         if rows.empty:
             continue
-        st.text(f"Rejected rows of {file}, with the reasons, to fix and import again:")
+        st.text(f"Rejected rows of {file}, with the reasons, to fix and import again "
+                "(written as the file was: same separator, decimal mark and encoding):")
+        summary = summaries.get(file)
         st.download_button(f"Rejected rows (CSV, {len(rows):,} row{'' if len(rows) == 1 else 's'})",
-                           data=partial(safe_csv, rows),
+                           data=partial(in_dialect, rows, summary.delimiter if summary else ",",
+                                        summary.encoding if summary else ""),
                            file_name=_download_name(file), mime="text/csv", key=f"upload_rejected_{i}",
                            on_click="ignore")
 

@@ -32,6 +32,18 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def safe_csv(frame: pd.DataFrame) -> bytes:
-    """CSV bytes (UTF-8 with BOM, so Excel reads accents) with formula-like text cells neutralised."""
-    return neutralise_frame(frame).to_csv(index=False).encode("utf-8-sig")
+def safe_csv(frame: pd.DataFrame, delimiter: str = ",", encoding: str = "utf-8-sig") -> bytes:
+    """CSV bytes (by default UTF-8 with BOM, so Excel reads accents) with formula-like text cells neutralised."""
+    return neutralise_frame(frame).to_csv(index=False, sep=delimiter).encode(encoding, errors="replace")
+
+
+#: Python's codec for each encoding the import reports (see :func:`analysis.records.read.decode`).
+_CODECS = {"UTF-8": "utf-8", "UTF-8 with BOM": "utf-8-sig", "UTF-16": "utf-16", "Windows-1252": "cp1252",
+           "Latin-1": "latin-1"}
+
+
+def in_dialect(frame: pd.DataFrame, delimiter: str, encoding: str) -> bytes:
+    """Rows of a file (e.g. its rejected rows) written back as the file was: its delimiter and encoding, so
+    they open in the same spreadsheet settings, and cells as they were (a decimal comma stays one). A sheet
+    of a workbook (no delimiter) is written as UTF-8 CSV with a BOM."""
+    return safe_csv(frame, delimiter or ",", _CODECS.get(encoding, "utf-8-sig"))
