@@ -36,3 +36,17 @@ def test_safe_csv_neutralises_text_and_keeps_numbers():
     assert list(back["clinic"]) == ["'=1+1", "Main"]
     assert list(back["cost"]) == [-5.0, 10.0]
     assert list(back.columns)[2] == "'=bad header"
+
+
+def test_records_are_exported_as_a_spreadsheet_reads_them():
+    """Found walking through as a new user: whole numbers came out as '3.0' and dates as '2025-04-09 00:00:00'."""
+    from analysis.present.export import records_csv
+
+    frame = pd.DataFrame({"treatment_id": ["T1", "=cmd"], "treatment_date": pd.to_datetime(["2025-04-09", None]),
+                          "fitzpatrick_type": [3.0, None], "downtime_days": [2.5, 3.0], "cost": [1210.0, 99.5]})
+    comma = records_csv(frame).decode("utf-8-sig").splitlines()
+    assert comma == ["treatment_id,treatment_date,fitzpatrick_type,downtime_days,cost",
+                     "T1,2025-04-09,3,2.5,1210", "'=cmd,,,3,99.5"]
+    semicolon = records_csv(frame, "semicolon").decode("utf-8-sig").splitlines()
+    assert semicolon == ["treatment_id;treatment_date;fitzpatrick_type;downtime_days;cost",
+                         "T1;2025-04-09;3;2,5;1210", "'=cmd;;;3;99,5"]

@@ -16,7 +16,7 @@ import streamlit as st
 from analysis.present import report
 from analysis.findings.compare import SMALL_N, Finding
 from analysis.records.schema import MODALITIES
-from analysis.present.export import safe_csv
+from analysis.present.export import records_csv, safe_csv
 from ui.setup import View, share_link
 
 _REPORT = "_report_parts"
@@ -127,6 +127,9 @@ def recorded(result: object) -> bool:
     return False
 
 
+CSV_DIALECTS = {"comma": "Comma-separated (standard)", "semicolon": "Semicolons, decimal comma (European Excel)"}
+
+
 def finish(view: View, slug: str) -> None:
     """End of every page: share link and exports in the sidebar."""
     sb = st.sidebar
@@ -135,12 +138,15 @@ def finish(view: View, slug: str) -> None:
         st.caption("This link opens the same page, dataset and filters for a colleague.")
         st.code(share_link(view), language=None, wrap_lines=True)
     sb.markdown("**Download**")
+    dialect = sb.radio("CSV for", list(CSV_DIALECTS), format_func=CSV_DIALECTS.get, key="dl_dialect",
+                       persist_state="session",
+                       help="Excel in most of Europe expects semicolons between columns and a decimal comma.")
     out = view.selection.outcomes
-    sb.download_button(f"Treatments (CSV, {len(out):,} rows)", data=lambda: safe_csv(out),
+    sb.download_button(f"Treatments (CSV, {len(out):,} rows)", data=lambda: records_csv(out, dialect),
                        file_name=f"{slug}-treatments.csv", mime="text/csv", key="dl_treatments",
                        on_click="ignore", width="stretch")
     side = view.selection.side_effects
-    sb.download_button(f"Side effects (CSV, {len(side):,} rows)", data=lambda: safe_csv(side),
+    sb.download_button(f"Side effects (CSV, {len(side):,} rows)", data=lambda: records_csv(side, dialect),
                        file_name=f"{slug}-side-effects.csv", mime="text/csv", key="dl_side_effects",
                        on_click="ignore", width="stretch")
     if (r := _report()) is not None:

@@ -37,6 +37,37 @@ def safe_csv(frame: pd.DataFrame, delimiter: str = ",", encoding: str = "utf-8-s
     return neutralise_frame(frame).to_csv(index=False, sep=delimiter).encode(encoding, errors="replace")
 
 
+#: The spreadsheet dialects records can be downloaded in: (separator, decimal mark).
+DIALECTS = {"comma": (",", "."), "semicolon": (";", ",")}
+
+
+def records_csv(frame: pd.DataFrame, dialect: str = "comma") -> bytes:
+    """Records as a spreadsheet reads them: whole numbers as whole numbers ("3", not "3.0"), dates without a
+    time ("2025-04-09"), in the comma dialect or the semicolon / decimal-comma one (European Excel), UTF-8
+    with BOM, formula-like text neutralised."""
+    delimiter, decimal = DIALECTS[dialect]
+    out = frame.copy()
+    for name in out.columns:
+        column = out[name]
+        if pd.api.types.is_float_dtype(column):
+            out[name] = _number_texts(column, decimal)
+        elif pd.api.types.is_datetime64_any_dtype(column):
+            if column.dropna().dt.normalize().equals(column.dropna()):
+                out[name] = column.dt.strftime("%Y-%m-%d").astype(object).where(column.notna(), None)
+    return neutralise_frame(out).to_csv(index=False, sep=delimiter).encode("utf-8-sig")
+
+
+def _number_texts(column: pd.Series, decimal: str) -> pd.Series:
+    """Numbers as a spreadsheet shows them: a whole number without ".0", others in their shortest exact form
+    (Python's repr), with the dialect's decimal mark; missing stays missing."""
+    whole = (column % 1 == 0) & (column.abs() < 2**53)
+    text = column.astype(object).map(repr, na_action="ignore") if not whole.all() else None
+    ints = column.where(whole).astype("Int64").astype(str)
+    out = ints.where(whole, text if text is not None else ints).astype(object)
+    out = out.where(column.notna(), None)
+    return out.str.replace(".", decimal, regex=False) if decimal != "." else out
+
+
 #: Python's codec for each encoding the import reports (see :func:`analysis.records.read.decode`).
 _CODECS = {"UTF-8": "utf-8", "UTF-8 with BOM": "utf-8-sig", "UTF-16": "utf-16", "Windows-1252": "cp1252",
            "Latin-1": "latin-1"}
