@@ -8,6 +8,9 @@ the rest of the page (see :mod:`ui.upload`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
@@ -17,6 +20,7 @@ from analysis.records.store import DatasetInfo, DatasetNotFound, Store, StoreErr
 from ui.setup import View, request_dataset
 from ui.upload import DB_ERRORS, forget_report
 
+T = TypeVar("T")
 _MESSAGE = "_data_message"    # outcome of the last rename or delete, shown once
 KEY_RENAME_PICK = "data_rename_pick"
 KEY_RENAME_NAME = "data_rename_name"
@@ -115,18 +119,25 @@ def _rollback(store: Store, dataset_id: str) -> None:
         _message("warning", "Tick the confirmation box to roll back.")
         return
     ss[KEY_ROLLBACK_CONFIRM] = False
+    change = _attempt(lambda: versions.rollback(store, dataset_id), "rollback", "Nothing was rolled back.", "warning")
+    if change is not None:
+        _message("success", "Rolled back.", change.sentence())
+
+
+def _attempt(action: Callable[[], T], what: str, refused: str, level: str = "error") -> T | None:
+    """Run a change to a dataset; None (with the message to show) when it was refused: the dataset is gone,
+    the input was not acceptable (``refused``, at ``level``), or the database said no."""
     try:
-        change = versions.rollback(store, dataset_id)
+        return action()
     except DatasetNotFound:
         _message("error", "That dataset no longer exists: another manager may have deleted it.")
     except ValueError as exc:
-        _message("warning", "Nothing was rolled back.", str(exc))
+        _message(level, refused, str(exc))
     except StoreError as exc:
-        _message("error", "The database refused the rollback; nothing was changed.", str(exc))
+        _message("error", f"The database refused the {what}; nothing was changed.", str(exc))
     except sa.exc.SQLAlchemyError:
-        _message("error", "The database refused the rollback; nothing was changed.")
-    else:
-        _message("success", "Rolled back.", change.sentence())
+        _message("error", f"The database refused the {what}; nothing was changed.")
+    return None
 
 
 def datasets_table(datasets: list[DatasetInfo], viewed_id: str) -> pd.DataFrame:
@@ -168,17 +179,9 @@ def _rename(store: Store) -> None:
     """Button callback (runs before the page, so the sidebar shows the new name at once)."""
     ss = st.session_state
     dataset_id = ss.get(KEY_RENAME_PICK)
-    try:
-        info = store.rename(str(dataset_id), str(ss.get(KEY_RENAME_NAME, "")))
-    except DatasetNotFound:
-        _message("error", "That dataset no longer exists: another manager may have deleted it.")
-    except ValueError as exc:
-        _message("error", "The dataset was not renamed.", str(exc))
-    except StoreError as exc:
-        _message("error", "The database refused the rename; nothing was changed.", str(exc))
-    except sa.exc.SQLAlchemyError:
-        _message("error", "The database refused the rename; nothing was changed.")
-    else:
+    info = _attempt(lambda: store.rename(str(dataset_id), str(ss.get(KEY_RENAME_NAME, ""))), "rename",
+                    "The dataset was not renamed.")
+    if info is not None:
         ss[KEY_RENAME_NAME] = ""
         _message("success", "Dataset renamed.", f"New name: {info.name}")
 
