@@ -412,3 +412,11 @@ def test_the_date_order_answered_once_is_remembered_for_the_same_headers(app_db)
     new = next(d for d in store.datasets() if d.name == "next_month")
     dates = store.load(new.id).outcomes.set_index("treatment_id")["treatment_date"]
     assert dates["B1"] == pd.Timestamp("2024-04-03")   # 03/04/2024, day first as answered before
+
+
+def test_the_data_dictionary_is_on_the_page(app_db):
+    """Found walking through as a new user: the page named 'the data dictionary' with no link to it."""
+    at = open_page()
+    shown = "\n".join(m.value for m in at.markdown)
+    assert "## Outcome records: one row per treatment session" in shown
+    assert "Adding each month's records to a dataset" in shown

@@ -140,8 +140,10 @@ def import_section(store: Store, view: View) -> None:
     st.header("Import records")
     st.caption("Drop the exports here, as CSV files or Excel workbooks: the outcome records (one row per "
                "treatment) and, if you have them, the side-effect records (one row per event) — or one combined "
-               "sheet with yes/no side-effect columns. The data dictionary lists the columns and the header names "
-               "that are recognised.")
+               "sheet with yes/no side-effect columns. The data dictionary below lists the columns and the header "
+               "names that are recognised.")
+    with st.expander("Data dictionary: the columns, the header names recognised, and how records are added"):
+        st.markdown(_data_dictionary())  # the project's own text (data/README.md), never a user's
     _templates()
     limit = int(st.get_option("server.maxUploadSize"))
     uploaded = st.file_uploader("Outcome and side-effect files (CSV or Excel)", type=UPLOAD_TYPES,
@@ -203,6 +205,13 @@ def _templates() -> None:
     with right:
         st.download_button("Template (CSV)", data=TEMPLATE_CSV.read_bytes, file_name="laser-records-template.csv",
                            mime="text/csv", key=KEY_TEMPLATE_CSV, on_click="ignore")
+
+
+@st.cache_data(max_entries=1)
+def _data_dictionary() -> str:
+    """data/README.md without its title (the expander is the title)."""
+    text = (Path(__file__).resolve().parents[1] / "data" / "README.md").read_text(encoding="utf-8")
+    return text.split("\n", 1)[1].strip() if text.startswith("# ") else text
 
 
 def _current_upload(uploaded: list[Any], store: Store) -> _Upload:
