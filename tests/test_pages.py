@@ -660,6 +660,27 @@ def test_no_patient_id_in_charts_or_report(db, page, downloads):
     assert not PATIENT_ID.search(report)
 
 
+@pytest.mark.parametrize("page", PAGES)
+def test_every_metric_finding_and_table_of_a_page_is_in_its_report(db, page, downloads):
+    """Found walking through as a new user: the Overview's report had the heading of its six headline cards
+    and nothing under it. Everything a page shows as a number, a finding or a table is in its report."""
+    at = open_page(page, link(db))
+    assert_renders(at, page)
+    report = html.unescape(downloads(at, "dl_report").decode("utf-8"))
+    for m in at.metric:
+        assert m.label in report and m.value in report, (m.label, m.value)
+    shown = [t.value[2:] for t in at.text if t.value.startswith(("• ", "⚠ "))]
+    assert shown or page != ENTRY
+    for sentence in shown:
+        assert sentence in report, sentence
+    for frame in at.dataframe:
+        for column in frame.value.columns:
+            assert str(column) in report, column
+        first = frame.value.columns[0]
+        for value in frame.value[first].astype(str).head(20):
+            assert value in report, (first, value)
+
+
 def test_visiting_every_page_leaves_the_shared_records_unchanged(db, downloads):
     """Pages share the cached records read-only: the export must be the same after every page has run."""
     at = open_page(ENTRY, {"dataset": db.sample})

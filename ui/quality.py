@@ -31,11 +31,10 @@ def quality_section(view: View) -> None:
                      f"{summary.side_effects:,} side-effect records), whatever the filters in the sidebar. "
                      "Values here were accepted by the import; the checks point at the ones worth confirming.")
     st.text(f"Dataset: {view.dataset.name}")
-    cols = st.columns(3)
-    cols[0].metric("Treatments", f"{summary.treatments:,}")
-    cols[1].metric("Side-effect records", f"{summary.side_effects:,}")
-    cols[2].metric("Rows rejected at import", "not known" if summary.rows_rejected is None
-                   else f"{summary.rows_rejected:,}")
+    widgets.metrics([("Treatments", f"{summary.treatments:,}", ""),
+                     ("Side-effect records", f"{summary.side_effects:,}", ""),
+                     ("Rows rejected at import", "not known" if summary.rows_rejected is None
+                      else f"{summary.rows_rejected:,}", "")], per_row=3)
     for check in summary.checks():
         widgets.heading(check.title)
         widgets.sentence(check.sentence)

@@ -41,6 +41,18 @@ def heading(text: str) -> None:
         r.add_heading(text)
 
 
+def metrics(cards: Sequence[tuple[str, str, str]], per_row: int = 4, border: bool = False) -> None:
+    """Metric cards, ``per_row`` to a row: (label, value, detail) each; the detail (may be empty) below the card."""
+    for start in range(0, len(cards), per_row):
+        row = cards[start:start + per_row]
+        for col, (label, value, detail) in zip(st.columns(per_row), row):
+            col.metric(label, value, border=border)
+            if detail:
+                col.caption(detail)
+    if (r := _report()) is not None:
+        r.add_metrics(list(cards))
+
+
 def chart(fig: go.Figure, key: str) -> None:
     """A plotly chart with the PNG export button in its toolbar."""
     st.plotly_chart(fig, key=key, config=PLOTLY_CONFIG, width="stretch")

@@ -19,6 +19,9 @@ body{font-family:'Source Sans Pro',Arial,sans-serif;max-width:1100px;margin:2em 
 h1{margin-bottom:.2em} .meta{color:#555;margin-bottom:1.5em} p.finding{margin:.3em 0}
 table{border-collapse:collapse;margin:1em 0;font-size:14px} th,td{border:1px solid #ddd;padding:4px 8px;text-align:left}
 th{background:#f4f4f6} footer{margin-top:3em;color:#777;font-size:13px}
+.cards{display:flex;flex-wrap:wrap;gap:12px;margin:1em 0} .card{border:1px solid #ddd;border-radius:6px;
+padding:8px 12px;min-width:200px;flex:1} .card .label{color:#555;font-size:14px} .card .value{font-size:24px}
+.card .detail{color:#666;font-size:13px}
 """
 
 
@@ -41,6 +44,10 @@ class Report:
     def add_table(self, frame: pd.DataFrame) -> None:
         self.parts.append(("table", frame.copy()))
 
+    def add_metrics(self, metrics: list[tuple[str, str, str]]) -> None:
+        """Metric cards: (label, value, detail) each."""
+        self.parts.append(("metrics", list(metrics)))
+
     def add_figure(self, fig: go.Figure) -> None:
         self.parts.append(("figure", go.Figure(fig)))
 
@@ -56,6 +63,11 @@ class Report:
                 body.append(f"<h2>{esc(str(content))}</h2>")
             elif kind == "sentences":
                 body.extend(f"<p class='finding'>{esc(s)}</p>" for s in content)  # type: ignore[union-attr]
+            elif kind == "metrics":
+                cards = "".join(f"<div class='card'><div class='label'>{esc(label)}</div><div class='value'>"
+                                f"{esc(value)}</div><div class='detail'>{esc(detail)}</div></div>"
+                                for label, value, detail in content)  # type: ignore[union-attr]
+                body.append(f"<div class='cards'>{cards}</div>")
             elif kind == "table":
                 body.append(content.to_html(index=False, escape=True, border=0, na_rep="–"))  # type: ignore[union-attr]
             elif kind == "figure":
