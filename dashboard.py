@@ -6,6 +6,7 @@ import ui
 from analysis.findings.overview import headline
 
 view = ui.setup_page("Overview")
+ui.welcome(view)
 ui.start_report("Overview", view)
 ui.empty_selection(view)
 facts = ui.compute(view, "overview")

@@ -164,3 +164,24 @@ def test_a_selection_of_one_modality_says_so_instead_of_too_few(app_db):
     assert any(t.startswith("This selection holds only ablative treatments (1,133), so there is nothing to compare")
                for t in shown), shown
     assert not any("Too few treatments to conclude from" in t for t in shown)
+
+
+def test_a_first_open_on_the_sample_says_what_this_is_and_what_to_do(app_db):
+    at = run_page("dashboard.py")
+    assert not at.exception
+    welcome = " ".join(i.value for i in at.info)
+    assert "These are sample records" in welcome and "download the template" in welcome
+    assert "share a link" in welcome
+
+
+def test_the_welcome_shrinks_to_one_line_once_there_are_own_records(app_db, corpus):
+    from analysis.records.ingest import SourceFile, import_files
+
+    run_page("dashboard.py")                     # the sample is imported on first open
+    store = Store(app_db)
+    own = store.import_dataset(import_files(SourceFile.from_path(corpus / "bom_utf8.csv")), "Our clinic")
+    at = run_page("dashboard.py", {"dataset": own.id})
+    assert not any("These are sample records" in i.value for i in at.info)
+    assert any("on your clinic's records" in c.value for c in at.caption)
+    at = run_page("dashboard.py", {"dataset": store.sample_id()})
+    assert any("You are viewing the bundled sample records" in c.value for c in at.caption)

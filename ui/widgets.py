@@ -17,7 +17,8 @@ from analysis.present import report
 from analysis.findings.compare import SMALL_N, Finding
 from analysis.records.schema import MODALITIES
 from analysis.present.export import records_csv, safe_csv
-from ui.setup import View, share_link
+from analysis.records.store import StoreError
+from ui.setup import View, get_store, share_link
 
 _REPORT = "_report_parts"
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2},
@@ -39,6 +40,28 @@ def heading(text: str) -> None:
     st.subheader(text)
     if (r := _report()) is not None:
         r.add_heading(text)
+
+
+def welcome(view: View) -> None:
+    """What the dashboard is for and what to do next, while only the bundled sample is here; one line after."""
+    try:
+        store = get_store(view.store_url)
+        sample, count = store.sample_id(), len(store.datasets())
+    except StoreError:
+        return
+    if sample is not None and count == 1:
+        st.info("**Welcome.** This dashboard compares ablative and non-ablative laser skin treatments on a clinic's "
+                "own records: downtime, results and side effects — above all hyperpigmentation across skin types "
+                "I–VI.\n\n**These are sample records**, made up so that you can try every page before importing "
+                "anything.\n\n**Next:** 1. on the **Data** page, download the template (Excel or CSV) to see the "
+                "columns; 2. import your clinic's records there (CSV files or Excel workbooks); 3. explore the pages "
+                "in the sidebar and narrow the selection with its filters; 4. share a link: the address bar always "
+                "opens the same view for a colleague.", icon="👋")
+    elif view.dataset.id == sample:
+        st.caption("You are viewing the bundled sample records; choose one of your datasets in the sidebar.")
+    else:
+        st.caption("Ablative vs non-ablative treatment on your clinic's records; the address bar is always a link "
+                   "to this view.")
 
 
 def metrics(cards: Sequence[tuple[str, str, str]], per_row: int = 4, border: bool = False) -> None:

@@ -454,6 +454,12 @@ class Store:
         except sa.exc.IntegrityError:
             return None  # another process imported it at the same moment
 
+    def sample_id(self) -> str | None:
+        """The id of the bundled sample dataset this store imported by itself, if it still exists."""
+        with self._errors(), self.engine.connect() as conn:
+            row = conn.execute(sa.select(meta_table.c.value).where(meta_table.c.key == "sample_dataset")).first()
+        return row[0] if row else None
+
     def _dataset_with_source(self, sha256: str) -> DatasetInfo | None:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(sources_table.c.dataset_id).where(sources_table.c.sha256 == sha256)
