@@ -13,7 +13,7 @@ facts = ui.compute(view, "overview")
 ui.metrics([("Treatments", f"{facts.treatments:,}", ""),
             ("Patients", f"{facts.patients:,}" if facts.patients is not None else "not recorded", ""),
             ("Clinics", f"{facts.clinics:,}" if facts.clinics is not None else "not recorded", ""),
-            ("Dates", facts.date_range, "")])
+            ("Months of records", f"{facts.months:,}", facts.date_range)])
 
 ui.heading("Ablative vs non-ablative")
 cards = headline(ui.compute(view, "downtime_headline"), ui.compute(view, "improvement_headline"),

@@ -56,7 +56,7 @@ def welcome(view: View) -> None:
                 "anything.\n\n**Next:** 1. on the **Data** page, download the template (Excel or CSV) to see the "
                 "columns; 2. import your clinic's records there (CSV files or Excel workbooks); 3. explore the pages "
                 "in the sidebar and narrow the selection with its filters; 4. share a link: the address bar always "
-                "opens the same view for a colleague.", icon="👋")
+                "opens the same view for a colleague.", icon=":material/waving_hand:")
     elif view.dataset.id == sample:
         st.caption("You are viewing the bundled sample records; choose one of your datasets in the sidebar.")
     else:

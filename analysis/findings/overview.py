@@ -26,6 +26,14 @@ class Overview:
     by_modality: dict[str, int]
 
     @property
+    def months(self) -> int:
+        """How many calendar months the treatments span (short enough for a card; 0 without dates)."""
+        if self.first_date is None:
+            return 0
+        first, last = date.fromisoformat(self.first_date), date.fromisoformat(self.last_date)  # type: ignore[arg-type]
+        return (last.year - first.year) * 12 + last.month - first.month + 1
+
+    @property
     def date_range(self) -> str:
         if self.first_date is None:
             return "no dates"
