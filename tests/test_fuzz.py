@@ -99,7 +99,7 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
     return b"\n".join(lines)
 
 
-CORPUS_FILES = sorted(p.name for p in CORPUS.iterdir())
+CORPUS_FILES = sorted(p.name for p in CORPUS.iterdir() if p.is_file())
 
 
 @pytest.mark.parametrize("name", CORPUS_FILES)

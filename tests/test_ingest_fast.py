@@ -282,7 +282,7 @@ def assert_same_import(a, b) -> None:
             assert x == y
 
 
-CORPUS_CASES = [[name] for name in sorted(p.name for p in CORPUS.iterdir())] + [
+CORPUS_CASES = [[name] for name in sorted(p.name for p in CORPUS.iterdir() if p.is_file())] + [
     ["orphans_outcomes.csv", "orphans_side_effects.csv"], ["orphans_outcomes.csv", "side_effect_synonyms.csv"]]
 
 

@@ -6,9 +6,11 @@ read with calamine (``python-calamine``), which gives each cell's typed value (f
 last calculated). Each sheet is recognised by its headers, found in its first rows as they are in
 CSV files, so a workbook may hold the outcomes and the side effects on two sheets; a sheet that is
 neither is skipped and said so. Cells become the text a CSV export would hold: a date cell becomes an
-ISO date (so no question of day or month first arises), a whole number ``4`` (not ``4.0``), a boolean
-``TRUE``/``FALSE``; merged cells below the header repeat their value over the merged range. Rows keep
-the spreadsheet's own numbers, and every table names its sheet, so every problem does.
+ISO date (so no question of day or month first arises), a whole number ``4`` (not ``4.0``), any other
+number to the 15 significant digits a spreadsheet keeps, a boolean ``TRUE``/``FALSE``; merged cells below
+the header repeat their value over the merged range (for .ods files, whose merged ranges calamine does
+not give, they are read from the file's ``content.xml``). Rows keep the spreadsheet's own numbers, and
+every table names its sheet, so every problem does.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import math
 import re
 import zipfile
 from collections.abc import Sequence
+from xml.parsers import expat
 
 import numpy as np
 import pandas as pd
@@ -89,6 +92,7 @@ def read_workbook(source: SourceFile, sheets: Sequence[str] = ()) -> tuple[list[
     tables: list[RawTable] = []
     notes: list[str] = []
     later: list[str] = []
+    ods_merged: dict[str, list[Merged]] | None = None
     for meta in listed:
         if sheets and meta.name not in sheets:
             continue
@@ -110,7 +114,11 @@ def read_workbook(source: SourceFile, sheets: Sequence[str] = ()) -> tuple[list[
                          + ("it is empty." if not any(_filled(r) for r in rows) else
                             "its first rows hold no outcome or side-effect column headers."))
             continue
-        tables.append(_table(source, meta.name, rows, found, sheet.merged_cell_ranges or []))
+        merged = sheet.merged_cell_ranges
+        if merged is None and kind == "OpenDocument spreadsheet (.ods)":
+            ods_merged = _ods_merged(source.data) if ods_merged is None else ods_merged
+            merged = ods_merged.get(meta.name)
+        tables.append(_table(source, meta.name, rows, found, merged or []))
     if not tables:
         where = ("; ".join(later) + ": only the first " f"{HEADER_ROWS} rows are searched, so delete the rows "
                  "above the headers") if later else ""
@@ -153,8 +161,76 @@ def _header_row(rows: list[list], limit: int = HEADER_ROWS) -> int | None:
     return None
 
 
-def _table(source: SourceFile, name: str, rows: list[list], header: int,
-           merged: list[tuple[tuple[int, int], tuple[int, int]]]) -> RawTable:
+Merged = tuple[tuple[int, int], tuple[int, int]]  #: a merged range: its first and last cell, (row, column) from 0
+
+_TABLE_NS = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+
+
+def _ods_merged(data: bytes) -> dict[str, list[Merged]]:
+    """Each sheet's merged ranges in an OpenDocument spreadsheet, as calamine gives them for .xlsx and .xls
+    files (for .ods files it gives none). A merged range is a cell with ``table:number-columns-spanned`` or
+    ``table:number-rows-spanned`` above 1 (the cells it covers are ``table:covered-table-cell``); rows and
+    cells repeated (``table:number-rows-repeated``, ``table:number-columns-repeated``) count as many times.
+    A file that cannot be read this way has none (calamine has read its cells already)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            content = archive.read("content.xml")
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError, RuntimeError):
+        return {}
+    if b"-spanned=" not in content:
+        return {}
+    found: dict[str, list[Merged]] = {}
+    tables: list[str] = []  # the tables being read: a sheet, and any table inside one of its cells
+    row = col = 0
+    rows_repeated = 1
+
+    def number(attrs: dict[str, str], name: str) -> int:
+        try:
+            return max(1, int(attrs.get(f"{_TABLE_NS} {name}", "1")))
+        except ValueError:
+            return 1
+
+    def start(tag: str, attrs: dict[str, str]) -> None:
+        nonlocal row, col, rows_repeated
+        ns, _, local = tag.rpartition(" ")
+        if ns != _TABLE_NS:
+            return
+        if local == "table":
+            tables.append(attrs.get(f"{_TABLE_NS} name", ""))
+            if len(tables) == 1:
+                row, col = 0, 0
+                found.setdefault(tables[0], [])
+        elif len(tables) != 1:
+            return
+        elif local == "table-row":
+            col, rows_repeated = 0, number(attrs, "number-rows-repeated")
+        elif local in ("table-cell", "covered-table-cell"):
+            across, down = number(attrs, "number-columns-spanned"), number(attrs, "number-rows-spanned")
+            if local == "table-cell" and (across > 1 or down > 1):
+                found[tables[0]].append(((row, col), (row + down - 1, col + across - 1)))
+            col += number(attrs, "number-columns-repeated")
+
+    def end(tag: str) -> None:
+        nonlocal row
+        ns, _, local = tag.rpartition(" ")
+        if ns != _TABLE_NS:
+            return
+        if local == "table":
+            tables.pop()
+        elif local == "table-row" and len(tables) == 1:
+            row += rows_repeated
+
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    try:
+        parser.Parse(content, True)
+    except expat.ExpatError:
+        return {}
+    return found
+
+
+def _table(source: SourceFile, name: str, rows: list[list], header: int, merged: list[Merged]) -> RawTable:
     """A sheet's rows below its header row as a table of text cells, numbered as the sheet numbers them."""
     width = max(len(r) for r in rows)
     grid = [list(r) + [""] * (width - len(r)) for r in rows]
@@ -209,7 +285,9 @@ def text(cell: object) -> str:
     if isinstance(cell, float):
         if math.isfinite(cell) and cell.is_integer() and abs(cell) < 2**53:
             return str(int(cell))
-        return repr(cell)
+        # 15 significant digits, as Excel shows a number and LibreOffice stores it in an .ods file: the
+        # digits beyond are a formula's floating-point noise (=0.1+0.2 is 0.30000000000000004).
+        return f"{cell:.15g}"
     if isinstance(cell, dt.datetime):
         return cell.date().isoformat() if cell.time() == dt.time() else cell.isoformat(sep=" ")
     if isinstance(cell, (dt.date, dt.time)):
