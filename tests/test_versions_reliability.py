@@ -484,3 +484,32 @@ def test_a_reader_in_another_process_sees_whole_months_only(url, months):
     assert len(set(seen)) >= 3, seen   # the reads did fall between the appends
     store.engine.dispose()
 
+
+def test_a_reader_storing_a_missing_copy_keeps_an_append_that_landed_meanwhile(url, months):
+    """A dataset stored by an older version has rows only; its first load stores its columnar copy. When an
+    append lands between a reader reading those rows and storing that copy, the reader must not put the old
+    version's copy in place of the append's: the dataset would no longer load (or load the old records)."""
+    with_rows = Store(url, sql_rows=True)
+    did = with_rows.import_dataset(months.base.result, "Eastfield").id
+    with with_rows.engine.begin() as conn:  # as an older version stored it: rows, no copy, no history
+        for table in (blobs_table, versions_table):
+            conn.execute(table.delete().where(table.c.dataset_id == did))
+    with_rows.engine.dispose()
+    reader, writer = Store(url, sql_rows=False), Store(url, sql_rows=False)
+    original = reader._store_missing_blobs
+
+    def append_meanwhile(info, outcomes, side_effects):  # the rows are read; the copy is not stored yet
+        versions.add_records(writer, did, months.months[0].result)
+        original(info, outcomes, side_effects)
+
+    reader._store_missing_blobs = append_meanwhile
+    assert len(reader.load(did).outcomes) == len(months.base.result.outcomes)   # the version it read
+    expected = len(months.base.result.outcomes) + MONTH
+    for store in (Store(url), reader, writer):
+        info = store.get(did)
+        assert (info.version, info.treatments, len(store.load(did).outcomes)) == (2, expected, expected)
+        store.engine.dispose()
+    versions.rollback(writer, did)   # and the copy of the version before the append was kept
+    check = Store(url)
+    assert len(check.load(did).outcomes) == len(months.base.result.outcomes)
+    check.engine.dispose()
