@@ -422,7 +422,7 @@ class Store:
 
         Best effort, and never waits long for another writer: a read-only or busy database, a
         concurrent delete, or another process storing the same copy only mean that the next load
-        reads the rows again.
+        reads the rows again. Nothing is stored once a newer version has landed (it has its own copy).
         """
         try:
             with self.engine.connect() as conn:
@@ -432,6 +432,13 @@ class Store:
                     with conn.begin():
                         if conn.dialect.name == "postgresql":
                             conn.exec_driver_sql("SET LOCAL lock_timeout = '2s'")
+                        # Only while the dataset is still at the version read: a version that landed since has
+                        # its own copy, which must not be replaced by this older one. (The update locks the row
+                        # as a writer's version check does, so no version lands until this commits.)
+                        if not conn.execute(datasets_table.update().where(
+                                (datasets_table.c.id == info.id) & (datasets_table.c.version == info.version))
+                                .values(version=info.version)).rowcount:
+                            return
                         conn.execute(blobs_table.delete().where(blobs_table.c.dataset_id == info.id))
                         db._write_blobs(conn, info.id, info.version, db._encode_copies(outcomes, side_effects))
                 finally:
