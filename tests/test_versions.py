@@ -192,3 +192,21 @@ def test_the_command_line_adds_replaces_lists_and_rolls_back(tmp_path, store_url
     assert main(["--db", store_url, "import", str(jan), "--into", "d" + "A" * 22]) == 1
     assert "No dataset with id" in capsys.readouterr().err
     assert set(Store(store_url).load(did).outcomes["clinic"]) == {"South"}
+
+
+def test_resending_a_whole_export_with_side_effects_is_quick_and_changes_nothing(dataset):
+    """A nightly full export re-sent: thousands of unchanged treatments with side effects are compared in one pass
+    (it scanned every side effect once per treatment)."""
+    store, did = dataset
+    rows = "".join(f"N{i},2024-03-01,ablative,2,3,{'yes' if i % 3 else 'no'}\n" for i in range(6000))
+    versions.add_records(store, did, imported(HEADER + rows, "night1.csv"))
+    again = HEADER + rows + "N6000,2024-03-02,ablative,2,3,no\n"        # one new treatment, all else the same
+    change = versions.add_records(store, did, imported(again, "night2.csv"))
+    assert (change.new, change.updated, change.unchanged) == (1, 0, 6000)
+
+
+def test_after_a_replace_an_earlier_file_can_be_added_again(dataset):
+    store, did = dataset
+    versions.add_records(store, did, imported(HEADER + "R1,2024-05-01,ablative,4,3,no\n", "r.csv"), replace=True)
+    change = versions.add_records(store, did, imported(JANUARY, "jan.csv"))   # its records were replaced away
+    assert change.skipped is None and change.new == 2

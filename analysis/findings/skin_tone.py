@@ -139,11 +139,13 @@ def adjusted_sentence(result: AdjustedOddsRatio) -> str:
 def _skin_tone_findings(effect: str, by_band: tuple[RateContrast, ...], bands: tuple[tuple[int, ...], ...],
                         overall: RateContrast, trend: dict[str, stats.TrendTest],
                         cells: tuple[RateCell, ...]) -> tuple[Finding, ...]:
-    findings: list[Finding] = [Finding(effect, wording.capital(overall.sentence), 0.8, overall.small)]
     whole = _counts_of(overall)
+    # When one band is the whole selection, its sentence (which names the skin types) says it all: the
+    # overall one would repeat it.
+    covered = any(_counts_of(c) == whole for c in by_band)
+    findings: list[Finding] = [] if covered else [Finding(effect, wording.capital(overall.sentence), 0.8,
+                                                          overall.small)]
     for contrast, band in zip(by_band, bands):
-        if _counts_of(contrast) == whole:  # the band is the whole selection: its sentence would say it again
-            continue
         significant = contrast.test.p_value is not None and contrast.test.p_value < ALPHA
         darkest = set(band) <= {5, 6}  # the group the article warns about comes first
         weight = 1.5 if darkest and not contrast.small else (1.0 if significant else 0.3)

@@ -139,8 +139,9 @@ def merge(outcomes: pd.DataFrame, side_effects: pd.DataFrame, result: ImportResu
     changed = set(common[differs.to_numpy()])
     carries_side = result.side_effects_recorded
     if carries_side:
-        old = side_effects[side_effects["treatment_id"].isin(set(common))]
-        changed |= {t for t in set(common) - changed if _effects_of(old, t) != _effects_of(incoming_side, t)}
+        undecided = set(common) - changed
+        before_sets, after_sets = _effect_sets(side_effects, undecided), _effect_sets(incoming_side, undecided)
+        changed |= {t for t in undecided if before_sets.get(t, ()) != after_sets.get(t, ())}
     written = new_ids | changed
     kept = outcomes[~outcomes["treatment_id"].isin(changed)]
     merged = pd.concat([kept, incoming[incoming["treatment_id"].isin(written)]], ignore_index=True)
@@ -162,9 +163,19 @@ def _same(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     return equal | (a.isna() & b.isna())
 
 
-def _effects_of(side: pd.DataFrame, treatment: str) -> list[tuple]:
-    rows = side[side["treatment_id"] == treatment].drop(columns="treatment_id")
-    return sorted(tuple("" if pd.isna(v) else str(v) for v in row) for row in rows.itertuples(index=False))
+def _effect_sets(side: pd.DataFrame, treatments: set[str]) -> dict[str, tuple[str, ...]]:
+    """Each of these treatments' side effects, as a sorted tuple of one text per record (every value, a
+    missing one as ''), to compare a treatment's stored side effects with a file's in one pass."""
+    rows = side[side["treatment_id"].isin(treatments)]
+    if rows.empty:
+        return {}
+    values = rows.drop(columns="treatment_id").astype(object)
+    text = values.where(values.notna(), "").astype(str)
+    keys = text.iloc[:, 0]
+    for column in text.columns[1:]:
+        keys = keys + "\x1f" + text[column]
+    ordered = pd.DataFrame({"id": rows["treatment_id"].to_numpy(), "key": keys.to_numpy()}).sort_values(["id", "key"])
+    return {t: tuple(group) for t, group in ordered.groupby("id", sort=False)["key"]}
 
 
 def rollback(store: Store, dataset_id: str, *, user: str | None = None) -> Change:
@@ -174,7 +185,7 @@ def rollback(store: Store, dataset_id: str, *, user: str | None = None) -> Chang
     info = store.get(dataset_id)
     if info is None:
         raise DatasetNotFound(dataset_id)
-    with store.engine.begin() as conn:
+    with store._errors(), store.engine.begin() as conn:  # (a busy or refusing database: a StoreError)
         latest = conn.execute(sa.select(versions_table).where(
             (versions_table.c.dataset_id == dataset_id) & (versions_table.c.action != "rollback")
             & (versions_table.c.rolled_back == sa.false())).order_by(versions_table.c.version.desc()).limit(1)
@@ -253,6 +264,8 @@ def _write_version(store: Store, info: Any, action: Action, outcomes: pd.DataFra
             _archive_current(conn, info)
             conn.execute(blobs_table.delete().where(blobs_table.c.dataset_id == info.id))
             db._write_blobs(conn, info.id, version, copies)
+            if action == "replace":  # the earlier files' records are gone: importing one again is not a repeat
+                conn.execute(sources_table.delete().where(sources_table.c.dataset_id == info.id))
             conn.execute(sources_table.insert(), [
                 {"dataset_id": info.id, "file_name": f.file, "sha256": f.sha256, "kind": f.kind,
                  "rows_read": f.rows_read, "rows_accepted": f.rows_accepted, "rows_rejected": f.rows_rejected}
