@@ -161,7 +161,11 @@ def test_the_server_log_at_debug_holds_no_patient_identifier(small_limit_app, br
     context, page, console = open_data_page(browser, base)
     upload_through_the_data_page(page, base, [files["outcomes"], files["side_effects"]])
     assert int(metric(page, "Rows rejected")) > 0
-    assert page.get_by_text("not shown: the file has patient identifier columns").count() > 0
+    # The problems table draws only the cells in view: bring it into view, and give it a moment to draw.
+    page.locator(".st-key-upload_problems").scroll_into_view_if_needed()
+    withheld = page.get_by_text("not shown: the file has patient identifier columns")
+    withheld.first.wait_for(state="attached", timeout=30_000)
+    assert withheld.count() > 0
     page.screenshot(path=str(ARTIFACTS / "upload-identifiers-report.png"), full_page=True)
     upload_through_the_data_page(page, base, [files["ids"]])
     assert int(metric(page, "Rows rejected")) == 1
