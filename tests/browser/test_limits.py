@@ -162,7 +162,7 @@ def test_the_server_log_at_debug_holds_no_patient_identifier(small_limit_app, br
     upload_through_the_data_page(page, base, [files["outcomes"], files["side_effects"]])
     assert int(metric(page, "Rows rejected")) > 0
     # The problems table draws only the cells in view: bring it into view, and give it a moment to draw.
-    page.locator(".st-key-upload_problems").scroll_into_view_if_needed()
+    page.get_by_text("Rejected rows were not imported", exact=False).first.scroll_into_view_if_needed()
     withheld = page.get_by_text("not shown: the file has patient identifier columns")
     withheld.first.wait_for(state="attached", timeout=30_000)
     assert withheld.count() > 0
