@@ -97,7 +97,7 @@ TERMS: tuple[Term, ...] = (
          "account, so that a difference is not just one modality being used more often on darker skin.",
          "Logistic regression of the side effect on modality, Fitzpatrick type and treatment area. It is "
          "reliable when there are at least 10 events per model parameter (per number estimated); with fewer it "
-         "is marked as a rough guide.", cues=(r"taking .* into account", r"per factor")),
+         "is marked as a rough guide.", cues=(r"taking .* into account", r"the model estimates")),
     Term("Trend test",
          "Whether a rate steadily rises or falls across skin types I to VI, rather than just differing between "
          "two of them. Its p-value says how surprising such a steady rise or fall would be by chance.",
