@@ -128,8 +128,9 @@ TERMS: tuple[Term, ...] = (
          "Funnel plot of the observed/expected ratio with exact Poisson limits (Spiegelhalter 2005).",
          cues=(r"\b95 % limits", r"99\.8 %", r"were expected")),
     Term("Unusual cost",
-         "A cost far from the other sessions on the same device: more than 1.5 times the spread of the middle "
-         "half of that device's costs below or above that middle half.",
+         "A cost far from the other sessions on the same device. Line up the device's costs from lowest to "
+         "highest: the middle half lies between the cheapest quarter and the dearest quarter. A cost is unusual "
+         "when it lies below or above that middle half by more than 1.5 times the middle half's width.",
          "Tukey's fences: below Q1 − 1.5×IQR or above Q3 + 1.5×IQR.", cues=(r"far from the other",)),
     Term("Correlation",
          "How closely two things rise together, from −1 (one always falls as the other rises) through 0 (no "
@@ -141,7 +142,7 @@ TERMS: tuple[Term, ...] = (
 #: name of a glossary term ("Wilson interval").
 JARGON: tuple[str, ...] = (
     "Mann–Whitney", "Mann-Whitney", "Hodges–Lehmann", "Hodges-Lehmann", "Newcombe", "Kruskal–Wallis",
-    "Kruskal-Wallis", "Spearman", "Wilcoxon", "IQR", "interquartile", "quartile", "Q1", "Q3", "events per model "
+    "Kruskal-Wallis", "Spearman", "Wilcoxon", "IQR", "interquartile", "Q1 ", "Q3 ", "events per model "
     "parameter", "standard error", "± 3", "chi-squared", "Fisher", "Cochran", "Armitage", "logistic",
     "regression", "Poisson", "binomial", "null hypothesis", "variance", "standard deviation", "covariate",
     "order statistic", "Tukey", "Shewhart", "Wilson",
