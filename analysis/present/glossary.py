@@ -224,10 +224,17 @@ def glossary_markdown() -> str:
                                                       else "") for t in TERMS)
 
 
+def first_sentence(text: str) -> str:
+    """The first sentence of ``text`` (all of it when it has one)."""
+    match = re.match(r"(.+?[.!?])(\s|$)", text)
+    return match.group(1) if match else text
+
+
 def tooltip(sentence: str) -> str | None:
-    """Short definitions of the glossary terms a sentence uses (by their cues), or None."""
+    """The glossary terms a sentence uses (by their cues), each with the first sentence of its definition."""
     low = sentence.lower()
     used = [t for t in TERMS if any(re.search(cue, low) for cue in t.cues)]
     if not used:
         return None
-    return "\n\n".join(f"**{t.name}**: {t.plain}" for t in used)
+    return "\n\n".join([*(f"**{t.name}**: {first_sentence(t.plain)}" for t in used),
+                          f"More under “{HOW_TO_READ}” at the foot of the page and in the glossary."])
