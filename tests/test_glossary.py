@@ -192,3 +192,12 @@ def test_findings_carry_a_tooltip_naming_their_terms(app_db):
     # the method's name is in the tooltip of the sentence explaining the typical difference
     method = [t for t in at.main.text if t.value.startswith("“Typically")]
     assert method and "Hodges–Lehmann" in method[0].proto.help and "Mann-Whitney" in method[0].proto.help
+
+
+def test_table_headers_standing_for_a_term_explain_it():
+    helps = glossary.column_help(["Fitzpatrick skin type", "Ablative % (95 % CI)", "Risk ratio (95 % CI)", "Test",
+                                  "p", "Note"])
+    assert set(helps) == {"Ablative % (95 % CI)", "Risk ratio (95 % CI)", "Test", "p", "Note"}
+    assert helps["Risk ratio (95 % CI)"].startswith("Risk ratio: One rate divided by the other")
+    assert helps["Ablative % (95 % CI)"].startswith("Confidence interval:")
+    assert "Fisher exact" in helps["Test"] and "p-value" in helps["Test"]

@@ -18,7 +18,7 @@ from analysis.findings.compare import SMALL_N, Finding
 from analysis.records.schema import MODALITIES
 from analysis.present.export import records_csv, safe_csv
 from analysis.records.store import StoreError
-from analysis.present.glossary import reading_lines, tooltip
+from analysis.present.glossary import column_help, reading_lines, tooltip
 from ui.reading import how_to_read
 from ui.setup import View, get_store, share_link
 
@@ -116,8 +116,10 @@ def sentence(text: str, help: str | None = None) -> None:
 
 
 def table(frame: pd.DataFrame, key: str, column_config: dict | None = None) -> None:
-    """A read-only table (values shown as text, never rendered as HTML)."""
-    st.dataframe(frame, key=key, hide_index=True, width="stretch", column_config=column_config)
+    """A read-only table (values shown as text, never rendered as HTML); headers that stand for a glossary term
+    explain it in a tooltip."""
+    config = {column: st.column_config.Column(help=text) for column, text in column_help(list(frame.columns)).items()}
+    st.dataframe(frame, key=key, hide_index=True, width="stretch", column_config=config | (column_config or {}))
     if (r := _report()) is not None:
         r.add_table(frame)
 

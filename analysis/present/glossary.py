@@ -196,6 +196,19 @@ PAGES: dict[str, Reading] = {
 
 _BY_NAME = {t.name: t for t in TERMS}
 
+#: Table column headers (as :mod:`analysis.present.tables` writes them) -> the glossary term behind them,
+#: shown as the header's tooltip. A header ending in "(95 % CI)" gets the confidence interval's.
+COLUMN_TERMS: dict[str, str] = {
+    "95 % CI": "Confidence interval",
+    "p": "p-value",
+    "Test": "p-value",
+    "Difference, points (95 % CI)": "Risk difference",
+    "Risk ratio (95 % CI)": "Risk ratio",
+    "Observed / expected": "Funnel plot",
+    "Against the limits": "Funnel plot",
+    "Note": "Small group",
+}
+
 
 def term(name: str) -> Term:
     """The glossary entry called ``name`` (KeyError when there is none)."""
@@ -228,6 +241,22 @@ def first_sentence(text: str) -> str:
     """The first sentence of ``text`` (all of it when it has one)."""
     match = re.match(r"(.+?[.!?])(\s|$)", text)
     return match.group(1) if match else text
+
+
+def column_help(columns: list[str]) -> dict[str, str]:
+    """Tooltips for the table headers that stand for a glossary term: ``{header: first sentence}``; the "Test"
+    column also names the tests it lists."""
+    out = {}
+    for column in columns:
+        name = COLUMN_TERMS.get(column) or ("Confidence interval" if column.endswith("(95 % CI)") else None)
+        if name is None:
+            continue
+        t = term(name)
+        out[column] = f"{t.name}: {first_sentence(t.plain)}"
+        if column == "Test":
+            out[column] = ("The test behind the p-value: chi-squared for rates with enough events, Fisher exact when "
+                           "a group or the number of events is small. " + out[column])
+    return out
 
 
 def tooltip(sentence: str) -> str | None:
