@@ -201,3 +201,22 @@ def test_table_headers_standing_for_a_term_explain_it():
     assert helps["Risk ratio (95 % CI)"].startswith("Risk ratio: One rate divided by the other")
     assert helps["Ablative % (95 % CI)"].startswith("Confidence interval:")
     assert "Fisher exact" in helps["Test"] and "p-value" in helps["Test"]
+
+
+@pytest.mark.parametrize("k1,n1,k2,n2", [(30, 100, 10, 100), (12, 100, 10, 100), (3, 40, 0, 40), (1, 5, 0, 5)],
+                         ids=["clear difference", "could be chance", "few events", "small groups"])
+def test_findings_name_no_method_whatever_the_data(k1, n1, k2, n2):
+    """Each branch of the rate and measurement sentences (the sample on the pages shows only some)."""
+    from analysis.findings import compare, skin_tone
+    from test_compare import cohort, make_records
+    rows = [{"modality": "ablative", "fitzpatrick_type": 2 + i % 4, "downtime_days": 5 + i % 3 + (k1 > 20),
+             "improvement_score": 2 + i % 3} for i in range(n1)] + \
+           [{"modality": "non-ablative", "fitzpatrick_type": 2 + i % 4, "downtime_days": 5 + i % 3,
+             "improvement_score": 2 + i % 2} for i in range(n2)]
+    sentences = [f.sentence for f in skin_tone.skin_tone(cohort(k1, n1, k2, n2)).findings]
+    measured = make_records(rows)
+    sentences += [f.sentence for f in compare.downtime(measured).findings]
+    sentences += [f.sentence for f in compare.improvement(measured).findings]
+    assert sentences
+    for s in sentences:
+        assert not [j for j in glossary.JARGON if j.lower() in s.lower()], s
