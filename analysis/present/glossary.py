@@ -172,29 +172,43 @@ PAGES: dict[str, Reading] = {
         ("Hyperpigmentation is compared within each skin type and each band of types, so that skin type does not "
          "blur the comparison; differences between rates are in percentage points.",
          "The trend test asks whether the rate steadily rises with darker skin; the adjusted odds ratio compares "
-         "the modalities after taking skin type (and treatment area) into account."),
+         "the modalities after taking skin type (and treatment area) into account.",
+         "Behind the numbers: rates with the Wilson interval, differences with Newcombe's interval, p-values from "
+         "a chi-squared test (Fisher's exact test when events are few), the Cochran–Armitage trend test, and "
+         "logistic regression for the adjusted odds ratio."),
         ("Rate", *_COMMON, "Wilson interval", "Risk difference", "Risk ratio", "Trend test", "Odds ratio",
          "Adjusted odds ratio", "Treatments needed")),
     "side-effects": Reading(
         ("Each side effect's rate is compared between the modalities; how long effects lasted is the median of "
-         "the resolved ones only.",),
+         "the resolved ones only.",
+         "Behind the numbers: rates with the Wilson interval, differences with Newcombe's interval, p-values from "
+         "a chi-squared test (Fisher's exact test when events are few)."),
         ("Rate", "Median", *_COMMON, "Wilson interval", "Risk difference", "Risk ratio", "Could be chance")),
     "trends": Reading(
         ("The monthly charts (p-charts) show whether the hyperpigmentation rate is stable; the funnel plots "
-         "compare clinics and practitioners with what their mix of modalities and skin types predicts.",),
+         "compare clinics and practitioners with what their mix of modalities and skin types predicts.",
+         "Behind the charts: control limits are the average ± 3 standard errors (a Shewhart p-chart with the NHS "
+         "“Making Data Count” rules); the funnel's 95 % and 99.8 % limits are exact Poisson limits "
+         "(Spiegelhalter 2005)."),
         ("Rate", "p-chart", "Control limits", "Special-cause signal", "Funnel plot", "Small group")),
     "article-check": Reading(
         ("Each claim gets a verdict: supported, not supported, or not enough data (with how many more treatments "
-         "would settle it).",),
+         "would settle it).",
+         "Behind the p-values: downtime, the Mann–Whitney test with the Hodges–Lehmann typical difference; darker "
+         "skin, the Cochran–Armitage trend test; bigger areas, Spearman's rank correlation; cost, the "
+         "Kruskal–Wallis test across lasers, areas and practitioners. “Common” means at least 1 treatment in 100 "
+         "(CIOMS)."),
         ("Median", *_COMMON, "Typical difference (shift)", "Trend test", "Treatments needed", "Correlation",
          "Could be chance")),
     "data": Reading(
         ("The checks list records that look wrong or incomplete, so they can be corrected at the source and "
-         "imported again.",),
+         "imported again.",
+         "Unusual costs are found per device with Tukey's fences: below Q1 − 1.5×IQR or above Q3 + 1.5×IQR."),
         ("Unusual cost", "Small group")),
 }
 
 _BY_NAME = {t.name: t for t in TERMS}
+_CUES = [(t, re.compile("|".join(t.cues)) if t.cues else None) for t in TERMS]
 
 #: Table column headers (as :mod:`analysis.present.tables` writes them) -> the glossary term behind them,
 #: shown as the header's tooltip. A header ending in "(95 % CI)" gets the confidence interval's.
@@ -262,7 +276,7 @@ def column_help(columns: list[str]) -> dict[str, str]:
 def tooltip(sentence: str) -> str | None:
     """The glossary terms a sentence uses (by their cues), each with the first sentence of its definition."""
     low = sentence.lower()
-    used = [t for t in TERMS if any(re.search(cue, low) for cue in t.cues)]
+    used = [t for t, cue in _CUES if cue is not None and cue.search(low)]
     if not used:
         return None
     return "\n\n".join([*(f"**{t.name}**: {first_sentence(t.plain)}" for t in used),
