@@ -22,7 +22,9 @@ def sidebar_glossary() -> None:
 
 
 def how_to_read(slug: str, notes: tuple[str, ...] = ()) -> glossary.Reading:
-    """The page's "How to read this" at its foot: its notes and the terms it uses; returns what was shown."""
+    """The page's "How to read this" at its foot: its notes and the terms it uses; returns what was shown.
+
+    ``notes`` are the page's own sentences for this view (shown as Markdown: never put user data in them)."""
     reading = glossary.reading(slug, notes)
     with st.expander(glossary.HOW_TO_READ, icon=":material/menu_book:", key=KEY_HOW_TO_READ):
         for note in reading.notes:

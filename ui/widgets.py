@@ -171,8 +171,9 @@ CSV_DIALECTS = {"comma": "Comma-separated (standard)", "semicolon": "Semicolons,
 
 
 def finish(view: View, slug: str, notes: tuple[str, ...] = ()) -> None:
-    """End of every page: "How to read this" (the page's reading notes, plus ``notes`` for this view, and the
-    terms it uses) at its foot and in its report, then the share link and exports in the sidebar."""
+    """End of every page: "How to read this" (the page's reading notes, plus ``notes`` for this view, written by
+    the page and never holding user data, and the terms it uses) at its foot and in its report, then the share
+    link and exports in the sidebar."""
     reading = how_to_read(slug, notes)
     if (r := _report()) is not None:
         r.add_reading(reading_lines(reading))
