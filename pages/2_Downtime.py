@@ -14,8 +14,10 @@ ui.findings(result.findings)
 ui.chart(figures.measure_distribution(view.selection.outcomes, result, "downtime_days",
                                       "Downtime after treatment", "Downtime (days)"), key="downtime_box")
 ui.table(tables.medians(result), key="downtime_medians")
-ui.sentence(f"Test: {result.test.test} ({result.test.method or 'two-sided'}); shift = Hodges–Lehmann estimate of "
-            "how much longer ablative downtime typically is, with its 95 % confidence interval.")
+ui.sentence("“Typically … longer” (or shorter) in the finding above is the typical difference between the downtime "
+            "of an ablative and a non-ablative treatment, with its 95 % confidence interval.",
+            help=f"The typical difference is the Hodges–Lehmann estimate; the p-value is from the {result.test.test} "
+                 f"test ({result.test.method or 'two-sided'}).")
 
 for column, label, phrase in BREAKDOWNS:
     ui.heading(f"By {phrase}")

@@ -17,9 +17,11 @@ for modality, chart in trend.charts.items():
     ui.chart(figures.p_chart(chart, modality, trend.effect, trend.open_points.get(modality, ())),
              key=f"p_chart_{modality}")
 if trend.recorded:
-    ui.sentence("Control limits are the average ± 3 standard errors for each month's number of treatments. A point "
-                "outside them, or 7 months in a row on one side of the average (or rising or falling), is a signal "
-                "worth looking into. The most recent months may still be missing late side effects.")
+    ui.sentence("Control limits show how far a month's rate can stray from the average by chance alone; months with "
+                "fewer treatments get wider limits. A point outside them, or 7 months in a row on one side of the "
+                "average (or rising or falling), is a signal worth looking into. The most recent months may still be "
+                "missing late side effects.",
+                help="p-chart limits: the average ± 3 standard errors for each month's number of treatments.")
 ui.chart(figures.volume(trend.volume), key="volume")
 
 for unit, label in (("clinic", "Clinic"), ("practitioner", "Practitioner")):

@@ -140,7 +140,7 @@ def test_lbw_smoking_odds_ratio_values():
     assert result.ci_high == pytest.approx(math.exp(0.92334482 + Z95 * 0.400820976), rel=2e-5)
     # 59 low births, 130 normal: 59 events / 8 parameters = 7.4 < 10 -> fitted, with a warning.
     assert result.events_per_parameter == pytest.approx(59 / 8)
-    assert result.warning and "7.4 events per model parameter" in result.warning
+    assert result.warning and "7.4 events for each quantity the model estimates" in result.warning
 
 
 def _chdage() -> pd.DataFrame:
@@ -293,7 +293,7 @@ def test_quasi_complete_separation_by_a_combination_is_detected():
              + [("non-ablative", "face", True)] * 5 + [("non-ablative", "face", False)] * 25)
     frame = pd.DataFrame(cells, columns=["modality", "treatment_area", "hyperpigmentation"])
     result = adjusted_odds_ratio(frame, covariates=("treatment_area",))
-    assert not result.fitted and "separation" in result.reason
+    assert not result.fitted and "perfectly predicted" in result.reason
     # statsmodels alone "fits" this without a PerfectSeparationWarning; the result is not usable.
     design = sm.add_constant(np.column_stack([(frame["modality"] == "ablative").astype(float),
                                               (frame["treatment_area"] == "neck").astype(float)]))
@@ -306,7 +306,7 @@ def test_separation_by_a_numeric_covariate_is_detected():
     frame = clinic_frame(400)
     frame["dose"] = np.where(frame["hyperpigmentation"], 10.0, 1.0)
     result = adjusted_odds_ratio(frame, covariates=("fitzpatrick_type", "dose"))
-    assert not result.fitted and "separation" in result.reason
+    assert not result.fitted and "perfectly predicted" in result.reason
 
 
 def test_enough_events_gives_no_warning():

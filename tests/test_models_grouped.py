@@ -132,7 +132,7 @@ def test_quasi_separation_gets_the_same_verdict_grouped_and_per_treatment():
     frame = quasi_separated()
     grouped = adjusted_odds_ratio(frame, covariates=("treatment_area",))
     rows = per_treatment(adjusted_odds_ratio, frame, covariates=("treatment_area",))
-    assert not grouped.fitted and "separation" in grouped.reason
+    assert not grouped.fitted and "perfectly predicted" in grouped.reason
     assert grouped == rows
     # The grouped programme has one constraint per (pattern, outcome) - 6 here, not 120 - and the
     # same optimum, compared with the same tolerance (1e-7 x treatments).

@@ -28,6 +28,7 @@ from analysis.present import urlstate
 from analysis.records.filters import Filters, apply_filters, options, prepare
 from analysis.records.schema import FITZPATRICK_ROMAN
 from analysis.records.store import DatasetInfo, DatasetNotFound, Records, Store, StoreError, database_url
+from ui.reading import sidebar_glossary
 
 APP_NAME = "Laser outcomes"
 _STATE = "_view"             # {"dataset": id, "filters": Filters}
@@ -237,6 +238,7 @@ def _navigation() -> None:
 
 def _sidebar(by_id: dict[str, DatasetInfo], choices: urlstate.FilterChoices) -> Filters:
     _navigation()
+    sidebar_glossary()
     sb = st.sidebar
     sb.selectbox("Dataset", list(by_id), format_func=lambda i: by_id[i].name, key=KEY_DATASET,
                  persist_state="session", help="Import more on the Data page.")

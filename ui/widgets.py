@@ -18,6 +18,8 @@ from analysis.findings.compare import SMALL_N, Finding
 from analysis.records.schema import MODALITIES
 from analysis.present.export import records_csv, safe_csv
 from analysis.records.store import StoreError
+from analysis.present.glossary import column_help, reading_lines, tooltip
+from ui.reading import how_to_read
 from ui.setup import View, get_store, share_link
 
 _REPORT = "_report_parts"
@@ -84,10 +86,10 @@ def chart(fig: go.Figure, key: str) -> None:
 
 
 def findings(items: Sequence[Finding], limit: int | None = None) -> None:
-    """Findings as plain sentences; small-group ones marked."""
+    """Findings as plain sentences; small-group ones marked; a tooltip defines the glossary terms each uses."""
     for f in list(items)[:limit]:
         icon = "⚠ " if f.small else "• "
-        st.text(icon + f.sentence, width="stretch")
+        st.text(icon + f.sentence, width="stretch", help=tooltip(f.sentence))
     if (r := _report()) is not None:
         r.add_sentences([f.sentence for f in list(items)[:limit]])
 
@@ -105,16 +107,19 @@ def verdict(value: str) -> None:
         r.add_sentences([f"Verdict: {label}."])
 
 
-def sentence(text: str) -> None:
-    """One plain sentence (no Markdown: it may contain user-supplied names)."""
-    st.text(text, width="stretch")
+def sentence(text: str, help: str | None = None) -> None:
+    """One plain sentence (no Markdown: it may contain user-supplied names); ``help``, a tooltip written by the
+    page (Markdown, never user data), may name the method behind it."""
+    st.text(text, width="stretch", help=help)
     if (r := _report()) is not None:
         r.add_sentences([text])
 
 
 def table(frame: pd.DataFrame, key: str, column_config: dict | None = None) -> None:
-    """A read-only table (values shown as text, never rendered as HTML)."""
-    st.dataframe(frame, key=key, hide_index=True, width="stretch", column_config=column_config)
+    """A read-only table (values shown as text, never rendered as HTML); headers that stand for a glossary term
+    explain it in a tooltip."""
+    config = {column: st.column_config.Column(help=text) for column, text in column_help(list(frame.columns)).items()}
+    st.dataframe(frame, key=key, hide_index=True, width="stretch", column_config=config | (column_config or {}))
     if (r := _report()) is not None:
         r.add_table(frame)
 
@@ -165,8 +170,13 @@ def recorded(result: object) -> bool:
 CSV_DIALECTS = {"comma": "Comma-separated (standard)", "semicolon": "Semicolons, decimal comma (European Excel)"}
 
 
-def finish(view: View, slug: str) -> None:
-    """End of every page: share link and exports in the sidebar."""
+def finish(view: View, slug: str, notes: tuple[str, ...] = ()) -> None:
+    """End of every page: "How to read this" (the page's reading notes, plus ``notes`` for this view, written by
+    the page and never holding user data, and the terms it uses) at its foot and in its report, then the share
+    link and exports in the sidebar."""
+    reading = how_to_read(slug, notes)
+    if (r := _report()) is not None:
+        r.add_reading(reading_lines(reading))
     sb = st.sidebar
     sb.divider()
     with sb.expander("Share this view", expanded=False):

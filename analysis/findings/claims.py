@@ -120,8 +120,8 @@ def _downtime(records: Records, c: compare.ContinuousComparison | None = None) -
         typical = (f"typically {wording.number(shift.estimate, 'days')} longer (95 % CI "
                    f"{wording.interval(shift.low, shift.high, 'days')})")
     evidence = (f"Median downtime {wording.number(a.estimate, 'days')} after ablative vs "
-                f"{wording.number(b.estimate, 'days')} after non-ablative; ablative {typical}; Mann–Whitney "
-                f"{wording.p_value(c.test.p_value)}.")
+                f"{wording.number(b.estimate, 'days')} after non-ablative; ablative {typical} "
+                f"({wording.p_value(c.test.p_value)}).")
     significant = c.test.p_value is not None and c.test.p_value < compare.ALPHA
     longer = (c.test.rank_biserial or 0) > 0
     if significant and longer and shift.low >= 0:
@@ -259,7 +259,7 @@ def _procedure_time(records: Records) -> ClaimCheck:
     low, high = spearman_ci(float(rho), len(known))
     medians = known.groupby("treatment_area")["procedure_minutes"].median().sort_values()
     evidence = (f"Median procedure time ranged from {wording.number(medians.iloc[0], 'minutes')} ({medians.index[0]}) "
-                f"to {wording.number(medians.iloc[-1], 'minutes')} ({medians.index[-1]}); Spearman correlation with "
+                f"to {wording.number(medians.iloc[-1], 'minutes')} ({medians.index[-1]}); correlation with "
                 f"area size {rho:.2f} (95 % CI {low:.2f} to {high:.2f}, {wording.p_value(p)}).{note}")
     if low > 0:
         return _check("procedure_time", "supported", evidence)
@@ -286,7 +286,7 @@ def _cost(records: Records) -> ClaimCheck:
         _, p = sps.kruskal(*samples)
         medians = pd.Series({g: float(np.median(x)) for g, x in zip(groups, samples)}).sort_values()
         parts.append(f"by {label} {wording.number(medians.iloc[0])} ({medians.index[0]}) to "
-                     f"{wording.number(medians.iloc[-1])} ({medians.index[-1]}), Kruskal–Wallis {wording.p_value(p)}")
+                     f"{wording.number(medians.iloc[-1])} ({medians.index[-1]}), {wording.p_value(p)}")
         if p < compare.ALPHA:
             verdicts.append("supported")
         elif min(len(x) for x in samples) >= 100:

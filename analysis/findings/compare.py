@@ -212,14 +212,14 @@ def _rate_sentence(group: str, a: stats.Proportion, b: stats.Proportion, diff: s
     if is_conclusive(test, diff):
         more = "more" if diff.estimate > 0 else "less"  # type: ignore[operator]
         text = sentence + (f": {wording.points(diff.estimate)} {more} often after ablative "
-                           f"(95 % CI {wording.points_interval(diff.low, diff.high)}; {test.test} "
+                           f"(95 % CI {wording.points_interval(diff.low, diff.high)}; "
                            f"{wording.p_value(test.p_value)})")
         if sparse:
             text += f", though with so few {_sparse_reason(a, b)} the size of the difference is uncertain"
         return text + "."
     if sparse:
         return sentence + (f" — too few {_sparse_reason(a, b)} to tell whether the rates differ "
-                           f"({test.test} {wording.p_value(test.p_value)}).")
+                           f"({wording.p_value(test.p_value)}).")
     return sentence + (f"; the difference (95 % CI {wording.points_interval(diff.low, diff.high)}) could be chance "
                        f"({wording.p_value(test.p_value)}).")
 
@@ -280,17 +280,17 @@ def _measure_sentence(label: str, unit: str, medians: dict[str, stats.Estimate],
     if min(nx, ny) < SMALL_N:
         return text + f" — too few treatments to conclude from ({nx} vs {ny})."
     if not _significant(test):
-        return text + f"; the difference could be chance (Mann–Whitney {wording.p_value(test.p_value)})."
+        return text + f"; the difference could be chance ({wording.p_value(test.p_value)})."
     up = (test.rank_biserial or 0) > 0
     bigger, smaller = ("longer", "shorter") if unit == "days" else ("higher", "lower")
     word = bigger if up else smaller
     if shift.estimate is None or shift.estimate == 0 or shift.low is None or shift.high is None:
-        return text + (f"; values were {word} after ablative treatment overall (Mann–Whitney "
-                       f"{wording.p_value(test.p_value)}), though the typical difference rounds to zero.")
+        return text + (f"; values were {word} after ablative treatment overall "
+                       f"({wording.p_value(test.p_value)}), though the typical difference rounds to zero.")
     # Say the interval in the same direction as the words: "2 days shorter (95 % CI 1–3 days)".
     low, high = (shift.low, shift.high) if up else (-shift.high, -shift.low)
     return text + (f"; typically {wording.number(abs(shift.estimate), unit)} {word} for ablative "
-                   f"(95 % CI {wording.interval(low, high, unit)}; Mann–Whitney {wording.p_value(test.p_value)}).")
+                   f"(95 % CI {wording.interval(low, high, unit)}; {wording.p_value(test.p_value)}).")
 
 
 BREAKDOWNS_DEFAULT: tuple[str, ...] = ("fitzpatrick_type", "device", "treatment_area")
@@ -350,9 +350,9 @@ def _ordinal_sentence(label: str, good_label: str, contrast: RateContrast, test:
     if _significant(test):
         way = "higher" if (test.rank_biserial or 0) > 0 else "lower"
         return text + f"; on the whole {scale} scale, {label} scores were {way} after ablative treatment " \
-                      f"(Mann–Whitney {wording.p_value(test.p_value)})."
-    return text + f"; on the whole {scale} scale the difference could be chance (Mann–Whitney " \
-                  f"{wording.p_value(test.p_value)})."
+                      f"({wording.p_value(test.p_value)})."
+    return text + f"; on the whole {scale} scale the difference could be chance " \
+                  f"({wording.p_value(test.p_value)})."
 
 
 def improvement(records: Records, breakdowns: tuple[str, ...] = BREAKDOWNS_DEFAULT) -> OrdinalComparison:

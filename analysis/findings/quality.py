@@ -297,7 +297,8 @@ def _cost_sentence(outliers: pd.DataFrame, fences: pd.DataFrame) -> str:
     if n == 0:
         return f"No cost is far from the other sessions on the same device ({judged:,} costs checked)."
     return (f"{_plural(n, 'cost')} of {judged:,} checked {'is' if n == 1 else 'are'} far from the other "
-            f"sessions on the same device (outside Q1 − {IQR_FACTOR:g}×IQR to Q3 + {IQR_FACTOR:g}×IQR): "
+            f"sessions on the same device (more than {IQR_FACTOR:g} times the spread of the middle half of that device's "
+            f"costs below or above that middle half): "
             "check for a missing or extra digit, a package price or a discount.")
 
 

@@ -123,7 +123,7 @@ def adjusted_sentence(result: AdjustedOddsRatio) -> str:
     if not result.fitted or result.odds_ratio is None:
         if result.reason:  # the model's reason is a whole sentence that already says the ratio cannot be estimated
             return result.reason
-        return "The odds ratio for ablative vs non-ablative treatment could not be estimated: the model did not converge."
+        return "The odds ratio for ablative vs non-ablative treatment could not be estimated: the model could not be fitted."
     ratio = (f"ablative treatment carried {wording.times(result.odds_ratio)} the odds of {result.outcome} of "
              f"non-ablative treatment (95 % CI {result.ci_low:.2f}–{result.ci_high:.2f}; "
              f"{wording.p_value(result.p_value)})")

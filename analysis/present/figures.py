@@ -103,7 +103,7 @@ def rate_by_group(cells: Sequence[compare.RateCell], title: str, group_label: st
     upper = max((c.proportion.high or 0) for c in cells)
     _pct_axis(fig, upper=min(1.0, upper * 1.15 + 0.02))
     fig.update_layout(barmode="group", bargap=0.25)
-    note = "Error bars: 95 % Wilson confidence intervals. n = ablative / non-ablative treatments. " \
+    note = "Error bars: 95 % confidence intervals. n = ablative / non-ablative treatments. " \
            "Hatched: fewer than 10 treatments."
     fig.add_annotation(text=note, showarrow=False, x=0, y=-0.32, xref="paper", yref="paper", font=dict(size=11),
                        xanchor="left")
@@ -138,7 +138,7 @@ def risk_differences(contrasts: Sequence[compare.RateContrast], title: str, effe
     fig.update_xaxes(tickformat="+.0f", zeroline=False)
     fig.update_yaxes(autorange="reversed")
     # below the tick labels and the axis title, in pixels, so it never overlaps them whatever the height
-    fig.add_annotation(text="Bars: 95 % Newcombe confidence intervals. Right of the dashed line: more often after "
+    fig.add_annotation(text="Bars: 95 % confidence intervals. Right of the dashed line: more often after "
                             "ablative.<br>Grey: too few treatments or events to conclude from.",
                        showarrow=False, x=0, y=0, yshift=-62, yanchor="top", xref="paper", yref="paper",
                        font=dict(size=11), xanchor="left", align="left")

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 import pandas as pd
 import plotly.graph_objects as go
 
+from analysis.present.glossary import HOW_TO_READ
 
 _STYLE = """
 body{font-family:'Source Sans Pro',Arial,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#262730}
@@ -48,6 +49,10 @@ class Report:
         """Metric cards: (label, value, detail) each."""
         self.parts.append(("metrics", list(metrics)))
 
+    def add_reading(self, lines: list[str]) -> None:
+        """The page's "How to read this": reading notes and term definitions, one plain sentence each."""
+        self.parts.append(("reading", list(lines)))
+
     def add_figure(self, fig: go.Figure) -> None:
         self.parts.append(("figure", go.Figure(fig)))
 
@@ -68,6 +73,9 @@ class Report:
                                 f"{esc(value)}</div><div class='detail'>{esc(detail)}</div></div>"
                                 for label, value, detail in content)  # type: ignore[union-attr]
                 body.append(f"<div class='cards'>{cards}</div>")
+            elif kind == "reading":
+                body.append(f"<h2>{HOW_TO_READ}</h2>")
+                body.extend(f"<p class='reading'>{esc(s)}</p>" for s in content)  # type: ignore[union-attr]
             elif kind == "table":
                 body.append(content.to_html(index=False, escape=True, border=0, na_rep="–"))  # type: ignore[union-attr]
             elif kind == "figure":

@@ -444,12 +444,12 @@ def adjusted_odds_ratio(
     epp = min(events, n - events) / parameters
 
     if _rank(design, used_n, n) < design.shape[1]:
-        return result(reason="Some of the adjustment terms duplicate each other (or the exposure) in this "
+        return result(reason="Some of the factors taken into account duplicate each other (or the exposure) in this "
                              "selection, so their effects cannot be separated and the odds ratio cannot "
                              "be estimated.", n=n, events=events, terms=term_tuple, epp=epp)
     if _separated(design, used_events, used_n) if grouped else _separated(design, used_events.astype(float)):
         return result(reason=f"In this selection {label} is perfectly predicted by a combination of "
-                             f"{_describe(exposure)} and the adjustment terms (separation), so the odds "
+                             f"{_describe(exposure)} and the factors taken into account, so the odds "
                              "ratio cannot be estimated reliably.", n=n, events=events, terms=term_tuple, epp=epp)
 
     import statsmodels.api as sm
@@ -460,8 +460,8 @@ def adjusted_odds_ratio(
         PerfectSeparationWarning,
     )
 
-    not_fitted = ("The logistic regression did not converge in this selection, so the odds ratio "
-                  "cannot be estimated reliably.")
+    not_fitted = ("The model that takes the other factors into account could not be fitted in this selection, "
+                  "so the odds ratio cannot be estimated reliably.")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -470,13 +470,13 @@ def adjusted_odds_ratio(
             else:
                 fit = sm.Logit(used_events.astype(float), design).fit(method="newton", maxiter=100, disp=False)
         except PerfectSeparationError:
-            return result(reason=f"In this selection {label} is perfectly predicted (separation), so the "
+            return result(reason=f"In this selection {label} is perfectly predicted by the other factors, so the "
                                  "odds ratio cannot be estimated.", n=n, events=events, terms=term_tuple, epp=epp)
         except (np.linalg.LinAlgError, ValueError):
             return result(reason=not_fitted, n=n, events=events, terms=term_tuple, epp=epp)
     categories = {w.category for w in caught}
     if any(issubclass(c, PerfectSeparationWarning) for c in categories):
-        return result(reason=f"In this selection {label} is perfectly predicted (separation), so the "
+        return result(reason=f"In this selection {label} is perfectly predicted by the other factors, so the "
                              "odds ratio cannot be estimated.", n=n, events=events, terms=term_tuple, epp=epp)
     params = np.asarray(fit.params, dtype=float)
     bse = np.asarray(fit.bse, dtype=float)
@@ -491,6 +491,7 @@ def adjusted_odds_ratio(
     odds = (math.exp(beta), math.exp(beta - z * se), math.exp(beta + z * se), p_value)
     warning = None
     if epp < MIN_EVENTS_PER_PARAMETER:
-        warning = (f"Only {epp:.1f} events per model parameter (fewer than {MIN_EVENTS_PER_PARAMETER}): "
+        warning = (f"Only {epp:.1f} events for each quantity the model estimates (fewer than "
+                   f"{MIN_EVENTS_PER_PARAMETER}): "
                    "the odds ratio may be exaggerated and its interval too narrow; treat it as a rough guide.")
     return result(n=n, events=events, terms=term_tuple, odds=odds, warning=warning, epp=epp)

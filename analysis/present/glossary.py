@@ -1,0 +1,283 @@
+"""How to read the pages: a glossary in plain words and each page's reading notes, as data.
+
+The pages' main text uses plain words; the statistical names (the test behind a p-value, the kind
+of interval) are here, shown in the sidebar glossary, in tooltips on the findings and in the
+"How to read this" section at the foot of each page and in its HTML report.
+
+* :data:`TERMS` -- every term: its plain definition and, apart, the name statisticians use.
+  A definition uses plain words or other terms of the glossary, never an undefined technical name
+  (``tests/test_glossary.py`` checks that against :data:`JARGON`).
+* :data:`PAGES` -- per page (by the slug the page passes to ``ui.finish``): notes on how to read it
+  (which comparisons it makes, with which method) and the terms it uses. Other issues add notes
+  here (for example the families of comparisons on a page and how their p-values are adjusted).
+
+Pure data and string functions: no Streamlit import.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+#: The title of each page's reading notes, on the page and in its report.
+HOW_TO_READ = "How to read this"
+
+
+@dataclass(frozen=True)
+class Term:
+    """One glossary entry: ``plain`` is for everyone; ``technical`` names the method, for the curious."""
+
+    name: str
+    plain: str
+    technical: str = ""
+    #: What marks the term in a sentence (lower-case regular expressions), for the findings' tooltips.
+    cues: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How to read one page: notes in order, then the glossary terms the page uses."""
+
+    notes: tuple[str, ...] = ()
+    terms: tuple[str, ...] = ()
+
+
+TERMS: tuple[Term, ...] = (
+    Term("Rate",
+         "The share of treatments followed by something, such as hyperpigmentation: 12 of 100 treatments is a "
+         "rate of 12 %."),
+    Term("Median",
+         "The middle value: half the treatments had less, half had more. Unlike the average, a few very long "
+         "or very short values do not pull it.", cues=(r"\bmedian\b",)),
+    Term("Confidence interval",
+         "The range the true value probably lies in, given how many treatments there are: a 95 % confidence "
+         "interval misses the true value only 1 time in 20. Few treatments give a wide range; many give a "
+         "narrow one. Shown as “95 % CI 24–39 %” or as error bars on a chart.",
+         "For a rate: the Wilson score interval. For a difference of rates: Newcombe's hybrid score interval. "
+         "For a median: the interval from the order statistics.", cues=(r"\bci\b", r"confidence interval")),
+    Term("Wilson interval",
+         "The kind of confidence interval used here for a rate. It stays sensible for small groups and for "
+         "rates near 0 % or 100 %, where simpler formulas give impossible ranges below 0 %.",
+         "Wilson score interval (Wilson 1927)."),
+    Term("p-value",
+         "How surprising a difference would be if the two treatments were really alike. A small p-value "
+         "(below 0.05, that is 1 in 20) means a difference this large would be unusual by chance alone; a larger "
+         "one means chance could explain it. It says nothing about how large or how important a difference is: "
+         "read the confidence interval for that.",
+         "Two-sided. Rates: Pearson's chi-squared test, or Fisher's exact test when a group or the number of "
+         "events is small. Measurements and scores (downtime, improvement, satisfaction): the Mann–Whitney test "
+         "(Wilcoxon rank-sum). Cost by laser, area or practitioner: the Kruskal–Wallis test. Procedure time and "
+         "area size: Spearman's rank correlation.", cues=(r"\bp [=<]",)),
+    Term("Could be chance",
+         "The difference seen could well have arisen by chance with this many treatments (a p-value of 0.05 or "
+         "more, or a confidence interval that includes no difference). It does not show that there is no "
+         "difference: more treatments may settle it.", cues=(r"could be chance",)),
+    Term("Typical difference (shift)",
+         "How much longer (or shorter) one group's values typically are than the other's: the middle of all "
+         "the differences between a treatment of one kind and a treatment of the other, with its confidence "
+         "interval.",
+         "Hodges–Lehmann estimate of the shift between the two groups.", cues=(r"\btypically\b",)),
+    Term("Small group",
+         "A group with fewer than 10 treatments of either kind (or, for a rate, too few events to judge). Its "
+         "numbers are shown but marked ⚠ or “too few to conclude from”: do not act on them.",
+         cues=(r"too few", r"too small")),
+    Term("Risk difference",
+         "One rate minus the other, in percentage points: 15 % after ablative and 9 % after non-ablative is a "
+         "difference of 6 percentage points. A positive difference means more often after ablative treatment.",
+         cues=(r"percentage point", r"\bpoints\b")),
+    Term("Risk ratio",
+         "One rate divided by the other: 15 % after ablative and 10 % after non-ablative is a risk ratio of "
+         "1.5, that is 1.5 times as often. 1 means no difference."),
+    Term("Odds ratio",
+         "Like the risk ratio, but comparing odds (treatments with the side effect per treatment without it) "
+         "instead of rates. For a rare side effect the two are close. 1 means no difference.",
+         cues=(r"\bodds\b",)),
+    Term("Adjusted odds ratio",
+         "The odds ratio of ablative to non-ablative treatment after taking skin type (and treatment area) into "
+         "account, so that a difference is not just one modality being used more often on darker skin.",
+         "Logistic regression of the side effect on modality, Fitzpatrick type and treatment area. It is "
+         "reliable when there are at least 10 events per model parameter (per number estimated); with fewer it "
+         "is marked as a rough guide.", cues=(r"taking .* into account", r"the model estimates")),
+    Term("Trend test",
+         "Whether a rate steadily rises or falls across skin types I to VI, rather than just differing between "
+         "two of them. Its p-value says how surprising such a steady rise or fall would be by chance.",
+         "Cochran–Armitage test for trend, with skin types scored 1 to 6.", cues=(r"trend test",)),
+    Term("Treatments needed",
+         "About how many more treatments would be needed to tell whether a difference of the size seen is "
+         "real, with an 80 % chance of detecting it if it is.",
+         "Sample size for 80 % power at the 5 % level (two-sided).", cues=(r"would be needed", r"\bpower\b")),
+    Term("Control limits",
+         "On a month-by-month chart: how far a month's rate can stray from the average by chance alone. A month "
+         "with fewer treatments gets wider limits.",
+         "p-chart limits: the average ± 3 standard errors for each month's number of treatments.",
+         cues=(r"control limits",)),
+    Term("p-chart",
+         "A month-by-month chart of a rate with its average and control limits, used to tell real changes from "
+         "month-to-month chance.", "Shewhart p-chart (NHS “Making Data Count”)."),
+    Term("Special-cause signal",
+         "A sign that something changed, worth looking into: a month outside the control limits, 7 months in a "
+         "row on one side of the average (a shift), or 7 months in a row rising or falling (a trend). Black "
+         "diamonds on the chart.", "NHS “Making Data Count” rules for special-cause variation.",
+         cues=(r"\bsignal", r"worth looking into")),
+    Term("Funnel plot",
+         "A chart comparing clinics (or practitioners) fairly: each is placed by how many cases were expected "
+         "for its mix of modalities and skin types, and the lines narrow like a funnel as the numbers grow, "
+         "because bigger units vary less by chance. A unit outside the lines differs more than chance would "
+         "plausibly explain. By chance alone about 1 unit in 20 falls outside the 95 % lines, and about 1 in 500 "
+         "outside the 99.8 % lines.",
+         "Funnel plot of the observed/expected ratio with exact Poisson limits (Spiegelhalter 2005).",
+         cues=(r"\b95 % limits", r"99\.8 %", r"were expected")),
+    Term("Unusual cost",
+         "A cost far from the other sessions on the same device. Line up the device's costs from lowest to "
+         "highest: the middle half lies between the cheapest quarter and the dearest quarter. A cost is unusual "
+         "when it lies below or above that middle half by more than 1.5 times the middle half's width.",
+         "Tukey's fences: below Q1 − 1.5×IQR or above Q3 + 1.5×IQR.", cues=(r"far from the other",)),
+    Term("Correlation",
+         "How closely two things rise together, from −1 (one always falls as the other rises) through 0 (no "
+         "relation) to 1 (always rise together).", "Spearman's rank correlation.", cues=(r"correlation",)),
+)
+
+#: Statistical names a clinic manager should not meet in a page's main text (only in the glossary, the
+#: "How to read this" notes and tooltips), and which no plain definition may use unless it is itself the
+#: name of a glossary term ("Wilson interval").
+JARGON: tuple[str, ...] = (
+    "Mann–Whitney", "Mann-Whitney", "Hodges–Lehmann", "Hodges-Lehmann", "Newcombe", "Kruskal–Wallis",
+    "Kruskal-Wallis", "Spearman", "Wilcoxon", "IQR", "interquartile", "Q1 ", "Q3 ", "events per model "
+    "parameter", "standard error", "± 3", "chi-squared", "Fisher", "Cochran", "Armitage", "logistic",
+    "regression", "Poisson", "binomial", "null hypothesis", "variance", "standard deviation", "covariate",
+    "order statistic", "Tukey", "Shewhart", "Wilson",
+)
+
+_COMMON = ("Confidence interval", "p-value", "Small group")
+
+PAGES: dict[str, Reading] = {
+    "overview": Reading(
+        ("The cards compare ablative with non-ablative treatment on the whole selection; the findings are the "
+         "three the other pages rank highest.",
+         "Each finding's wording says whether the difference could be chance; hover over a finding for the "
+         "words it uses."),
+        ("Rate", "Median", *_COMMON, "Could be chance")),
+    "downtime": Reading(
+        ("Downtime is compared by its median: half the patients needed less time, half more.",
+         "The typical difference is how much longer ablative downtime typically is, with its 95 % confidence "
+         "interval; the p-value comes from a test that compares the whole spread of downtimes of the two groups "
+         "(the Mann–Whitney test), and the typical difference is the Hodges–Lehmann estimate."),
+        ("Median", *_COMMON, "Typical difference (shift)", "Could be chance")),
+    "results": Reading(
+        ("The share reaching at least 51 % improvement is compared as a rate (its p-value from a chi-squared or "
+         "Fisher's exact test); the whole 0–4 improvement and 1–5 satisfaction scales are compared with a test "
+         "on the order of the scores (the Mann–Whitney test).",),
+        ("Rate", *_COMMON, "Wilson interval", "Risk difference", "Risk ratio", "Could be chance")),
+    "skin-tone": Reading(
+        ("Hyperpigmentation is compared within each skin type and each band of types, so that skin type does not "
+         "blur the comparison; differences between rates are in percentage points.",
+         "The trend test asks whether the rate steadily rises with darker skin; the adjusted odds ratio compares "
+         "the modalities after taking skin type (and treatment area) into account.",
+         "Behind the numbers: rates with the Wilson interval, differences with Newcombe's interval, p-values from "
+         "a chi-squared test (Fisher's exact test when events are few), the Cochran–Armitage trend test, and "
+         "logistic regression for the adjusted odds ratio."),
+        ("Rate", *_COMMON, "Wilson interval", "Risk difference", "Risk ratio", "Trend test", "Odds ratio",
+         "Adjusted odds ratio", "Treatments needed")),
+    "side-effects": Reading(
+        ("Each side effect's rate is compared between the modalities; how long effects lasted is the median of "
+         "the resolved ones only.",
+         "Behind the numbers: rates with the Wilson interval, differences with Newcombe's interval, p-values from "
+         "a chi-squared test (Fisher's exact test when events are few)."),
+        ("Rate", "Median", *_COMMON, "Wilson interval", "Risk difference", "Risk ratio", "Could be chance")),
+    "trends": Reading(
+        ("The monthly charts (p-charts) show whether the hyperpigmentation rate is stable; the funnel plots "
+         "compare clinics and practitioners with what their mix of modalities and skin types predicts.",
+         "Behind the charts: control limits are the average ± 3 standard errors (a Shewhart p-chart with the NHS "
+         "“Making Data Count” rules); the funnel's 95 % and 99.8 % limits are exact Poisson limits "
+         "(Spiegelhalter 2005)."),
+        ("Rate", "p-chart", "Control limits", "Special-cause signal", "Funnel plot", "Small group")),
+    "article-check": Reading(
+        ("Each claim gets a verdict: supported, not supported, or not enough data (with how many more treatments "
+         "would settle it).",
+         "Behind the p-values: downtime, the Mann–Whitney test with the Hodges–Lehmann typical difference; darker "
+         "skin, the Cochran–Armitage trend test; bigger areas, Spearman's rank correlation; cost, the "
+         "Kruskal–Wallis test across lasers, areas and practitioners. “Common” means at least 1 treatment in 100 "
+         "(CIOMS)."),
+        ("Median", *_COMMON, "Typical difference (shift)", "Trend test", "Treatments needed", "Correlation",
+         "Could be chance")),
+    "data": Reading(
+        ("The checks list records that look wrong or incomplete, so they can be corrected at the source and "
+         "imported again.",
+         "Unusual costs are found per device with Tukey's fences: below Q1 − 1.5×IQR or above Q3 + 1.5×IQR."),
+        ("Unusual cost", "Small group")),
+}
+
+_BY_NAME = {t.name: t for t in TERMS}
+_CUES = [(t, re.compile("|".join(t.cues)) if t.cues else None) for t in TERMS]
+
+#: Table column headers (as :mod:`analysis.present.tables` writes them) -> the glossary term behind them,
+#: shown as the header's tooltip. A header ending in "(95 % CI)" gets the confidence interval's.
+COLUMN_TERMS: dict[str, str] = {
+    "95 % CI": "Confidence interval",
+    "p": "p-value",
+    "Test": "p-value",
+    "Difference, points (95 % CI)": "Risk difference",
+    "Risk ratio (95 % CI)": "Risk ratio",
+    "Observed / expected": "Funnel plot",
+    "Against the limits": "Funnel plot",
+    "Note": "Small group",
+}
+
+
+def term(name: str) -> Term:
+    """The glossary entry called ``name`` (KeyError when there is none)."""
+    return _BY_NAME[name]
+
+
+def reading(slug: str, extra_notes: tuple[str, ...] = ()) -> Reading:
+    """How to read the page ``slug``, with any notes the page adds for this view appended."""
+    base = PAGES.get(slug, Reading())
+    return Reading(base.notes + tuple(extra_notes), base.terms)
+
+
+def definition(t: Term) -> str:
+    """The entry as one line of plain text: plain definition, then the technical name if any."""
+    return f"{t.name}: {t.plain}" + (f" (Statisticians' name: {t.technical})" if t.technical else "")
+
+
+def reading_lines(r: Reading) -> list[str]:
+    """A page's "How to read this" as plain sentences, for the HTML report and other plain-text outputs."""
+    return [*r.notes, *(definition(term(name)) for name in r.terms)]
+
+
+def glossary_markdown() -> str:
+    """The whole glossary as Markdown (constant text written here, never user data)."""
+    return "\n\n".join(f"**{t.name}.** {t.plain}" + (f"  \n*Statisticians' name:* {t.technical}" if t.technical
+                                                      else "") for t in TERMS)
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of ``text`` (all of it when it has one)."""
+    match = re.match(r"(.+?[.!?])(\s|$)", text)
+    return match.group(1) if match else text
+
+
+def column_help(columns: list[str]) -> dict[str, str]:
+    """Tooltips for the table headers that stand for a glossary term: ``{header: first sentence}``; the "Test"
+    column also names the tests it lists."""
+    out = {}
+    for column in columns:
+        name = COLUMN_TERMS.get(column) or ("Confidence interval" if column.endswith("(95 % CI)") else None)
+        if name is None:
+            continue
+        t = term(name)
+        out[column] = f"{t.name}: {first_sentence(t.plain)}"
+        if column == "Test":
+            out[column] = ("The test behind the p-value: chi-squared for rates with enough events, Fisher exact when "
+                           "a group or the number of events is small. " + out[column])
+    return out
+
+
+def tooltip(sentence: str) -> str | None:
+    """The glossary terms a sentence uses (by their cues), each with the first sentence of its definition."""
+    low = sentence.lower()
+    used = [t for t, cue in _CUES if cue is not None and cue.search(low)]
+    if not used:
+        return None
+    return "\n\n".join([*(f"**{t.name}**: {first_sentence(t.plain)}" for t in used),
+                          f"More under “{HOW_TO_READ}” at the foot of the page and in the glossary."])
