@@ -189,3 +189,34 @@ def test_the_command_line_shows_the_counts_and_writes_them_out(tmp_path, capsys)
     problems = pd.read_csv(out_dir / "problems-v2.csv", encoding="utf-8-sig")
     assert problems["row"].tolist() == [3, 4]
     assert main(["--db", db, "problems", "dAAAAAAAAAAAAAAAAAAAAAA"]) == 1
+
+
+def test_kill_9_while_keeping_the_problems_leaves_the_previous_version(store_url, tmp_path):
+    """The command line killed with SIGKILL after writing an import's problems, before its commit (a new dataset,
+    then an append): the database is as before, and the same import then lands with its problems."""
+    from test_versions_reliability import Forks, cli
+
+    feb, new = tmp_path / "feb.csv", tmp_path / "new.csv"
+    feb.write_bytes(EUROPEAN)
+    new.write_text(BAD.replace("T", "N"))
+    forks = Forks(tmp_path)
+    try:
+        store = Store(store_url)
+        did = store.import_dataset(imported(BAD, "jan.csv"), "Clinic").id
+        before = (store.get(did), rejects.kept(store, did), rejects.problem_list(store, did, 1))
+        store.engine.dispose()
+        forks.run(cli("import", str(feb), "--into", did, url=store_url), pause="problems kept")
+        forks.run(cli("import", str(new), "--name", "New", url=store_url), pause="problems kept")
+        store = Store(store_url)
+        assert [d.id for d in store.datasets()] == [did]
+        assert (store.get(did), rejects.kept(store, did)) == before[:2]
+        pd.testing.assert_frame_equal(rejects.problem_list(store, did, 1), before[2])
+        assert len(store.load(did).outcomes) == before[0].treatments
+        assert kept_rows(store) == 1
+        store.engine.dispose()
+        forks.run(cli("import", str(feb), "--into", did, url=store_url))
+        store = Store(store_url)
+        assert [(k.version, k.file) for k in rejects.kept(store, did)] == [(2, "feb.csv"), (1, "jan.csv")]
+        store.engine.dispose()
+    finally:
+        forks.close()
