@@ -442,7 +442,7 @@ def test_rejected_rows_and_problems_stay_downloadable_after_the_session_ends(app
     fresh.run()
     assert not fresh.exception
     history = frame_with(fresh, "treatments after")
-    assert history["problems (download below)"].tolist() == [2]
+    assert history["problems"].tolist() == [2]
     labels = {b.key: b.label for b in fresh.get("download_button")}
     assert labels["data_rejected_1_0"] == "Rejected rows (CSV, 2 rows)"
     assert labels["data_problems_1"] == "Problem list (CSV)"

@@ -126,7 +126,7 @@ def history_table(entries: list[versions.Version], kept: Sequence[rejects.FilePr
         "updated": v.counts.get("updated"),
         "unchanged": v.counts.get("unchanged"),
         "rejected": v.counts.get("rejected"),
-        "problems (download below)": problems.get(v.version),
+        "problems": problems.get(v.version),
         "treatments after": v.treatments,
         "side-effect records after": v.side_effects,
     } for v in reversed(entries)])
@@ -152,17 +152,17 @@ def _problem_downloads(store: Store, info: DatasetInfo, entries: list[versions.V
         lines = [f"{k.file}: {k.rows_rejected:,} row(s) rejected, {k.problems:,} problem(s)." for k in files]
         lines += [k.note() for k in files if k.note()]
         st.text(heading + "\n" + "\n".join(lines))
-        buttons = [k for k in files if k.rejected_kept]
-        columns = st.columns(len(buttons) + 1)
-        for column, k in zip(columns, buttons):
-            what = "Rejected side-effect rows" if k.kind == "side_effects" and len(buttons) > 1 else "Rejected rows"
-            column.download_button(f"{what} (CSV, {k.rejected_kept:,} row{'' if k.rejected_kept == 1 else 's'})",
+        with st.container(horizontal=True):
+            buttons = [k for k in files if k.rejected_kept]
+            for k in buttons:
+                what = "Rejected side-effect rows" if k.kind == "side_effects" and len(buttons) > 1 else "Rejected rows"
+                st.download_button(f"{what} (CSV, {k.rejected_kept:,} row{'' if k.rejected_kept == 1 else 's'})",
                                    data=partial(_rejected_csv, store, info.id, k), file_name=_rejected_name(k.file),
                                    mime="text/csv", key=KEY_REJECTED.format(version=version, position=k.position),
                                    on_click="ignore")
-        columns[-1].download_button("Problem list (CSV)", data=partial(_problems_csv, store, info.id, version),
-                                    file_name=f"problems-version-{version}.csv", mime="text/csv",
-                                    key=KEY_PROBLEMS.format(version=version), on_click="ignore")
+            st.download_button("Problem list (CSV)", data=partial(_problems_csv, store, info.id, version),
+                               file_name=f"problems-version-{version}.csv", mime="text/csv",
+                               key=KEY_PROBLEMS.format(version=version), on_click="ignore")
     if len(by_version) > IMPORTS_WITH_DOWNLOADS:
         st.caption(f"Only the {IMPORTS_WITH_DOWNLOADS} most recent imports with problems are offered here. For an "
                    "older one: python -m analysis problems DATASET_ID --version N --out FOLDER")
