@@ -220,3 +220,12 @@ def test_kill_9_while_keeping_the_problems_leaves_the_previous_version(store_url
         store.engine.dispose()
     finally:
         forks.close()
+
+
+def test_values_that_are_not_text_are_kept_as_text(store):
+    result = imported(BAD, "feb.csv")
+    result.report.problems["value"] = result.report.problems["value"].astype(object)
+    result.report.problems.loc[0, "value"] = 7          # (the import gives text; a number must not break keeping it)
+    result.report.problems.loc[1, "value"] = None
+    did = store.import_dataset(result, "Odd").id
+    assert rejects.problem_list(store, did, 1)["value"].tolist()[:2] == ["7", None]

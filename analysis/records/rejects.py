@@ -168,8 +168,11 @@ def _encode(frame: pd.DataFrame) -> bytes:
         if name == "row":
             columns[str(name)] = pa.array(values.to_numpy(dtype="int64"), pa.int64())
         else:
-            text = values.astype(object).where(values.notna(), None)
-            columns[str(name)] = pa.array([None if v is None else str(v) for v in text], pa.large_string())
+            cells = values.to_numpy(dtype=object)
+            try:  # text already (the usual case): converted in Arrow
+                columns[str(name)] = pa.array(cells, pa.large_string(), from_pandas=True)
+            except (pa.ArrowTypeError, pa.ArrowInvalid):
+                columns[str(name)] = pa.array([None if pd.isna(v) else str(v) for v in cells], pa.large_string())
     sink = pa.BufferOutputStream()
     pq.write_table(pa.table(columns) if columns else pa.table({}), sink, compression="zstd")
     return sink.getvalue().to_pybytes()
