@@ -1,4 +1,4 @@
-"""Command line: ``python -m analysis import|datasets|rename|delete ...`` (for nightly EMR exports)."""
+"""Command line: ``python -m analysis import|datasets|history|problems|rename|delete ...`` (for nightly EMR exports)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Sequence
 
 from analysis.records.filters import Filters
 from analysis.records.ingest import ImportOptions, ImportProblem, SourceFile, import_files
-from analysis.records import versions
+from analysis.records import rejects, versions
 from analysis.records.store import DatasetNotFound, Records, Store, StoreError, describe_url
 
 
@@ -65,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
 
     hist = commands.add_parser("history", help="list every import into a dataset")
     hist.add_argument("dataset_id")
+    probs = commands.add_parser("problems", help="write out the rejected rows and problem list kept with an import")
+    probs.add_argument("dataset_id")
+    probs.add_argument("--version", type=int, metavar="N", help="the import's version (see history; default: the "
+                       "newest import that had problems)")
+    probs.add_argument("--out", type=Path, metavar="DIR", help="write DIR/<file>.rejected.csv (as the file was: its "
+                       "separator, decimal mark and encoding) and DIR/problems-vN.csv instead of printing the problems")
     back = commands.add_parser("rollback", help="undo the most recent import into a dataset")
     back.add_argument("dataset_id")
     commands.add_parser("datasets", help="list datasets")
@@ -100,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _datasets(store)
         if args.command == "history":
             return _history(store, args.dataset_id)
+        if args.command == "problems":
+            return _problems(store, args)
         if args.command == "rollback":
             print(versions.rollback(store, args.dataset_id).sentence())
             return 0
@@ -156,8 +164,7 @@ def _import(store: Store | None, args: argparse.Namespace) -> int:
         summaries = {f.file: f for f in result.report.files}
         for file, rows in result.report.rejected_rows.items():
             if len(rows):
-                stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(file).stem).strip("._") or "file"
-                target = args.rejected / f"{stem}.rejected.csv"
+                target = args.rejected / f"{_file_stem(file)}.rejected.csv"
                 summary = summaries.get(file)
                 target.write_bytes(in_dialect(rows, summary.delimiter if summary else ",",
                                               summary.encoding if summary else ""))
@@ -167,14 +174,65 @@ def _import(store: Store | None, args: argparse.Namespace) -> int:
 
 
 def _history(store: Store, dataset_id: str) -> int:
+    kept: dict[int, list[rejects.FileProblems]] = {}
+    for k in rejects.kept(store, dataset_id):
+        kept.setdefault(k.version, []).append(k)
     for v in versions.history(store, dataset_id):
         counts = ", ".join(f"{n} {k}" for k, n in v.counts.items())
+        if v.version in kept:
+            counts += (f"; problems kept: {sum(k.rejected_kept for k in kept[v.version])} rejected row(s), "
+                       f"{sum(k.problems_kept for k in kept[v.version])} problem(s)")
         files = ", ".join(f"{f['file']} (SHA-256 {f['sha256'][:12]}…)" for f in v.files) or "-"
         who = f" by {v.user}" if v.user else ""
         undone = " [rolled back]" if v.rolled_back else ""
         print(f"version {v.version}: {v.action}{undone}, {v.created_at:%Y-%m-%d %H:%M} UTC{who}; files: {files}; "
               f"{counts or 'no counts'}; then {v.treatments} treatment(s), {v.side_effects} side-effect record(s)")
     return 0
+
+
+def _problems(store: Store, args: argparse.Namespace) -> int:
+    """The rejected rows and problems kept with one import into a dataset: printed, or written to files."""
+    from analysis.present.export import in_dialect, safe_csv
+    from analysis.records.problems import clip
+
+    info = store.get(args.dataset_id)
+    if info is None:
+        raise DatasetNotFound(args.dataset_id)
+    kept = rejects.kept(store, info.id)
+    version = args.version if args.version is not None else (kept[0].version if kept else None)
+    files = [k for k in kept if k.version == version]
+    if not files:
+        if args.version is None:
+            print(f"No import into '{info.name}' had rejected rows or problems.")
+        else:
+            print(f"Version {version} of '{info.name}' has no rejected rows or problems kept (see its history).")
+        return 0
+    print(f"Version {version} of '{info.name}':")
+    for k in files:
+        print(f"{k.file}: {k.rows_rejected} row(s) rejected, {k.problems} problem(s).")
+        if k.note():
+            print(k.note())
+    problems = rejects.problem_list(store, info.id, version)
+    if args.out is None:
+        for p in problems.itertuples(index=False):
+            print(f"{p.file} row {p.row}, column '{p.column}', value '{clip(p.value)}': {p.reason} ({p.severity})")
+        print("Write them to files with --out DIR.")
+        return 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    for k in files:
+        rows = rejects.rejected_rows(store, info.id, version, k.position)
+        if len(rows):
+            target = args.out / f"{_file_stem(k.file)}.rejected.csv"
+            target.write_bytes(in_dialect(rows, k.delimiter, k.encoding))
+            print(f"Rejected rows of {k.file} written to {target}.")
+    target = args.out / f"problems-v{version}.csv"
+    target.write_bytes(safe_csv(problems))
+    print(f"Problem list written to {target}.")
+    return 0
+
+
+def _file_stem(file: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(file).stem).strip("._") or "file"
 
 
 def _date(text: str) -> date:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import pandas as pd
 import pytest
@@ -420,3 +421,44 @@ def test_the_data_dictionary_is_on_the_page(app_db):
     shown = "\n".join(m.value for m in at.markdown)
     assert "## Outcome records: one row per treatment session" in shown
     assert "Adding each month's records to a dataset" in shown
+
+
+def test_rejected_rows_and_problems_stay_downloadable_after_the_session_ends(app_db, monkeypatch):
+    """Issue #17: they vanished when the page reloaded. Now each import keeps them: a fresh session offers, under
+    the dataset's history, the rejected rows in the file's own dialect (';', decimal commas, Windows-1252) and
+    the problem list (CSV, formula-like text neutralised)."""
+    from analysis.present.export import in_dialect
+    from analysis.records.ingest import SourceFile, import_files
+
+    fetch = record_downloads(monkeypatch)
+    export = ("treatment_id;treatment_date;modality;fitzpatrick_type;downtime_days;clinic\r\n"
+              "E1;2024-01-02;ablative;2;2,5;Clínica Sol\r\nE2;2024-01-03;ablative;=HYPERLINK(\"x\");3,5;Clínica Sol\r\n"
+              "E3;2024-01-04;ablative;3;-1,5;Clínica Sol\r\n").encode("cp1252")
+    press_import(upload(open_page(), ("Clínica export.csv", export, "text/csv")))
+    new = next(d for d in Store(app_db).datasets() if d.name == "Clínica export")
+
+    fresh = AppTest.from_file(PAGE, default_timeout=120)
+    fresh.query_params["dataset"] = new.id
+    fresh.run()
+    assert not fresh.exception
+    history = frame_with(fresh, "treatments after")
+    assert history["problems"].tolist() == [2]
+    labels = {b.key: b.label for b in fresh.get("download_button")}
+    assert labels["data_rejected_1_0"] == "Rejected rows (CSV, 2 rows)"
+    assert labels["data_problems_1"] == "Problem list (CSV)"
+    assert "Version 1, created" in texts(fresh) and "Clínica export.csv: 2 row(s) rejected, 2 problem(s)." in texts(fresh)
+    assert "Clínica" not in markdown_text(fresh)          # the file's name is user text: plain text only
+    rejected = fetch(fresh, "data_rejected_1_0")
+    report = import_files(SourceFile("Clínica export.csv", export)).report
+    assert rejected == in_dialect(report.rejected_rows["Clínica export.csv"], ";", "Windows-1252")
+    lines = rejected.decode("cp1252").splitlines()
+    assert lines[0] == "row;treatment_id;treatment_date;modality;fitzpatrick_type;downtime_days;clinic;problems"
+    assert lines[2].startswith("4;E3;2024-01-04;ablative;3;-1,5;Clínica Sol;")
+    problems = pd.read_csv(io.BytesIO(fetch(fresh, "data_problems_1")), encoding="utf-8-sig")
+    assert problems["row"].tolist() == [3, 4]
+    assert problems.loc[0, "value"] == "'=HYPERLINK(\"x\")"      # neutralised (OWASP CSV injection)
+    # The sample's own history (no problems) offers no such button.
+    sample = AppTest.from_file(PAGE, default_timeout=120)
+    sample.query_params["dataset"] = next(d for d in Store(app_db).datasets() if d.name != new.name).id
+    sample.run()
+    assert not [b for b in sample.get("download_button") if (b.key or "").startswith(("data_rejected", "data_problems"))]

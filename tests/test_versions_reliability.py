@@ -115,7 +115,7 @@ def exports(tmp_path_factory, generated) -> Exports:
 _FORKS = r"""
 import json, os, sys, time, traceback
 from analysis import cli
-from analysis.records import db, versions
+from analysis.records import db, rejects, versions
 
 def pause(point):
     print("paused", point, flush=True)
@@ -145,6 +145,8 @@ def child(request):
         hook(db, "_write_blob", point, after=True, when=lambda *args: args[3] == "outcomes")
     elif point == "version recorded":
         hook(db, "record_version", point, after=True)
+    elif point == "problems kept":
+        hook(rejects, "record", point, after=True)
     elif point == "committed":
         hook(versions, "add_records", point, after=True)
         hook(versions, "rollback", point, after=True)

@@ -8,14 +8,18 @@ the rest of the page (see :mod:`ui.upload`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
+from functools import partial
+from pathlib import Path
 from typing import TypeVar
 
 import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 
-from analysis.records import versions
+from analysis.present.export import in_dialect, safe_csv
+from analysis.records import rejects, versions
 from analysis.records.store import DatasetInfo, DatasetNotFound, Store, StoreError
 from ui.setup import View, request_dataset
 from ui.upload import DB_ERRORS, forget_report
@@ -30,6 +34,9 @@ KEY_DELETE_CONFIRM = "data_delete_confirm"
 KEY_DELETE_GO = "data_delete_go"
 KEY_ROLLBACK_CONFIRM = "data_rollback_confirm"
 KEY_ROLLBACK_GO = "data_rollback_go"
+KEY_REJECTED = "data_rejected_{version}_{position}"   # one per file of an import with rejected rows
+KEY_PROBLEMS = "data_problems_{version}"              # one per import with problems
+IMPORTS_WITH_DOWNLOADS = 12  #: the newest imports with problems offered here (the command line has them all)
 
 
 def datasets_section(store: Store, view: View) -> None:
@@ -80,7 +87,13 @@ def _history(store: Store, info: DatasetInfo) -> None:
     except (DatasetNotFound, *DB_ERRORS):
         st.caption("Its history cannot be read right now.")
         return
-    st.dataframe(history_table(entries), key="data_history", hide_index=True, width="stretch")
+    try:
+        kept = rejects.kept(store, info.id)
+    except DB_ERRORS:
+        kept = []
+        st.caption("The rejected rows of its imports cannot be read right now.")
+    st.dataframe(history_table(entries, kept), key="data_history", hide_index=True, width="stretch")
+    _problem_downloads(store, info, entries, kept)
     undoable = [v for v in entries if v.action in ("append", "replace") and not v.rolled_back]
     if not undoable or undoable[-1].version != max(v.version for v in entries if v.action != "rollback"):
         st.caption("The most recent import can be rolled back once records have been added to the dataset or "
@@ -94,22 +107,91 @@ def _history(store: Store, info: DatasetInfo) -> None:
               disabled=not confirm)
 
 
-def history_table(entries: list[versions.Version]) -> pd.DataFrame:
-    """One row per import into a dataset: when, what, which files, the counts, and the dataset after it."""
-    actions = {"import": "created", "append": "records added", "replace": "records replaced", "rollback": "rolled back"}
+_ACTIONS = {"import": "created", "append": "records added", "replace": "records replaced", "rollback": "rolled back"}
+
+
+def history_table(entries: list[versions.Version], kept: Sequence[rejects.FileProblems] = ()) -> pd.DataFrame:
+    """One row per import into a dataset: when, what, which files, the counts, the problems kept with it (to
+    download below the table), and the dataset after it."""
+    problems: dict[int, int] = {}
+    for k in kept:
+        problems[k.version] = problems.get(k.version, 0) + k.problems
     return pd.DataFrame([{
         "version": v.version,
         "when (UTC)": f"{v.created_at:%Y-%m-%d %H:%M}",
-        "what": actions.get(v.action, v.action) + (" (undone)" if v.rolled_back else ""),
+        "what": _ACTIONS.get(v.action, v.action) + (" (undone)" if v.rolled_back else ""),
         "by": v.user or "",
         "files": ", ".join(f["file"] for f in v.files),
         "new": v.counts.get("new"),
         "updated": v.counts.get("updated"),
         "unchanged": v.counts.get("unchanged"),
         "rejected": v.counts.get("rejected"),
+        "problems": problems.get(v.version),
         "treatments after": v.treatments,
         "side-effect records after": v.side_effects,
     } for v in reversed(entries)])
+
+
+def _problem_downloads(store: Store, info: DatasetInfo, entries: list[versions.Version],
+                       kept: list[rejects.FileProblems]) -> None:
+    """Under the history: each import's rejected rows (in its file's own dialect) and problem list, to download
+    at any time. The rows are read from the database only when a button is pressed."""
+    if not kept:
+        return
+    by_version: dict[int, list[rejects.FileProblems]] = {}
+    for k in kept:  # newest first
+        by_version.setdefault(k.version, []).append(k)
+    when = {v.version: v for v in entries}
+    st.markdown("**Rejected rows and problems of each import**")
+    st.caption("Rejected rows are written as their file was (same separator, decimal mark and encoding), with the "
+               "reasons, to fix and import again. Row numbers are spreadsheet rows: the header is row 1.")
+    for version, files in list(by_version.items())[:IMPORTS_WITH_DOWNLOADS]:
+        entry = when.get(version)
+        heading = f"Version {version}" + (f", {_ACTIONS.get(entry.action, entry.action)} "
+                                           f"{entry.created_at:%Y-%m-%d %H:%M} UTC" if entry else "")
+        lines = [f"{k.file}: {k.rows_rejected:,} row(s) rejected, {k.problems:,} problem(s)." for k in files]
+        lines += [k.note() for k in files if k.note()]
+        st.text(heading + "\n" + "\n".join(lines))
+        with st.container(horizontal=True):
+            buttons = [k for k in files if k.rejected_kept]
+            for k in buttons:
+                what = "Rejected side-effect rows" if k.kind == "side_effects" and len(buttons) > 1 else "Rejected rows"
+                st.download_button(f"{what} (CSV, {k.rejected_kept:,} row{'' if k.rejected_kept == 1 else 's'})",
+                                   data=partial(_rejected_csv, store, info.id, k), file_name=_rejected_name(k.file),
+                                   mime="text/csv", key=KEY_REJECTED.format(version=version, position=k.position),
+                                   on_click="ignore")
+            st.download_button("Problem list (CSV)", data=partial(_problems_csv, store, info.id, version),
+                               file_name=f"problems-version-{version}.csv", mime="text/csv",
+                               key=KEY_PROBLEMS.format(version=version), on_click="ignore")
+    if len(by_version) > IMPORTS_WITH_DOWNLOADS:
+        st.caption(f"Only the {IMPORTS_WITH_DOWNLOADS} most recent imports with problems are offered here. For an "
+                   "older one: python -m analysis problems DATASET_ID --version N --out FOLDER")
+
+
+def _rejected_csv(store: Store, dataset_id: str, kept: rejects.FileProblems) -> bytes:
+    """A file's kept rejected rows as the file was written (its separator, decimal mark and encoding)."""
+    try:
+        rows = rejects.rejected_rows(store, dataset_id, kept.version, kept.position)
+    except DB_ERRORS:
+        return _unreadable()
+    return in_dialect(rows, kept.delimiter, kept.encoding)
+
+
+def _problems_csv(store: Store, dataset_id: str, version: int) -> bytes:
+    """One import's kept problem list as CSV, formula-like text neutralised."""
+    try:
+        return safe_csv(rejects.problem_list(store, dataset_id, version))
+    except DB_ERRORS:
+        return _unreadable()
+
+
+def _unreadable() -> bytes:
+    return safe_csv(pd.DataFrame({"message": ["The database could not be read just now; download again in a moment."]}))
+
+
+def _rejected_name(file: str) -> str:
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(file).stem).strip("._") or "file"
+    return f"rejected-{stem[:80]}.csv"
 
 
 def _rollback(store: Store, dataset_id: str) -> None:

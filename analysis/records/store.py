@@ -37,7 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from analysis.records import columnar, db, schema
+from analysis.records import columnar, db, rejects, schema
 from analysis.records.ingest import ImportProblem, ImportResult, SourceFile
 from analysis.records.db import (archive_table, blobs_table, column_maps_table, datasets_table, meta_table,
                                 metadata, outcomes_table, side_effects_table, sources_table, versions_table)
@@ -58,7 +58,7 @@ _SQLITE_BUSY_TIMEOUT_MS = 30_000
 _ID_PATTERN = re.compile(r"^d?[A-Za-z0-9_-]{22}$")
 _log = logging.getLogger(__name__)
 #: Tables added after the first release: created when missing, and a read-only database may lack them.
-_ADDED_LATER = (blobs_table, versions_table, archive_table)
+_ADDED_LATER = (blobs_table, versions_table, archive_table, rejects.table)
 
 
 class StoreError(RuntimeError):
@@ -217,6 +217,8 @@ class Store:
         #: Whether the history of imports (``dataset_versions``, ``dataset_archive``) can be kept: the same.
         self._history = all([self._create_table(versions_table, "imports are not recorded"),
                              self._create_table(archive_table, "imports cannot be rolled back")])
+        #: Whether each import's rejected rows and problems can be kept (:mod:`analysis.records.rejects`): the same.
+        self._rejects = self._create_table(rejects.table, "rejected rows are not kept after an import")
         #: Cleared when storing a missing columnar copy failed for lack of write access: not tried again.
         self._store_missing_copies = True
 
@@ -304,6 +306,7 @@ class Store:
                                       result.count("side_effects"),
                                       {**db.import_summary(result.report),
                                        "counts": {"new": result.count("outcomes"), "rejected": report.rows_rejected}})
+                rejects.record(conn, self, dataset_id, 1, report)
         except sa.exc.IntegrityError:
             raise
         except sa.exc.SQLAlchemyError as exc:
@@ -330,7 +333,8 @@ class Store:
                 raise DatasetNotFound(dataset_id)
             copies = (blobs_table,) if self._blobs else ()  # (also ON DELETE CASCADE)
             history = (versions_table, archive_table) if self._history else ()
-            for table in (*copies, *history, side_effects_table, outcomes_table, sources_table):
+            kept = (rejects.table,) if self._rejects else ()
+            for table in (*copies, *history, *kept, side_effects_table, outcomes_table, sources_table):
                 conn.execute(table.delete().where(table.c.dataset_id == dataset_id))
             conn.execute(meta_table.delete().where(meta_table.c.value == dataset_id))
             conn.execute(datasets_table.delete().where(datasets_table.c.id == dataset_id))

@@ -30,7 +30,7 @@ from typing import Any, Literal
 import pandas as pd
 import sqlalchemy as sa
 
-from analysis.records import db, schema
+from analysis.records import db, rejects, schema
 from analysis.records.db import (archive_table, blobs_table, datasets_table, outcomes_table, side_effects_table,
                                  sources_table, versions_table)
 from analysis.records.ingest import ImportResult
@@ -215,6 +215,7 @@ def rollback(store: Store, dataset_id: str, *, user: str | None = None) -> Chang
         conn.execute(versions_table.update().where((versions_table.c.dataset_id == dataset_id)
                                                    & (versions_table.c.version == latest["version"]))
                      .values(rolled_back=True))
+        rejects.forget(conn, dataset_id, latest["version"])
         db.record_version(conn, dataset_id, version, "rollback", datetime.now(timezone.utc), user, rows["outcomes"],
                           rows["side_effects"], {"undid": latest["version"], "files": files})
         if store.sql_rows:
@@ -271,6 +272,7 @@ def _write_version(store: Store, info: Any, action: Action, outcomes: pd.DataFra
                  "rows_read": f.rows_read, "rows_accepted": f.rows_accepted, "rows_rejected": f.rows_rejected}
                 for f in sources.report.files])
             db.record_version(conn, info.id, version, action, now, user, len(outcomes), len(side), summary)
+            rejects.record(conn, store, info.id, version, sources.report)
             if store.sql_rows:
                 _rewrite_rows(conn, info.id, outcomes, side)
     except sa.exc.IntegrityError:
