@@ -366,8 +366,8 @@ def _codes(values: pa.Array, categories: tuple[str, ...]) -> np.ndarray:
 
 def _identifier_sample(values: pa.Array) -> pd.Series:
     """The present values :func:`columns.holds_identifiers` looks at, in order: the shortest prefix of
-    20,000 x 4^k present values that holds 5,000 distinct ones (or all of them). Only that prefix becomes
-    Python text, not a million ids."""
+    20,000 x 4^k present values that holds 5,000 distinct ones (or all of them). Only that prefix is
+    converted to pandas, not a million ids."""
     present = values.cast(pa.string()).drop_null()
     size = 20_000
     while size < len(present) and len(pc.unique(present.slice(0, size))) < 5000:
