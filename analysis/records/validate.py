@@ -85,7 +85,7 @@ def outcomes(table: RawTable, plan: ColumnPlan, date_order: DateOrder, problems:
     out["treatment_area"] = _lower(out["treatment_area"])
     if clinic is not None and clinic.strip():
         out["clinic"] = _given_clinic(table, out["clinic"], " ".join(clinic.split()), notes)
-    ids_refused = holds_identifiers(_series(out["patient_id"]).dropna())
+    ids_refused = holds_identifiers(_identifier_sample(out["patient_id"]))
     if ids_refused:
         out["patient_id"] = pa.nulls(n, pa.string())
         notes.append(f"{table.file}: the patient id column holds e-mail addresses, phone numbers or personal names, "
@@ -311,6 +311,8 @@ def _text(raw: pa.ChunkedArray, encoded: Distinct | None = None) -> pa.Array:
         cleaned = clean_text(raw.to_pandas().astype(str))
         return pa.array(cleaned.to_numpy(dtype=object), pa.string(), from_pandas=True)
     blank = pc.equal(raw, "")
+    if not pc.any(blank).as_py():  # (false, not null: the reader gives no missing cells here)
+        return raw.cast(pa.string()).combine_chunks()
     return pc.if_else(blank, pa.scalar(None, raw.type), raw).cast(pa.string()).combine_chunks()
 
 
@@ -331,6 +333,8 @@ def _may_hold_whitespace(raw: pa.ChunkedArray) -> bool:
         offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64 if pa.types.is_large_string(chunk.type)
                                 else np.int32)[chunk.offset:chunk.offset + len(chunk) + 1]
         data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+        if len(data) and data.min() > 0x20 and data.max() < 0xc2:  # no byte of the table's ranges (codes, ids)
+            continue
         if _WHITESPACE_BYTES[data].any():
             return True
     return False
@@ -358,6 +362,17 @@ def _codes(values: pa.Array, categories: tuple[str, ...]) -> np.ndarray:
         values = values.cast(pa.string())
     found = pc.index_in(values, value_set=value_set)
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _identifier_sample(values: pa.Array) -> pd.Series:
+    """The present values :func:`columns.holds_identifiers` looks at, in order: the shortest prefix of
+    20,000 x 4^k present values that holds 5,000 distinct ones (or all of them). Only that prefix is
+    converted to pandas, not a million ids."""
+    present = values.cast(pa.string()).drop_null()
+    size = 20_000
+    while size < len(present) and len(pc.unique(present.slice(0, size))) < 5000:
+        size *= 4
+    return _series(present.slice(0, size))
 
 
 def _series(values: pa.Array) -> pd.Series:
