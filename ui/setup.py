@@ -132,6 +132,9 @@ def _require_sign_in() -> None:
         st.info("Sign in to see the clinic's records.")
         st.button("Sign in", key="auth_sign_in", on_click=st.login, type="primary")
         st.stop()
+    who = st.user.get("email") or st.user.get("name") or ""
+    if who:   # plain text: the name comes from the sign-in provider
+        st.sidebar.text(f"Signed in as {who}", width="stretch")
     st.sidebar.button("Sign out", key="auth_sign_out", on_click=st.logout)
 
 
