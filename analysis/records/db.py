@@ -136,6 +136,17 @@ versions_table = sa.Table(
     sa.Column("rolled_back", sa.Boolean, nullable=False, default=False),
 )
 
+# Who may see and change a dataset once sign-in is configured (analysis.records.access): one row per grant.
+# ``grantee`` is an e-mail address (lower case), "@domain" for a whole e-mail domain, or "*" for everyone
+# signed in; ``role`` is "owner" (exactly the creator's address), "editor" or "viewer".
+access_table = sa.Table(
+    "dataset_access", metadata,
+    sa.Column("dataset_id", sa.String(32), sa.ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("grantee", sa.String(320), primary_key=True),
+    sa.Column("role", sa.String(10), nullable=False),
+    sa.CheckConstraint("role IN ('owner', 'editor', 'viewer')", name="ck_access_role"),
+)
+
 # The columnar copies of a dataset's earlier versions (as ``dataset_blobs`` held them), so that the most
 # recent import can be rolled back.
 archive_table = sa.Table(

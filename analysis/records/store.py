@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -39,7 +39,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from analysis.records import columnar, db, schema
 from analysis.records.ingest import ImportProblem, ImportResult, SourceFile
-from analysis.records.db import (archive_table, blobs_table, column_maps_table, datasets_table, meta_table,
+from analysis.records.db import (access_table, archive_table, blobs_table, column_maps_table, datasets_table, meta_table,
                                 metadata, outcomes_table, side_effects_table, sources_table, versions_table)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,7 +58,7 @@ _SQLITE_BUSY_TIMEOUT_MS = 30_000
 _ID_PATTERN = re.compile(r"^d?[A-Za-z0-9_-]{22}$")
 _log = logging.getLogger(__name__)
 #: Tables added after the first release: created when missing, and a read-only database may lack them.
-_ADDED_LATER = (blobs_table, versions_table, archive_table)
+_ADDED_LATER = (blobs_table, versions_table, archive_table, access_table)
 
 
 class StoreError(RuntimeError):
@@ -217,6 +217,8 @@ class Store:
         #: Whether the history of imports (``dataset_versions``, ``dataset_archive``) can be kept: the same.
         self._history = all([self._create_table(versions_table, "imports are not recorded"),
                              self._create_table(archive_table, "imports cannot be rolled back")])
+        #: Whether who may see which dataset can be recorded (``dataset_access``): needed only with sign-in.
+        self._access = self._create_table(access_table, "datasets cannot be shared")
         #: Cleared when storing a missing columnar copy failed for lack of write access: not tried again.
         self._store_missing_copies = True
 
@@ -247,8 +249,12 @@ class Store:
     # --- writing ---------------------------------------------------------------------------
 
     def import_dataset(self, result: ImportResult, name: str, *, allow_duplicate: bool = False,
-                       user: str | None = None, _meta_key: str | None = None) -> DatasetInfo:
+                       user: str | None = None, grants: Sequence[tuple[str, str]] = (),
+                       _meta_key: str | None = None) -> DatasetInfo:
         """Store an import as a new dataset in one transaction and return it.
+
+        ``grants``: who may see and change it, as ``(grantee, role)`` pairs written in the same transaction
+        (see :mod:`analysis.records.access`, which checks them; use that module's ``Access.import_dataset``).
 
         Raises :class:`DuplicateImport` when a file with the same SHA-256 is already stored
         (unless ``allow_duplicate``), :class:`RecordsRefused` when a record breaks the schema, and
@@ -299,6 +305,13 @@ class Store:
                     db._insert_frame(conn, side_effects_table, result.side_effects, dataset_id,
                                          _SIDE_EFFECT_COLUMNS)
                 db._write_blobs(conn, dataset_id, 1, copies)
+                if grants:
+                    if not self._access:
+                        raise StoreError(f"The database {describe_url(self.url)} has no table for who may see a "
+                                         f"dataset ({access_table.name}) and it could not be created. Give the app "
+                                         "write permission on the database.")
+                    conn.execute(access_table.insert(), [{"dataset_id": dataset_id, "grantee": g, "role": r}
+                                                         for g, r in grants])
                 if self._history:
                     db.record_version(conn, dataset_id, 1, "import", now, user, result.count("outcomes"),
                                       result.count("side_effects"),
@@ -330,7 +343,8 @@ class Store:
                 raise DatasetNotFound(dataset_id)
             copies = (blobs_table,) if self._blobs else ()  # (also ON DELETE CASCADE)
             history = (versions_table, archive_table) if self._history else ()
-            for table in (*copies, *history, side_effects_table, outcomes_table, sources_table):
+            grants = (access_table,) if self._access else ()
+            for table in (*copies, *history, *grants, side_effects_table, outcomes_table, sources_table):
                 conn.execute(table.delete().where(table.c.dataset_id == dataset_id))
             conn.execute(meta_table.delete().where(meta_table.c.value == dataset_id))
             conn.execute(datasets_table.delete().where(datasets_table.c.id == dataset_id))

@@ -1,0 +1,301 @@
+"""Who may see and change which dataset: the one place every read and write of the app goes through.
+
+With sign-in configured, every dataset has an **owner** (the signed-in user who created it, by e-mail) who can
+share it with listed e-mail addresses, whole e-mail domains (``@clinic.example``) or everyone signed in
+(``*``), each as a **viewer** or an **editor**:
+
+============  ======================================================================
+role          may
+============  ======================================================================
+viewer        see the dataset (select it, open its pages, its history)
+editor        also add records to it, replace them, roll back an import, rename it
+owner         also share it and delete it
+admin         everything on every dataset (admins are listed in the secrets)
+============  ======================================================================
+
+A dataset a user may not see does not exist for that user: :meth:`Access.get` returns None and every other
+method raises :class:`~analysis.records.store.DatasetNotFound`, exactly as for an id that does not exist, after
+the same one query, so neither the answer nor its timing tells the two apart. A dataset the user may see but not
+change raises :class:`AccessDenied`, which says who can.
+
+Without sign-in (the single-machine default) the user is :data:`LOCAL`: anyone who can reach the app may do
+everything, as the Data page says. The command line acts as an admin too: whoever can run it can reach the
+database anyway. Datasets that have no owner (imported before sign-in was configured) are seen by admins
+only, except the bundled sample, which everyone signed in may view.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import sqlalchemy as sa
+
+from analysis.records import versions
+from analysis.records.db import access_table, datasets_table, meta_table
+from analysis.records.ingest import ImportResult
+from analysis.records.store import DatasetInfo, DatasetNotFound, Records, Store, StoreError, is_valid_dataset_id
+
+Role = Literal["viewer", "editor", "owner"]
+ROLES: tuple[Role, ...] = ("viewer", "editor", "owner")
+_RANK = {role: rank for rank, role in enumerate(ROLES, start=1)}
+EVERYONE = "*"
+#: What each change needs (reading needs "viewer").
+NEEDS: dict[str, Role] = {"append": "editor", "replace": "editor", "rollback": "editor", "rename": "editor",
+                          "share": "owner", "delete": "owner"}
+_EMAIL = re.compile(r"^[^@\s]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+_DOMAIN = re.compile(r"^@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+
+
+class AccessDenied(StoreError):
+    """The user may see the dataset but not make this change. The message says who can."""
+
+
+@dataclass(frozen=True)
+class User:
+    """Who is asking. ``email`` is None only for :data:`LOCAL` (no sign-in configured)."""
+
+    email: str | None
+    admin: bool = False
+
+    @classmethod
+    def signed_in(cls, email: str, admins: Iterable[str] = ()) -> "User":
+        """The signed-in user with this e-mail address; an admin when it is listed in ``admins``."""
+        address = normalise_email(email)
+        return cls(address, admin=address in {normalise_email(a) for a in admins if a and a.strip()})
+
+    @property
+    def label(self) -> str:
+        """How the user is named in a dataset's history and audit trail."""
+        return self.email or "anyone (no sign-in)"
+
+
+#: The user when no sign-in is configured: anyone who can reach the app, allowed everything.
+LOCAL = User(None, admin=True)
+#: The command line: whoever can run it can reach the database, so it acts as an admin.
+COMMAND_LINE = User(None, admin=True)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One share of a dataset: ``grantee`` (an address, ``@domain`` or ``*``) as ``role``."""
+
+    grantee: str
+    role: Role
+
+    @property
+    def who(self) -> str:
+        """The grantee in words."""
+        if self.grantee == EVERYONE:
+            return "everyone signed in"
+        if self.grantee.startswith("@"):
+            return f"everyone with an address at {self.grantee[1:]}"
+        return self.grantee
+
+
+def normalise_email(email: str) -> str:
+    """An e-mail address as stored and compared: stripped, lower case. Raises ValueError when it is not one."""
+    address = (email or "").strip().lower()
+    if not _EMAIL.match(address) or len(address) > 320:
+        raise ValueError(f"'{email}' is not an e-mail address. Write it as name@clinic.example.")
+    return address
+
+
+def normalise_grantee(text: str) -> str:
+    """A share's grantee from what a user typed: an e-mail address, ``@domain`` (or ``domain``) or ``*``.
+
+    Raises ValueError with a message that says what to type.
+    """
+    value = (text or "").strip().lower()
+    if value in {EVERYONE, "everyone"}:
+        return EVERYONE
+    if "@" not in value and "." in value:
+        value = "@" + value
+    if value.startswith("@"):
+        if not _DOMAIN.match(value) or len(value) > 320:
+            raise ValueError(f"'{text}' is not an e-mail domain. Write it as @clinic.example.")
+        return value
+    try:
+        return normalise_email(value)
+    except ValueError:
+        raise ValueError(f"'{text}' is not an e-mail address, an e-mail domain or '*'. Write name@clinic.example "
+                         "for one person, @clinic.example for everyone at that clinic, or * for everyone signed "
+                         "in.") from None
+
+
+def parse_share(text: str) -> Grant:
+    """A share written as ``GRANTEE[:ROLE]`` (the command line's ``--share``); the role defaults to viewer."""
+    grantee, _, role = text.rpartition(":") if text.rstrip().endswith((":viewer", ":editor")) else (text, "", "")
+    role = role or "viewer"
+    return Grant(normalise_grantee(grantee), role)  # type: ignore[arg-type]
+
+
+def role_for(user: User, grants: Iterable[Grant], *, sample: bool = False) -> Role | None:
+    """The highest role ``user`` has through ``grants`` (None: may not see the dataset)."""
+    if user.admin:
+        return "owner"
+    grants = list(grants)
+    if user.email is None:
+        return None
+    domain = "@" + user.email.rpartition("@")[2]
+    best = 0
+    for g in grants:
+        if g.grantee in {user.email, domain, EVERYONE}:
+            best = max(best, _RANK[g.role])
+    if not best and sample and not grants:
+        best = _RANK["viewer"]
+    return ROLES[best - 1] if best else None
+
+
+class Access:
+    """One user's way to the datasets: every method checks the user's role before it reads or writes.
+
+    The app holds no :class:`~analysis.records.store.Store` of its own for datasets; it asks this class.
+    """
+
+    def __init__(self, store: Store, user: User) -> None:
+        self.store = store
+        self.user = user
+
+    # --- who may do what ---------------------------------------------------------------------
+
+    def role(self, dataset_id: str) -> Role | None:
+        """The user's role on the dataset; None when it does not exist or the user may not see it."""
+        if not is_valid_dataset_id(dataset_id):
+            return None
+        with self.store._errors(), self.store.engine.connect() as conn:
+            query = sa.select(datasets_table.c.id, *self._grant_columns()).where(datasets_table.c.id == dataset_id)
+            if self.store._access:
+                query = query.outerjoin(access_table, access_table.c.dataset_id == datasets_table.c.id)
+            rows = conn.execute(query).all()
+            sample = self._sample_id(conn)
+        if not rows:
+            return None
+        grants = [Grant(r.grantee, r.role) for r in rows if r.grantee is not None]
+        return role_for(self.user, grants, sample=dataset_id == sample)
+
+    def may(self, dataset_id: str, action: str) -> bool:
+        """Whether the user may make this change (``append``, ``rename``, ``share``, ``delete`` ...)."""
+        role = self.role(dataset_id)
+        return role is not None and _RANK[role] >= _RANK[NEEDS[action]]
+
+    def require(self, dataset_id: str, action: str | None = None) -> DatasetInfo:
+        """The dataset, when the user may see it (and make ``action``). Raises DatasetNotFound or AccessDenied."""
+        role = self.role(dataset_id)
+        info = self.store.get(dataset_id) if role is not None else None
+        if info is None:
+            raise DatasetNotFound(dataset_id)
+        if action is not None and _RANK[role] < _RANK[NEEDS[action]]:  # type: ignore[index]
+            who = "its owner, its editors or an admin" if NEEDS[action] == "editor" else "its owner or an admin"
+            hint = " Ask its owner to share it with you as an editor." if NEEDS[action] == "editor" else ""
+            raise AccessDenied(f"You can view '{info.name}' but not {_VERB[action]} it: only {who} can.{hint}")
+        return info
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def datasets(self) -> list[DatasetInfo]:
+        """The datasets the user may see, newest first."""
+        every = self.store.datasets()
+        if self.user.admin:
+            return every
+        grants: dict[str, list[Grant]] = {}
+        with self.store._errors(), self.store.engine.connect() as conn:
+            if self.store._access:
+                for r in conn.execute(sa.select(access_table)).mappings():
+                    grants.setdefault(r["dataset_id"], []).append(Grant(r["grantee"], r["role"]))
+            sample = self._sample_id(conn)
+        return [d for d in every if role_for(self.user, grants.get(d.id, []), sample=d.id == sample) is not None]
+
+    def get(self, dataset_id: str) -> DatasetInfo | None:
+        """The dataset, or None when it does not exist or the user may not see it (the same answer)."""
+        return self.store.get(dataset_id) if self.role(dataset_id) is not None else None
+
+    def load(self, dataset_id: str) -> Records:
+        """The dataset's records. Raises DatasetNotFound when it does not exist or the user may not see it."""
+        self.require(dataset_id)
+        return self.store.load(dataset_id)
+
+    def history(self, dataset_id: str) -> list[versions.Version]:
+        self.require(dataset_id)
+        return versions.history(self.store, dataset_id)
+
+    def grants(self, dataset_id: str) -> list[Grant]:
+        """Who the dataset is shared with (its owner first). Only its owner and admins may ask."""
+        self.require(dataset_id, "share")
+        if not self.store._access:
+            return []
+        with self.store._errors(), self.store.engine.connect() as conn:
+            rows = conn.execute(sa.select(access_table).where(access_table.c.dataset_id == dataset_id)).mappings()
+            out = [Grant(r["grantee"], r["role"]) for r in rows]
+        return sorted(out, key=lambda g: (-_RANK[g.role], g.grantee))
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def import_dataset(self, result: ImportResult, name: str, *, shares: Sequence[Grant] = (),
+                       allow_duplicate: bool = False) -> DatasetInfo:
+        """Store an import as a new dataset owned by the user (shared as ``shares``), in one transaction."""
+        grants: list[tuple[str, str]] = []
+        if self.user.email is not None:
+            grants.append((self.user.email, "owner"))
+        grants += [(g.grantee, g.role) for g in shares if g.grantee != self.user.email]
+        return self.store.import_dataset(result, name, allow_duplicate=allow_duplicate, user=self.user.email,
+                                         grants=grants)
+
+    def add_records(self, dataset_id: str, result: ImportResult, *, replace: bool = False) -> versions.Change:
+        self.require(dataset_id, "replace" if replace else "append")
+        return versions.add_records(self.store, dataset_id, result, replace=replace, user=self.user.email)
+
+    def rollback(self, dataset_id: str) -> versions.Change:
+        self.require(dataset_id, "rollback")
+        return versions.rollback(self.store, dataset_id, user=self.user.email)
+
+    def rename(self, dataset_id: str, name: str) -> DatasetInfo:
+        self.require(dataset_id, "rename")
+        return self.store.rename(dataset_id, name)
+
+    def delete(self, dataset_id: str) -> None:
+        self.require(dataset_id, "delete")
+        self.store.delete(dataset_id)
+
+    def share(self, dataset_id: str, grantee: str, role: Role = "viewer") -> Grant:
+        """Share the dataset with ``grantee`` (an address, ``@domain`` or ``*``) as ``role`` (viewer or
+        editor), replacing an earlier share with the same grantee. Only its owner and admins may."""
+        if role not in ("viewer", "editor"):
+            raise ValueError(f"A dataset is shared as a viewer or an editor, not as '{role}'.")
+        info = self.require(dataset_id, "share")
+        grant = Grant(normalise_grantee(grantee), role)
+        with self.store._errors(), self.store.engine.begin() as conn:
+            owner = conn.execute(sa.select(access_table.c.grantee).where(
+                (access_table.c.dataset_id == dataset_id) & (access_table.c.role == "owner"))).scalar()
+            if grant.grantee == owner:
+                raise ValueError(f"{owner} owns '{info.name}' already.")
+            conn.execute(access_table.delete().where((access_table.c.dataset_id == dataset_id)
+                                                     & (access_table.c.grantee == grant.grantee)))
+            conn.execute(access_table.insert().values(dataset_id=dataset_id, grantee=grant.grantee, role=role))
+        return grant
+
+    def unshare(self, dataset_id: str, grantee: str) -> None:
+        """Stop sharing the dataset with ``grantee`` (its owner stays). Only its owner and admins may."""
+        self.require(dataset_id, "share")
+        value = normalise_grantee(grantee)
+        with self.store._errors(), self.store.engine.begin() as conn:
+            conn.execute(access_table.delete().where((access_table.c.dataset_id == dataset_id)
+                                                     & (access_table.c.grantee == value)
+                                                     & (access_table.c.role != "owner")))
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _grant_columns(self) -> list:
+        if self.store._access:
+            return [access_table.c.grantee, access_table.c.role]
+        return [sa.null().label("grantee"), sa.null().label("role")]
+
+    @staticmethod
+    def _sample_id(conn: sa.Connection) -> str | None:
+        return conn.execute(sa.select(meta_table.c.value).where(meta_table.c.key == "sample_dataset")).scalar()
+
+
+_VERB = {"append": "add records to", "replace": "replace the records of", "rollback": "roll back",
+         "rename": "rename", "share": "share", "delete": "delete"}
