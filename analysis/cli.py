@@ -12,7 +12,7 @@ from typing import Sequence
 
 from analysis.records.filters import Filters
 from analysis.records.ingest import ImportOptions, ImportProblem, SourceFile, import_files
-from analysis.records import versions
+from analysis.records import access, versions
 from analysis.records.store import DatasetNotFound, Records, Store, StoreError, describe_url
 
 
@@ -44,6 +44,13 @@ def _parser() -> argparse.ArgumentParser:
     order.add_argument("--monthfirst", action="store_true", help="dates are mm/dd/yyyy")
     imp.add_argument("--map", action="append", default=[], metavar="HEADER=COLUMN",
                      help="map a header of the outcome file to a schema column (repeatable)")
+    imp.add_argument("--owner", metavar="EMAIL", help="with sign-in: who owns the new dataset (default: "
+                     "$LASERDASH_DEFAULT_OWNER, else [access] default_owner in .streamlit/secrets.toml; without "
+                     "one, only admins see it)")
+    imp.add_argument("--share", action="append", default=None, metavar="WHO[:ROLE]",
+                     help="with sign-in: share the new dataset with an address, @domain or * (everyone signed in) "
+                          "as viewer (default) or editor, e.g. @northgate.example:editor (repeatable; default: "
+                          "$LASERDASH_DEFAULT_SHARE, comma-separated, else [access] default_share)")
     imp.add_argument("--allow-duplicate", action="store_true",
                      help="import even if the same file was imported before")
     imp.add_argument("--rejected", type=Path, metavar="DIR",
@@ -68,6 +75,14 @@ def _parser() -> argparse.ArgumentParser:
     back = commands.add_parser("rollback", help="undo the most recent import into a dataset")
     back.add_argument("dataset_id")
     commands.add_parser("datasets", help="list datasets")
+    share = commands.add_parser("share", help="with sign-in: share a dataset (WHO is an address, @domain or *)")
+    share.add_argument("dataset_id")
+    share.add_argument("who", metavar="WHO[:ROLE]", help="e.g. ann@northgate.example, @northgate.example:editor, *")
+    unshare = commands.add_parser("unshare", help="with sign-in: stop sharing a dataset with WHO")
+    unshare.add_argument("dataset_id")
+    unshare.add_argument("who", metavar="WHO")
+    acc = commands.add_parser("access", help="with sign-in: who owns a dataset and who it is shared with")
+    acc.add_argument("dataset_id")
     ren = commands.add_parser("rename", help="rename a dataset")
     ren.add_argument("dataset_id")
     ren.add_argument("name")
@@ -107,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             info = store.rename(args.dataset_id, args.name)
             print(f"Renamed {info.id} to '{info.name}'.")
             return 0
+        if args.command in ("share", "unshare", "access"):
+            return _access(store, args)
         if args.command == "delete":
             store.delete(args.dataset_id)
             print(f"Deleted {args.dataset_id}.")
@@ -145,7 +162,9 @@ def _import(store: Store | None, args: argparse.Namespace) -> int:
         if change.skipped:
             return 0
     else:
-        info = store.import_dataset(result, args.name, allow_duplicate=args.allow_duplicate)
+        owner, shares = access.cli_defaults(args.owner, args.share)
+        info = access.Access(store, access.COMMAND_LINE).import_dataset(
+            result, args.name, owner=owner, shares=shares, allow_duplicate=args.allow_duplicate)
         print(info.id)
     for line in result.report.summary_lines(args.max_problems):
         print(line)
@@ -163,6 +182,24 @@ def _import(store: Store | None, args: argparse.Namespace) -> int:
                                               summary.encoding if summary else ""))
                 print(f"Rejected rows of {file} written to {target}.")
     print(f"Stored as dataset '{info.name}' ({info.id}) in {describe_url(store.url)}.")
+    return 0
+
+
+def _access(store: Store, args: argparse.Namespace) -> int:
+    admin = access.Access(store, access.COMMAND_LINE)
+    if args.command == "share":
+        grant = access.parse_share(args.who)
+        admin.share(args.dataset_id, grant.grantee, grant.role)
+        print(f"Shared {args.dataset_id} with {grant.who} as {grant.role}.")
+    elif args.command == "unshare":
+        admin.unshare(args.dataset_id, args.who)
+        print(f"{args.dataset_id} is no longer shared with {access.Grant(access.normalise_grantee(args.who), 'viewer').who}.")
+    else:
+        grants = admin.grants(args.dataset_id)
+        if not any(g.role == "owner" for g in grants):
+            print("owner: none (only admins see it once sign-in is configured)")
+        for g in grants:
+            print(f"{g.role}: {g.who}")
     return 0
 
 

@@ -197,3 +197,56 @@ def test_role_rules_without_a_database():
     assert role_for(User.signed_in("zed@sub.y.example"), grants) is None       # a domain is exact
     assert role_for(User.signed_in("zed@z.example"), [], sample=True) == "viewer"
     assert role_for(User.signed_in("zed@z.example"), grants, sample=True) is None  # a shared sample: its shares
+
+
+def test_the_command_line_sets_owner_and_shares_and_manages_them(store, tmp_path, capsys, monkeypatch):
+    from analysis.cli import main
+
+    monkeypatch.setenv("LASERDASH_SECRETS", str(tmp_path / "none.toml"))
+    monkeypatch.delenv("LASERDASH_DEFAULT_OWNER", raising=False)
+    monkeypatch.delenv("LASERDASH_DEFAULT_SHARE", raising=False)
+    (tmp_path / "jan.csv").write_text(JANUARY)
+    db = ["--db", store.url]
+    assert main(["import", str(tmp_path / "jan.csv"), "--name", "Northgate", "--owner", "Ann@northgate.example",
+                 "--share", "@northgate.example:editor", *db]) == 0
+    dataset_id = capsys.readouterr().out.splitlines()[0]
+    assert as_(store, ANN).role(dataset_id) == "owner"
+    assert as_(store, NINA).role(dataset_id) == "editor"
+    assert as_(store, BOB).get(dataset_id) is None
+    assert main(["share", dataset_id, "bob@southside.example", *db]) == 0
+    assert "with bob@southside.example as viewer" in capsys.readouterr().out
+    assert as_(store, BOB).role(dataset_id) == "viewer"
+    assert main(["access", dataset_id, *db]) == 0
+    assert capsys.readouterr().out.splitlines() == ["owner: ann@northgate.example",
+                                                    "editor: everyone with an address at northgate.example",
+                                                    "viewer: bob@southside.example"]
+    assert main(["unshare", dataset_id, "bob@southside.example", *db]) == 0
+    assert as_(store, BOB).get(dataset_id) is None
+    assert main(["share", dataset_id, "not an address", *db]) == 1
+    assert "is not an e-mail address" in capsys.readouterr().err
+
+
+def test_the_command_line_takes_the_configured_defaults(store, tmp_path, capsys, monkeypatch):
+    from analysis.cli import main
+
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('[access]\ndefault_owner = "ann@northgate.example"\ndefault_share = ["*"]\n')
+    monkeypatch.setenv("LASERDASH_SECRETS", str(secrets))
+    monkeypatch.delenv("LASERDASH_DEFAULT_OWNER", raising=False)
+    monkeypatch.delenv("LASERDASH_DEFAULT_SHARE", raising=False)
+    (tmp_path / "jan.csv").write_text(JANUARY)
+    assert main(["import", str(tmp_path / "jan.csv"), "--name", "Northgate", "--db", store.url]) == 0
+    dataset_id = capsys.readouterr().out.splitlines()[0]
+    assert as_(store, ANN).role(dataset_id) == "owner"
+    assert as_(store, BOB).role(dataset_id) == "viewer"
+    monkeypatch.setenv("LASERDASH_DEFAULT_SHARE", "@southside.example:editor")   # the environment comes first
+    (tmp_path / "feb.csv").write_text(FEBRUARY)
+    assert main(["import", str(tmp_path / "feb.csv"), "--name", "Feb", "--db", store.url]) == 0
+    feb = capsys.readouterr().out.splitlines()[0]
+    assert as_(store, BOB).role(feb) == "editor"
+    assert as_(store, NINA).role(feb) is None
+
+
+def test_only_an_admin_imports_for_someone_else(store):
+    with pytest.raises(AccessDenied):
+        as_(store, BOB).import_dataset(imported(JANUARY), "X", owner="ann@northgate.example")

@@ -26,7 +26,9 @@ only, except the bundled sample, which everyone signed in may view.
 
 from __future__ import annotations
 
+import os
 import re
+import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -36,7 +38,7 @@ import sqlalchemy as sa
 from analysis.records import versions
 from analysis.records.db import access_table, datasets_table, meta_table
 from analysis.records.ingest import ImportResult
-from analysis.records.store import DatasetInfo, DatasetNotFound, Records, Store, StoreError, is_valid_dataset_id
+from analysis.records.store import ROOT, DatasetInfo, DatasetNotFound, Records, Store, StoreError, is_valid_dataset_id
 
 Role = Literal["viewer", "editor", "owner"]
 ROLES: tuple[Role, ...] = ("viewer", "editor", "owner")
@@ -149,6 +151,37 @@ def role_for(user: User, grants: Iterable[Grant], *, sample: bool = False) -> Ro
     return ROLES[best - 1] if best else None
 
 
+#: The configuration the command line reads ``[access]`` from (the app reads it through Streamlit's secrets).
+SECRETS_ENV = "LASERDASH_SECRETS"
+OWNER_ENV = "LASERDASH_DEFAULT_OWNER"
+SHARE_ENV = "LASERDASH_DEFAULT_SHARE"
+
+
+def configured() -> dict:
+    """The ``[access]`` section of ``$LASERDASH_SECRETS`` (default ``.streamlit/secrets.toml``), or {}."""
+    path = os.environ.get(SECRETS_ENV) or str(ROOT / ".streamlit" / "secrets.toml")
+    try:
+        with open(path, "rb") as f:
+            section = tomllib.load(f).get("access", {})
+    except FileNotFoundError:
+        return {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"Cannot read the [access] settings in {path}: {exc}") from None
+    return section if isinstance(section, dict) else {}
+
+
+def cli_defaults(owner: str | None, shares: Sequence[str] | None) -> tuple[str | None, list[Grant]]:
+    """The owner and shares of a dataset imported on the command line: as given, else the configured defaults
+    (``$LASERDASH_DEFAULT_OWNER`` / ``$LASERDASH_DEFAULT_SHARE``, else ``[access] default_owner`` /
+    ``default_share``)."""
+    settings = configured() if owner is None or shares is None else {}
+    owner = owner or os.environ.get(OWNER_ENV) or settings.get("default_owner") or None
+    if shares is None:
+        env = os.environ.get(SHARE_ENV)
+        shares = env.split(",") if env else list(settings.get("default_share", []))
+    return (normalise_email(owner) if owner else None), [parse_share(s) for s in shares if s.strip()]
+
+
 class Access:
     """One user's way to the datasets: every method checks the user's role before it reads or writes.
 
@@ -234,12 +267,16 @@ class Access:
     # --- writing -------------------------------------------------------------------------------
 
     def import_dataset(self, result: ImportResult, name: str, *, shares: Sequence[Grant] = (),
-                       allow_duplicate: bool = False) -> DatasetInfo:
-        """Store an import as a new dataset owned by the user (shared as ``shares``), in one transaction."""
-        grants: list[tuple[str, str]] = []
-        if self.user.email is not None:
-            grants.append((self.user.email, "owner"))
-        grants += [(g.grantee, g.role) for g in shares if g.grantee != self.user.email]
+                       owner: str | None = None, allow_duplicate: bool = False) -> DatasetInfo:
+        """Store an import as a new dataset owned by the user (shared as ``shares``), in one transaction.
+
+        ``owner``: someone else as the owner; only admins (e.g. the command line's ``--owner``) may.
+        """
+        if owner is not None and not self.user.admin:
+            raise AccessDenied("Only an admin can import a dataset for someone else.")
+        owner = normalise_email(owner) if owner else self.user.email
+        grants: list[tuple[str, str]] = [(owner, "owner")] if owner else []
+        grants += [(g.grantee, g.role) for g in shares if g.grantee != owner]
         return self.store.import_dataset(result, name, allow_duplicate=allow_duplicate, user=self.user.email,
                                          grants=grants)
 
