@@ -16,8 +16,9 @@ import sqlalchemy as sa
 import streamlit as st
 
 from analysis.records import versions
-from analysis.records.store import DatasetInfo, DatasetNotFound, Store, StoreError
-from ui.setup import View, request_dataset
+from analysis.records.access import ROLES, Access, AccessDenied, Grant
+from analysis.records.store import DatasetInfo, DatasetNotFound, StoreError
+from ui.setup import View, auth_configured, request_dataset
 from ui.upload import DB_ERRORS, forget_report
 
 T = TypeVar("T")
@@ -30,14 +31,26 @@ KEY_DELETE_CONFIRM = "data_delete_confirm"
 KEY_DELETE_GO = "data_delete_go"
 KEY_ROLLBACK_CONFIRM = "data_rollback_confirm"
 KEY_ROLLBACK_GO = "data_rollback_go"
+KEY_SHARE_WHO = "data_share_who"
+KEY_SHARE_ROLE = "data_share_role"
+KEY_SHARE_GO = "data_share_go"
+KEY_UNSHARE_PICK = "data_unshare_pick"
+KEY_UNSHARE_GO = "data_unshare_go"
 
 
-def datasets_section(store: Store, view: View) -> None:
-    """All datasets in a table; rename and delete."""
+def datasets_section(view: View) -> None:
+    """The datasets the user may see in a table; rename, delete, history, sharing."""
+    user_access = view.access
     st.header("Datasets")
     _show_message()
+    if not auth_configured():
+        st.caption("No sign-in is configured, so anyone who can reach this app can see, change and delete every "
+                   "dataset. To give each manager only the datasets shared with them, configure sign-in (see the "
+                   "README, \"Running for several clinics\").")
     try:
-        datasets = store.datasets()
+        datasets = user_access.datasets()
+        renamable = {d.id for d in user_access.datasets(able_to="rename")}
+        deletable = {d.id for d in user_access.datasets(able_to="delete")}
     except DB_ERRORS as exc:
         _database_error(exc)
         return
@@ -50,38 +63,106 @@ def datasets_section(store: Store, view: View) -> None:
         return f"{d.name} ({d.created_at:%Y-%m-%d %H:%M})"
 
     ss = st.session_state
-    for key in (KEY_RENAME_PICK, KEY_DELETE_PICK):
-        if key in ss and ss[key] not in by_id:
-            del ss[key]  # deleted meanwhile
-    current = ids.index(view.dataset.id) if view.dataset.id in by_id else 0
+    for key, allowed in ((KEY_RENAME_PICK, renamable), (KEY_DELETE_PICK, deletable)):
+        if key in ss and ss[key] not in allowed:
+            del ss[key]  # deleted meanwhile, or no longer shared for this
     left, right = st.columns(2)
     with left:
         st.markdown("**Rename a dataset**")
-        st.selectbox("Dataset to rename", ids, index=current, format_func=label, key=KEY_RENAME_PICK)
-        st.text_input("New name", key=KEY_RENAME_NAME, max_chars=200)
-        st.button("Rename", key=KEY_RENAME_GO, on_click=_rename, args=(store,))
+        if _picker("Dataset to rename", [i for i in ids if i in renamable], view.dataset.id, label, KEY_RENAME_PICK,
+                   "an editor"):
+            st.text_input("New name", key=KEY_RENAME_NAME, max_chars=200)
+            st.button("Rename", key=KEY_RENAME_GO, on_click=_rename, args=(user_access,))
     with right:
         st.markdown("**Delete a dataset**")
-        st.selectbox("Dataset to delete", ids, index=current, format_func=label, key=KEY_DELETE_PICK)
-        confirm = st.checkbox("Yes, delete this dataset and all its records. Share links to it will stop "
-                              "working. This cannot be undone.", key=KEY_DELETE_CONFIRM)
-        st.button("Delete", key=KEY_DELETE_GO, on_click=_delete, args=(store, view.dataset.id),
-                  disabled=not confirm)
+        if _picker("Dataset to delete", [i for i in ids if i in deletable], view.dataset.id, label, KEY_DELETE_PICK,
+                   "its owner"):
+            confirm = st.checkbox("Yes, delete this dataset and all its records. Share links to it will stop "
+                                  "working. This cannot be undone.", key=KEY_DELETE_CONFIRM)
+            st.button("Delete", key=KEY_DELETE_GO, on_click=_delete, args=(user_access, view.dataset.id),
+                      disabled=not confirm)
     if view.dataset.id in by_id:
-        _history(store, by_id[view.dataset.id])
+        _history(user_access, by_id[view.dataset.id], view.dataset.id in renamable)
+        if auth_configured() and view.dataset.id in deletable:
+            _sharing(user_access, by_id[view.dataset.id])
 
 
-def _history(store: Store, info: DatasetInfo) -> None:
+def _picker(label: str, ids: list[str], viewed_id: str, format_func: Callable[[str], str], key: str,
+            who: str) -> bool:
+    """A dataset selector over ``ids`` (starting on the one being viewed); False, with why, when empty."""
+    if not ids:
+        st.caption(f"None of the datasets you can see lets you do this: it takes {who} (or an admin).")
+        return False
+    st.selectbox(label, ids, index=ids.index(viewed_id) if viewed_id in ids else 0, format_func=format_func,
+                 key=key)
+    return True
+
+
+def _sharing(user_access: Access, info: DatasetInfo) -> None:
+    """Who the dataset being viewed is shared with; share it with more people, or stop sharing it."""
+    st.subheader("Sharing of the dataset being viewed")
+    try:
+        grants = user_access.grants(info.id)
+    except (DatasetNotFound, *DB_ERRORS):
+        st.caption("Its sharing cannot be read right now.")
+        return
+    st.dataframe(grants_table(grants), key="data_grants", hide_index=True, width="stretch")
+    left, right = st.columns(2)
+    with left:
+        st.text_input("Share with", key=KEY_SHARE_WHO, max_chars=320, placeholder="name@clinic.example",
+                      help="An e-mail address for one person, @clinic.example for everyone with an address at "
+                           "that clinic, or * for everyone who can sign in.")
+        st.radio("As", ["viewer", "editor"], key=KEY_SHARE_ROLE, horizontal=True,
+                 format_func=lambda r: {"viewer": "viewer (sees it)",
+                                        "editor": "editor (also adds records, rolls back, renames)"}[r])
+        st.button("Share", key=KEY_SHARE_GO, on_click=_share, args=(user_access, info.id))
+    others = [g.grantee for g in grants if g.role != "owner"]
+    with right:
+        if others:
+            who = {g.grantee: g.who for g in grants}
+            st.selectbox("Stop sharing with", others, format_func=who.get, key=KEY_UNSHARE_PICK)
+            st.button("Stop sharing", key=KEY_UNSHARE_GO, on_click=_unshare, args=(user_access, info.id))
+        else:
+            st.caption("Not shared with anyone yet.")
+
+
+def grants_table(grants: list[Grant]) -> pd.DataFrame:
+    """One row per share: who, and as what."""
+    return pd.DataFrame([{"who": g.who, "as": g.role} for g in grants], columns=["who", "as"])
+
+
+def _share(user_access: Access, dataset_id: str) -> None:
+    ss = st.session_state
+    role = ss.get(KEY_SHARE_ROLE) if ss.get(KEY_SHARE_ROLE) in ROLES else "viewer"
+    grant = _attempt(lambda: user_access.share(dataset_id, str(ss.get(KEY_SHARE_WHO, "")), role), "share",
+                     "The dataset was not shared.")
+    if grant is not None:
+        ss[KEY_SHARE_WHO] = ""
+        _message("success", "Shared.", f"Shared with {grant.who} as {grant.role}.")
+
+
+def _unshare(user_access: Access, dataset_id: str) -> None:
+    ss = st.session_state
+    who = str(ss.get(KEY_UNSHARE_PICK, ""))
+    if _attempt(lambda: user_access.unshare(dataset_id, who) or True, "change of sharing",
+                "The sharing was not changed.") is not None:
+        ss.pop(KEY_UNSHARE_PICK, None)
+        _message("success", "No longer shared.", f"No longer shared with {who}.")
+
+
+def _history(user_access: Access, info: DatasetInfo, may_roll_back: bool) -> None:
     """Every import into the dataset being viewed, and the undo of the most recent one."""
     st.subheader("History of the dataset being viewed")
     st.text(info.name)
     try:
-        entries = versions.history(store, info.id)
+        entries = user_access.history(info.id)
     except (DatasetNotFound, *DB_ERRORS):
         st.caption("Its history cannot be read right now.")
         return
     st.dataframe(history_table(entries), key="data_history", hide_index=True, width="stretch")
     undoable = [v for v in entries if v.action in ("append", "replace") and not v.rolled_back]
+    if not may_roll_back:
+        return
     if not undoable or undoable[-1].version != max(v.version for v in entries if v.action != "rollback"):
         st.caption("The most recent import can be rolled back once records have been added to the dataset or "
                    "replaced.")
@@ -90,7 +171,7 @@ def _history(store: Store, info: DatasetInfo) -> None:
     confirm = st.checkbox(f"Yes, roll back the import of {last.created_at:%Y-%m-%d %H:%M} UTC "
                           f"(version {last.version}): the dataset goes back to its records before it.",
                           key=KEY_ROLLBACK_CONFIRM)
-    st.button("Roll back the most recent import", key=KEY_ROLLBACK_GO, on_click=_rollback, args=(store, info.id),
+    st.button("Roll back the most recent import", key=KEY_ROLLBACK_GO, on_click=_rollback, args=(user_access, info.id),
               disabled=not confirm)
 
 
@@ -112,14 +193,14 @@ def history_table(entries: list[versions.Version]) -> pd.DataFrame:
     } for v in reversed(entries)])
 
 
-def _rollback(store: Store, dataset_id: str) -> None:
+def _rollback(user_access: Access, dataset_id: str) -> None:
     """Button callback: undo the most recent import into the dataset after the confirmation."""
     ss = st.session_state
     if not ss.get(KEY_ROLLBACK_CONFIRM):
         _message("warning", "Tick the confirmation box to roll back.")
         return
     ss[KEY_ROLLBACK_CONFIRM] = False
-    change = _attempt(lambda: versions.rollback(store, dataset_id), "rollback", "Nothing was rolled back.", "warning")
+    change = _attempt(lambda: user_access.rollback(dataset_id), "rollback", "Nothing was rolled back.", "warning")
     if change is not None:
         _message("success", "Rolled back.", change.sentence())
 
@@ -131,6 +212,8 @@ def _attempt(action: Callable[[], T], what: str, refused: str, level: str = "err
         return action()
     except DatasetNotFound:
         _message("error", "That dataset no longer exists: another manager may have deleted it.")
+    except AccessDenied as exc:
+        _message("error", refused, str(exc))
     except ValueError as exc:
         _message(level, refused, str(exc))
     except StoreError as exc:
@@ -175,18 +258,18 @@ def _database_error(exc: Exception) -> None:
         st.text(str(exc))  # StoreError messages hide passwords; raw SQLAlchemy ones may quote SQL, so not shown
 
 
-def _rename(store: Store) -> None:
+def _rename(user_access: Access) -> None:
     """Button callback (runs before the page, so the sidebar shows the new name at once)."""
     ss = st.session_state
     dataset_id = ss.get(KEY_RENAME_PICK)
-    info = _attempt(lambda: store.rename(str(dataset_id), str(ss.get(KEY_RENAME_NAME, ""))), "rename",
+    info = _attempt(lambda: user_access.rename(str(dataset_id), str(ss.get(KEY_RENAME_NAME, ""))), "rename",
                     "The dataset was not renamed.")
     if info is not None:
         ss[KEY_RENAME_NAME] = ""
         _message("success", "Dataset renamed.", f"New name: {info.name}")
 
 
-def _delete(store: Store, viewed_id: str) -> None:
+def _delete(user_access: Access, viewed_id: str) -> None:
     """Button callback: delete after the confirmation; the app moves to another dataset if needed."""
     ss = st.session_state
     dataset_id = str(ss.get(KEY_DELETE_PICK))
@@ -195,7 +278,7 @@ def _delete(store: Store, viewed_id: str) -> None:
         return
     ss[KEY_DELETE_CONFIRM] = False   # every deletion needs its own confirmation
     try:
-        datasets = store.datasets()
+        datasets = user_access.datasets()
         target = next((d for d in datasets if d.id == dataset_id), None)
         remaining = [d for d in datasets if d.id != dataset_id]
         if target is None:
@@ -204,9 +287,11 @@ def _delete(store: Store, viewed_id: str) -> None:
             _message("error", "This is the only dataset, so it cannot be deleted: the dashboard needs one to show. "
                               "Import another dataset first.")
             return
-        store.delete(dataset_id)
+        user_access.delete(dataset_id)
     except DatasetNotFound:
         _message("error", "That dataset no longer exists: another manager may have deleted it.")
+    except AccessDenied as exc:
+        _message("error", "The dataset was not deleted.", str(exc))
     except StoreError as exc:
         _message("error", "The database refused the deletion; nothing was changed.", str(exc))
     except sa.exc.SQLAlchemyError:

@@ -38,7 +38,7 @@ import sqlalchemy as sa
 from analysis.records import versions
 from analysis.records.db import access_table, datasets_table, meta_table
 from analysis.records.ingest import ImportResult
-from analysis.records.store import ROOT, DatasetInfo, DatasetNotFound, Records, Store, StoreError, is_valid_dataset_id
+from analysis.records.store import ROOT, DatasetInfo, DatasetNotFound, DuplicateImport, Records, Store, StoreError, is_valid_dataset_id
 
 Role = Literal["viewer", "editor", "owner"]
 ROLES: tuple[Role, ...] = ("viewer", "editor", "owner")
@@ -228,18 +228,20 @@ class Access:
 
     # --- reading -------------------------------------------------------------------------------
 
-    def datasets(self) -> list[DatasetInfo]:
-        """The datasets the user may see, newest first."""
+    def datasets(self, able_to: str | None = None) -> list[DatasetInfo]:
+        """The datasets the user may see (and, with ``able_to``, make that change to), newest first."""
         every = self.store.datasets()
         if self.user.admin:
             return every
+        needed = _RANK[NEEDS[able_to]] if able_to else _RANK["viewer"]
         grants: dict[str, list[Grant]] = {}
         with self.store._errors(), self.store.engine.connect() as conn:
             if self.store._access:
                 for r in conn.execute(sa.select(access_table)).mappings():
                     grants.setdefault(r["dataset_id"], []).append(Grant(r["grantee"], r["role"]))
             sample = self._sample_id(conn)
-        return [d for d in every if role_for(self.user, grants.get(d.id, []), sample=d.id == sample) is not None]
+        roles = {d.id: role_for(self.user, grants.get(d.id, []), sample=d.id == sample) for d in every}
+        return [d for d in every if roles[d.id] is not None and _RANK[roles[d.id]] >= needed]
 
     def get(self, dataset_id: str) -> DatasetInfo | None:
         """The dataset, or None when it does not exist or the user may not see it (the same answer)."""
@@ -277,8 +279,15 @@ class Access:
         owner = normalise_email(owner) if owner else self.user.email
         grants: list[tuple[str, str]] = [(owner, "owner")] if owner else []
         grants += [(g.grantee, g.role) for g in shares if g.grantee != owner]
-        return self.store.import_dataset(result, name, allow_duplicate=allow_duplicate, user=self.user.email,
-                                         grants=grants)
+        try:
+            return self.store.import_dataset(result, name, allow_duplicate=allow_duplicate, user=self.user.email,
+                                             grants=grants)
+        except DuplicateImport as exc:
+            if self.get(exc.dataset.id) is not None:
+                raise
+            # The same file is in a dataset this user may not see: saying so would tell them it exists.
+            return self.store.import_dataset(result, name, allow_duplicate=True, user=self.user.email,
+                                             grants=grants)
 
     def add_records(self, dataset_id: str, result: ImportResult, *, replace: bool = False) -> versions.Change:
         self.require(dataset_id, "replace" if replace else "append")
