@@ -65,9 +65,13 @@ def start_provider(log: Path) -> Provider:
 COOKIE_SECRET = "signin-test-cookie-secret-0123456789abcdef"
 
 
-def auth_secrets(path: Path, *, issuer: str, app_port: int, cookie_secret: str = COOKIE_SECRET) -> Path:
-    """Write a secrets.toml whose ``[auth]`` section signs in through ``issuer`` (Streamlit's st.login)."""
+def auth_secrets(path: Path, *, issuer: str, app_port: int, cookie_secret: str = COOKIE_SECRET,
+                 admins: tuple[str, ...] = ()) -> Path:
+    """Write a secrets.toml whose ``[auth]`` section signs in through ``issuer`` (Streamlit's st.login), with
+    ``admins`` listed in ``[access]``."""
     path.write_text(
+        "[access]\n"
+        f"admins = {json.dumps(list(admins))}\n"
         "[auth]\n"
         f'redirect_uri = "http://127.0.0.1:{app_port}/oauth2callback"\n'
         f'cookie_secret = "{cookie_secret}"\n'

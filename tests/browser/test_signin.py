@@ -14,6 +14,7 @@ import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from apprunner import ARTIFACTS, free_port, start_app  # noqa: E402
+from test_browser import wait_idle  # noqa: E402
 from oidc import COOKIE_SECRET, auth_secrets, start_provider  # noqa: E402
 
 pytestmark = pytest.mark.browser
@@ -25,6 +26,8 @@ def provider():
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     p = start_provider(ARTIFACTS / "oidc-provider.log")
     p.add_user("ann@northgate.example", "Ann Manager")
+    p.add_user("bob@southside.example", "Bob Manager")
+    p.add_user("it@chain.example", "Chain IT")
     yield p
     p.stop()
 
@@ -33,7 +36,7 @@ def provider():
 def signin_app(tmp_path_factory, provider):
     tmp = tmp_path_factory.mktemp("signin")
     port = free_port()
-    secrets = auth_secrets(tmp / "secrets.toml", issuer=provider.issuer, app_port=port)
+    secrets = auth_secrets(tmp / "secrets.toml", issuer=provider.issuer, app_port=port, admins=("it@chain.example",))
     proc, base = start_app(f"sqlite:///{tmp / 'app.db'}", ARTIFACTS / "streamlit-signin.log",
                            port=port, secrets=secrets)
     yield base
@@ -113,3 +116,88 @@ def test_a_valid_cookie_made_here_signs_in(browser, signin_app):
 ])
 def test_a_forged_or_expired_cookie_gets_the_sign_in_screen(browser, signin_app, cookie):
     assert not _opens_signed_in(browser, signin_app, cookie(signin_app))
+
+
+def _signed_in_page(browser, base: str, email: str):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    _sign_in(page, base, email)
+    page.locator(".st-key-auth_sign_out").wait_for(timeout=TIMEOUT)
+    wait_idle(page, "Treatments")
+    return ctx, page
+
+
+def _dataset_options(page) -> list[str]:
+    """The names the sidebar's dataset selector offers."""
+    page.locator(".st-key-f_dataset button[aria-label=Open]").click()
+    options = page.get_by_role("option")
+    options.first.wait_for(timeout=TIMEOUT)
+    names = [t.strip() for t in options.all_inner_texts()]
+    page.keyboard.press("Escape")
+    return names
+
+
+CSV = ("treatment_id,treatment_date,modality,fitzpatrick_type,downtime_days,PIH\n"
+       + "".join(f"H{i},2024-03-{i % 27 + 1:02d},{'ablative' if i % 2 else 'non-ablative'},{i % 6 + 1},{i % 9},"
+                 f"{'yes' if i % 7 == 0 else 'no'}\n" for i in range(30)))
+
+
+def test_managers_see_only_what_is_shared_with_them(browser, signin_app, tmp_path):
+    """Ann imports a dataset; Bob, from another clinic, sees nothing of it (selector, Data page, Ann's link);
+    Ann shares it with Bob as a viewer; Bob then sees it but cannot rename or delete it; an admin sees it."""
+    export = tmp_path / "harbourview-march.csv"
+    export.write_text(CSV)
+    ann_ctx, ann = _signed_in_page(browser, signin_app, "ann@northgate.example")
+    bob_ctx, bob = _signed_in_page(browser, signin_app, "bob@southside.example")
+    it_ctx, it = _signed_in_page(browser, signin_app, "it@chain.example")
+    try:
+        ann.goto(f"{signin_app}/Data")
+        wait_idle(ann, "Import records")
+        ann.locator(".st-key-upload_files input[type=file]").set_input_files([str(export)])
+        wait_idle(ann)
+        ann.locator(".st-key-upload_name input").wait_for(timeout=TIMEOUT)
+        ann.locator(".st-key-upload_name input").fill("Harbourview")
+        ann.locator(".st-key-upload_name input").press("Enter")
+        wait_idle(ann)
+        ann.locator(".st-key-upload_import button").click()
+        wait_idle(ann, "Treatments imported")
+        ann.get_by_role("link", name="Overview", exact=True).click()
+        wait_idle(ann, "Dataset: Harbourview")
+        link = ann.url
+        assert "dataset=" in link
+
+        bob.goto(signin_app)
+        wait_idle(bob, "Treatments")
+        assert "Harbourview" not in _dataset_options(bob)
+        bob.goto(f"{signin_app}/Data")
+        wait_idle(bob, "Datasets")
+        assert "Harbourview" not in bob.inner_text("body")
+        bob.goto(link)
+        wait_idle(bob, "The dataset in this link was not found")
+        assert "Harbourview" not in bob.inner_text("body")
+        bob.screenshot(path=str(ARTIFACTS / "signin-bob-hidden-link.png"))
+
+        ann.goto(f"{signin_app}/Data")
+        wait_idle(ann, "Sharing of the dataset being viewed")
+        ann.locator(".st-key-data_share_who input").fill("bob@southside.example")
+        ann.locator(".st-key-data_share_who input").press("Enter")
+        wait_idle(ann)
+        ann.locator(".st-key-data_share_go button").click()
+        wait_idle(ann, "Shared with bob@southside.example as viewer")
+
+        bob_link = bob_ctx.new_page()      # the link opened afresh, now that it is shared
+        bob_link.goto(link)
+        wait_idle(bob_link, "Dataset: Harbourview")
+        bob_link.get_by_role("link", name="Data: import & datasets").click()
+        wait_idle(bob_link, "Datasets")
+        assert bob_link.locator(".st-key-data_rename_pick").count() == 0
+        assert bob_link.locator(".st-key-data_delete_pick").count() == 0
+        assert bob_link.locator(".st-key-data_share_who").count() == 0
+        bob_link.screenshot(path=str(ARTIFACTS / "signin-bob-viewer.png"), full_page=True)
+
+        it.goto(signin_app)
+        wait_idle(it, "Treatments")
+        assert "Harbourview" in _dataset_options(it)
+    finally:
+        for ctx in (ann_ctx, bob_ctx, it_ctx):
+            ctx.close()
