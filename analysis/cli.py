@@ -12,7 +12,7 @@ from typing import Sequence
 
 from analysis.records.filters import Filters
 from analysis.records.ingest import ImportOptions, ImportProblem, SourceFile, import_files
-from analysis.records import access, versions
+from analysis.records import access, bin, versions
 from analysis.records.store import DatasetNotFound, Records, Store, StoreError, describe_url
 
 
@@ -74,7 +74,12 @@ def _parser() -> argparse.ArgumentParser:
     hist.add_argument("dataset_id")
     back = commands.add_parser("rollback", help="undo the most recent import into a dataset")
     back.add_argument("dataset_id")
-    commands.add_parser("datasets", help="list datasets")
+    listing = commands.add_parser("datasets", help="list datasets")
+    listing.add_argument("--deleted", action="store_true", help="list the deleted datasets that can still be restored")
+    restore = commands.add_parser("restore", help="bring a deleted dataset back from the bin")
+    restore.add_argument("dataset_id")
+    trail = commands.add_parser("audit", help="every change to a dataset (or to all datasets), newest first")
+    trail.add_argument("dataset_id", nargs="?")
     share = commands.add_parser("share", help="with sign-in: share a dataset (WHO is an address, @domain or *)")
     share.add_argument("dataset_id")
     share.add_argument("who", metavar="WHO[:ROLE]", help="e.g. ann@northgate.example, @northgate.example:editor, *")
@@ -86,7 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     ren = commands.add_parser("rename", help="rename a dataset")
     ren.add_argument("dataset_id")
     ren.add_argument("name")
-    dele = commands.add_parser("delete", help="delete a dataset and its records")
+    dele = commands.add_parser("delete", help="move a dataset to the bin (restorable for $LASERDASH_BIN_DAYS days, "
+                                              "default 30; then purged)")
     dele.add_argument("dataset_id")
     return parser
 
@@ -111,22 +117,39 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _import(store, args)
         if args.command == "summary":
             return _summary(store, args)
+        if args.command in ("datasets", "restore", "delete", "audit"):
+            bin.purge_expired(store)
         if args.command == "datasets":
-            return _datasets(store)
+            return _deleted(store) if args.deleted else _datasets(store)
+        if args.command == "restore":
+            try:
+                info = access.Access(store, access.COMMAND_LINE).restore(args.dataset_id)
+            except DatasetNotFound:
+                raise ValueError(f"{args.dataset_id} is not in the bin: it was never deleted, or it has been "
+                                 "purged. `python -m analysis datasets --deleted` lists what can be restored.") from None
+            print(f"Restored '{info.name}' ({info.id}); its share links work again.")
+            return 0
+        if args.command == "audit":
+            admin = access.Access(store, access.COMMAND_LINE)
+            for entry in admin.audit_trail(args.dataset_id):
+                print(entry.sentence())
+            return 0
         if args.command == "history":
             return _history(store, args.dataset_id)
         if args.command == "rollback":
-            print(versions.rollback(store, args.dataset_id).sentence())
+            print(access.Access(store, access.COMMAND_LINE).rollback(args.dataset_id).sentence())
             return 0
         if args.command == "rename":
-            info = store.rename(args.dataset_id, args.name)
+            info = access.Access(store, access.COMMAND_LINE).rename(args.dataset_id, args.name)
             print(f"Renamed {info.id} to '{info.name}'.")
             return 0
         if args.command in ("share", "unshare", "access"):
             return _access(store, args)
         if args.command == "delete":
-            store.delete(args.dataset_id)
-            print(f"Deleted {args.dataset_id}.")
+            access.Access(store, access.COMMAND_LINE).delete(args.dataset_id)
+            days = bin.bin_days()
+            print(f"Deleted {args.dataset_id}." + (f" It can be restored for {days:g} days: python -m analysis restore "
+                                                   f"{args.dataset_id}" if days > 0 else " It was purged at once."))
             return 0
     except (ImportProblem, StoreError, DatasetNotFound, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -278,6 +301,18 @@ def _json_default(value: object) -> object:
     if hasattr(value, "item"):
         return value.item()
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def _deleted(store: Store) -> int:
+    rows = bin.deleted(store)
+    if not rows:
+        print("The bin is empty: no deleted dataset can be restored.")
+        return 0
+    for d in rows:
+        by = f" by {d.deleted_by}" if d.deleted_by else ""
+        print(f"{d.info.id}  '{d.info.name}', {d.info.treatments:,} treatments; deleted {d.deleted_at:%Y-%m-%d %H:%M} "
+              f"UTC{by}; purged after {d.purge_after:%Y-%m-%d %H:%M} UTC")
+    return 0
 
 
 def _datasets(store: Store) -> int:

@@ -158,7 +158,13 @@ def test_a_dataset_deleted_while_someone_views_it_is_gone_for_them(store, northg
     with pytest.raises(DatasetNotFound):
         bob.load(northgate)
     assert bob.datasets() == []
-    with store.engine.connect() as conn:                             # its shares went with it
+    assert bob.deleted() == []                                       # a viewer cannot restore it
+    with pytest.raises(DatasetNotFound):
+        bob.restore(northgate)
+    as_(store, ANN).restore(northgate)                               # its shares came back with it
+    assert bob.load(northgate) is not None
+    store.delete(northgate)                                          # purged: its shares go with it
+    with store.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM dataset_access")).scalar() == 0
 
 

@@ -420,3 +420,22 @@ def test_the_data_dictionary_is_on_the_page(app_db):
     shown = "\n".join(m.value for m in at.markdown)
     assert "## Outcome records: one row per treatment session" in shown
     assert "Adding each month's records to a dataset" in shown
+
+
+def test_a_deleted_dataset_waits_in_the_bin_and_is_restored_with_its_id(app_db):
+    at = open_page()
+    press_import(upload(at, corpus_file("mixed_fitzpatrick.csv")))
+    new_id = next(d.id for d in Store(app_db).datasets() if d.name == "mixed_fitzpatrick")
+    assert "restore it from the bin below for 30 days" in at.checkbox(key="data_delete_confirm").label
+    at.selectbox(key="data_delete_pick").set_value(new_id)
+    at.checkbox(key="data_delete_confirm").check().run()
+    at.button(key="data_delete_go").click().run()
+    assert not at.exception
+    assert new_id not in [d.id for d in Store(app_db).datasets()]
+    assert at.selectbox(key="data_restore_pick").value == new_id
+    at.button(key="data_restore_go").click().run()
+    assert not at.exception
+    assert [s.value for s in at.success] == ["Dataset restored."]
+    assert at.sidebar.selectbox[0].value == new_id            # the app opens it again, same id
+    changes = [df.value for df in at.dataframe if "what" in df.value.columns and "name then" in df.value.columns]
+    assert len(changes) == 1 and list(changes[0]["what"]) == ["restore", "delete", "import"]

@@ -15,7 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 
-from analysis.records import versions
+from analysis.records import bin, versions
 from analysis.records.access import ROLES, Access, AccessDenied, Grant
 from analysis.records.store import DatasetInfo, DatasetNotFound, StoreError
 from ui.setup import View, auth_configured, request_dataset
@@ -36,6 +36,8 @@ KEY_SHARE_ROLE = "data_share_role"
 KEY_SHARE_GO = "data_share_go"
 KEY_UNSHARE_PICK = "data_unshare_pick"
 KEY_UNSHARE_GO = "data_unshare_go"
+KEY_RESTORE_PICK = "data_restore_pick"
+KEY_RESTORE_GO = "data_restore_go"
 
 
 def datasets_section(view: View) -> None:
@@ -77,14 +79,79 @@ def datasets_section(view: View) -> None:
         st.markdown("**Delete a dataset**")
         if _picker("Dataset to delete", [i for i in ids if i in deletable], view.dataset.id, label, KEY_DELETE_PICK,
                    "its owner"):
-            confirm = st.checkbox("Yes, delete this dataset and all its records. Share links to it will stop "
-                                  "working. This cannot be undone.", key=KEY_DELETE_CONFIRM)
+            confirm = st.checkbox(_delete_consequence(), key=KEY_DELETE_CONFIRM)
             st.button("Delete", key=KEY_DELETE_GO, on_click=_delete, args=(user_access, view.dataset.id),
                       disabled=not confirm)
     if view.dataset.id in by_id:
         _history(user_access, by_id[view.dataset.id], view.dataset.id in renamable)
         if auth_configured() and view.dataset.id in deletable:
             _sharing(user_access, by_id[view.dataset.id])
+        _changes(user_access, by_id[view.dataset.id])
+    _bin(user_access)
+
+
+def _delete_consequence() -> str:
+    """What ticking the delete box agrees to, in words that are true for the configured bin."""
+    try:
+        days = bin.bin_days()
+    except StoreError:
+        days = bin.DEFAULT_BIN_DAYS
+    if days <= 0:
+        return ("Yes, delete this dataset and all its records. Share links to it will stop working. This cannot be "
+                "undone.")
+    return (f"Yes, delete this dataset. It leaves the dashboard and every share link to it at once. Its owner or an "
+            f"admin can restore it from the bin below for {days:g} days (links then work again); after that it is "
+            "purged for good.")
+
+
+def _changes(user_access: Access, info: DatasetInfo) -> None:
+    """The audit trail of the dataset being viewed: every change, who made it and when."""
+    with st.expander("Every change to the dataset being viewed (who and when)"):
+        try:
+            entries = user_access.audit_trail(info.id, limit=500)
+        except (DatasetNotFound, *DB_ERRORS):
+            st.caption("Its changes cannot be read right now.")
+            return
+        if not entries:
+            st.caption("No change has been recorded yet (changes are recorded from this version of the app on).")
+            return
+        st.dataframe(pd.DataFrame([{"when (UTC)": f"{e.at:%Y-%m-%d %H:%M}", "who": e.user or "",
+                                    "what": e.action, "name then": e.dataset_name,
+                                    "details": ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in e.details.items()
+                                                         if v not in (None, "", []))} for e in entries]),
+                     key="data_audit", hide_index=True, width="stretch")
+
+
+def _bin(user_access: Access) -> None:
+    """Deleted datasets the user may restore (their owner, or an admin), until they are purged."""
+    try:
+        bin.purge_expired(user_access.store)
+        binned = user_access.deleted()
+    except DB_ERRORS:
+        return
+    if not binned:
+        return
+    st.subheader("Deleted datasets (the bin)")
+    st.caption("A deleted dataset can be restored until the time shown; then it is purged for good. Restored, it "
+               "keeps its id, so share links to it work again.")
+    st.dataframe(pd.DataFrame([{"name": d.info.name, "treatments": d.info.treatments,
+                                "deleted (UTC)": f"{d.deleted_at:%Y-%m-%d %H:%M}", "by": d.deleted_by or "",
+                                "purged after (UTC)": f"{d.purge_after:%Y-%m-%d %H:%M}"} for d in binned]),
+                 key="data_bin", hide_index=True, width="stretch")
+    names = {d.info.id: f"{d.info.name} (deleted {d.deleted_at:%Y-%m-%d %H:%M})" for d in binned}
+    if st.session_state.get(KEY_RESTORE_PICK) not in names:
+        st.session_state.pop(KEY_RESTORE_PICK, None)
+    st.selectbox("Dataset to restore", list(names), format_func=names.get, key=KEY_RESTORE_PICK)
+    st.button("Restore", key=KEY_RESTORE_GO, on_click=_restore, args=(user_access,))
+
+
+def _restore(user_access: Access) -> None:
+    dataset_id = str(st.session_state.get(KEY_RESTORE_PICK, ""))
+    info = _attempt(lambda: user_access.restore(dataset_id), "restore", "The dataset was not restored.")
+    if info is not None:
+        st.session_state.pop(KEY_RESTORE_PICK, None)
+        request_dataset(info.id)
+        _message("success", "Dataset restored.", f"Restored: {info.name}")
 
 
 def _picker(label: str, ids: list[str], viewed_id: str, format_func: Callable[[str], str], key: str,
@@ -302,4 +369,6 @@ def _delete(user_access: Access, viewed_id: str) -> None:
         if dataset_id == viewed_id:
             request_dataset(remaining[0].id)
         forget_report(dataset_id)
-        _message("success", "Dataset deleted.", f"Deleted: {target.name}")
+        _message("success", "Dataset deleted.", f"Deleted: {target.name}" + (
+            " (it is in the bin at the foot of this page, where it can be restored)"
+            if any(d.info.id == dataset_id for d in user_access.deleted()) else ""))

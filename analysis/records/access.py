@@ -35,7 +35,7 @@ from typing import Literal
 
 import sqlalchemy as sa
 
-from analysis.records import versions
+from analysis.records import audit, bin, versions
 from analysis.records.db import access_table, datasets_table, meta_table
 from analysis.records.ingest import ImportResult
 from analysis.records.store import ROOT, DatasetInfo, DatasetNotFound, DuplicateImport, Records, Store, StoreError, is_valid_dataset_id
@@ -61,6 +61,8 @@ class User:
 
     email: str | None
     admin: bool = False
+    #: How changes by a user with no e-mail address are put on record ("command line"), if at all.
+    via: str | None = None
 
     @classmethod
     def signed_in(cls, email: str, admins: Iterable[str] = ()) -> "User":
@@ -69,15 +71,15 @@ class User:
         return cls(address, admin=address in {normalise_email(a) for a in admins if a and a.strip()})
 
     @property
-    def label(self) -> str:
-        """How the user is named in a dataset's history and audit trail."""
-        return self.email or "anyone (no sign-in)"
+    def actor(self) -> str | None:
+        """Who the user is in a dataset's history and audit trail (None: unknown, no sign-in)."""
+        return self.email or self.via
 
 
 #: The user when no sign-in is configured: anyone who can reach the app, allowed everything.
 LOCAL = User(None, admin=True)
 #: The command line: whoever can run it can reach the database, so it acts as an admin.
-COMMAND_LINE = User(None, admin=True)
+COMMAND_LINE = User(None, admin=True, via="command line")
 
 
 @dataclass(frozen=True)
@@ -194,12 +196,16 @@ class Access:
 
     # --- who may do what ---------------------------------------------------------------------
 
-    def role(self, dataset_id: str) -> Role | None:
-        """The user's role on the dataset; None when it does not exist or the user may not see it."""
+    def role(self, dataset_id: str, *, deleted: bool = False) -> Role | None:
+        """The user's role on the dataset; None when it does not exist (or is in the bin, unless ``deleted``) or
+        the user may not see it."""
         if not is_valid_dataset_id(dataset_id):
             return None
         with self.store._errors(), self.store.engine.connect() as conn:
-            query = sa.select(datasets_table.c.id, *self._grant_columns()).where(datasets_table.c.id == dataset_id)
+            where = datasets_table.c.id == dataset_id
+            if not deleted:
+                where = where & self.store._live()
+            query = sa.select(datasets_table.c.id, *self._grant_columns()).where(where)
             if self.store._access:
                 query = query.outerjoin(access_table, access_table.c.dataset_id == datasets_table.c.id)
             rows = conn.execute(query).all()
@@ -256,6 +262,22 @@ class Access:
         self.require(dataset_id)
         return versions.history(self.store, dataset_id)
 
+    def deleted(self) -> list[bin.DeletedDataset]:
+        """The datasets in the bin that the user may restore (their owner, or an admin)."""
+        binned = bin.deleted(self.store)
+        if self.user.admin:
+            return binned
+        return [d for d in binned if self.role(d.info.id, deleted=True) == "owner"]
+
+    def audit_trail(self, dataset_id: str | None = None, limit: int = 1000) -> list[audit.AuditEntry]:
+        """The changes to a dataset the user may see; all changes, to admins only."""
+        if dataset_id is None:
+            if not self.user.admin:
+                raise AccessDenied("Only admins can see the changes to every dataset.")
+            return audit.trail(self.store, None, limit)
+        self.require(dataset_id)
+        return audit.trail(self.store, dataset_id, limit)
+
     def grants(self, dataset_id: str) -> list[Grant]:
         """Who the dataset is shared with (its owner first). Only its owner and admins may ask."""
         self.require(dataset_id, "share")
@@ -280,30 +302,49 @@ class Access:
         grants: list[tuple[str, str]] = [(owner, "owner")] if owner else []
         grants += [(g.grantee, g.role) for g in shares if g.grantee != owner]
         try:
-            return self.store.import_dataset(result, name, allow_duplicate=allow_duplicate, user=self.user.email,
+            info = self.store.import_dataset(result, name, allow_duplicate=allow_duplicate, user=self.user.actor,
                                              grants=grants)
         except DuplicateImport as exc:
             if self.get(exc.dataset.id) is not None:
                 raise
             # The same file is in a dataset this user may not see: saying so would tell them it exists.
-            return self.store.import_dataset(result, name, allow_duplicate=True, user=self.user.email,
+            info = self.store.import_dataset(result, name, allow_duplicate=True, user=self.user.actor,
                                              grants=grants)
+        audit.record(self.store, self.user.actor, "import", info.id, info.name, treatments=info.treatments,
+                     files=[f.file for f in result.report.files], rejected=result.report.rows_rejected,
+                     owner=owner, shared_with=[f"{g.grantee} ({g.role})" for g in shares])
+        return info
 
     def add_records(self, dataset_id: str, result: ImportResult, *, replace: bool = False) -> versions.Change:
-        self.require(dataset_id, "replace" if replace else "append")
-        return versions.add_records(self.store, dataset_id, result, replace=replace, user=self.user.email)
+        info = self.require(dataset_id, "replace" if replace else "append")
+        change = versions.add_records(self.store, dataset_id, result, replace=replace, user=self.user.actor)
+        if not change.skipped:
+            audit.record(self.store, self.user.actor, change.action, dataset_id, info.name, version=change.version,
+                         new=change.new, updated=change.updated, unchanged=change.unchanged, rejected=change.rejected,
+                         files=[f.file for f in result.report.files])
+        return change
 
     def rollback(self, dataset_id: str) -> versions.Change:
-        self.require(dataset_id, "rollback")
-        return versions.rollback(self.store, dataset_id, user=self.user.email)
+        info = self.require(dataset_id, "rollback")
+        change = versions.rollback(self.store, dataset_id, user=self.user.actor)
+        audit.record(self.store, self.user.actor, "rollback", dataset_id, info.name, version=change.version,
+                     treatments=change.treatments)
+        return change
 
     def rename(self, dataset_id: str, name: str) -> DatasetInfo:
         self.require(dataset_id, "rename")
-        return self.store.rename(dataset_id, name)
+        return self.store.rename(dataset_id, name, user=self.user.actor)
 
     def delete(self, dataset_id: str) -> None:
+        """Move the dataset to the bin (restorable for :func:`analysis.records.bin.bin_days` days)."""
         self.require(dataset_id, "delete")
-        self.store.delete(dataset_id)
+        bin.move_to_bin(self.store, dataset_id, user=self.user.actor)
+
+    def restore(self, dataset_id: str) -> DatasetInfo:
+        """Bring a dataset back from the bin. Only its owner and admins may (others: DatasetNotFound)."""
+        if self.role(dataset_id, deleted=True) != "owner":   # (in the bin, it is visible to no one else)
+            raise DatasetNotFound(dataset_id)
+        return bin.restore(self.store, dataset_id, user=self.user.actor)
 
     def share(self, dataset_id: str, grantee: str, role: Role = "viewer") -> Grant:
         """Share the dataset with ``grantee`` (an address, ``@domain`` or ``*``) as ``role`` (viewer or
@@ -320,16 +361,18 @@ class Access:
             conn.execute(access_table.delete().where((access_table.c.dataset_id == dataset_id)
                                                      & (access_table.c.grantee == grant.grantee)))
             conn.execute(access_table.insert().values(dataset_id=dataset_id, grantee=grant.grantee, role=role))
+            self.store.audit(conn, self.user.actor, "share", dataset_id, info.name, grantee=grant.grantee, role=role)
         return grant
 
     def unshare(self, dataset_id: str, grantee: str) -> None:
         """Stop sharing the dataset with ``grantee`` (its owner stays). Only its owner and admins may."""
-        self.require(dataset_id, "share")
+        info = self.require(dataset_id, "share")
         value = normalise_grantee(grantee)
         with self.store._errors(), self.store.engine.begin() as conn:
-            conn.execute(access_table.delete().where((access_table.c.dataset_id == dataset_id)
-                                                     & (access_table.c.grantee == value)
-                                                     & (access_table.c.role != "owner")))
+            if conn.execute(access_table.delete().where((access_table.c.dataset_id == dataset_id)
+                                                        & (access_table.c.grantee == value)
+                                                        & (access_table.c.role != "owner"))).rowcount:
+                self.store.audit(conn, self.user.actor, "unshare", dataset_id, info.name, grantee=value)
 
     # --- helpers -------------------------------------------------------------------------------
 
