@@ -12,7 +12,7 @@ from typing import Sequence
 
 from analysis.records.filters import Filters
 from analysis.records.ingest import ImportOptions, ImportProblem, SourceFile, import_files
-from analysis.records import rejects, versions
+from analysis.records import access, bin, rejects, versions
 from analysis.records.store import DatasetNotFound, Records, Store, StoreError, describe_url
 
 
@@ -44,6 +44,13 @@ def _parser() -> argparse.ArgumentParser:
     order.add_argument("--monthfirst", action="store_true", help="dates are mm/dd/yyyy")
     imp.add_argument("--map", action="append", default=[], metavar="HEADER=COLUMN",
                      help="map a header of the outcome file to a schema column (repeatable)")
+    imp.add_argument("--owner", metavar="EMAIL", help="with sign-in: who owns the new dataset (default: "
+                     "$LASERDASH_DEFAULT_OWNER, else [access] default_owner in .streamlit/secrets.toml; without "
+                     "one, only admins see it)")
+    imp.add_argument("--share", action="append", default=None, metavar="WHO[:ROLE]",
+                     help="with sign-in: share the new dataset with an address, @domain or * (everyone signed in) "
+                          "as viewer (default) or editor, e.g. @northgate.example:editor (repeatable; default: "
+                          "$LASERDASH_DEFAULT_SHARE, comma-separated, else [access] default_share)")
     imp.add_argument("--allow-duplicate", action="store_true",
                      help="import even if the same file was imported before")
     imp.add_argument("--rejected", type=Path, metavar="DIR",
@@ -73,11 +80,25 @@ def _parser() -> argparse.ArgumentParser:
                        "separator, decimal mark and encoding) and DIR/problems-vN.csv instead of printing the problems")
     back = commands.add_parser("rollback", help="undo the most recent import into a dataset")
     back.add_argument("dataset_id")
-    commands.add_parser("datasets", help="list datasets")
+    listing = commands.add_parser("datasets", help="list datasets")
+    listing.add_argument("--deleted", action="store_true", help="list the deleted datasets that can still be restored")
+    restore = commands.add_parser("restore", help="bring a deleted dataset back from the bin")
+    restore.add_argument("dataset_id")
+    trail = commands.add_parser("audit", help="every change to a dataset (or to all datasets), newest first")
+    trail.add_argument("dataset_id", nargs="?")
+    share = commands.add_parser("share", help="with sign-in: share a dataset (WHO is an address, @domain or *)")
+    share.add_argument("dataset_id")
+    share.add_argument("who", metavar="WHO[:ROLE]", help="e.g. ann@northgate.example, @northgate.example:editor, *")
+    unshare = commands.add_parser("unshare", help="with sign-in: stop sharing a dataset with WHO")
+    unshare.add_argument("dataset_id")
+    unshare.add_argument("who", metavar="WHO")
+    acc = commands.add_parser("access", help="with sign-in: who owns a dataset and who it is shared with")
+    acc.add_argument("dataset_id")
     ren = commands.add_parser("rename", help="rename a dataset")
     ren.add_argument("dataset_id")
     ren.add_argument("name")
-    dele = commands.add_parser("delete", help="delete a dataset and its records")
+    dele = commands.add_parser("delete", help="move a dataset to the bin (restorable for $LASERDASH_BIN_DAYS days, "
+                                              "default 30; then purged)")
     dele.add_argument("dataset_id")
     return parser
 
@@ -102,22 +123,41 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _import(store, args)
         if args.command == "summary":
             return _summary(store, args)
+        if args.command in ("datasets", "restore", "delete", "audit"):
+            bin.purge_expired(store)
         if args.command == "datasets":
-            return _datasets(store)
+            return _deleted(store) if args.deleted else _datasets(store)
+        if args.command == "restore":
+            try:
+                info = access.Access(store, access.COMMAND_LINE).restore(args.dataset_id)
+            except DatasetNotFound:
+                raise ValueError(f"{args.dataset_id} is not in the bin: it was never deleted, or it has been "
+                                 "purged. `python -m analysis datasets --deleted` lists what can be restored.") from None
+            print(f"Restored '{info.name}' ({info.id}); its share links work again.")
+            return 0
+        if args.command == "audit":
+            admin = access.Access(store, access.COMMAND_LINE)
+            for entry in admin.audit_trail(args.dataset_id):
+                print(entry.sentence())
+            return 0
         if args.command == "history":
             return _history(store, args.dataset_id)
         if args.command == "problems":
             return _problems(store, args)
         if args.command == "rollback":
-            print(versions.rollback(store, args.dataset_id).sentence())
+            print(access.Access(store, access.COMMAND_LINE).rollback(args.dataset_id).sentence())
             return 0
         if args.command == "rename":
-            info = store.rename(args.dataset_id, args.name)
+            info = access.Access(store, access.COMMAND_LINE).rename(args.dataset_id, args.name)
             print(f"Renamed {info.id} to '{info.name}'.")
             return 0
+        if args.command in ("share", "unshare", "access"):
+            return _access(store, args)
         if args.command == "delete":
-            store.delete(args.dataset_id)
-            print(f"Deleted {args.dataset_id}.")
+            access.Access(store, access.COMMAND_LINE).delete(args.dataset_id)
+            days = bin.bin_days()
+            print(f"Deleted {args.dataset_id}." + (f" It can be restored for {days:g} days: python -m analysis restore "
+                                                   f"{args.dataset_id}" if days > 0 else " It was purged at once."))
             return 0
     except (ImportProblem, StoreError, DatasetNotFound, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -153,7 +193,9 @@ def _import(store: Store | None, args: argparse.Namespace) -> int:
         if change.skipped:
             return 0
     else:
-        info = store.import_dataset(result, args.name, allow_duplicate=args.allow_duplicate)
+        owner, shares = access.cli_defaults(args.owner, args.share)
+        info = access.Access(store, access.COMMAND_LINE).import_dataset(
+            result, args.name, owner=owner, shares=shares, allow_duplicate=args.allow_duplicate)
         print(info.id)
     for line in result.report.summary_lines(args.max_problems):
         print(line)
@@ -170,6 +212,24 @@ def _import(store: Store | None, args: argparse.Namespace) -> int:
                                               summary.encoding if summary else ""))
                 print(f"Rejected rows of {file} written to {target}.")
     print(f"Stored as dataset '{info.name}' ({info.id}) in {describe_url(store.url)}.")
+    return 0
+
+
+def _access(store: Store, args: argparse.Namespace) -> int:
+    admin = access.Access(store, access.COMMAND_LINE)
+    if args.command == "share":
+        grant = access.parse_share(args.who)
+        admin.share(args.dataset_id, grant.grantee, grant.role)
+        print(f"Shared {args.dataset_id} with {grant.who} as {grant.role}.")
+    elif args.command == "unshare":
+        admin.unshare(args.dataset_id, args.who)
+        print(f"{args.dataset_id} is no longer shared with {access.Grant(access.normalise_grantee(args.who), 'viewer').who}.")
+    else:
+        grants = admin.grants(args.dataset_id)
+        if not any(g.role == "owner" for g in grants):
+            print("owner: none (only admins see it once sign-in is configured)")
+        for g in grants:
+            print(f"{g.role}: {g.who}")
     return 0
 
 
@@ -299,6 +359,18 @@ def _json_default(value: object) -> object:
     if hasattr(value, "item"):
         return value.item()
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def _deleted(store: Store) -> int:
+    rows = bin.deleted(store)
+    if not rows:
+        print("The bin is empty: no deleted dataset can be restored.")
+        return 0
+    for d in rows:
+        by = f" by {d.deleted_by}" if d.deleted_by else ""
+        print(f"{d.info.id}  '{d.info.name}', {d.info.treatments:,} treatments; deleted {d.deleted_at:%Y-%m-%d %H:%M} "
+              f"UTC{by}; purged after {d.purge_after:%Y-%m-%d %H:%M} UTC")
+    return 0
 
 
 def _datasets(store: Store) -> int:

@@ -462,3 +462,22 @@ def test_rejected_rows_and_problems_stay_downloadable_after_the_session_ends(app
     sample.query_params["dataset"] = next(d for d in Store(app_db).datasets() if d.name != new.name).id
     sample.run()
     assert not [b for b in sample.get("download_button") if (b.key or "").startswith(("data_rejected", "data_problems"))]
+
+
+def test_a_deleted_dataset_waits_in_the_bin_and_is_restored_with_its_id(app_db):
+    at = open_page()
+    press_import(upload(at, corpus_file("mixed_fitzpatrick.csv")))
+    new_id = next(d.id for d in Store(app_db).datasets() if d.name == "mixed_fitzpatrick")
+    assert "restore it from the bin below for 30 days" in at.checkbox(key="data_delete_confirm").label
+    at.selectbox(key="data_delete_pick").set_value(new_id)
+    at.checkbox(key="data_delete_confirm").check().run()
+    at.button(key="data_delete_go").click().run()
+    assert not at.exception
+    assert new_id not in [d.id for d in Store(app_db).datasets()]
+    assert at.selectbox(key="data_restore_pick").value == new_id
+    at.button(key="data_restore_go").click().run()
+    assert not at.exception
+    assert [s.value for s in at.success] == ["Dataset restored."]
+    assert at.sidebar.selectbox[0].value == new_id            # the app opens it again, same id
+    changes = [df.value for df in at.dataframe if "what" in df.value.columns and "name then" in df.value.columns]
+    assert len(changes) == 1 and list(changes[0]["what"]) == ["restore", "delete", "import"]

@@ -19,9 +19,10 @@ import sqlalchemy as sa
 import streamlit as st
 
 from analysis.present.export import in_dialect, safe_csv
-from analysis.records import rejects, versions
-from analysis.records.store import DatasetInfo, DatasetNotFound, Store, StoreError
-from ui.setup import View, request_dataset
+from analysis.records import bin, rejects, versions
+from analysis.records.access import ROLES, Access, AccessDenied, Grant
+from analysis.records.store import DatasetInfo, DatasetNotFound, StoreError
+from ui.setup import View, auth_configured, request_dataset
 from ui.upload import DB_ERRORS, forget_report
 
 T = TypeVar("T")
@@ -37,14 +38,28 @@ KEY_ROLLBACK_GO = "data_rollback_go"
 KEY_REJECTED = "data_rejected_{version}_{position}"   # one per file of an import with rejected rows
 KEY_PROBLEMS = "data_problems_{version}"              # one per import with problems
 IMPORTS_WITH_DOWNLOADS = 12  #: the newest imports with problems offered here (the command line has them all)
+KEY_SHARE_WHO = "data_share_who"
+KEY_SHARE_ROLE = "data_share_role"
+KEY_SHARE_GO = "data_share_go"
+KEY_UNSHARE_PICK = "data_unshare_pick"
+KEY_UNSHARE_GO = "data_unshare_go"
+KEY_RESTORE_PICK = "data_restore_pick"
+KEY_RESTORE_GO = "data_restore_go"
 
 
-def datasets_section(store: Store, view: View) -> None:
-    """All datasets in a table; rename and delete."""
+def datasets_section(view: View) -> None:
+    """The datasets the user may see in a table; rename, delete, history, sharing."""
+    user_access = view.access
     st.header("Datasets")
     _show_message()
+    if not auth_configured():
+        st.caption("No sign-in is configured, so anyone who can reach this app can see, change and delete every "
+                   "dataset. To give each manager only the datasets shared with them, configure sign-in (see the "
+                   "README, \"Running for several clinics\").")
     try:
-        datasets = store.datasets()
+        datasets = user_access.datasets()
+        renamable = {d.id for d in user_access.datasets(able_to="rename")}
+        deletable = {d.id for d in user_access.datasets(able_to="delete")}
     except DB_ERRORS as exc:
         _database_error(exc)
         return
@@ -57,44 +72,177 @@ def datasets_section(store: Store, view: View) -> None:
         return f"{d.name} ({d.created_at:%Y-%m-%d %H:%M})"
 
     ss = st.session_state
-    for key in (KEY_RENAME_PICK, KEY_DELETE_PICK):
-        if key in ss and ss[key] not in by_id:
-            del ss[key]  # deleted meanwhile
-    current = ids.index(view.dataset.id) if view.dataset.id in by_id else 0
+    for key, allowed in ((KEY_RENAME_PICK, renamable), (KEY_DELETE_PICK, deletable)):
+        if key in ss and ss[key] not in allowed:
+            del ss[key]  # deleted meanwhile, or no longer shared for this
     left, right = st.columns(2)
     with left:
         st.markdown("**Rename a dataset**")
-        st.selectbox("Dataset to rename", ids, index=current, format_func=label, key=KEY_RENAME_PICK)
-        st.text_input("New name", key=KEY_RENAME_NAME, max_chars=200)
-        st.button("Rename", key=KEY_RENAME_GO, on_click=_rename, args=(store,))
+        if _picker("Dataset to rename", [i for i in ids if i in renamable], view.dataset.id, label, KEY_RENAME_PICK,
+                   "an editor"):
+            st.text_input("New name", key=KEY_RENAME_NAME, max_chars=200)
+            st.button("Rename", key=KEY_RENAME_GO, on_click=_rename, args=(user_access,))
     with right:
         st.markdown("**Delete a dataset**")
-        st.selectbox("Dataset to delete", ids, index=current, format_func=label, key=KEY_DELETE_PICK)
-        confirm = st.checkbox("Yes, delete this dataset and all its records. Share links to it will stop "
-                              "working. This cannot be undone.", key=KEY_DELETE_CONFIRM)
-        st.button("Delete", key=KEY_DELETE_GO, on_click=_delete, args=(store, view.dataset.id),
-                  disabled=not confirm)
+        if _picker("Dataset to delete", [i for i in ids if i in deletable], view.dataset.id, label, KEY_DELETE_PICK,
+                   "its owner"):
+            confirm = st.checkbox(_delete_consequence(), key=KEY_DELETE_CONFIRM)
+            st.button("Delete", key=KEY_DELETE_GO, on_click=_delete, args=(user_access, view.dataset.id),
+                      disabled=not confirm)
     if view.dataset.id in by_id:
-        _history(store, by_id[view.dataset.id])
+        _history(user_access, by_id[view.dataset.id], view.dataset.id in renamable)
+        if auth_configured() and view.dataset.id in deletable:
+            _sharing(user_access, by_id[view.dataset.id])
+        _changes(user_access, by_id[view.dataset.id])
+    _bin(user_access)
 
 
-def _history(store: Store, info: DatasetInfo) -> None:
+def _delete_consequence() -> str:
+    """What ticking the delete box agrees to, in words that are true for the configured bin."""
+    try:
+        days = bin.bin_days()
+    except StoreError:
+        days = bin.DEFAULT_BIN_DAYS
+    if days <= 0:
+        return ("Yes, delete this dataset and all its records. Share links to it will stop working. This cannot be "
+                "undone.")
+    return (f"Yes, delete this dataset. It leaves the dashboard and every share link to it at once. Its owner or an "
+            f"admin can restore it from the bin below for {days:g} days (links then work again); after that it is "
+            "purged for good.")
+
+
+def _changes(user_access: Access, info: DatasetInfo) -> None:
+    """The audit trail of the dataset being viewed: every change, who made it and when."""
+    with st.expander("Every change to the dataset being viewed (who and when)"):
+        try:
+            entries = user_access.audit_trail(info.id, limit=500)
+        except (DatasetNotFound, *DB_ERRORS):
+            st.caption("Its changes cannot be read right now.")
+            return
+        if not entries:
+            st.caption("No change has been recorded yet (changes are recorded from this version of the app on).")
+            return
+        st.dataframe(pd.DataFrame([{"when (UTC)": f"{e.at:%Y-%m-%d %H:%M}", "who": e.user or "",
+                                    "what": e.action, "name then": e.dataset_name,
+                                    "details": ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in e.details.items()
+                                                         if v not in (None, "", []))} for e in entries]),
+                     key="data_audit", hide_index=True, width="stretch")
+
+
+def _bin(user_access: Access) -> None:
+    """Deleted datasets the user may restore (their owner, or an admin), until they are purged."""
+    try:
+        bin.purge_expired(user_access.store)
+        binned = user_access.deleted()
+    except DB_ERRORS:
+        return
+    if not binned:
+        return
+    st.subheader("Deleted datasets (the bin)")
+    st.caption("A deleted dataset can be restored until the time shown; then it is purged for good. Restored, it "
+               "keeps its id, so share links to it work again.")
+    st.dataframe(pd.DataFrame([{"name": d.info.name, "treatments": d.info.treatments,
+                                "deleted (UTC)": f"{d.deleted_at:%Y-%m-%d %H:%M}", "by": d.deleted_by or "",
+                                "purged after (UTC)": f"{d.purge_after:%Y-%m-%d %H:%M}"} for d in binned]),
+                 key="data_bin", hide_index=True, width="stretch")
+    names = {d.info.id: f"{d.info.name} (deleted {d.deleted_at:%Y-%m-%d %H:%M})" for d in binned}
+    if st.session_state.get(KEY_RESTORE_PICK) not in names:
+        st.session_state.pop(KEY_RESTORE_PICK, None)
+    st.selectbox("Dataset to restore", list(names), format_func=names.get, key=KEY_RESTORE_PICK)
+    st.button("Restore", key=KEY_RESTORE_GO, on_click=_restore, args=(user_access,))
+
+
+def _restore(user_access: Access) -> None:
+    dataset_id = str(st.session_state.get(KEY_RESTORE_PICK, ""))
+    info = _attempt(lambda: user_access.restore(dataset_id), "restore", "The dataset was not restored.")
+    if info is not None:
+        st.session_state.pop(KEY_RESTORE_PICK, None)
+        request_dataset(info.id)
+        _message("success", "Dataset restored.", f"Restored: {info.name}")
+
+
+def _picker(label: str, ids: list[str], viewed_id: str, format_func: Callable[[str], str], key: str,
+            who: str) -> bool:
+    """A dataset selector over ``ids`` (starting on the one being viewed); False, with why, when empty."""
+    if not ids:
+        st.caption(f"None of the datasets you can see lets you do this: it takes {who} (or an admin).")
+        return False
+    st.selectbox(label, ids, index=ids.index(viewed_id) if viewed_id in ids else 0, format_func=format_func,
+                 key=key)
+    return True
+
+
+def _sharing(user_access: Access, info: DatasetInfo) -> None:
+    """Who the dataset being viewed is shared with; share it with more people, or stop sharing it."""
+    st.subheader("Sharing of the dataset being viewed")
+    try:
+        grants = user_access.grants(info.id)
+    except (DatasetNotFound, *DB_ERRORS):
+        st.caption("Its sharing cannot be read right now.")
+        return
+    st.dataframe(grants_table(grants), key="data_grants", hide_index=True, width="stretch")
+    left, right = st.columns(2)
+    with left:
+        st.text_input("Share with", key=KEY_SHARE_WHO, max_chars=320, placeholder="name@clinic.example",
+                      help="An e-mail address for one person, @clinic.example for everyone with an address at "
+                           "that clinic, or * for everyone who can sign in.")
+        st.radio("As", ["viewer", "editor"], key=KEY_SHARE_ROLE, horizontal=True,
+                 format_func=lambda r: {"viewer": "viewer (sees it)",
+                                        "editor": "editor (also adds records, rolls back, renames)"}[r])
+        st.button("Share", key=KEY_SHARE_GO, on_click=_share, args=(user_access, info.id))
+    others = [g.grantee for g in grants if g.role != "owner"]
+    with right:
+        if others:
+            who = {g.grantee: g.who for g in grants}
+            st.selectbox("Stop sharing with", others, format_func=who.get, key=KEY_UNSHARE_PICK)
+            st.button("Stop sharing", key=KEY_UNSHARE_GO, on_click=_unshare, args=(user_access, info.id))
+        else:
+            st.caption("Not shared with anyone yet.")
+
+
+def grants_table(grants: list[Grant]) -> pd.DataFrame:
+    """One row per share: who, and as what."""
+    return pd.DataFrame([{"who": g.who, "as": g.role} for g in grants], columns=["who", "as"])
+
+
+def _share(user_access: Access, dataset_id: str) -> None:
+    ss = st.session_state
+    role = ss.get(KEY_SHARE_ROLE) if ss.get(KEY_SHARE_ROLE) in ROLES else "viewer"
+    grant = _attempt(lambda: user_access.share(dataset_id, str(ss.get(KEY_SHARE_WHO, "")), role), "share",
+                     "The dataset was not shared.")
+    if grant is not None:
+        ss[KEY_SHARE_WHO] = ""
+        _message("success", "Shared.", f"Shared with {grant.who} as {grant.role}.")
+
+
+def _unshare(user_access: Access, dataset_id: str) -> None:
+    ss = st.session_state
+    who = str(ss.get(KEY_UNSHARE_PICK, ""))
+    if _attempt(lambda: user_access.unshare(dataset_id, who) or True, "change of sharing",
+                "The sharing was not changed.") is not None:
+        ss.pop(KEY_UNSHARE_PICK, None)
+        _message("success", "No longer shared.", f"No longer shared with {who}.")
+
+
+def _history(user_access: Access, info: DatasetInfo, may_roll_back: bool) -> None:
     """Every import into the dataset being viewed, and the undo of the most recent one."""
     st.subheader("History of the dataset being viewed")
     st.text(info.name)
     try:
-        entries = versions.history(store, info.id)
+        entries = user_access.history(info.id)
     except (DatasetNotFound, *DB_ERRORS):
         st.caption("Its history cannot be read right now.")
         return
     try:
-        kept = rejects.kept(store, info.id)
-    except DB_ERRORS:
+        kept = user_access.kept_problems(info.id)
+    except (DatasetNotFound, *DB_ERRORS):
         kept = []
         st.caption("The rejected rows of its imports cannot be read right now.")
     st.dataframe(history_table(entries, kept), key="data_history", hide_index=True, width="stretch")
-    _problem_downloads(store, info, entries, kept)
+    _problem_downloads(user_access, info, entries, kept)
     undoable = [v for v in entries if v.action in ("append", "replace") and not v.rolled_back]
+    if not may_roll_back:
+        return
     if not undoable or undoable[-1].version != max(v.version for v in entries if v.action != "rollback"):
         st.caption("The most recent import can be rolled back once records have been added to the dataset or "
                    "replaced.")
@@ -103,7 +251,7 @@ def _history(store: Store, info: DatasetInfo) -> None:
     confirm = st.checkbox(f"Yes, roll back the import of {last.created_at:%Y-%m-%d %H:%M} UTC "
                           f"(version {last.version}): the dataset goes back to its records before it.",
                           key=KEY_ROLLBACK_CONFIRM)
-    st.button("Roll back the most recent import", key=KEY_ROLLBACK_GO, on_click=_rollback, args=(store, info.id),
+    st.button("Roll back the most recent import", key=KEY_ROLLBACK_GO, on_click=_rollback, args=(user_access, info.id),
               disabled=not confirm)
 
 
@@ -132,7 +280,7 @@ def history_table(entries: list[versions.Version], kept: Sequence[rejects.FilePr
     } for v in reversed(entries)])
 
 
-def _problem_downloads(store: Store, info: DatasetInfo, entries: list[versions.Version],
+def _problem_downloads(user_access: Access, info: DatasetInfo, entries: list[versions.Version],
                        kept: list[rejects.FileProblems]) -> None:
     """Under the history: each import's rejected rows (in its file's own dialect) and problem list, to download
     at any time. The rows are read from the database only when a button is pressed."""
@@ -157,10 +305,10 @@ def _problem_downloads(store: Store, info: DatasetInfo, entries: list[versions.V
             for k in buttons:
                 what = "Rejected side-effect rows" if k.kind == "side_effects" and len(buttons) > 1 else "Rejected rows"
                 st.download_button(f"{what} (CSV, {k.rejected_kept:,} row{'' if k.rejected_kept == 1 else 's'})",
-                                   data=partial(_rejected_csv, store, info.id, k), file_name=_rejected_name(k.file),
+                                   data=partial(_rejected_csv, user_access, info.id, k), file_name=_rejected_name(k.file),
                                    mime="text/csv", key=KEY_REJECTED.format(version=version, position=k.position),
                                    on_click="ignore")
-            st.download_button("Problem list (CSV)", data=partial(_problems_csv, store, info.id, version),
+            st.download_button("Problem list (CSV)", data=partial(_problems_csv, user_access, info.id, version),
                                file_name=f"problems-version-{version}.csv", mime="text/csv",
                                key=KEY_PROBLEMS.format(version=version), on_click="ignore")
     if len(by_version) > IMPORTS_WITH_DOWNLOADS:
@@ -168,20 +316,20 @@ def _problem_downloads(store: Store, info: DatasetInfo, entries: list[versions.V
                    "older one: python -m analysis problems DATASET_ID --version N --out FOLDER")
 
 
-def _rejected_csv(store: Store, dataset_id: str, kept: rejects.FileProblems) -> bytes:
+def _rejected_csv(user_access: Access, dataset_id: str, kept: rejects.FileProblems) -> bytes:
     """A file's kept rejected rows as the file was written (its separator, decimal mark and encoding)."""
     try:
-        rows = rejects.rejected_rows(store, dataset_id, kept.version, kept.position)
-    except DB_ERRORS:
+        rows = user_access.rejected_rows(dataset_id, kept.version, kept.position)
+    except (DatasetNotFound, *DB_ERRORS):
         return _unreadable()
     return in_dialect(rows, kept.delimiter, kept.encoding)
 
 
-def _problems_csv(store: Store, dataset_id: str, version: int) -> bytes:
+def _problems_csv(user_access: Access, dataset_id: str, version: int) -> bytes:
     """One import's kept problem list as CSV, formula-like text neutralised."""
     try:
-        return safe_csv(rejects.problem_list(store, dataset_id, version))
-    except DB_ERRORS:
+        return safe_csv(user_access.problem_list(dataset_id, version))
+    except (DatasetNotFound, *DB_ERRORS):
         return _unreadable()
 
 
@@ -194,14 +342,14 @@ def _rejected_name(file: str) -> str:
     return f"rejected-{stem[:80]}.csv"
 
 
-def _rollback(store: Store, dataset_id: str) -> None:
+def _rollback(user_access: Access, dataset_id: str) -> None:
     """Button callback: undo the most recent import into the dataset after the confirmation."""
     ss = st.session_state
     if not ss.get(KEY_ROLLBACK_CONFIRM):
         _message("warning", "Tick the confirmation box to roll back.")
         return
     ss[KEY_ROLLBACK_CONFIRM] = False
-    change = _attempt(lambda: versions.rollback(store, dataset_id), "rollback", "Nothing was rolled back.", "warning")
+    change = _attempt(lambda: user_access.rollback(dataset_id), "rollback", "Nothing was rolled back.", "warning")
     if change is not None:
         _message("success", "Rolled back.", change.sentence())
 
@@ -213,6 +361,8 @@ def _attempt(action: Callable[[], T], what: str, refused: str, level: str = "err
         return action()
     except DatasetNotFound:
         _message("error", "That dataset no longer exists: another manager may have deleted it.")
+    except AccessDenied as exc:
+        _message("error", refused, str(exc))
     except ValueError as exc:
         _message(level, refused, str(exc))
     except StoreError as exc:
@@ -257,18 +407,18 @@ def _database_error(exc: Exception) -> None:
         st.text(str(exc))  # StoreError messages hide passwords; raw SQLAlchemy ones may quote SQL, so not shown
 
 
-def _rename(store: Store) -> None:
+def _rename(user_access: Access) -> None:
     """Button callback (runs before the page, so the sidebar shows the new name at once)."""
     ss = st.session_state
     dataset_id = ss.get(KEY_RENAME_PICK)
-    info = _attempt(lambda: store.rename(str(dataset_id), str(ss.get(KEY_RENAME_NAME, ""))), "rename",
+    info = _attempt(lambda: user_access.rename(str(dataset_id), str(ss.get(KEY_RENAME_NAME, ""))), "rename",
                     "The dataset was not renamed.")
     if info is not None:
         ss[KEY_RENAME_NAME] = ""
         _message("success", "Dataset renamed.", f"New name: {info.name}")
 
 
-def _delete(store: Store, viewed_id: str) -> None:
+def _delete(user_access: Access, viewed_id: str) -> None:
     """Button callback: delete after the confirmation; the app moves to another dataset if needed."""
     ss = st.session_state
     dataset_id = str(ss.get(KEY_DELETE_PICK))
@@ -277,7 +427,7 @@ def _delete(store: Store, viewed_id: str) -> None:
         return
     ss[KEY_DELETE_CONFIRM] = False   # every deletion needs its own confirmation
     try:
-        datasets = store.datasets()
+        datasets = user_access.datasets()
         target = next((d for d in datasets if d.id == dataset_id), None)
         remaining = [d for d in datasets if d.id != dataset_id]
         if target is None:
@@ -286,9 +436,11 @@ def _delete(store: Store, viewed_id: str) -> None:
             _message("error", "This is the only dataset, so it cannot be deleted: the dashboard needs one to show. "
                               "Import another dataset first.")
             return
-        store.delete(dataset_id)
+        user_access.delete(dataset_id)
     except DatasetNotFound:
         _message("error", "That dataset no longer exists: another manager may have deleted it.")
+    except AccessDenied as exc:
+        _message("error", "The dataset was not deleted.", str(exc))
     except StoreError as exc:
         _message("error", "The database refused the deletion; nothing was changed.", str(exc))
     except sa.exc.SQLAlchemyError:
@@ -299,4 +451,6 @@ def _delete(store: Store, viewed_id: str) -> None:
         if dataset_id == viewed_id:
             request_dataset(remaining[0].id)
         forget_report(dataset_id)
-        _message("success", "Dataset deleted.", f"Deleted: {target.name}")
+        _message("success", "Dataset deleted.", f"Deleted: {target.name}" + (
+            " (it is in the bin at the foot of this page, where it can be restored)"
+            if any(d.info.id == dataset_id for d in user_access.deleted()) else ""))

@@ -25,6 +25,7 @@ import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
 from analysis.present import urlstate
+from analysis.records import access
 from analysis.records.filters import Filters, apply_filters, options, prepare
 from analysis.records.schema import FITZPATRICK_ROMAN
 from analysis.records.store import DatasetInfo, DatasetNotFound, Records, Store, StoreError, database_url
@@ -66,6 +67,8 @@ class View:
     filters: Filters
     choices: urlstate.FilterChoices
     store_url: str
+    #: The signed-in user's way to the datasets: every read and change of a dataset goes through it.
+    access: access.Access
 
     @property
     def cache_key(self) -> tuple:
@@ -116,6 +119,30 @@ def request_dataset(dataset_id: str) -> None:
     st.session_state[_PENDING] = dataset_id
 
 
+def current_user() -> access.User:
+    """Who is using the app: the signed-in user (an admin when listed in ``[access] admins``), or
+    :data:`analysis.records.access.LOCAL` (anyone, allowed everything) when no sign-in is configured."""
+    if not auth_configured():
+        return access.LOCAL
+    email = st.user.get("email")
+    try:
+        admins = list(st.secrets.get("access", {}).get("admins", []))
+    except (FileNotFoundError, KeyError, AttributeError, ValueError):
+        admins = []
+    try:
+        return access.User.signed_in(str(email or ""), admins)
+    except ValueError:
+        st.error("Your sign-in did not give an e-mail address, and datasets are shared by e-mail address. Ask "
+                 "whoever runs this dashboard to request the 'email' scope from the sign-in provider.")
+        st.stop()
+        raise  # pragma: no cover - st.stop() ends the run
+
+
+def get_access(url: str) -> access.Access:
+    """The current user's :class:`~analysis.records.access.Access` to the store at ``url``."""
+    return access.Access(get_store(url), current_user())
+
+
 def auth_configured() -> bool:
     """True when ``.streamlit/secrets.toml`` has an ``[auth]`` section: then sign-in is required."""
     try:
@@ -133,6 +160,9 @@ def _require_sign_in() -> None:
         st.info("Sign in to see the clinic's records.")
         st.button("Sign in", key="auth_sign_in", on_click=st.login, type="primary")
         st.stop()
+    who = st.user.get("email") or st.user.get("name") or ""
+    if who:   # plain text: the name comes from the sign-in provider
+        st.sidebar.text(f"Signed in as {who}", width="stretch")
     st.sidebar.button("Sign out", key="auth_sign_out", on_click=st.logout)
 
 
@@ -143,17 +173,17 @@ def setup_page(title: str, icon: str = "🔬") -> View:
     url = configured_url()
     try:
         store = get_store(url)
-        datasets = store.datasets()
-        if not datasets:  # everything was deleted (e.g. from the command line): open on the sample again
+        if not store.datasets():  # everything was deleted (e.g. from the command line): open on the sample again
             store.ensure_sample()
-            datasets = store.datasets()
+        user_access = get_access(url)
+        datasets = user_access.datasets()
     except StoreError as exc:
         st.error("The database cannot be used right now.")
         st.text(str(exc))
         st.stop()
     if not datasets:
-        st.info("No datasets yet. Import records on the Data page, or with "
-                "`python -m analysis import OUTCOMES.csv --name NAME`.")
+        st.info("No dataset has been shared with you yet. Ask a colleague who has one to share it with you "
+                "(on the Data page), or ask an admin to import your clinic's records.")
         st.stop()
     by_id = {d.id: d for d in datasets}
     ss = st.session_state
@@ -197,7 +227,7 @@ def setup_page(title: str, icon: str = "🔬") -> View:
     selection = select(url, dataset.id, dataset.version, filters)
     st.title(title)
     st.text(f"Dataset: {dataset.name} · Selection: {filters.describe()} · {len(selection.outcomes):,} treatments")
-    return View(dataset, records, selection, filters, choices, url)
+    return View(dataset, records, selection, filters, choices, url, user_access)
 
 
 def _calling_page() -> str:

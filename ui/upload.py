@@ -37,6 +37,7 @@ from analysis.records.ingest import (DateOrderNeeded, ImportOptions, ImportProbl
                                      MissingColumns, SourceFile, import_files)
 from analysis.records.sheets import read_tables
 from analysis.records import versions
+from analysis.records.access import Access, AccessDenied
 from analysis.records.store import DatasetInfo, DatasetNotFound, DuplicateImport, Store, StoreError, headers_key
 from ui.setup import View, get_store, request_dataset
 
@@ -174,7 +175,7 @@ def import_section(store: Store, view: View) -> None:
     chosen = _mapping_steps(state)
     date_order = _date_step(state)
     allow_duplicate = _duplicate_step(state)
-    target, into = _target_step(store, view.dataset.id)
+    target, into = _target_step(view.access, view.dataset.id)
     clinic = st.text_input("Clinic (only for rows whose file names none)", key=KEY_CLINIC, max_chars=200,
                            help="A clinic's own export often has no clinic column. Name the clinic here, and a chain "
                                 "can add each clinic's export to one dataset.")
@@ -188,7 +189,7 @@ def import_section(store: Store, view: View) -> None:
                                     outcome_columns=chosen.get("outcomes", state.saved.get("outcomes", {})),
                                     side_effect_columns=chosen.get("side_effects", state.saved.get("side_effects", {})),
                                     sheets=sheets, clinic=clinic.strip() or None)
-            _attempt(state, store, options, allow_duplicate, chosen, target, into)
+            _attempt(state, store, view.access, options, allow_duplicate, chosen, target, into)
             st.rerun()
     _show_outcome(state)
 
@@ -364,7 +365,7 @@ def _duplicate_step(state: _Upload) -> bool:
     return bool(st.checkbox("Import it again anyway", key=KEY_ALLOW_DUPLICATE))
 
 
-def _target_step(store: Store, viewed_id: str) -> tuple[str, str | None]:
+def _target_step(user_access: Access, viewed_id: str) -> tuple[str, str | None]:
     """A new dataset (and its name), or the dataset to add the records to or replace; (target, dataset id)."""
     target = st.radio("Import into", list(TARGETS), format_func=TARGETS.get, key=KEY_TARGET, horizontal=True,
                       help="Add to a dataset: new treatments are added and changed ones updated; the dataset keeps "
@@ -374,10 +375,14 @@ def _target_step(store: Store, viewed_id: str) -> tuple[str, str | None]:
                       help="How the dataset is listed in the sidebar; you can rename it later.")
         return "new", None
     try:
-        datasets = store.datasets()
+        datasets = user_access.datasets(able_to=target)
     except DB_ERRORS:
         st.error("The datasets cannot be listed: the database refused. Import into a new dataset, or try again.")
         return "new", None
+    if not datasets:
+        st.info("None of the datasets you can see lets you add or replace records: that takes an editor. Import "
+                "into a new dataset, or ask a dataset's owner to share it with you as an editor.")
+        return "none", None
     by_id = {d.id: d for d in datasets}
     ids = list(by_id)
     if st.session_state.get(KEY_INTO) not in by_id:
@@ -392,7 +397,7 @@ def _target_step(store: Store, viewed_id: str) -> tuple[str, str | None]:
     return target, into
 
 
-def _attempt(state: _Upload, store: Store, options: ImportOptions, allow_duplicate: bool,
+def _attempt(state: _Upload, store: Store, user_access: Access, options: ImportOptions, allow_duplicate: bool,
              chosen: dict[str, dict[str, str]], target: str = "new", into: str | None = None) -> None:
     """Import with the user's choices; record the result (or the next step needed) in ``state``."""
     state.error, state.done = None, None
@@ -401,7 +406,7 @@ def _attempt(state: _Upload, store: Store, options: ImportOptions, allow_duplica
         result = _validate(state, store, options)
         if result is not None:
             bar.progress(0.6, text="Step 3 of 3: saving the dataset…")
-            saved = _save(state, store, options, result, allow_duplicate, target, into)
+            saved = _save(state, user_access, options, result, allow_duplicate, target, into)
             if saved is not None:
                 info, change = saved
                 bar.progress(1.0, text="Saved.")
@@ -433,24 +438,29 @@ def _validate(state: _Upload, store: Store, options: ImportOptions) -> ImportRes
     return None
 
 
-def _save(state: _Upload, store: Store, options: ImportOptions, result: ImportResult, allow_duplicate: bool,
+def _save(state: _Upload, user_access: Access, options: ImportOptions, result: ImportResult, allow_duplicate: bool,
           target: str = "new", into: str | None = None) -> tuple[DatasetInfo, versions.Change | None] | None:
     """Store the checked records as a new dataset, or into one; None (with the reason in ``state``) when not."""
     try:
+        if target == "none":
+            state.error = ("Choose where to import the records, so nothing was saved.", "")
+            return None
         if target != "new" and into is not None:
-            change = versions.add_records(store, into, result, replace=target == "replace")
-            info = store.get(into)
+            change = user_access.add_records(into, result, replace=target == "replace")
+            info = user_access.get(into)
             if info is None:
                 raise DatasetNotFound(into)
             return info, change
-        return store.import_dataset(result, str(st.session_state.get(KEY_NAME, "")),
-                                    allow_duplicate=allow_duplicate), None
+        return user_access.import_dataset(result, str(st.session_state.get(KEY_NAME, "")),
+                                          allow_duplicate=allow_duplicate), None
     except DatasetNotFound:
         state.error = ("That dataset no longer exists (another manager may have deleted it), so nothing was saved.",
                        "")
     except DuplicateImport as exc:
         state.pending = (options, result)
         state.duplicate = (exc.file, exc.dataset)
+    except AccessDenied as exc:
+        state.error = ("You may not change that dataset, so nothing was saved:", str(exc))
     except StoreError as exc:
         state.error = ("The database could not save the dataset, so nothing was saved:", str(exc))
     except sa.exc.SQLAlchemyError:

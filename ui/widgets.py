@@ -47,8 +47,7 @@ def heading(text: str) -> None:
 def welcome(view: View) -> None:
     """What the dashboard is for and what to do next, while only the bundled sample is here; one line after."""
     try:
-        store = get_store(view.store_url)
-        sample, count = store.sample_id(), len(store.datasets())
+        sample, count = get_store(view.store_url).sample_id(), len(view.access.datasets())
     except StoreError:
         return
     if sample is not None and count == 1:

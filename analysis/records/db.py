@@ -136,6 +136,53 @@ versions_table = sa.Table(
     sa.Column("rolled_back", sa.Boolean, nullable=False, default=False),
 )
 
+# Who may see and change a dataset once sign-in is configured (analysis.records.access): one row per grant.
+# ``grantee`` is an e-mail address (lower case), "@domain" for a whole e-mail domain, or "*" for everyone
+# signed in; ``role`` is "owner" (exactly the creator's address), "editor" or "viewer".
+access_table = sa.Table(
+    "dataset_access", metadata,
+    sa.Column("dataset_id", sa.String(32), sa.ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("grantee", sa.String(320), primary_key=True),
+    sa.Column("role", sa.String(10), nullable=False),
+    sa.CheckConstraint("role IN ('owner', 'editor', 'viewer')", name="ck_access_role"),
+)
+
+# Deleted datasets wait here (restorable) until they are purged: a dataset with a row here is gone from every
+# view and link, but keeps its records, history and shares.
+bin_table = sa.Table(
+    "dataset_bin", metadata,
+    sa.Column("dataset_id", sa.String(32), sa.ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("deleted_by", sa.String(320)),
+)
+
+# Every change to a dataset, who made it and when: the audit trail. No foreign key: the record outlives the
+# dataset. ``details`` is JSON of counts, file names and shares, never a record's value.
+audit_table = sa.Table(
+    "audit_trail", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("user", sa.String(320)),
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("dataset_id", sa.String(32), nullable=False, index=True),
+    sa.Column("dataset_name", sa.String(200), nullable=False),
+    sa.Column("details", sa.Text, nullable=False),
+)
+
+
+def live(table: sa.Table = datasets_table) -> Any:
+    """The condition that a dataset (``table.c.id``, or ``table.c.dataset_id``) is not in the bin."""
+    column = table.c.id if table is datasets_table else table.c.dataset_id
+    return ~sa.exists().where(bin_table.c.dataset_id == column)
+
+
+def record_audit(conn: Connection, user: str | None, action: str, dataset_id: str, name: str, when: Any,
+                 **details: Any) -> None:
+    """Add a change to the audit trail, in the caller's transaction."""
+    conn.execute(audit_table.insert().values(at=when, user=user, action=action, dataset_id=dataset_id,
+                                             dataset_name=name, details=json.dumps(details, default=str)))
+
+
 # The columnar copies of a dataset's earlier versions (as ``dataset_blobs`` held them), so that the most
 # recent import can be rolled back.
 archive_table = sa.Table(

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -39,8 +39,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from analysis.records import columnar, db, rejects, schema
 from analysis.records.ingest import ImportProblem, ImportResult, SourceFile
-from analysis.records.db import (archive_table, blobs_table, column_maps_table, datasets_table, meta_table,
-                                metadata, outcomes_table, side_effects_table, sources_table, versions_table)
+from analysis.records.db import (access_table, archive_table, audit_table, bin_table, blobs_table, column_maps_table,
+                                datasets_table, meta_table, metadata, outcomes_table, side_effects_table, sources_table,
+                                versions_table)
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DB_PATH = ROOT / "data" / "laserdash.db"
@@ -58,7 +59,7 @@ _SQLITE_BUSY_TIMEOUT_MS = 30_000
 _ID_PATTERN = re.compile(r"^d?[A-Za-z0-9_-]{22}$")
 _log = logging.getLogger(__name__)
 #: Tables added after the first release: created when missing, and a read-only database may lack them.
-_ADDED_LATER = (blobs_table, versions_table, archive_table, rejects.table)
+_ADDED_LATER = (blobs_table, versions_table, archive_table, rejects.table, access_table, bin_table, audit_table)
 
 
 class StoreError(RuntimeError):
@@ -219,6 +220,11 @@ class Store:
                              self._create_table(archive_table, "imports cannot be rolled back")])
         #: Whether each import's rejected rows and problems can be kept (:mod:`analysis.records.rejects`): the same.
         self._rejects = self._create_table(rejects.table, "rejected rows are not kept after an import")
+        #: Whether who may see which dataset can be recorded (``dataset_access``): needed only with sign-in.
+        self._access = self._create_table(access_table, "datasets cannot be shared")
+        #: Whether deleted datasets can wait in a bin (else a delete purges at once), and changes be audited.
+        self._bin = self._create_table(bin_table, "deleted datasets are purged at once")
+        self._audit = self._create_table(audit_table, "changes are not recorded in an audit trail")
         #: Cleared when storing a missing columnar copy failed for lack of write access: not tried again.
         self._store_missing_copies = True
 
@@ -249,8 +255,12 @@ class Store:
     # --- writing ---------------------------------------------------------------------------
 
     def import_dataset(self, result: ImportResult, name: str, *, allow_duplicate: bool = False,
-                       user: str | None = None, _meta_key: str | None = None) -> DatasetInfo:
+                       user: str | None = None, grants: Sequence[tuple[str, str]] = (),
+                       _meta_key: str | None = None) -> DatasetInfo:
         """Store an import as a new dataset in one transaction and return it.
+
+        ``grants``: who may see and change it, as ``(grantee, role)`` pairs written in the same transaction
+        (see :mod:`analysis.records.access`, which checks them; use that module's ``Access.import_dataset``).
 
         Raises :class:`DuplicateImport` when a file with the same SHA-256 is already stored
         (unless ``allow_duplicate``), :class:`RecordsRefused` when a record breaks the schema, and
@@ -301,6 +311,13 @@ class Store:
                     db._insert_frame(conn, side_effects_table, result.side_effects, dataset_id,
                                          _SIDE_EFFECT_COLUMNS)
                 db._write_blobs(conn, dataset_id, 1, copies)
+                if grants:
+                    if not self._access:
+                        raise StoreError(f"The database {describe_url(self.url)} has no table for who may see a "
+                                         f"dataset ({access_table.name}) and it could not be created. Give the app "
+                                         "write permission on the database.")
+                    conn.execute(access_table.insert(), [{"dataset_id": dataset_id, "grantee": g, "role": r}
+                                                         for g, r in grants])
                 if self._history:
                     db.record_version(conn, dataset_id, 1, "import", now, user, result.count("outcomes"),
                                       result.count("side_effects"),
@@ -316,28 +333,46 @@ class Store:
             raise StoreError("The dataset was written but cannot be read back.")
         return info
 
-    def rename(self, dataset_id: str, name: str) -> DatasetInfo:
+    def rename(self, dataset_id: str, name: str, *, user: str | None = None) -> DatasetInfo:
         """Give a dataset a new name (its records and version are unchanged)."""
         name = _clean_name(name)
         with self._errors(), self.engine.begin() as conn:
-            changed = conn.execute(datasets_table.update().where(datasets_table.c.id == dataset_id)
-                                   .values(name=name)).rowcount
-        if not changed:
-            raise DatasetNotFound(dataset_id)
+            before = conn.execute(sa.select(datasets_table.c.name).where(
+                (datasets_table.c.id == dataset_id) & self._live())).scalar()
+            if before is None:
+                raise DatasetNotFound(dataset_id)
+            conn.execute(datasets_table.update().where(datasets_table.c.id == dataset_id).values(name=name))
+            self.audit(conn, user, "rename", dataset_id, name, before=before)
         return self.get(dataset_id)  # type: ignore[return-value]
 
-    def delete(self, dataset_id: str) -> None:
-        """Delete a dataset and all its records, in one transaction."""
+    def delete(self, dataset_id: str, *, user: str | None = None, reason: str = "") -> None:
+        """Delete a dataset and all its records for good, in one transaction (in the bin or not). The app and
+        the command line move datasets to the bin first (:func:`analysis.records.bin.move_to_bin`)."""
         with self._errors(), self.engine.begin() as conn:
-            if conn.execute(sa.select(datasets_table.c.id).where(datasets_table.c.id == dataset_id)).first() is None:
+            name = conn.execute(sa.select(datasets_table.c.name).where(datasets_table.c.id == dataset_id)).scalar()
+            if name is None:
                 raise DatasetNotFound(dataset_id)
             copies = (blobs_table,) if self._blobs else ()  # (also ON DELETE CASCADE)
             history = (versions_table, archive_table) if self._history else ()
             kept = (rejects.table,) if self._rejects else ()
-            for table in (*copies, *history, *kept, side_effects_table, outcomes_table, sources_table):
+            grants = (access_table,) if self._access else ()
+            binned = (bin_table,) if self._bin else ()
+            for table in (*copies, *history, *kept, *grants, *binned, side_effects_table, outcomes_table,
+                          sources_table):
                 conn.execute(table.delete().where(table.c.dataset_id == dataset_id))
             conn.execute(meta_table.delete().where(meta_table.c.value == dataset_id))
             conn.execute(datasets_table.delete().where(datasets_table.c.id == dataset_id))
+            self.audit(conn, user, "purge", dataset_id, name, **({"reason": reason} if reason else {}))
+
+    def audit(self, conn: Connection, user: str | None, action: str, dataset_id: str, name: str,
+              **details: Any) -> None:
+        """Record a change in the audit trail, in the caller's transaction (when the database has one)."""
+        if self._audit:
+            db.record_audit(conn, user, action, dataset_id, name, datetime.now(timezone.utc), **details)
+
+    def _live(self) -> Any:
+        """The condition that a dataset is not in the bin."""
+        return db.live() if self._bin else sa.true()
 
     def save_column_map(self, headers: list[str], kind: str, mapping: dict[str, str]) -> None:
         """Remember how the user mapped a file's headers, for the next file with the same headers."""
@@ -360,7 +395,8 @@ class Store:
     def datasets(self) -> list[DatasetInfo]:
         """All datasets, newest first."""
         with self._errors(), self.engine.connect() as conn:
-            rows = conn.execute(sa.select(datasets_table).order_by(datasets_table.c.created_at.desc())).mappings().all()
+            rows = conn.execute(sa.select(datasets_table).where(self._live())
+                                .order_by(datasets_table.c.created_at.desc())).mappings().all()
             sources = conn.execute(sa.select(sources_table)).mappings().all()
         by_dataset: dict[str, list[SourceInfo]] = {}
         for s in sources:
@@ -372,7 +408,8 @@ class Store:
         if not is_valid_dataset_id(dataset_id):
             return None
         with self._errors(), self.engine.connect() as conn:
-            row = conn.execute(sa.select(datasets_table).where(datasets_table.c.id == dataset_id)).mappings().first()
+            row = conn.execute(sa.select(datasets_table).where((datasets_table.c.id == dataset_id) & self._live())
+                               ).mappings().first()
             if row is None:
                 return None
             sources = conn.execute(sa.select(sources_table).where(sources_table.c.dataset_id == dataset_id)).mappings().all()
@@ -473,7 +510,8 @@ class Store:
 
     def _dataset_with_source(self, sha256: str) -> DatasetInfo | None:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(sources_table.c.dataset_id).where(sources_table.c.sha256 == sha256)
+            live = db.live(sources_table) if self._bin else sa.true()
+            row = conn.execute(sa.select(sources_table.c.dataset_id).where((sources_table.c.sha256 == sha256) & live)
                                .limit(1)).first()
         return self.get(row[0]) if row else None
 

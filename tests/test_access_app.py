@@ -1,0 +1,129 @@
+"""Who sees what, in the app (AppTest with ``[auth]`` configured and a signed-in user): the selector, the Data
+page, share links, and the Data page's controls follow each user's role. The rules themselves are tested in
+tests/test_access.py; the real sign-in flow in tests/browser/test_signin.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analysis.present.urlstate import DATASET_NOT_FOUND
+from analysis.records.access import Access, User
+from analysis.records.ingest import SourceFile, import_files
+from analysis.records.store import Store, new_dataset_id
+from apphelpers import app_database
+
+ROOT = Path(__file__).resolve().parents[1]
+AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
+        "client_id": "id", "client_secret": "secret",
+        "server_metadata_url": "https://accounts.example.com/.well-known/openid-configuration"}
+CSV = ("treatment_id,treatment_date,modality,fitzpatrick_type,downtime_days,PIH\n"
+       + "".join(f"N{i},2024-01-{i % 27 + 1:02d},{'ablative' if i % 2 else 'non-ablative'},{i % 6 + 1},{i % 9},"
+                 f"{'yes' if i % 7 == 0 else 'no'}\n" for i in range(40)))
+
+
+@pytest.fixture
+def app_db(tmp_path_factory, tmp_path, monkeypatch) -> str:
+    return app_database(tmp_path_factory, tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def northgate(app_db) -> str:
+    """A dataset owned by Ann at Northgate (the database also holds the sample)."""
+    store = Store(app_db)
+    try:
+        result = import_files(SourceFile("northgate.csv", CSV.encode()))
+        return Access(store, User.signed_in("ann@northgate.example")).import_dataset(result, "Harbourview").id
+    finally:
+        store.engine.dispose()
+
+
+def signed_in(email: str, page: str = "dashboard.py", query: dict | None = None, admins=()) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=120)
+    at.secrets["auth"] = AUTH
+    at.secrets["access"] = {"admins": list(admins)}
+    at.user = {"is_logged_in": True, "email": email}
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    if page != "dashboard.py":
+        at.switch_page(page)
+    return at.run()
+
+
+def dataset_choices(at: AppTest) -> list[str]:
+    box = next(s for s in at.sidebar.selectbox if s.key == "f_dataset")
+    return list(box.options)   # (as shown: the datasets' names)
+
+
+def texts(at: AppTest) -> str:
+    return str(at)
+
+
+def test_another_clinic_sees_neither_the_dataset_nor_its_name(app_db, northgate):
+    at = signed_in("bob@southside.example")
+    assert not at.exception
+    assert "Harbourview" not in texts(at)
+    assert dataset_choices(at) == ["Sample clinics (synthetic)"]
+    data = signed_in("bob@southside.example", "pages/8_Data.py")
+    assert not data.exception
+    assert "Harbourview" not in texts(data) and northgate not in texts(data)
+    assert all("Harbourview" not in str(df.value) for df in data.dataframe)
+
+
+def test_a_share_link_to_a_dataset_one_may_not_see_reads_like_one_to_no_dataset(app_db, northgate):
+    hidden = signed_in("bob@southside.example", query={"dataset": northgate, "clinic": "X"})
+    unknown = signed_in("bob@southside.example", query={"dataset": new_dataset_id(), "clinic": "X"})
+    assert [w.value for w in hidden.warning] == [w.value for w in unknown.warning]
+    assert DATASET_NOT_FOUND in [w.value for w in hidden.warning]
+    assert "Harbourview" not in texts(hidden)
+    assert texts(hidden).count("treatments") == texts(unknown).count("treatments")
+
+
+def test_the_owner_sees_it_and_its_sharing_a_viewer_sees_it_without_controls(app_db, northgate):
+    owner = signed_in("ann@northgate.example", "pages/8_Data.py", query={"dataset": northgate})
+    assert not owner.exception
+    assert "Harbourview" in dataset_choices(owner)
+    assert any(t.key == "data_share_who" for t in owner.text_input)
+    owner.text_input(key="data_share_who").input("bob@southside.example")
+    owner.button(key="data_share_go").click().run()
+    assert not owner.exception
+    assert any("Shared with bob@southside.example as viewer" in t.value for t in owner.text)
+
+    viewer = signed_in("bob@southside.example", "pages/8_Data.py", query={"dataset": northgate})
+    assert not viewer.exception
+    assert "Harbourview" in dataset_choices(viewer)
+    keys = {w.key for w in [*viewer.selectbox, *viewer.text_input, *viewer.button, *viewer.checkbox]}
+    for control in ("data_rename_pick", "data_delete_pick", "data_share_who", "data_rollback_go"):
+        assert control not in keys, control
+    assert any("it takes an editor" in c.value for c in viewer.caption)
+
+
+def test_an_admin_sees_every_dataset(app_db, northgate):
+    at = signed_in("IT@chain.example", admins=["it@chain.example"])
+    assert "Harbourview" in dataset_choices(at)
+
+
+def test_without_sign_in_the_data_page_says_anyone_can_change_everything(app_db, northgate):
+    at = AppTest.from_file(str(ROOT / "pages" / "8_Data.py"), default_timeout=120)
+    at.query_params["dataset"] = northgate
+    at.run()
+    assert not at.exception
+    assert any("anyone who can reach this app can see, change and delete every dataset" in c.value
+               for c in at.caption)
+
+
+def test_the_app_reads_and_changes_datasets_only_through_access():
+    """Enforced where the data is read: the Streamlit layer never calls the store's dataset methods itself."""
+    forbidden = ("versions.add_records", "versions.rollback", "versions.history", ".import_dataset(", "store.load(",
+                 "store.rename(", "store.delete(", "store.get(")
+    for path in [*(ROOT / "ui").glob("*.py"), *(ROOT / "pages").glob("*.py"), ROOT / "dashboard.py"]:
+        text = path.read_text(encoding="utf-8")
+        for call in forbidden:
+            if call == ".import_dataset(":
+                text_ = text.replace("user_access.import_dataset(", "")
+            else:
+                text_ = text
+            assert call not in text_, f"{path.name} calls {call} (go through view.access)"
