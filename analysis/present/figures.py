@@ -367,7 +367,7 @@ def funnel(result: FunnelComparison, unit_label: str) -> go.Figure:
             text=[text for _, text, _ in labelled], textposition=[where for _, _, where in labelled],
             showlegend=False, hoverinfo="skip", cliponaxis=False))
     fig.update_xaxes(rangemode="tozero", tickformat=",")
-    caption = f"Named: {unit_label.lower()}s outside the limits; point at the others for their names."
+    caption = f"Named: {unit_label.lower()}s outside the limits;<br>point at the others for their names."
     return _layout(fig, title, f"Expected {result.effect} events<br>(from modality and skin-type mix)",
                    "Observed / expected (1 = as expected)", height=480, caption=caption)
 
