@@ -33,7 +33,7 @@ WIDE_TABLES_BY_DESIGN = ("Results", "Skin tone & hyperpigmentation", "Side effec
 
 # Bounding boxes of the labelled parts of every plotly chart on the page; pairs that intersect by more than
 # a pixel, and parts reaching outside the chart's own box.
-CHART_PROBLEMS = """
+CHART_PROBLEMS = r"""
 () => {
   const parts = [
     ['title', '.g-gtitle text'], ['x title', '.g-xtitle text'], ['y title', '.g-ytitle text'],
