@@ -290,8 +290,11 @@ def p_chart(chart: PChart, modality: str, effect: str, open_points: Sequence[PCh
                              line=dict(color="#888", dash="dot", shape="hvh"), hoverinfo="skip"))
     fig.add_trace(go.Scatter(x=labels, y=[p.lower for p in points], mode="lines", showlegend=False,
                              line=dict(color="#888", dash="dot", shape="hvh"), hoverinfo="skip"))
-    fig.add_hline(y=chart.centre, line=dict(color="#444"), annotation_text=f"average {wording.pct(chart.centre)}",
-                  annotation_position="top left")
+    all_labels = labels + [p.label for p in open_points]
+    # the average in the legend, not written on the plot where the monthly points run through it
+    fig.add_trace(go.Scatter(x=[all_labels[0], all_labels[-1]], y=[chart.centre] * 2, mode="lines",
+                             name=f"average {wording.pct(chart.centre)}", line=dict(color="#444"),
+                             hoverinfo="skip"))
     fig.add_trace(go.Scatter(
         x=labels, y=[p.rate for p in points], mode="lines+markers",
         name=f"{MODALITY_LABELS[modality]}<br>(n = {wording.count(sum(p.total for p in points))} treatments<br>"
