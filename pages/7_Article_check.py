@@ -10,6 +10,7 @@ ui.start_report("Article check", view)
 ui.empty_selection(view)
 checks = ui.compute(view, "claims")
 st.caption("Claims from a consumer article on laser skin tightening, each checked against the selected records.")
+ui.table(tables.claims(checks), key="claims_table")
 for check in checks:
     ui.heading(check.claim)
     ui.verdict(check.verdict)
@@ -17,5 +18,4 @@ for check in checks:
     if check.more_needed:
         ui.sentence(check.more_needed)
     st.caption(f"The article: “{check.quote}”")
-ui.table(tables.claims(checks), key="claims_table")
 ui.finish(view, "article-check")

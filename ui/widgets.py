@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analysis.present import report
+from analysis.present import report, tables
 from analysis.findings.compare import SMALL_N, Finding
 from analysis.records.schema import MODALITIES
 from analysis.present.export import records_csv, safe_csv
@@ -116,9 +116,23 @@ def sentence(text: str, help: str | None = None) -> None:
 
 def table(frame: pd.DataFrame, key: str, column_config: dict | None = None) -> None:
     """A read-only table (values shown as text, never rendered as HTML); headers that stand for a glossary term
-    explain it in a tooltip."""
-    config = {column: st.column_config.Column(help=text) for column, text in column_help(list(frame.columns)).items()}
-    st.dataframe(frame, key=key, hide_index=True, width="stretch", column_config=config | (column_config or {}))
+    explain it in a tooltip.
+
+    Numbers show thousands separators; the first column (what each row is about) stays in view when the
+    table is scrolled sideways — the columns that carry the answer come right after it (see ``tables``).
+    """
+    helps = column_help(list(frame.columns))
+    config: dict = {}
+    for i, column in enumerate(frame.columns):
+        numeric = pd.api.types.is_numeric_dtype(frame[column]) and not pd.api.types.is_bool_dtype(frame[column])
+        if numeric:
+            config[column] = st.column_config.NumberColumn(format="localized", pinned=i == 0 or None,
+                                                           help=helps.get(column))
+        else:  # wide enough for its longest text (the grid sizes columns from the first rows only)
+            config[column] = st.column_config.Column(pinned=i == 0 or None, help=helps.get(column),
+                                                     width=tables.text_width(frame[column], column))
+    config.update(column_config or {})
+    st.dataframe(frame, key=key, hide_index=True, width="stretch", column_config=config)
     if (r := _report()) is not None:
         r.add_table(frame)
 
@@ -132,7 +146,7 @@ def empty_selection(view: View, minimum: int = 1) -> None:
         if n == 0:
             st.info("No treatments match the filters. Widen the selection in the sidebar.")
         else:
-            st.info(f"Only {n} treatment(s) match the filters: too few to show this page. "
+            st.info(f"Only {n:,} treatment(s) match the filters: too few to show this page. "
                     "Widen the selection in the sidebar.")
         st.text(f"Filters: {view.filters.describe()}")
         st.stop()

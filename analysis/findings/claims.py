@@ -110,7 +110,7 @@ def _downtime(records: Records, c: compare.ContinuousComparison | None = None) -
     a, b = c.medians[ABLATIVE], c.medians[NON_ABLATIVE]
     if min(a.n, b.n) < SMALL_N or c.shift.low is None or c.shift.high is None:
         return _check("downtime", "not enough data",
-                      f"Downtime is recorded for {a.n} ablative and {b.n} non-ablative treatments; "
+                      f"Downtime is recorded for {a.n:,} ablative and {b.n:,} non-ablative treatments; "
                       f"at least {SMALL_N} of each are needed.")
     shift = c.shift
     if shift.estimate is not None and shift.estimate < 0:
@@ -162,7 +162,7 @@ def _results(records: Records, c: compare.OrdinalComparison | None = None) -> Cl
     d = c.good_contrast.difference
     if min(a.treatments, b.treatments) < SMALL_N or d.low is None:
         return _check("results", "not enough data",
-                      f"Improvement is scored for {a.treatments} ablative and {b.treatments} non-ablative "
+                      f"Improvement is scored for {a.treatments:,} ablative and {b.treatments:,} non-ablative "
                       f"treatments; at least {SMALL_N} of each are needed.")
     evidence = (f"{compare.pct_ci(a)} of ablative treatments reached at least 51 % improvement vs "
                 f"{compare.pct_ci(b, short=True)} of non-ablative (difference {wording.signed_points(d.estimate)} "
@@ -216,7 +216,7 @@ def _redness_swelling(records: Records) -> ClaimCheck:
     frame = with_effect_flags(records, [])
     n = len(frame)
     if n < SMALL_N:
-        return _check("redness_swelling", "not enough data", f"Only {n} treatments in this selection.")
+        return _check("redness_swelling", "not enough data", f"Only {n:,} treatments in this selection.")
     red, swell = stats.wilson_ci(int(frame["erythema"].sum()), n), stats.wilson_ci(int(frame["edema"].sum()), n)
     unrecorded = [name for name, p in (("redness (erythema)", red), ("swelling (edema)", swell)) if p.events == 0]
     if unrecorded:
@@ -253,7 +253,7 @@ def _procedure_time(records: Records) -> ClaimCheck:
     note = f" Areas of unknown size left out: {', '.join(unknown)}." if unknown else ""
     if len(known) < 3 * SMALL_N or known["size"].nunique() < 2:
         return _check("procedure_time", "not enough data",
-                      f"Procedure time is recorded for {len(known)} treatments of known area size, over "
+                      f"Procedure time is recorded for {len(known):,} treatments of known area size, over "
                       f"{known['size'].nunique()} area size(s).{note}")
     rho, p = sps.spearmanr(known["size"], known["procedure_minutes"])
     low, high = spearman_ci(float(rho), len(known))

@@ -202,12 +202,12 @@ def _rate_sentence(group: str, a: stats.Proportion, b: stats.Proportion, diff: s
     if a.treatments == 0 or b.treatments == 0:
         present = "ablative" if a.treatments else "non-ablative"
         only = a if a.treatments else b
-        return (f"{where}only {present} treatments are in this selection ({only.treatments}); "
+        return (f"{where}only {present} treatments are in this selection ({only.treatments:,}); "
                 f"{effect} followed {pct_ci(only)}.")
     sentence = (f"{where}ablative treatments were followed by {effect} in {pct_ci(a)} vs {pct_ci(b, short=True)} "
                 f"for non-ablative")
     if min(a.treatments, b.treatments) < SMALL_N:
-        return sentence + f" — too few treatments to conclude from ({a.treatments} vs {b.treatments})."
+        return sentence + f" — too few treatments to conclude from ({a.treatments:,} vs {b.treatments:,})."
     sparse = _min_expected(a.events, a.treatments, b.events, b.treatments) < SMALL_EXPECTED
     if is_conclusive(test, diff):
         more = "more" if diff.estimate > 0 else "less"  # type: ignore[operator]
@@ -278,7 +278,7 @@ def _measure_sentence(label: str, unit: str, medians: dict[str, stats.Estimate],
             f"(95 % CI {wording.interval(a.low, a.high)}) vs {wording.number(b.estimate, unit)} "
             f"({wording.interval(b.low, b.high)}) after non-ablative")
     if min(nx, ny) < SMALL_N:
-        return text + f" — too few treatments to conclude from ({nx} vs {ny})."
+        return text + f" — too few treatments to conclude from ({nx:,} vs {ny:,})."
     if not _significant(test):
         return text + f"; the difference could be chance ({wording.p_value(test.p_value)})."
     up = (test.rank_biserial or 0) > 0
@@ -341,7 +341,7 @@ def _ordinal_sentence(label: str, good_label: str, contrast: RateContrast, test:
                f"treatments with a {label} recorded in this selection."
     text = f"{pct_ci(a)} of ablative treatments reached {good_label} vs {pct_ci(b, short=True)} of non-ablative"
     if min(nx, ny) < SMALL_N:
-        return text + f" — too few treatments to conclude from ({nx} vs {ny})."
+        return text + f" — too few treatments to conclude from ({nx:,} vs {ny:,})."
     if is_conclusive(contrast.test, contrast.difference):
         text += f" ({wording.points(contrast.difference.estimate)} apart, {wording.p_value(contrast.test.p_value)})"
     else:

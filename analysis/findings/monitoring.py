@@ -109,7 +109,7 @@ def _signal_findings(effect: str, modality: str, chart: PChart) -> list[Finding]
     for p in outside[-3:]:
         side = "above" if p.rate is not None and p.upper is not None and p.rate > p.upper else "below"
         out.append(Finding(effect, f"In {p.label}, {effect} after {modality} treatment was {wording.pct(p.rate)} "
-                                   f"({p.events} of {p.total}), {side} the control limits "
+                                   f"({p.events:,} of {p.total:,}), {side} the control limits "
                                    f"({wording.pct_range(p.lower, p.upper)}; average {wording.pct(chart.centre)}).",
                            1.2 if side == "above" else 0.6))
     runs = [p for p in chart.points if p.rule in ("shift", "trend")]
@@ -167,7 +167,7 @@ def funnel(records: Records, unit: str = "clinic", effect: str = "hyperpigmentat
             continue
         judged = u.expected >= SMALL_EXPECTED and u.treatments >= SMALL_N
         direction = "more" if u.ratio > 1 else "less"
-        text = (f"{label.capitalize()} {u.name}: {u.observed} {effect} events where {u.expected:.1f} were expected "
+        text = (f"{label.capitalize()} {u.name}: {u.observed:,} {effect} events where {u.expected:,.1f} were expected "
                 f"for {'their' if unit == 'practitioner' else 'its'} mix of modalities and skin types "
                 f"({wording.times(u.ratio)} the expected; {u.outside} limit)")
         if not judged:
@@ -188,6 +188,6 @@ def funnel(records: Records, unit: str = "clinic", effect: str = "hyperpigmentat
         findings.append(Finding(effect, text, 0.4, thin))
     missing = next((u for u in result.units if u.name == NOT_RECORDED), None)
     if missing is not None:
-        findings.append(Finding(effect, f"{missing.treatments} treatment(s) have no {label} recorded; they count in the "
+        findings.append(Finding(effect, f"{missing.treatments:,} treatment(s) have no {label} recorded; they count in the "
                                         f"expected rates but are not judged as a {label}.", 0.1))
     return FunnelComparison(unit, effect, result, tuple(findings))

@@ -162,7 +162,7 @@ def _skin_tone_findings(effect: str, by_band: tuple[RateContrast, ...], bands: t
             findings.append(Finding(effect, trend_sentence(effect, modality, t, cells), 0.7, t.groups < 2))
     small = [c for c in cells if c.small]
     if small:
-        names = ", ".join(f"{c.modality} type {c.group} ({c.proportion.treatments})" for c in small)
+        names = ", ".join(f"{c.modality} type {c.group} ({c.proportion.treatments:,})" for c in small)
         findings.append(Finding(effect, f"Too few treatments to conclude from in: {names}.", 0.1, True))
     return tuple(findings)
 

@@ -7,6 +7,11 @@ import math
 from analysis.records.schema import FITZPATRICK_ROMAN
 
 
+def count(n: int | float) -> str:
+    """A count with thousands separators, as every page, table and chart shows counts: ``1133`` -> ``1,133``."""
+    return f"{int(n):,}"
+
+
 def pct(value: float | None) -> str:
     """A proportion as a percentage: two decimals below 1 %, one below 10 %, else whole (``0.094`` -> ``9.4 %``)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):

@@ -29,12 +29,26 @@ SMALL_COLOUR = "#999999"
 LEVEL_COLOURS = ("#E8E8E8", "#C6DBEF", "#6BAED6", "#2171B5", "#08306B")  # sequential, for ordinal levels
 TYPE_ORDER = [FITZPATRICK_ROMAN[t] for t in range(1, 7)]
 FONT = dict(family="Source Sans Pro, Arial, sans-serif", size=13)
+LEGEND = dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top")  # right of the plot, top-aligned
 
 
-def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 420) -> go.Figure:
-    fig.update_layout(title=dict(text=title, x=0, xanchor="left"), xaxis_title=x, yaxis_title=y, height=height,
-                      font=FONT, template="plotly_white", legend=dict(orientation="h", y=-0.2, x=0),
-                      margin=dict(l=60, r=20, t=60, b=80), hoverlabel=dict(font_size=13))
+def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 420, caption: str = "") -> go.Figure:
+    """Title (and the caption as its subtitle) above the plot, legend at its right, axis labels below and left.
+
+    Each part has its own side: the top margin is set to the title's and caption's lines (``<br>`` in the caption
+    starts a line; captions are broken so each line fits a chart about 560 px wide), and plotly widens the other
+    margins to fit what is there (``automargin``), so slanted tick labels only push the bottom margin, a long
+    legend the right one, and no label runs into another at any width.
+    """
+    top = 44 + (18 * (caption.count("<br>") + 1) if caption else 0)  # the title's line, the caption's lines
+    fig.update_layout(title=dict(text=title, x=0, xanchor="left", xref="container", y=1, yanchor="top",
+                                 yref="container", pad=dict(t=10, l=4),
+                                 subtitle=dict(text=caption, font=dict(size=12, color="#555"))),
+                      xaxis_title=x, yaxis_title=y, height=height, font=FONT, template="plotly_white",
+                      separators=".,", legend=LEGEND, margin=dict(l=10, r=10, t=top, b=10),
+                      hoverlabel=dict(font_size=13))
+    fig.update_xaxes(automargin=True)
+    fig.update_yaxes(automargin=True)
     return fig
 
 
@@ -66,8 +80,9 @@ def empty_figure(message: str, title: str) -> go.Figure:
 
 def rate_by_group(cells: Sequence[compare.RateCell], title: str, group_label: str, what: str,
                   order: Sequence[str] | None = None) -> go.Figure:
-    """Grouped bars of a rate per group for each modality, Wilson CI error bars, n under each bar.
+    """Bars of a rate per group for each modality, side by side, Wilson CI error bars, n under each group's name.
 
+    The bars lie horizontally, a group per row, so the group names and counts read level at any width.
     Bars from groups with fewer than ``compare.SMALL_N`` treatments are drawn hatched and say so on hover.
     """
     if not cells:
@@ -83,31 +98,32 @@ def rate_by_group(cells: Sequence[compare.RateCell], title: str, group_label: st
         rows = [mine.get(g) for g in groups]
         est = [r.proportion.estimate if r else None for r in rows]
         fig.add_bar(
-            name=MODALITY_LABELS[modality], x=[shown[g] for g in groups], y=[e if e is not None else 0 for e in est],
+            name=MODALITY_LABELS[modality], y=[shown[g] for g in groups], x=[e if e is not None else 0 for e in est],
+            orientation="h",
             marker=dict(color=MODALITY_COLOURS[modality],
                         pattern=dict(shape=["/" if r and r.small else "" for r in rows], fgcolor="white")),
-            error_y=_errors(est, [r.proportion.low if r else None for r in rows],
+            error_x=_errors(est, [r.proportion.low if r else None for r in rows],
                             [r.proportion.high if r else None for r in rows]),
             customdata=[[r.proportion.events, r.proportion.treatments, wording.pct_range(r.proportion.low, r.proportion.high),
                          " — too few to conclude from" if r.small else ""] if r else [0, 0, "–", ""] for r in rows],
-            hovertemplate=(f"<b>%{{x}}</b> · {MODALITY_LABELS[modality]}<br>{what}: %{{y:.1%}} "
-                           "(95 % CI %{customdata[2]})<br>%{customdata[0]} of %{customdata[1]} treatments"
+            hovertemplate=(f"<b>%{{y}}</b> · {MODALITY_LABELS[modality]}<br>{what}: %{{x:.1%}} "
+                           "(95 % CI %{customdata[2]})<br>%{customdata[0]:,} of %{customdata[1]:,} treatments"
                            "%{customdata[3]}<extra></extra>"),
         )
     ticks = []
     for g in groups:
-        counts = " / ".join(f"{next((c.proportion.treatments for c in cells if c.group == g and c.modality == m), 0):,}"
+        counts = " / ".join(wording.count(next((c.proportion.treatments for c in cells if c.group == g and c.modality == m), 0))
                             for m in MODALITIES)
         ticks.append(f"{shown[g]}<br><span style='font-size:11px'>n = {counts}</span>")
-    fig.update_xaxes(tickmode="array", tickvals=[shown[g] for g in groups], ticktext=ticks, type="category")
+    fig.update_yaxes(tickmode="array", tickvals=[shown[g] for g in groups], ticktext=ticks, type="category",
+                     categoryorder="array", categoryarray=[shown[g] for g in groups], autorange="reversed")
     upper = max((c.proportion.high or 0) for c in cells)
-    _pct_axis(fig, upper=min(1.0, upper * 1.15 + 0.02))
+    _pct_axis(fig, axis="x", upper=min(1.0, upper * 1.15 + 0.02))
     fig.update_layout(barmode="group", bargap=0.25)
-    note = "Error bars: 95 % confidence intervals. n = ablative / non-ablative treatments. " \
+    note = "Error bars: 95 % confidence intervals.<br>n = ablative / non-ablative treatments. " \
            "Hatched: fewer than 10 treatments."
-    fig.add_annotation(text=note, showarrow=False, x=0, y=-0.32, xref="paper", yref="paper", font=dict(size=11),
-                       xanchor="left")
-    return _layout(fig, title, group_label, f"{what} (% of treatments)", height=460)
+    return _layout(fig, title, f"{what} (% of treatments)", group_label, height=170 + 56 * len(groups),
+                   caption=note)
 
 
 def skin_tone_rates(result: SkinToneComparison) -> go.Figure:
@@ -121,7 +137,8 @@ def risk_differences(contrasts: Sequence[compare.RateContrast], title: str, effe
     rows = [c for c in contrasts if c.difference.estimate is not None]
     if not rows:
         return empty_figure("Both modalities are needed in a group to compare them.", title)
-    labels = [f"{safe_label(c.group)} (n = {c.ablative.treatments:,} / {c.non_ablative.treatments:,})" for c in rows]
+    labels = [f"{safe_label(c.group)} (n = {wording.count(c.ablative.treatments)} / "
+              f"{wording.count(c.non_ablative.treatments)})" for c in rows]
     est = [100 * c.difference.estimate for c in rows]  # percentage points
     fig = go.Figure(go.Scatter(
         x=est, y=labels, mode="markers",
@@ -137,15 +154,10 @@ def risk_differences(contrasts: Sequence[compare.RateContrast], title: str, effe
     fig.add_vline(x=0, line=dict(color="#444", dash="dash"))
     fig.update_xaxes(tickformat="+.0f", zeroline=False)
     fig.update_yaxes(autorange="reversed")
-    # below the tick labels and the axis title, in pixels, so it never overlaps them whatever the height
-    fig.add_annotation(text="Bars: 95 % confidence intervals. Right of the dashed line: more often after "
-                            "ablative.<br>Grey: too few treatments or events to conclude from.",
-                       showarrow=False, x=0, y=0, yshift=-62, yanchor="top", xref="paper", yref="paper",
-                       font=dict(size=11), xanchor="left", align="left")
-    _layout(fig, title, f"Difference in {effect} rate, ablative − non-ablative (percentage points)", "",
-            height=200 + 50 * len(rows))
-    fig.update_layout(margin=dict(b=110))
-    return fig
+    caption = ("Bars: 95 % confidence intervals.<br>Right of the dashed line: more often after ablative."
+               "<br>Grey: too few treatments or events to conclude from.")
+    return _layout(fig, title, f"Difference in {effect} rate,<br>ablative − non-ablative (percentage points)", "",
+                   height=220 + 50 * len(rows), caption=caption)
 
 
 # --- measurements --------------------------------------------------------------------------------
@@ -199,7 +211,7 @@ def medians_by_group(groups: Sequence[compare.GroupMedian], title: str, group_la
             error_y=_errors(est, [g.median.low for g in mine], [g.median.high for g in mine]),
             offsetgroup=modality, customdata=[[g.median.n, " — too few to conclude from" if g.small else ""]
                                               for g in mine],
-            hovertemplate=f"<b>%{{x}}</b> · {MODALITY_LABELS[modality]}<br>Median %{{y}}<br>n = %{{customdata[0]}}"
+            hovertemplate=f"<b>%{{x}}</b> · {MODALITY_LABELS[modality]}<br>Median %{{y}}<br>n = %{{customdata[0]:,}}"
                           "%{customdata[1]}<extra></extra>"))
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=names)
     fig.update_layout(scattermode="group")
@@ -216,7 +228,7 @@ def ordinal_stack(result: compare.OrdinalComparison, title: str, level_names: di
         rows = dist[dist["level"] == level].set_index("modality").reindex(list(MODALITIES))
         fig.add_bar(name=level_names.get(level, str(level)), y=y, x=rows["share"].fillna(0), orientation="h",
                     marker_color=colour, customdata=rows["count"].fillna(0).astype(int),
-                    hovertemplate=f"{level_names.get(level, level)}: %{{x:.1%}} (%{{customdata}} treatments)"
+                    hovertemplate=f"{level_names.get(level, level)}: %{{x:.1%}} (%{{customdata:,}} treatments)"
                                   "<extra></extra>")
     fig.update_layout(barmode="stack")
     _pct_axis(fig, axis="x", upper=1.0)
@@ -236,22 +248,27 @@ def side_effect_rates(summary: SideEffectSummary) -> go.Figure:
 
 
 def severity_mix(summary: SideEffectSummary) -> go.Figure:
-    """Severity of each effect's events, per modality (counts)."""
+    """Severity of each effect's events, per modality (counts), a row per effect and modality."""
     sev = summary.severity
     if sev.empty:
         return empty_figure("No side effects recorded in this selection.", "Severity of side effects")
     colours = {"mild": "#F0E442", "moderate": "#E69F00", "severe": "#882255", "not recorded": "#DDDDDD"}
+    rows_shown = list(dict.fromkeys(f"{safe_label(e)} · {MODALITY_LABELS[m]}"
+                                    for e, m in zip(sev["effect"], sev["modality"])))
     fig = go.Figure()
     for level in ("mild", "moderate", "severe", "not recorded"):
         rows = sev[sev["severity"] == level]
         if rows.empty:
             continue
-        fig.add_bar(name=level.capitalize(), x=[f"{safe_label(e)}<br>{MODALITY_LABELS[m]}"
+        fig.add_bar(name=level.capitalize(), y=[f"{safe_label(e)} · {MODALITY_LABELS[m]}"
                                                 for e, m in zip(rows["effect"], rows["modality"])],
-                    y=rows["count"], marker_color=colours[level],
-                    hovertemplate="%{x}: %{y} events<extra>" + level + "</extra>")
+                    x=rows["count"], orientation="h", marker_color=colours[level],
+                    hovertemplate="%{y}: %{x:,} events<extra>" + level + "</extra>")
     fig.update_layout(barmode="stack")
-    return _layout(fig, "Severity of side effects", "Side effect and modality", "Events (n)")
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=sorted(rows_shown), autorange="reversed")
+    fig.update_xaxes(tickformat=",")
+    return _layout(fig, "Severity of side effects", "Events (n)", "Side effect and modality",
+                   height=150 + 22 * len(rows_shown))
 
 
 IMPROVEMENT_LEVELS: dict[int, str] = {0: "0 · none", 1: "1 · < 25 %", 2: "2 · 25–50 %", 3: "3 · 51–75 %", 4: "4 · > 75 %"}
@@ -273,34 +290,34 @@ def p_chart(chart: PChart, modality: str, effect: str, open_points: Sequence[PCh
                              line=dict(color="#888", dash="dot", shape="hvh"), hoverinfo="skip"))
     fig.add_trace(go.Scatter(x=labels, y=[p.lower for p in points], mode="lines", showlegend=False,
                              line=dict(color="#888", dash="dot", shape="hvh"), hoverinfo="skip"))
-    fig.add_hline(y=chart.centre, line=dict(color="#444"), annotation_text=f"average {wording.pct(chart.centre)}",
-                  annotation_position="top left")
+    all_labels = labels + [p.label for p in open_points]
+    # the average in the legend, not written on the plot where the monthly points run through it
+    fig.add_trace(go.Scatter(x=[all_labels[0], all_labels[-1]], y=[chart.centre] * 2, mode="lines",
+                             name=f"average {wording.pct(chart.centre)}", line=dict(color="#444"),
+                             hoverinfo="skip"))
     fig.add_trace(go.Scatter(
         x=labels, y=[p.rate for p in points], mode="lines+markers",
-        name=f"{MODALITY_LABELS[modality]} (n = {sum(p.total for p in points):,} treatments in judged months)",
+        name=f"{MODALITY_LABELS[modality]}<br>(n = {wording.count(sum(p.total for p in points))} treatments<br>"
+             "in judged months)",
         line=dict(color=colour),
         marker=dict(size=[12 if p.rule else 7 for p in points],
                     color=["#000000" if p.rule else colour for p in points],
                     symbol=["diamond" if p.rule else "circle" for p in points]),
         customdata=[[p.events, p.total, p.rule or "none", wording.pct_range(p.lower, p.upper)] for p in points],
-        hovertemplate="<b>%{x}</b><br>%{y:.1%} (%{customdata[0]} of %{customdata[1]})<br>limits %{customdata[3]}"
+        hovertemplate="<b>%{x}</b><br>%{y:.1%} (%{customdata[0]:,} of %{customdata[1]:,})<br>limits %{customdata[3]}"
                       "<br>signal: %{customdata[2]}<extra></extra>"))
     if open_points:
         fig.add_trace(go.Scatter(
             x=[p.label for p in open_points], y=[p.rate for p in open_points], mode="markers",
-            name=f"Follow-up still open, not judged (n = {sum(p.total for p in open_points):,})",
+            name=f"Follow-up still open,<br>not judged (n = {wording.count(sum(p.total for p in open_points))})",
             marker=dict(size=8, color="white", line=dict(color=SMALL_COLOUR, width=2)),
             customdata=[[p.events, p.total] for p in open_points],
-            hovertemplate="<b>%{x}</b><br>%{y:.1%} (%{customdata[0]} of %{customdata[1]}) so far: late side effects "
+            hovertemplate="<b>%{x}</b><br>%{y:.1%} (%{customdata[0]:,} of %{customdata[1]:,}) so far: late side effects "
                           "may still be missing<extra></extra>"))
     _pct_axis(fig)
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=labels + [p.label for p in open_points])
-    _layout(fig, title + " (black diamonds: signals)", "Month", f"{effect.capitalize()} (% of treatments)",
-            height=460)
-    # slanted month labels and the axis title take the space under the plot: the legend goes below them
-    fig.update_layout(legend=dict(orientation="h", y=0.02, yanchor="bottom", x=0, yref="container"),
-                      margin=dict(b=130))
-    return fig
+    return _layout(fig, title + " (black diamonds: signals)", "Month", f"{effect.capitalize()} (% of treatments)",
+                   height=460)
 
 
 def volume(frame: pd.DataFrame) -> go.Figure:
@@ -313,9 +330,10 @@ def volume(frame: pd.DataFrame) -> go.Figure:
         if len(rows):
             fig.add_bar(name=MODALITY_LABELS[modality], x=rows["month"], y=rows["treatments"],
                         marker_color=MODALITY_COLOURS[modality],
-                        hovertemplate="%{x}: %{y} treatments<extra>" + MODALITY_LABELS[modality] + "</extra>")
+                        hovertemplate="%{x}: %{y:,} treatments<extra>" + MODALITY_LABELS[modality] + "</extra>")
     fig.update_layout(barmode="stack")
     fig.update_xaxes(type="category")
+    fig.update_yaxes(tickformat=",")
     return _layout(fig, "Treatments per month", "Month", "Treatments (n)")
 
 
@@ -337,16 +355,34 @@ def funnel(result: FunnelComparison, unit_label: str) -> go.Figure:
                                  line=style, hoverinfo="skip"))
     fig.add_hline(y=1, line=dict(color="#444"))
     fig.add_trace(go.Scatter(
-        x=[u.expected for u in units], y=[u.ratio for u in units], mode="markers+text", name=unit_label + "s",
-        text=[f"{safe_label(u.name)} (n = {u.treatments:,})" for u in units], textposition="top center",
+        x=[u.expected for u in units], y=[u.ratio for u in units], mode="markers",
+        name=f"{unit_label}s<br>(n = {wording.count(sum(u.treatments for u in units))} treatments)",
         marker=dict(size=11, color=["#000000" if u.outside else "#56B4E9" for u in units],
                     line=dict(color="white", width=1)),
         customdata=[[safe_label(u.name), u.observed, u.treatments, u.outside or "within limits"] for u in units],
-        hovertemplate="<b>%{customdata[0]}</b><br>observed %{customdata[1]}, expected %{x:.1f}<br>"
-                      "ratio %{y:.2f} · %{customdata[2]} treatments<br>%{customdata[3]}<extra></extra>"))
-    fig.update_xaxes(rangemode="tozero")
-    return _layout(fig, title, f"Expected {result.effect} events (from modality and skin-type mix)",
-                   "Observed / expected (1 = as expected)", height=480)
+        hovertemplate="<b>%{customdata[0]}</b><br>observed %{customdata[1]:,}, expected %{x:,.1f}<br>"
+                      "ratio %{y:.2f} · %{customdata[2]:,} treatments<br>%{customdata[3]}<extra></extra>"))
+    labelled = funnel_labels(units)
+    if labelled:
+        fig.add_trace(go.Scatter(
+            x=[u.expected for u, _, _ in labelled], y=[u.ratio for u, _, _ in labelled], mode="markers+text",
+            marker=dict(size=14, opacity=0),  # an invisible marker keeps the label clear of the point
+            text=[text for _, text, _ in labelled], textposition=[where for _, _, where in labelled],
+            showlegend=False, hoverinfo="skip", cliponaxis=False))
+    fig.update_xaxes(rangemode="tozero", tickformat=",")
+    caption = f"Named: {unit_label.lower()}s outside the limits;<br>point at the others for their names."
+    return _layout(fig, title, f"Expected {result.effect} events<br>(from modality and skin-type mix)",
+                   "Observed / expected (1 = as expected)", height=480, caption=caption)
+
+
+def funnel_labels(units: Sequence) -> list[tuple[object, str, str]]:
+    """The units a funnel plot names on the chart — only those outside the limits (the rest are named on
+    hover, so names never pile up) — each with its label and a side that keeps the label inside the chart:
+    units in the right half are labelled on their left."""
+    right = max((u.expected for u in units), default=0) / 2
+    return [(u, f"{safe_label(u.name)} (n = {wording.count(u.treatments)})",
+             "middle left" if u.expected > right else "middle right")
+            for u in units if u.outside and u.ratio is not None]
 
 
 def safe_label(text: object) -> str:

@@ -14,6 +14,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analysis.present.glossary import HOW_TO_READ
+from analysis.findings import wording
+
 
 _STYLE = """
 body{font-family:'Source Sans Pro',Arial,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#262730}
@@ -77,7 +79,7 @@ class Report:
                 body.append(f"<h2>{HOW_TO_READ}</h2>")
                 body.extend(f"<p class='reading'>{esc(s)}</p>" for s in content)  # type: ignore[union-attr]
             elif kind == "table":
-                body.append(content.to_html(index=False, escape=True, border=0, na_rep="–"))  # type: ignore[union-attr]
+                body.append(_table_html(content))  # type: ignore[arg-type]
             elif kind == "figure":
                 body.append(content.to_html(full_html=False, include_plotlyjs=not plotly_included,  # type: ignore[union-attr]
                                             config={"displaylogo": False}))
@@ -87,3 +89,10 @@ class Report:
         return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
                 f"<title>{esc(self.title)}</title><style>{_STYLE}</style></head><body>"
                 + "\n".join(body) + "</body></html>")
+
+
+def _table_html(frame: pd.DataFrame) -> str:
+    """A table as HTML (text escaped), whole numbers with thousands separators as on the pages."""
+    counts = {c: wording.count for c in frame.columns
+              if pd.api.types.is_integer_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])}
+    return frame.to_html(index=False, escape=True, border=0, na_rep="–", formatters=counts)

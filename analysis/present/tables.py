@@ -14,6 +14,11 @@ from analysis.findings.effects import SideEffectSummary
 from analysis.records.schema import MODALITIES
 from analysis.stats.funnel import Funnel
 
+# The table area of a page at 1,400 px with the sidebar open (measured in Chromium): the columns that carry
+# the answer must fit in it, so they are read without scrolling sideways.
+TABLE_WIDTH_AT_1400 = 938
+ANSWER_COLUMNS = ("Difference, points (95 % CI)", "Risk ratio (95 % CI)", "Test", "p", "Note")
+
 SMALL_NOTE = "too few to conclude from"
 SPARSE_NOTE = "few events: exact test used, size uncertain"
 
@@ -36,17 +41,18 @@ def _number(value: float) -> str:
 
 
 def contrasts(rows: Sequence[compare.RateContrast], group_label: str) -> pd.DataFrame:
-    """Ablative vs non-ablative per group: rates with CIs and n, difference, ratio, test, flag."""
+    """Ablative vs non-ablative per group: difference, ratio, test, p and flag first (the answer, in view at
+    1,400 px without scrolling sideways), then each modality's rate with its CI and n."""
     return pd.DataFrame([{
         group_label: c.group,
-        "Ablative % (95 % CI)": _rate(c.ablative), "Ablative n": c.ablative.treatments,
-        "Non-ablative % (95 % CI)": _rate(c.non_ablative), "Non-ablative n": c.non_ablative.treatments,
         "Difference, points (95 % CI)": (f"{wording.signed_points(c.difference.estimate)} "
                                          f"({wording.points_interval(c.difference.low, c.difference.high)})"
                                          if c.difference.estimate is not None else "–"),
         "Risk ratio (95 % CI)": _ratio(c.ratio),
         "Test": c.test.test, "p": wording.p_value(c.test.p_value).removeprefix("p = ").removeprefix("p "),
         "Note": _contrast_note(c),
+        "Ablative % (95 % CI)": _rate(c.ablative), "Ablative n": c.ablative.treatments,
+        "Non-ablative % (95 % CI)": _rate(c.non_ablative), "Non-ablative n": c.non_ablative.treatments,
     } for c in rows])
 
 
@@ -106,6 +112,12 @@ def funnel_units(f: Funnel, unit_label: str) -> pd.DataFrame:
 
 
 def claims(checks: Sequence[ClaimCheck]) -> pd.DataFrame:
-    """The article's claims with verdicts and evidence."""
-    return pd.DataFrame([{"Claim": c.claim, "Verdict": c.verdict, "Evidence": c.evidence,
-                          "To settle it": c.more_needed or ""} for c in checks])
+    """The article's claims and their verdicts at a glance (the evidence is under each claim's heading)."""
+    return pd.DataFrame([{"Claim": c.claim, "Verdict": c.verdict} for c in checks])
+
+
+def text_width(values: pd.Series, header: object) -> int:
+    """Pixels a table column needs for its longest text or its header (5.8 px a character in the
+    grid's 14 px type, measured in Chromium, plus the cell's padding), at most 420."""
+    longest = max([len(str(header))] + [len(str(v)) for v in values.head(500)])
+    return min(420, int(5.8 * longest) + 24)

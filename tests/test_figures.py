@@ -1,0 +1,147 @@
+"""Chart and table settings that keep every label readable (issue 17), without a browser.
+
+The browser test ``tests/browser/test_screens.py`` checks the drawn charts at 1400 and 1024 px; these
+check the settings that make that hold: each part of a chart on its own side, the funnel naming only
+the units outside its limits, and counts with thousands separators wherever they are shown.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+from analysis.findings import compare, effects, monitoring, skin_tone, wording
+from analysis.present import figures, report, tables
+from analysis.records.ingest import SourceFile, import_files
+from analysis.records.store import Records
+from analysis.stats.funnel import FunnelUnit
+from testpaths import ROOT
+
+THOUSANDS = re.compile(r"\b\d{4,}\b")   # a run of four or more digits: a count without its separator
+
+
+@pytest.fixture(scope="module")
+def sample() -> Records:
+    result = import_files(SourceFile.from_path(ROOT / "data" / "sample_outcomes.csv"),
+                          SourceFile.from_path(ROOT / "data" / "sample_side_effects.csv"))
+    return Records(result.outcomes, result.side_effects)
+
+
+@pytest.fixture(scope="module")
+def charts(sample) -> dict:
+    side = effects.side_effects(sample)
+    tone = skin_tone.skin_tone(sample)
+    return {"rates": figures.side_effect_rates(side), "severity": figures.severity_mix(side),
+            "skin tone": figures.skin_tone_rates(tone),
+            "forest": figures.risk_differences(tone.by_type, "Difference", "hyperpigmentation"),
+            "funnel": figures.funnel(monitoring.funnel(sample, "practitioner"), "Practitioner"),
+            "volume": figures.volume(monitoring.monthly(sample).volume)}
+
+
+@pytest.mark.parametrize("n, shown", [(0, "0"), (7, "7"), (999, "999"), (1133, "1,133"), (1_000_000, "1,000,000")])
+def test_counts_have_thousands_separators(n, shown):
+    assert wording.count(n) == shown
+
+
+def test_every_chart_keeps_title_caption_legend_and_axes_on_their_own_sides(charts):
+    for name, fig in charts.items():
+        layout = fig.layout
+        assert layout.legend.x >= 1 and layout.legend.xanchor == "left", name           # right of the plot
+        assert layout.title.yref == "container" and layout.title.yanchor == "top", name  # above the plot
+        caption_lines = layout.title.subtitle.text.count("<br>") + 1 if layout.title.subtitle.text else 0
+        assert layout.margin.t >= 40 + 18 * caption_lines, name                         # room for them
+        assert layout.xaxis.automargin and layout.yaxis.automargin, name                 # room for tick labels
+        assert not layout.annotations or all(a.yref != "paper" or 0 <= a.y <= 1 for a in layout.annotations), name
+        assert layout.separators == ".,", name
+
+
+def test_captions_and_axis_titles_are_broken_into_lines_that_fit_a_narrow_chart(charts):
+    """About 560 px of chart at 1024 px: at 12-13 px type that is about 75 characters a line."""
+    for name, fig in charts.items():
+        texts = [fig.layout.title.subtitle.text or "", fig.layout.xaxis.title.text or "",
+                 fig.layout.yaxis.title.text or ""]
+        for line in (part for text in texts for part in text.split("<br>")):
+            assert len(line) <= 75, f"{name}: {line!r}"
+
+
+def test_category_charts_lie_horizontally_so_names_read_level(charts):
+    for name in ("rates", "severity", "skin tone"):
+        assert {trace.orientation for trace in charts[name].data} == {"h"}, name
+
+
+def _unit(name: str, expected: float, outside: str | None, treatments: int = 1200) -> FunnelUnit:
+    return FunnelUnit(name, treatments, round(expected), expected, 1.0, 0.1, None, None, None, None, outside)
+
+
+def test_funnel_names_only_units_outside_the_limits_on_the_side_that_stays_inside():
+    units = [_unit("Dr Left", 10, "above 99.8 %"), _unit("Dr Inside", 30, None), _unit("Dr Right", 80, "below 95 %"),
+             _unit("Dr Middle", 40, None)]
+    labelled = figures.funnel_labels(units)
+    assert [(u.name, text, where) for u, text, where in labelled] == [
+        ("Dr Left", "Dr Left (n = 1,200)", "middle right"), ("Dr Right", "Dr Right (n = 1,200)", "middle left")]
+
+
+def test_funnel_on_the_sample_labels_outliers_and_names_the_rest_on_hover(sample):
+    result = monitoring.funnel(sample, "practitioner")
+    fig = figures.funnel(result, "Practitioner")
+    points = next(t for t in fig.data if t.mode == "markers")
+    assert not points.text and "%{customdata[0]}" in points.hovertemplate   # every unit named on hover
+    outside = sorted(u.name for u in result.funnel.units if u.outside and u.ratio is not None)
+    labels = [t for t in fig.data if t.mode == "markers+text"]
+    named = sorted(text.split(" (n = ")[0] for t in labels for text in t.text)
+    assert named == outside
+    assert all(t.cliponaxis is False for t in labels)
+
+
+def test_counts_in_chart_labels_and_hovers_have_separators(charts):
+    for name, fig in charts.items():
+        for trace in fig.data:
+            texts = [str(trace.name or "")] + [str(t) for t in (trace.text or ())]
+            assert not any(THOUSANDS.search(t) for t in texts), f"{name}: {texts}"
+            # a count in a hover: "%{…} of", "%{…} treatments", "%{…} events", "n = %{…}", "observed %{…}"
+            unformatted = re.search(r"(n = |observed )%\{[^}:]*\}|%\{[^}:]*\}( of | treatments| events)",
+                                    trace.hovertemplate or "")
+            assert unformatted is None, f"{name}: {trace.hovertemplate}"
+        ticks = [str(t) for t in (fig.layout.yaxis.ticktext or ()) + (fig.layout.xaxis.ticktext or ())]
+        assert not any(THOUSANDS.search(re.sub(r"<[^>]+>", " ", t)) for t in ticks), f"{name}: {ticks}"
+    assert "1,879" in " ".join(charts["rates"].layout.yaxis.ticktext)   # the sample's ablative treatments
+
+
+def test_count_axes_group_thousands(charts):
+    assert charts["severity"].layout.xaxis.tickformat == ","
+    assert charts["volume"].layout.yaxis.tickformat == ","
+
+
+def test_contrast_tables_put_the_answer_first_and_it_fits_at_1400(sample):
+    """The group and the answer columns, at the widths ``ui.table`` gives them, fit the table area at 1,400 px
+    (the modality rates and n follow, reached by scrolling sideways)."""
+    tone, side = skin_tone.skin_tone(sample), effects.side_effects(sample)
+    for rows, label in ((tone.by_type, "Fitzpatrick skin type"), (tone.by_band, "Skin types"),
+                        (side.rates, "Side effect")):
+        frame = tables.contrasts(rows, label)
+        assert tuple(frame.columns[1:6]) == tables.ANSWER_COLUMNS
+        shown = sum(tables.text_width(frame[c], c) for c in frame.columns[:6])
+        assert shown <= tables.TABLE_WIDTH_AT_1400, (label, shown)
+        assert pd.api.types.is_integer_dtype(frame["Ablative n"])   # numbers, shown with separators by ui.table
+    note = pd.Series([tables.SPARSE_NOTE, tables.SMALL_NOTE])
+    assert tables.text_width(note, "Note") >= 5.6 * len(tables.SPARSE_NOTE) + 16   # the longest note is never cut
+
+
+def test_claims_summary_does_not_repeat_the_evidence():
+    from analysis.findings.claims import ClaimCheck
+
+    check = ClaimCheck("downtime", "Ablative needs more downtime.", "quote", "supported", "Long evidence.", "More.")
+    assert list(tables.claims([check]).columns) == ["Claim", "Verdict"]
+
+
+def test_report_tables_show_counts_with_separators():
+    r = report.Report("t", "d", "all", 1)
+    r.add_table(pd.DataFrame({"Group": ["a"], "n": [1133], "Rate": ["5 %"]}))
+    assert "1,133" in r.to_html() and "1133" not in r.to_html().split("<footer>")[0].split("<h1>")[1]
+
+
+def test_sentences_show_counts_with_separators():
+    assert "(1,500 vs 9)" in compare.rate_contrast("type II", 3, 1500, 1, 9).sentence
+    assert "(2,000)" in compare.rate_contrast("type II", 30, 2000, 0, 0).sentence
