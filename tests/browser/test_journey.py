@@ -150,7 +150,7 @@ def test_first_time_manager_journey(app, browser, tmp_path):
     assert query["dataset"] == imported and query["clinic"] == [CLINIC] and query["fitz"] == ["III", "IV"]
     line, tags = selection_line(page), selected_tags(page, "f_fitz", expect_last="IV")
     assert f"{ROWS - len(BAD):,}" not in line    # the filters narrowed the selection
-    page.locator('[data-testid="stSidebar"] [data-testid="stExpander"] summary').last.click()
+    page.locator(".st-key-share_view summary").click()     # "Share this view": its link is drawn once opened
     code = page.locator('[data-testid="stSidebar"] [data-testid="stCode"]').last
     code.wait_for(timeout=30_000)
     code.hover()
