@@ -122,8 +122,9 @@ def chromium() -> str:
 class Server:
     """``streamlit run dashboard.py`` on a free loopback port, its script runs timed (bench/timed_streamlit.py)."""
 
-    def __init__(self, db_url: str, log: Path) -> None:
-        self.db_url, self.log = db_url, log
+    def __init__(self, db_url: str, log: Path, root: Path = ROOT, extra: list[str] | None = None) -> None:
+        self.db_url, self.log, self.root, self.extra = db_url, log, root, list(extra or [])
+        log.write_text("")
         self.proc: subprocess.Popen | None = None
         self.base = ""
 
@@ -132,9 +133,9 @@ class Server:
         port = free_port()
         cmd = [sys.executable, str(ROOT / "bench" / "timed_streamlit.py"), "run", "dashboard.py",
                "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-               "--browser.gatherUsageStats", "false"]
+               "--browser.gatherUsageStats", "false", *self.extra]
         started = time.perf_counter()
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "LASERDASH_DB_URL": self.db_url},
+        self.proc = subprocess.Popen(cmd, cwd=self.root, env={**os.environ, "LASERDASH_DB_URL": self.db_url},
                                      stdout=subprocess.DEVNULL, stderr=self.log.open("a"))
         self.base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 120
@@ -207,36 +208,42 @@ def open_link(browser, url: str, server: Server) -> dict:
     return out
 
 
-def measure(repeats: int, work: Path) -> dict:
+def measure(repeats: int, work: Path, roots: list[Path], extra: list[str]) -> dict:
+    """Both cases for each checkout in ``roots``, their repeats interleaved (A, B, A, B, ...) so that a
+    machine busy with other work slows each of them alike."""
     from playwright.sync_api import sync_playwright
 
     db_url = f"sqlite:///{work / 'share.db'}"
     link = share_link(db_url)
-    log = work / "streamlit.log"
-    log.write_text("")
-    result: dict = {"link": link, "repeats": repeats, "cases": {}}
+    result: dict = {"link": link, "repeats": repeats, "extra": extra, "by_root": {}}
+    servers = {root: Server(db_url, work / f"streamlit-{i}.log", root, extra) for i, root in enumerate(roots)}
+    runs = {root: {"server warm": [], "server just started": []} for root in roots}
+    starts: dict[Path, list[float]] = {root: [] for root in roots}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
         try:
-            server = Server(db_url, log)
-            cold, starts = [], []
             for _ in range(repeats):                       # server just started: restarted before each repeat
-                starts.append(server.start())
-                try:
-                    cold.append(open_link(browser, server.base + link, server))
-                finally:
-                    server.stop()
-            server.start()
+                for root, server in servers.items():
+                    starts[root].append(server.start())
+                    try:
+                        runs[root]["server just started"].append(open_link(browser, server.base + link, server))
+                    finally:
+                        server.stop()
+            for server in servers.values():
+                server.start()
             try:                                           # server warm: it has served this view once
-                open_link(browser, server.base + link, server)
-                warm = [open_link(browser, server.base + link, server) for _ in range(repeats)]
+                for server in servers.values():
+                    open_link(browser, server.base + link, server)
+                for _ in range(repeats):
+                    for root, server in servers.items():
+                        runs[root]["server warm"].append(open_link(browser, server.base + link, server))
             finally:
-                server.stop()
+                for server in servers.values():
+                    server.stop()
         finally:
             browser.close()
-    result["cases"]["server warm"] = warm
-    result["cases"]["server just started"] = cold
-    result["server_start_s"] = statistics.median(starts)
+    for root in roots:
+        result["by_root"][str(root)] = {"cases": runs[root], "server_start_s": statistics.median(starts[root])}
     result["loadavg"] = os.getloadavg()[0]
     return result
 
@@ -247,20 +254,25 @@ def medians(runs: list[dict]) -> dict:
 
 def render(result: dict) -> list[str]:
     """The report's section (Markdown lines)."""
+    several = len(result["by_root"]) > 1
     lines = [f"Link: `{result['link'].split('?')[0]}` with a clinic and Fitzpatrick IV–VI selected, on the sample "
              f"(5,000 treatments); median of {result['repeats']} fresh Chromium contexts per case; seconds from the "
              f"start of navigation. Target: all charts drawn in under {TARGET_S} s. 1-minute load average at the "
-             f"end: {result['loadavg']:.1f} on {os.cpu_count()} CPUs.", "",
-             "| case | " + " | ".join(label for _, label in PHASES) + " | server script s (runs) | JS files (kB) "
-             "| all runs: all charts drawn | target |",
-             "|---|" + "---:|" * (len(PHASES) + 3) + "---|"]
-    for case, runs in result["cases"].items():
-        m = medians(runs)
-        every = ", ".join(f"{r['all_charts']:.2f}" for r in runs)
-        lines.append(f"| {case} | " + " | ".join(f"{m[key]:.2f}" for key, _ in PHASES)
-                     + f" | {m['server_script_s']:.2f} ({m['server_runs']:.0f}) | {m['scripts_count']:.0f} "
-                     f"({m['scripts_kb']:,.0f}) | {every} | {'met' if m['all_charts'] < TARGET_S else '**not met**'} |")
-    lines += ["", f"Server start (process start to healthy), median: {result['server_start_s']:.1f} s."]
+             f"end: {result['loadavg']:.1f} on {os.cpu_count()} CPUs."
+             + (f" Server options: `{' '.join(result['extra'])}`." if result["extra"] else ""), "",
+             "| " + ("code | " if several else "") + "case | " + " | ".join(label for _, label in PHASES)
+             + " | server script s (runs) | JS files (kB) | all runs: all charts drawn | target |",
+             "|" + ("---|" if several else "") + "---|" + "---:|" * (len(PHASES) + 3) + "---|"]
+    for root, measured in result["by_root"].items():
+        for case, runs in measured["cases"].items():
+            m = medians(runs)
+            every = ", ".join(f"{r['all_charts']:.2f}" for r in runs)
+            lines.append("| " + (f"`{root}` | " if several else "") + f"{case} | "
+                         + " | ".join(f"{m[key]:.2f}" for key, _ in PHASES)
+                         + f" | {m['server_script_s']:.2f} ({m['server_runs']:.0f}) | {m['scripts_count']:.0f} "
+                         f"({m['scripts_kb']:,.0f}) | {every} | {'met' if m['all_charts'] < TARGET_S else '**not met**'} |")
+    starts = ", ".join(f"{m['server_start_s']:.1f} s" for m in result["by_root"].values())
+    lines += ["", f"Server start (process start to healthy), median: {starts}."]
     return lines
 
 
@@ -268,9 +280,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=5, help="fresh browser contexts per case (default 5)")
     parser.add_argument("--json", type=Path, help="also write the raw numbers here")
+    parser.add_argument("--compare", type=Path, nargs="*", default=[],
+                        help="other checkouts of the app (e.g. `git worktree add /tmp/before HEAD~1`) to measure "
+                             "alongside this one, repeats interleaved")
+    parser.add_argument("--server-option", action="append", default=[], metavar="--SECTION.OPTION=VALUE",
+                        help="a streamlit option for every server, e.g. --server-option=--runner.postScriptGC=false")
     args = parser.parse_args(argv)
+    roots = [ROOT, *(p.resolve() for p in args.compare)]
     with tempfile.TemporaryDirectory(prefix="laserdash-share-") as tmp:
-        result = measure(args.repeats, Path(tmp))
+        result = measure(args.repeats, Path(tmp), roots, args.server_option)
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
     print("\n".join(render(result)))
