@@ -88,7 +88,10 @@ COLLECT_JS = """
 () => {
   const nav = performance.getEntriesByType('navigation')[0];
   const scripts = performance.getEntriesByType('resource').filter((e) => /\\.js(\\?|$)/.test(e.name));
+  const plotly = scripts.filter((e) => e.name.includes('/PlotlyChart.'))[0];
   return {
+    plotly_requested: plotly ? plotly.startTime : null,
+    plotly_loaded: plotly ? plotly.responseEnd : null,
     origin_ms: performance.timeOrigin,
     dom_content_loaded: nav.domContentLoadedEventEnd,
     html_response_end: nav.responseEnd,
@@ -102,8 +105,9 @@ COLLECT_JS = """
 
 #: What a row of the report shows, in order: (key, label).
 PHASES = (("dom_content_loaded", "DOMContentLoaded"), ("scripts_end", "script bundles loaded"),
-          ("connected", "connected"), ("run_done", "first run finished"), ("first_chart", "first chart drawn"),
-          ("all_charts", "all charts drawn"))
+          ("connected", "connected"), ("run_done", "first run finished"),
+          ("plotly_requested", "plotly.js requested"), ("plotly_loaded", "plotly.js loaded"),
+          ("first_chart", "first chart drawn"), ("all_charts", "all charts drawn"))
 
 
 def free_port() -> int:
@@ -198,7 +202,8 @@ def open_link(browser, url: str, server: Server) -> dict:
     finally:
         context.close()
     marks = got.pop("marks")
-    out = {key: got[key] / 1000 for key in ("dom_content_loaded", "html_response_end", "scripts_end")}
+    out = {key: got[key] / 1000 for key in ("dom_content_loaded", "html_response_end", "scripts_end",
+                                            "plotly_requested", "plotly_loaded") if got.get(key) is not None}
     out.update({key: marks[key] / 1000 for key in ("connected", "run_start", "run_done", "first_chart", "all_charts")})
     out["charts"] = marks["charts"]
     out["scripts_count"], out["scripts_kb"] = got["scripts_count"], got["scripts_kb"]
@@ -255,20 +260,22 @@ def medians(runs: list[dict]) -> dict:
 def render(result: dict) -> list[str]:
     """The report's section (Markdown lines)."""
     several = len(result["by_root"]) > 1
+    first = next(iter(next(iter(result["by_root"].values()))["cases"].values()))[0]
+    phases = [(key, label) for key, label in PHASES if key in first]
     lines = [f"Link: `{result['link'].split('?')[0]}` with a clinic and Fitzpatrick IV–VI selected, on the sample "
              f"(5,000 treatments); median of {result['repeats']} fresh Chromium contexts per case; seconds from the "
              f"start of navigation. Target: all charts drawn in under {TARGET_S} s. 1-minute load average at the "
              f"end: {result['loadavg']:.1f} on {os.cpu_count()} CPUs."
              + (f" Server options: `{' '.join(result['extra'])}`." if result["extra"] else ""), "",
-             "| " + ("code | " if several else "") + "case | " + " | ".join(label for _, label in PHASES)
+             "| " + ("code | " if several else "") + "case | " + " | ".join(label for _, label in phases)
              + " | server script s (runs) | JS files (kB) | all runs: all charts drawn | target |",
-             "|" + ("---|" if several else "") + "---|" + "---:|" * (len(PHASES) + 3) + "---|"]
+             "|" + ("---|" if several else "") + "---|" + "---:|" * (len(phases) + 3) + "---|"]
     for root, measured in result["by_root"].items():
         for case, runs in measured["cases"].items():
             m = medians(runs)
             every = ", ".join(f"{r['all_charts']:.2f}" for r in runs)
             lines.append("| " + (f"`{root}` | " if several else "") + f"{case} | "
-                         + " | ".join(f"{m[key]:.2f}" for key, _ in PHASES)
+                         + " | ".join(f"{m[key]:.2f}" for key, _ in phases)
                          + f" | {m['server_script_s']:.2f} ({m['server_runs']:.0f}) | {m['scripts_count']:.0f} "
                          f"({m['scripts_kb']:,.0f}) | {every} | {'met' if m['all_charts'] < TARGET_S else '**not met**'} |")
     starts = ", ".join(f"{m['server_start_s']:.1f} s" for m in result["by_root"].values())
