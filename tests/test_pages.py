@@ -51,6 +51,7 @@ OTHER_PAGES = [p for p in PAGES if p != ENTRY]
 # Sidebar widget keys (ui/setup.py) and download button keys (ui/widgets.py).
 K_DATASET, K_DATES, K_CLINICS = "f_dataset", "f_dates", "f_clinics"
 K_DEVICES, K_AREAS, K_FITZ = "f_devices", "f_areas", "f_fitz"
+KEY_SHARE = "share_view"       # ui.widgets.KEY_SHARE: the "Share this view" expander
 DOWNLOADS = ("dl_treatments", "dl_side_effects", "dl_report")
 
 ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6}
@@ -576,10 +577,18 @@ def test_overview_says_not_recorded_for_clinics_like_for_patients(db):
 
 # --- 8. the share link in the sidebar -----------------------------------------------------------
 
+def share_codes(at: AppTest) -> list[str]:
+    """Open "Share this view" (its link is drawn only once it is opened) and return the code blocks in it."""
+    at.session_state[KEY_SHARE] = True
+    at.run()
+    return [c.value for c in at.sidebar.code]
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_share_block_holds_dataset_and_filters_and_no_patient_id(db, page):
     at = open_page(page, link(db))
-    codes = [c.value for c in at.sidebar.code]
+    assert [c.value for c in at.sidebar.code] == []      # closed: not drawn
+    codes = share_codes(at)
     assert len(codes) == 1
     share = codes[0]
     for part in (f"dataset={db.sample}", "clinic=Eastfield+Dermatology+%26+Laser", "fitz=V", "fitz=VI",
@@ -595,7 +604,7 @@ def test_share_link_starts_with_the_page_address(db):
     at.context = {"url": "http://localhost:8501/Downtime"}
     at.query_params["dataset"] = db.sample
     at.run()
-    assert at.sidebar.code[0].value == f"http://localhost:8501/Downtime?dataset={db.sample}"
+    assert share_codes(at)[0] == f"http://localhost:8501/Downtime?dataset={db.sample}"
 
 
 def test_no_patient_id_reaches_the_url_after_filtering_and_switching(db):
@@ -604,7 +613,7 @@ def test_no_patient_id_reaches_the_url_after_filtering_and_switching(db):
     at.switch_page("pages/2_Downtime.py").run()
     assert_renders(at, "pages/2_Downtime.py")
     assert not PATIENT_ID.search(str(at.query_params))
-    assert not PATIENT_ID.search(at.sidebar.code[0].value)
+    assert not PATIENT_ID.search(share_codes(at)[0])
 
 
 # --- 9. exports ---------------------------------------------------------------------------------

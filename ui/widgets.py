@@ -23,6 +23,7 @@ from ui.reading import how_to_read
 from ui.setup import View, get_store, share_link
 
 _REPORT = "_report_parts"
+KEY_SHARE = "share_view"
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2},
                  "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 
@@ -192,9 +193,13 @@ def finish(view: View, slug: str, notes: tuple[str, ...] = ()) -> None:
         r.add_reading(reading_lines(reading))
     sb = st.sidebar
     sb.divider()
-    with sb.expander("Share this view", expanded=False):
-        st.caption("This link opens the same page, dataset and filters for a colleague.")
-        st.code(share_link(view), language=None, wrap_lines=True)
+    # Drawn only once opened: the code block's copy button loads a 1.5 MB script, which a page's first
+    # drawing need not wait for (bench/share_link.py).
+    share = sb.expander("Share this view", expanded=False, key=KEY_SHARE, on_change="rerun")
+    if share.open:
+        with share:
+            st.caption("This link opens the same page, dataset and filters for a colleague.")
+            st.code(share_link(view), language=None, wrap_lines=True)
     sb.markdown("**Download**")
     dialect = sb.radio("CSV for", list(CSV_DIALECTS), format_func=CSV_DIALECTS.get, key="dl_dialect",
                        persist_state="session",

@@ -100,7 +100,7 @@ def metric(page, label: str) -> str:
 def selected_tags(page, key: str, expect_last: str | None = None) -> list[str]:
     """The options shown as selected in a multiselect (waiting for ``expect_last`` to render first)."""
     if expect_last:
-        page.locator(f".st-key-{key} [data-tag] > span[title={json.dumps(expect_last)}]").first.wait_for(
+        page.locator(f".st-key-{key} [data-tag] > span[title={json.dumps(expect_last, ensure_ascii=False)}]").first.wait_for(
             timeout=60_000)
     return page.locator(f".st-key-{key} [data-tag] > span[title]").all_inner_texts()
 
