@@ -74,10 +74,16 @@ def pg_module_url(pg_admin_url):
 @pytest.fixture(scope="module")
 def proxy(nginx_path, servers, tmp_path_factory) -> str:
     """deploy/nginx.conf, with the test servers' ports, in front of both servers."""
-    folder = tmp_path_factory.mktemp("nginx")
-    port = _free_port()
+    proc, base = start_nginx(nginx_path, [urlparse(b).port for b in servers], tmp_path_factory.mktemp("nginx"),
+                             _free_port())
+    yield base
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def start_nginx(nginx_path: str, ports: list[int], folder: Path, port: int) -> tuple[subprocess.Popen, str]:
+    """Run deploy/nginx.conf on loopback ``port`` in front of the app servers on ``ports`` (two)."""
     conf = (ROOT / "deploy" / "nginx.conf").read_text()
-    ports = [urlparse(b).port for b in servers]
     conf = (conf.replace("127.0.0.1:8501", f"127.0.0.1:{ports[0]}").replace("127.0.0.1:8502", f"127.0.0.1:{ports[1]}")
             .replace("listen 8080;", f"listen 127.0.0.1:{port};")
             .replace("pid /tmp/laserdash-nginx.pid;", f"pid {folder / 'nginx.pid'};"))
@@ -86,7 +92,7 @@ def proxy(nginx_path, servers, tmp_path_factory) -> str:
     conf = conf.replace("http {\n", "http {\n" + "".join(
         f"    {t}_temp_path {folder / t};\n" for t in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")), 1)
     (folder / "nginx.conf").write_text(conf)
-    log = (ARTIFACTS / "nginx.log").open("w")
+    log = (ARTIFACTS / f"nginx-{port}.log").open("w")
     proc = subprocess.Popen([nginx_path, "-c", str(folder / "nginx.conf"), "-p", str(folder)], stdout=log,
                             stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -95,15 +101,11 @@ def proxy(nginx_path, servers, tmp_path_factory) -> str:
         try:
             with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
                 if r.status == 200:
-                    break
+                    return proc, base
         except OSError:
             time.sleep(0.3)
-    else:
-        proc.terminate()
-        raise RuntimeError(f"nginx did not come up; see {ARTIFACTS / 'nginx.log'}")
-    yield base
     proc.terminate()
-    proc.wait(timeout=20)
+    raise RuntimeError(f"nginx did not come up; see {log.name}")
 
 
 def _on(base: str, link: str) -> str:

@@ -143,8 +143,13 @@ CSV = ("treatment_id,treatment_date,modality,fitzpatrick_type,downtime_days,PIH\
 
 
 def test_managers_see_only_what_is_shared_with_them(browser, signin_app, tmp_path):
+    managers_journey(browser, signin_app, tmp_path)
+
+
+def managers_journey(browser, signin_app: str, tmp_path, label: str = "") -> None:
     """Ann imports a dataset; Bob, from another clinic, sees nothing of it (selector, Data page, Ann's link);
-    Ann shares it with Bob as a viewer; Bob then sees it but cannot rename or delete it; an admin sees it."""
+    Ann shares it with Bob as a viewer; Bob then sees it but cannot rename or delete it; an admin sees it.
+    (The provider must know the three users: see the ``provider`` fixture.)"""
     export = tmp_path / "harbourview-march.csv"
     export.write_text(CSV)
     ann_ctx, ann = _signed_in_page(browser, signin_app, "ann@northgate.example")
@@ -175,7 +180,7 @@ def test_managers_see_only_what_is_shared_with_them(browser, signin_app, tmp_pat
         bob.goto(link)
         wait_idle(bob, "The dataset in this link was not found")
         assert "Harbourview" not in bob.inner_text("body")
-        bob.screenshot(path=str(ARTIFACTS / "signin-bob-hidden-link.png"))
+        bob.screenshot(path=str(ARTIFACTS / f"signin{label}-bob-hidden-link.png"))
 
         ann.goto(f"{signin_app}/Data")
         wait_idle(ann, "Sharing of the dataset being viewed")
@@ -193,7 +198,7 @@ def test_managers_see_only_what_is_shared_with_them(browser, signin_app, tmp_pat
         assert bob_link.locator(".st-key-data_rename_pick").count() == 0
         assert bob_link.locator(".st-key-data_delete_pick").count() == 0
         assert bob_link.locator(".st-key-data_share_who").count() == 0
-        bob_link.screenshot(path=str(ARTIFACTS / "signin-bob-viewer.png"), full_page=True)
+        bob_link.screenshot(path=str(ARTIFACTS / f"signin{label}-bob-viewer.png"), full_page=True)
 
         it.goto(signin_app)
         wait_idle(it, "Treatments")
