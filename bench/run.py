@@ -675,7 +675,8 @@ def step_append_data(args: argparse.Namespace) -> dict:
 def _append_phases(store: Any) -> list[tuple[Any, str, str]]:
     from analysis.records import db, versions
 
-    return [(store, "load", "read_s"), (versions, "merge", "merge_s"), (db, "_encode_copies", "encode_s"),
+    read = (versions, "_read_current") if hasattr(versions, "_read_current") else (store, "load")
+    return [(*read, "read_s"), (versions, "merge", "merge_s"), (db, "_encode_copies", "encode_s"),
             (versions, "_write_version", "encode_write_s")]
 
 
@@ -1465,7 +1466,8 @@ def render(results: list[dict], args: argparse.Namespace, elapsed: float) -> str
                   "`versions.add_records` (read the current records, merge, encode the Parquet copies, write the "
                   "version), timed in a fresh process with the store open, median of its runs (each on a new "
                   "copy). The step then checks that exactly the file's treatments and side effects were added. "
-                  "The split is the time inside `Store.load` (read), `versions.merge`, `db._encode_copies` "
+                  "The split is the time inside `versions._read_current` (read: the current records as Arrow "
+                  "tables, from their Parquet copy), `versions.merge`, `db._encode_copies` "
                   "(encode) and the rest of `versions._write_version` (write: archive the old copy, store the new "
                   "one, in one transaction); other = the rest of `add_records` (`store.get`, `check_records`). "
                   "Load after append = `prepare(Store.load(id))` of the new version in a fresh process, as *first "
