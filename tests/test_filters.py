@@ -202,38 +202,3 @@ def test_link_notices_say_which_kind_of_value_was_dropped_and_how_many():
     assert notes == ["The link asked for 2 clinic value(s) this dataset does not have; they were left out.",
                      "The link asked for 1 treatment area value(s) this dataset does not have; it was left out.",
                      "The link had 2 Fitzpatrick skin type value(s) other than I–VI; they were left out."]
-
-
-# --- positions found on load (in Arrow) are the ones prepare finds ----------------------------------------
-
-def test_side_positions_in_arrow_match_the_factorized_ones():
-    import pyarrow as pa
-
-    from analysis.records.db import side_positions
-
-    out = pa.table({"treatment_id": pa.array(["b", "a", "c"]).dictionary_encode()})
-    side = pa.table({"treatment_id": pa.chunked_array([["c", "x"], [None, "a", "a"]])})
-    assert side_positions(out, side).tolist() == [2, -1, -1, 1, 1]     # an orphan and a missing id: -1
-    assert side_positions(pa.table({"treatment_id": ["a", "a"]}), side) is None            # repeated
-    assert side_positions(pa.table({"treatment_id": ["a", None]}), side) is None           # missing
-    assert side_positions(pa.table({"treatment_id": pa.array([], pa.string())}), side).tolist() == [-1] * 5
-
-
-@pytest.mark.parametrize("files", [("sample_outcomes.csv", "sample_side_effects.csv"),
-                                   ("tests/corpus/orphans_outcomes.csv", "tests/corpus/orphans_side_effects.csv")])
-def test_a_load_from_the_columnar_copy_prepares_to_the_same_records(tmp_path, files):
-    from analysis.records.store import Store
-
-    paths = [ROOT / "data" / f if "/" not in f else ROOT / f for f in files]
-    store = Store(f"sqlite:///{tmp_path / 'p.db'}")
-    did = store.import_dataset(import_files(*(SourceFile.from_path(p) for p in paths)), "P").id
-    loaded = store.load(did)
-    assert loaded.side_pos is not None and loaded.flags is None
-    fresh = prepare(Records(loaded.outcomes, loaded.side_effects, loaded.side_effects_recorded))  # factorized
-    got = prepare(loaded)
-    np.testing.assert_array_equal(got.side_pos, fresh.side_pos)
-    pd.testing.assert_frame_equal(got.flags, fresh.flags)
-    pd.testing.assert_frame_equal(got.outcomes, fresh.outcomes)
-    # not prepared yet: a join on ids, as before
-    pd.testing.assert_frame_equal(side_effects_with(loaded, ["clinic"]),
-                                  side_effects_with(Records(loaded.outcomes, loaded.side_effects), ["clinic"]))

@@ -321,34 +321,11 @@ def _arrow_type(sql_type: Any) -> pa.DataType:
     return pa.string()
 
 
-def _read_blobs(conn: Connection, dataset_id: str, version: int, expected: dict[str, int]
-                ) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray | None] | None:
-    """A dataset's frames from its columnar copies of ``version`` and each side effect's row among the outcomes
-    (:func:`side_positions`), or None when it has no valid copy (read the rows). ``expected``: the number of
-    records of each kind, outcomes first."""
-    tables = _read_copies(conn, dataset_id, version, expected, _read_parquet)
-    if tables is None:
-        return None
-    try:
-        outcomes, side_effects = (columnar.to_frame(t, kind) for t, kind in zip(tables, expected))  # type: ignore[arg-type]
-    except (pa.ArrowException, ValueError, TypeError, KeyError) as exc:
-        _log.warning("Dataset %s: its columnar copy cannot be read (%s); loading the rows.", dataset_id, exc)
-        return None
-    return outcomes, side_effects, side_positions(*tables)
-
-
-def side_positions(outcomes: pa.Table, side_effects: pa.Table) -> np.ndarray | None:
-    """Each side effect's row among the outcomes (-1 when its treatment is not among them), as
-    :func:`analysis.records.filters.prepare` needs it, found by hashing the outcome ids in Arrow (a third of a
-    second less than factorizing the frames' ids at a million treatments); None when an outcome id is missing
-    or repeated (``prepare`` then finds the same and leaves the records as they are)."""
-    ids = outcomes.column("treatment_id")
-    ids = (ids.cast(ids.type.value_type) if pa.types.is_dictionary(ids.type) else ids).combine_chunks()
-    if ids.null_count or pc.count_distinct(ids).as_py() != len(ids):
-        return None
-    side = side_effects.column("treatment_id")
-    side = side.cast(side.type.value_type) if pa.types.is_dictionary(side.type) else side
-    return pc.index_in(side, value_set=ids).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+def _read_blobs(conn: Connection, dataset_id: str, version: int,
+                expected: dict[str, int]) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """A dataset's frames from its columnar copies of ``version``, or None when it has no valid copy (read
+    the rows). ``expected``: the number of records of each kind, outcomes first."""
+    return _read_copies(conn, dataset_id, version, expected, _decode_blob)  # type: ignore[return-value]
 
 
 def _read_tables(conn: Connection, dataset_id: str, version: int,
@@ -406,18 +383,14 @@ def _newer_copy(conn: Connection, dataset_id: str, version: int) -> bool:
 
 
 def _decode_blob(data: bytes, kind: str) -> pd.DataFrame:
-    """Parquet bytes back to a record frame (:func:`analysis.records.columnar.to_frame`)."""
-    return columnar.to_frame(_read_parquet(data, kind), kind)  # type: ignore[arg-type]
-
-
-def _read_parquet(data: bytes, kind: str) -> pa.Table:
-    """Parquet bytes as the table a record frame is made from. Text is read dictionary-encoded where values
-    repeat (every text column but the treatment and patient ids: a patient has a few treatments at most, so a
-    dictionary of patient ids is hashed, and its strings made, for little; at a million treatments reading them
-    plain halves the time of reading and framing the outcomes)."""
+    """Parquet bytes back to a record frame (:func:`analysis.records.columnar.to_frame`). Text is read
+    dictionary-encoded where values repeat (every text column but the treatment and patient ids: a patient has
+    a few treatments at most, so a dictionary of patient ids is hashed, and its strings made, for little; at a
+    million treatments reading them plain halves the time of this function)."""
     text = [name for name in columnar.columns(kind) if columnar.arrow_type(name) == pa.string()]
-    return pq.read_table(pa.BufferReader(data), columns=list(columnar.columns(kind)),
-                         read_dictionary=[name for name in text if name not in ("treatment_id", "patient_id")])
+    table = pq.read_table(pa.BufferReader(data), columns=list(columnar.columns(kind)),
+                          read_dictionary=[name for name in text if name not in ("treatment_id", "patient_id")])
+    return columnar.to_frame(table, kind)
 
 
 def _decode_table(data: bytes, kind: str) -> pa.Table:

@@ -59,15 +59,13 @@ def prepare(records: Records) -> Records:
         return records
     out, side = records.outcomes, records.side_effects
     n = len(out)
-    pos = records.side_pos  # (a load from the columnar copy found them already, in Arrow, the same way)
-    if pos is None or len(pos) != len(side):
-        # one hash pass over both id columns: unique outcome ids get codes 0..n-1 in row order
-        codes, _ = pd.factorize(np.concatenate([out["treatment_id"].to_numpy(dtype=object),
-                                                side["treatment_id"].to_numpy(dtype=object)]))
-        if not np.array_equal(codes[:n], np.arange(n)):
-            return records
-        pos = codes[n:].astype(np.int64)
-        pos[pos >= n] = -1
+    # one hash pass over both id columns: unique outcome ids get codes 0..n-1 in row order
+    codes, _ = pd.factorize(np.concatenate([out["treatment_id"].to_numpy(dtype=object),
+                                            side["treatment_id"].to_numpy(dtype=object)]))
+    if not np.array_equal(codes[:n], np.arange(n)):
+        return records
+    pos = codes[n:].astype(np.int64)
+    pos[pos >= n] = -1
     codes = pd.Index(schema.EFFECTS).get_indexer(side["effect"]).astype(np.int64)
     flags = np.zeros((len(out), len(schema.EFFECTS)), dtype=bool)
     hit = (pos >= 0) & (codes >= 0)
@@ -149,7 +147,7 @@ def side_effects_with(records: Records, columns: list[str]) -> pd.DataFrame:
     """Side effects with their treatments' ``columns`` added (an inner join on ``treatment_id``:
     side effects of treatments not in ``records`` are left out)."""
     side = records.side_effects
-    if records.side_pos is None or records.flags is None:  # (not prepared)
+    if records.side_pos is None:
         return side.merge(records.outcomes[["treatment_id", *columns]], on="treatment_id", how="inner")
     pos = records.side_pos
     linked = pos >= 0

@@ -136,8 +136,7 @@ class Records:
     side_effects_recorded: bool = True
     #: Optional per-treatment effect flags (one bool column per effect, aligned with ``outcomes``) and
     #: each side effect's row position in ``outcomes``; :func:`analysis.records.filters.prepare` fills them
-    #: once per dataset version so selections and statistics never join on text ids again. A load from the
-    #: columnar copy gives the positions already (found in Arrow); only records with both are prepared.
+    #: once per dataset version so selections and statistics never join on text ids again.
     flags: pd.DataFrame | None = field(default=None, repr=False, compare=False)
     side_pos: np.ndarray | None = field(default=None, repr=False, compare=False)
 
@@ -391,7 +390,7 @@ class Store:
                 copied = db._read_blobs(conn, info.id, info.version, expected) if self._blobs else None
                 if copied is None and self._blobs and db._newer_copy(conn, info.id, info.version):
                     continue
-                outcomes, side_effects, side_pos = copied or (*self._load_rows(conn, dataset_id), None)
+                outcomes, side_effects = copied or self._load_rows(conn, dataset_id)
             break
         else:
             raise StoreError(f"The dataset '{info.name}' is being changed right now (new records are being added). "
@@ -403,7 +402,7 @@ class Store:
                                  "files again, or restore the database from a backup.")
             if self._blobs and self._store_missing_copies:
                 self._store_missing_blobs(info, outcomes, side_effects)
-        return Records(outcomes, side_effects, info.side_effects_recorded, side_pos=side_pos)
+        return Records(outcomes, side_effects, info.side_effects_recorded)
 
     def _load_rows(self, conn: Connection, dataset_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The records from the row tables: outcomes by date then id (code-point order), side effects as stored."""
