@@ -6,6 +6,7 @@
     .venv/bin/python bench/run.py --profile          # also cProfile import, load, filter, statistics
     .venv/bin/python bench/run.py --sizes 1000000 --steps import,import-messy --out /tmp/import.md   # imports only
     .venv/bin/python bench/run.py --sizes 100000 --steps import-xlsx --out /tmp/xlsx.md    # the workbook import only
+    .venv/bin/python bench/run.py --sizes 1000000 --steps import,append --out /tmp/append.md   # 10,000 added
     .venv/bin/python bench/run.py --steps share-link                 # a share link in a fresh browser (bench/share_link.py)
 
 Every measurement runs in a fresh child process (``bench/run.py --child STEP``) so its peak memory
@@ -16,9 +17,11 @@ also written as a *messy export* (:func:`write_messy`: BOM, ``;``, decimal comma
 synonyms, a PIH flag column, 0.5 % bad rows) whose import is measured too, and, up to 100,000 treatments,
 as a workbook (:func:`write_xlsx`: an .xlsx with typed cells, sheets "Outcomes" and "Side effects") whose
 import is measured against ``pandas.read_excel(engine="calamine")``. No timing is asserted: the numbers go
-into a Markdown report; the assertions are that the messy import rejects exactly the bad rows and that the
-workbook import gives the same records as the CSV import (the step fails otherwise). Text in the report
-after the line ``<!-- hand-written -->`` is kept when the report is regenerated.
+into a Markdown report; the assertions are that the messy import rejects exactly the bad rows, that the
+workbook import gives the same records as the CSV import, and that the append step (10,000 new treatments
+added to a copy of the clean import's dataset with ``versions.add_records``) grows the dataset by exactly
+those (the step fails otherwise). Text in the report after the line ``<!-- hand-written -->`` is kept when
+the report is regenerated.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ OVERVIEW = "dashboard.py"       # the home page: seven comparisons, the heaviest
 FITZ_FILTER = (4, 5)  # Fitzpatrick IV and V, with one clinic: the "filter change" measured
 
 #: What ``--steps`` can select, in the order they run.
-STEPS = ("import", "import-messy", "import-xlsx", "load", "stats", "filter", "page", "overview", "share-link")
+STEPS = ("import", "append", "import-messy", "import-xlsx", "load", "stats", "filter", "page", "overview", "share-link")
 #: What runs when ``--steps`` is not given: all but the browser step, which needs Chromium.
 DEFAULT_STEPS = STEPS[:-1]
 #: Steps that read no database of an earlier step.
@@ -74,6 +77,8 @@ TARGET_RERUN_MS = 150.0
 # Target at 100,000 treatments (the largest workbook written: a 1M-row .xlsx takes minutes to write).
 TARGET_XLSX_RATIO = 3.0            # workbook import / pandas.read_excel(engine="calamine")
 XLSX_TARGET_SIZE = 100_000
+TARGET_APPEND_S = 3.0              # 10,000 new treatments added to the dataset (import_files + add_records)
+TARGET_APPEND_LOAD_S = 2.0         # the next first load of that dataset
 
 
 # ------------------------------------------------------------------------------------------------
@@ -84,6 +89,13 @@ def peak_rss_mb() -> float:
     """Peak resident set size of this process so far, in MiB (Linux reports KiB, macOS bytes)."""
     value = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return value / (1024 * 1024) if sys.platform == "darwin" else value / 1024
+
+
+def cpu_s() -> float:
+    """CPU seconds (user + system, every thread) this process has used so far: on a shared machine, the
+    figure the other processes do not change (wall time grows with the load average)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def median(values: list[float]) -> float:
@@ -436,6 +448,104 @@ def check_xlsx_import(book: Any, csv: Any, size: int) -> dict:
     if wrong:
         raise AssertionError("the workbook import did not give the CSV import's records: " + "; ".join(wrong))
     return {**got, "same_as_csv": True}
+# the append: 10,000 treatments the dataset does not hold, added to it as a clinic's next export
+# ------------------------------------------------------------------------------------------------
+
+APPEND_PREFIX = "bench_append"
+APPEND_ROWS = 10_000
+APPEND_SEED = SEED + 1    # other records than the dataset's ...
+APPEND_IDS = ("A", "Q")   # ... under new ids: treatments T... -> A..., patients P... -> Q... (never in the dataset)
+APPEND_FORMAT = 1         # bump when write_append changes what it writes: cached files are then rewritten
+
+
+def append_files(data_dir: Path) -> tuple[Path, Path]:
+    """The file of new treatments (and its side-effect file): the same for every size."""
+    folder = data_dir / "append"
+    return folder / f"{APPEND_PREFIX}_outcomes.csv", folder / f"{APPEND_PREFIX}_side_effects.csv"
+
+
+def append_key() -> dict:
+    return {"rows": APPEND_ROWS, "seed": APPEND_SEED, "ids": list(APPEND_IDS), "format": APPEND_FORMAT}
+
+
+def append_marker(data_dir: Path) -> Path:
+    return data_dir / "append" / "append.json"
+
+
+def write_append(files: tuple[Path, Path], n: int = APPEND_ROWS, seed: int = APPEND_SEED) -> dict:
+    """``n`` generated treatments (``data/generate_sample.py``, another seed) with new treatment and patient ids,
+    as the canonical CSVs: dates spread over the same two years as the dataset's, so the merged records must
+    be put in load order again (the harder case; a month appended after the last date would already be)."""
+    sys.path.insert(0, str(ROOT / "data"))
+    from generate_sample import generate, write_csvs
+
+    outcomes, side = generate(n, seed)
+    new_id, new_patient = APPEND_IDS
+    outcomes["treatment_id"] = new_id + outcomes["treatment_id"].str[1:]
+    outcomes["patient_id"] = new_patient + outcomes["patient_id"].str[1:]
+    side["treatment_id"] = new_id + side["treatment_id"].str[1:]
+    folder = files[0].parent
+    written = write_csvs(outcomes, side, folder, prefix=APPEND_PREFIX)
+    if tuple(written) != tuple(files):
+        raise RuntimeError(f"append files written as {written}, expected {files}")
+    return {**append_key(), "treatments": len(outcomes), "side_effects": len(side)}
+
+
+def copy_db(source: str, target: str) -> None:
+    """A copy of a SQLite database (the backup API: consistent even with a write-ahead log)."""
+    import sqlite3
+
+    remove_db(target)
+    src = sqlite3.connect(source.removeprefix("sqlite:///"))
+    dst = sqlite3.connect(target.removeprefix("sqlite:///"))
+    try:
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
+
+
+def _clock(totals: dict[str, float], targets: list[tuple[Any, str, str]]) -> Callable[[], None]:
+    """Add up the wall time spent inside each ``owner.name`` (as ``totals[label]``) until the returned
+    function restores them. Targets that do not exist are skipped."""
+    restore = []
+    for owner, name, label in targets:
+        original = getattr(owner, name, None)
+        if original is None:
+            continue
+
+        def wrapper(*a: Any, __f: Callable = original, __label: str = label, **k: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return __f(*a, **k)
+            finally:
+                totals[__label] = totals.get(__label, 0.0) + time.perf_counter() - start
+        setattr(owner, name, wrapper)
+        restore.append((owner, name, original))
+    totals.update({label: totals.get(label, 0.0) for _, _, label in targets})
+
+    def undo() -> None:
+        for owner, name, original in restore:
+            setattr(owner, name, original)
+    return undo
+
+
+def check_append(before: Any, after: Any, change: Any, expected: dict) -> dict:
+    """The append must have added exactly the file's treatments and side effects, and nothing else: raises
+    AssertionError otherwise, which fails the step."""
+    got = {"new": change.new, "updated": change.updated, "unchanged": change.unchanged, "rejected": change.rejected,
+           "treatments_added": after.treatments - before.treatments,
+           "side_effects_added": after.side_effects - before.side_effects,
+           "version_step": after.version - before.version}
+    want = {"new": expected["treatments"], "updated": 0, "unchanged": 0, "rejected": 0,
+            "treatments_added": expected["treatments"], "side_effects_added": expected["side_effects"],
+            "version_step": 1}
+    wrong = [f"{k}: {got[k]} (expected {want[k]})" for k in want if got[k] != want[k]]
+    if (change.treatments, change.side_effects) != (after.treatments, after.side_effects):
+        wrong.append(f"the change reports {change.treatments} treatments, the dataset holds {after.treatments}")
+    if wrong:
+        raise AssertionError("the append did not add exactly the file's records: " + "; ".join(wrong))
+    return got
 
 
 # ------------------------------------------------------------------------------------------------
@@ -566,6 +676,59 @@ def step_xlsx_read(args: argparse.Namespace) -> dict:
     else:
         raise SystemExit(f"unknown workbook reader {args.what}")
     return {"seconds": seconds, "rows": rows, "peak_mb": peak_rss_mb()}
+def step_append_data(args: argparse.Namespace) -> dict:
+    """Write the file of new treatments (see :func:`write_append`)."""
+    marker = append_marker(args.data_dir)
+    marker.unlink(missing_ok=True)
+    seconds, expected = timed(lambda: write_append(append_files(args.data_dir)))
+    marker.write_text(json.dumps(expected))
+    return {"seconds": seconds, **expected, "peak_mb": peak_rss_mb()}
+
+
+#: What the append's split is measured from: (module or object, function, label), patched while it runs.
+def _append_phases(store: Any) -> list[tuple[Any, str, str]]:
+    from analysis.records import db, versions
+
+    read = (versions, "_read_current") if hasattr(versions, "_read_current") else (store, "load")
+    return [(*read, "read_s"), (versions, "merge", "merge_s"), (db, "_encode_copies", "encode_s"),
+            (versions, "_write_version", "encode_write_s")]
+
+
+def step_append(args: argparse.Namespace) -> dict:
+    """10,000 new treatments added to the clean import's dataset, in a copy of its database (so the other steps
+    still see the original): ``import_files`` of the append file, then ``versions.add_records`` into the
+    dataset, timed in this fresh process with the store already open (as in a running app). After the timing,
+    checks that the dataset grew by exactly the file's treatments and side effects (the step fails otherwise)."""
+    from analysis.records import versions
+    from analysis.records.ingest import SourceFile, import_files
+    from analysis.records.store import Store
+
+    expected = json.loads(append_marker(args.data_dir).read_text())
+    copy_db(db_url(args.data_dir, args.size), args.db)
+    opened_at = time.perf_counter()
+    store = Store(args.db)
+    before = store.get(args.dataset)
+    open_s = time.perf_counter() - opened_at
+    phases: dict[str, float] = {}
+    undo = _clock(phases, _append_phases(store))
+    try:
+        start, cpu_start = time.perf_counter(), cpu_s()
+        result = import_files(*(SourceFile.from_path(p) for p in append_files(args.data_dir)))
+        parsed = time.perf_counter()
+        change = versions.add_records(store, args.dataset, result)
+        added, cpu = time.perf_counter(), cpu_s() - cpu_start
+    finally:
+        undo()
+    peak = peak_rss_mb()
+    got = check_append(before, store.get(args.dataset), change, expected)
+    store.engine.dispose()
+    split = {"parse_s": parsed - start, "add_s": added - parsed, **phases}
+    if "encode_write_s" in split:
+        split["write_s"] = split.pop("encode_write_s") - split.get("encode_s", 0.0)
+    split["other_s"] = split["add_s"] - sum(split.get(k, 0.0) for k in ("read_s", "merge_s", "encode_s", "write_s"))
+    return {"seconds": added - start, "cpu_s": cpu, **split, "open_s": open_s, "peak_mb": peak, **got,
+            "treatments": before.treatments + got["treatments_added"], "version": change.version,
+            "db_mb": Path(args.db.removeprefix("sqlite:///")).stat().st_size / 2**20}
 
 
 def step_load(args: argparse.Namespace) -> dict:
@@ -576,15 +739,16 @@ def step_load(args: argparse.Namespace) -> dict:
     from analysis.records.filters import prepare
     from analysis.records.store import Store
 
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), cpu_s()
     store = Store(args.db)
     opened = time.perf_counter()
     records = store.load(args.dataset)
     read = time.perf_counter()
     records = prepare(records)
-    loaded = time.perf_counter()
+    loaded, cpu = time.perf_counter(), cpu_s() - cpu_start
     mem = (records.outcomes.memory_usage(deep=True).sum() + records.side_effects.memory_usage(deep=True).sum())
-    return {"seconds": loaded - start, "open_s": opened - start, "load_s": read - opened, "prepare_s": loaded - read,
+    return {"seconds": loaded - start, "cpu_s": cpu, "open_s": opened - start, "load_s": read - opened,
+            "prepare_s": loaded - read,
             "peak_mb": peak_rss_mb(), "frames_mb": mem / 2**20,
             "treatments": len(records.outcomes), "side_effects": len(records.side_effects)}
 
@@ -743,6 +907,23 @@ def step_profile(args: argparse.Namespace) -> dict:
             return _profile(run, args.top)
         finally:
             remove_db(url)
+    if what == "append":
+        from analysis.records import versions
+        from analysis.records.ingest import SourceFile, import_files
+        from analysis.records.store import Store
+
+        url = db_url(args.data_dir, args.size).replace("bench.db", "profile-append.db")
+        copy_db(db_url(args.data_dir, args.size), url)
+        store = Store(url)
+
+        def append() -> None:
+            result = import_files(*(SourceFile.from_path(p) for p in append_files(args.data_dir)))
+            versions.add_records(store, args.dataset, result)
+        try:
+            return _profile(append, args.top)
+        finally:
+            store.engine.dispose()
+            remove_db(url)
     if what == "load":
         from analysis.records.store import Store
 
@@ -770,6 +951,7 @@ def step_profile(args: argparse.Namespace) -> dict:
 
 CHILD_STEPS: dict[str, Callable[[argparse.Namespace], dict]] = {
     "generate": step_generate, "messy": step_messy, "floor": step_floor, "import": step_import, "load": step_load,
+    "append-data": step_append_data, "append": step_append,
     "summary": step_summary, "filter": step_filter, "apptest": step_apptest, "profile": step_profile,
     "xlsx": step_xlsx, "import-xlsx": step_import_xlsx, "xlsx-read": step_xlsx_read,
 }
@@ -897,8 +1079,46 @@ def bench_size(args: argparse.Namespace, size: int, log_dir: Path) -> dict:
                 res["xlsx_" + what] = {"seconds": min(r["seconds"] for r in reads), "all": [r["seconds"] for r in reads],
                                        "rows": reads[0]["rows"], "peak_mb": max(r["peak_mb"] for r in reads),
                                        "loadavg": max(r["loadavg"] for r in reads)}
+    def bench_append(dataset: str, treatments: int) -> None:
+        """10,000 new treatments added to a copy of the clean import's dataset (median of --repeats fresh
+        processes, each on a new copy), then the next first load of it (median of --repeats)."""
+        files, mark = append_files(args.data_dir), append_marker(args.data_dir)
+        if not (all(p.exists() for p in files) and mark.exists()
+                and {k: v for k, v in json.loads(mark.read_text()).items() if k in append_key()} == append_key()):
+            say(f"writing the append file ({APPEND_ROWS:,} new treatments) in {files[0].parent}")
+            if step("append-data") is None:
+                return
+        for path in files:
+            path.read_bytes()
+        target = db_url(args.data_dir, size).replace("bench.db", "bench-append.db")
+        say(f"{size:,}: append {APPEND_ROWS:,} new treatments (import_files + versions.add_records; "
+            f"fresh process, x{args.repeats})")
+        runs = [r for r in (step("append", db=target, dataset=dataset) for _ in range(args.repeats)) if r]
+        if not runs:
+            return
+        res["append"] = {k: median([r[k] for r in runs]) if isinstance(runs[0][k], float) else runs[-1][k]
+                         for k in runs[0]}
+        res["append"]["peak_mb"] = max(r["peak_mb"] for r in runs)
+        res["append"]["all"] = [r["seconds"] for r in runs]
+        say(f"{size:,}: first load after the append (fresh process, x{args.repeats})")
+        loads = [r for r in (step("load", db=target, dataset=dataset) for _ in range(args.repeats)) if r]
+        if loads:
+            res["append_load"] = {k: median([r[k] for r in loads])
+                                  for k in ("seconds", "cpu_s", "open_s", "load_s", "prepare_s", "frames_mb")}
+            res["append_load"]["all"] = [r["seconds"] for r in loads]
+            res["append_load"]["peak_mb"] = max(r["peak_mb"] for r in loads)
+            res["append_load"]["loadavg"] = max(r["loadavg"] for r in loads)
+            res["append_load"]["treatments"] = loads[-1]["treatments"]
+            if loads[-1]["treatments"] != treatments + APPEND_ROWS:
+                message = (f"the dataset loaded after the append holds {loads[-1]['treatments']:,} treatments, "
+                           f"not {treatments:,} + {APPEND_ROWS:,}")
+                say(f"  append: {message}")
+                res["errors"]["append"] = message
+                res.setdefault("crashed", []).append("append")
 
     imported = bench_import("clean", (outcomes, side)) if "import" in steps else None
+    if imported is not None and "append" in steps:
+        bench_append(imported["dataset_id"], imported["treatments"])
 
     if "import-messy" in steps:
         messy = messy_files(args.data_dir, size)
@@ -926,7 +1146,8 @@ def bench_size(args: argparse.Namespace, size: int, log_dir: Path) -> dict:
         loads = [r for r in (step("load", db=db, dataset=dataset) for _ in range(args.repeats)) if r]
         if loads:
             res["load"] = {k: median([r[k] for r in loads])
-                           for k in ("seconds", "open_s", "load_s", "prepare_s", "frames_mb")}
+                           for k in ("seconds", "cpu_s", "open_s", "load_s", "prepare_s", "frames_mb")}
+            res["load"]["all"] = [r["seconds"] for r in loads]
             res["load"]["peak_mb"] = max(r["peak_mb"] for r in loads)
     if "stats" in steps:
         say(f"{size:,}: all pages' statistics, cold and cached")
@@ -942,7 +1163,8 @@ def bench_size(args: argparse.Namespace, size: int, log_dir: Path) -> dict:
         res["apptest_overview"] = step("apptest", db=db, dataset=dataset, page=OVERVIEW)
     if args.profile and size == max(args.sizes):
         res["profile"] = {}
-        for what, needs in (("import", "import"), ("load", "load"), ("filter", "filter"), ("stats", "stats")):
+        for what, needs in (("import", "import"), ("append", "append"), ("load", "load"), ("filter", "filter"),
+                            ("stats", "stats")):
             if needs in steps:
                 say(f"{size:,}: cProfile {what}")
                 res["profile"][what] = step("profile", db=db, dataset=dataset, what=what, top=args.top)
@@ -995,8 +1217,8 @@ def code_version() -> str:
 
 
 COLUMNS = ["treatments", "side-effect rows", "CSV MB", "bare parse s", "bare parse peak MB", "import s",
-           "parse+validate s", "store s", "import / bare", "import peak MB", "messy import / bare",
-           "messy import peak MB", "first load s", "load peak MB",
+           "parse+validate s", "store s", "import / bare", "import peak MB", "append s", "load after append s",
+           "messy import / bare", "messy import peak MB", "first load s", "load peak MB",
            "all stats cold s", "all stats cached ms", "summarise s", "filter cold ms", "filter cached ms",
            "page 1st run s", "page rerun ms", "page filter cold ms", "page filter cached ms",
            "Overview filter cold ms", "app peak MB"]
@@ -1096,6 +1318,8 @@ def row_values(res: dict) -> dict[str, Any]:
         "store s": _get(res, "import", "store_s"),
         "import / bare": _ratio(res),
         "import peak MB": _get(res, "import", "peak_mb"),
+        "append s": _get(res, "append", "seconds"),
+        "load after append s": _get(res, "append_load", "seconds"),
         "messy import / bare": _ratio(res, "_messy"),
         "messy import peak MB": _get(res, "import_messy", "peak_mb"),
         "first load s": _get(res, "load", "seconds"),
@@ -1118,6 +1342,7 @@ DIGITS = {"CSV MB": 0, "bare parse peak MB": 0, "import peak MB": 0, "messy impo
           "messy import / bare": 1, "load peak MB": 0, "app peak MB": 0,
           "filter cold ms": 0, "filter cached ms": 1, "page rerun ms": 0, "page filter cold ms": 0,
           "page filter cached ms": 0, "Overview filter cold ms": 0, "all stats cached ms": 1, "bare parse s": 2, "first load s": 2,
+          "append s": 2, "load after append s": 2,
           "import / bare": 1}
 
 TARGETS: dict[str, tuple[str, Callable[[float], bool]]] = {
@@ -1126,6 +1351,8 @@ TARGETS: dict[str, tuple[str, Callable[[float], bool]]] = {
     "messy import / bare": (f"≤ {TARGET_MESSY_IMPORT_RATIO:g}×", lambda v: v <= TARGET_MESSY_IMPORT_RATIO),
     "messy import peak MB": (f"< {TARGET_IMPORT_PEAK_MB:,.0f}", lambda v: v < TARGET_IMPORT_PEAK_MB),
     "first load s": (f"< {TARGET_LOAD_S:g}", lambda v: v < TARGET_LOAD_S),
+    "append s": (f"< {TARGET_APPEND_S:g}", lambda v: v < TARGET_APPEND_S),
+    "load after append s": (f"< {TARGET_APPEND_LOAD_S:g}", lambda v: v < TARGET_APPEND_LOAD_S),
     "load peak MB": (f"< {TARGET_PEAK_MB:,.0f}", lambda v: v < TARGET_PEAK_MB),
     "filter cold ms": (f"< {TARGET_FILTER_MS:g}", lambda v: v < TARGET_FILTER_MS),
     "page filter cold ms": (f"< {TARGET_FILTER_MS:g}", lambda v: v < TARGET_FILTER_MS),
@@ -1171,7 +1398,10 @@ def render(results: list[dict], args: argparse.Namespace, elapsed: float) -> str
               "function in "
               "`ui/compute.py`'s `FUNCTIONS` and composites, called as the pages call them, through "
               "`ui.compute.run` (`st.cache_data`); \"first load\" = `Store.load` + `analysis.records.filters.prepare`, as "
-              "`ui.setup.load_records` does; \"filter\" = `ui.setup.select` (clinic + Fitzpatrick IV, V) then the Skin tone "
+              "`ui.setup.load_records` does; \"append\" = `import_files` of a file of "
+              f"{APPEND_ROWS:,} new treatments + `versions.add_records` into the clean import's dataset (a copy of "
+              "its database), \"load after append\" = the next first load of it (breakdown below); "
+              "\"filter\" = `ui.setup.select` (clinic + Fitzpatrick IV, V) then the Skin tone "
               "statistics; \"page\" = `pages/4_Skin_tone.py` in `streamlit.testing.v1.AppTest`; \"Overview\" = "
               "`dashboard.py` the same way. The workbook import has its own table (*Workbooks*, below).", ""]
     lines.append("| " + " | ".join(COLUMNS) + " |")
@@ -1202,6 +1432,9 @@ def render(results: list[dict], args: argparse.Namespace, elapsed: float) -> str
              "messy import peak MB", " MB"),
             ("peak memory of the app process (page first run) under 2 GB", "app peak MB", " MB"),
             ("first load of a stored dataset under 3 s", "first load s", " s"),
+            (f"adding {APPEND_ROWS:,} new treatments to the dataset under {TARGET_APPEND_S:g} s "
+             "(import_files + versions.add_records)", "append s", " s"),
+            (f"the next first load of that dataset under {TARGET_APPEND_LOAD_S:g} s", "load after append s", " s"),
             ("a filter change under 300 ms (select + Skin tone statistics)", "filter cold ms", " ms"),
             ("a filter change under 300 ms (whole Skin tone page in AppTest)", "page filter cold ms", " ms"),
             ("a filter change under 300 ms (whole Overview page in AppTest: seven comparisons)",
@@ -1240,6 +1473,38 @@ def render(results: list[dict], args: argparse.Namespace, elapsed: float) -> str
                 f"| {_fmt(_ratio(r, '_messy'))} | {_fmt(_get(r, 'import_messy', 'peak_mb'), 0)} "
                 f"| {_fmt(_get(r, 'import_messy', 'rows_rejected'))} | {_fmt(r.get('messy_expected_rejected'))} |")
     lines += render_xlsx(results, args)
+    appended = [r for r in results if r.get("append") or r.get("append_load")]
+    if appended:
+        lines += ["", f"### Adding {APPEND_ROWS:,} treatments to a dataset", "",
+                  f"A file of {APPEND_ROWS:,} treatments the dataset does not hold (`data/generate_sample.py` with "
+                  f"seed {APPEND_SEED}, treatment ids T… renamed A…, patient ids P… renamed Q…; dates spread over "
+                  "the same two years, so the merged records are put in load order again), with its side-effect "
+                  "file, added to the clean import's dataset in a copy of its database: `import_files` (parse) + "
+                  "`versions.add_records` (read the current records, merge, encode the Parquet copies, write the "
+                  "version), timed in a fresh process with the store open, median of its runs (each on a new "
+                  "copy). The step then checks that exactly the file's treatments and side effects were added. "
+                  "The split is the time inside `versions._read_current` (read: the current records as Arrow "
+                  "tables, from their Parquet copy), `versions.merge`, `db._encode_copies` "
+                  "(encode) and the rest of `versions._write_version` (write: archive the old copy, store the new "
+                  "one, in one transaction); other = the rest of `add_records` (`store.get`, `check_records`). "
+                  "Load after append = `prepare(Store.load(id))` of the new version in a fresh process, as *first "
+                  "load* above.", "",
+                  "CPU s = user + system seconds of the process over the same span (all threads; what a loaded "
+                  "machine does not inflate, unlike the wall time).", "",
+                  "| treatments before | append s | append CPU s | parse s | add_records s | read s | merge s "
+                  "| encode s | write s | other s | append peak MB | treatments after | load after append s "
+                  "| its CPU s | its read s | its flags s | its peak MB |",
+                  "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in appended:
+            a, ld = r.get("append") or {}, r.get("append_load") or {}
+            lines.append(
+                f"| {r['size']:,} | {_fmt(a.get('seconds'), 2)} | {_fmt(a.get('cpu_s'), 2)} | {_fmt(a.get('parse_s'), 2)} "
+                f"| {_fmt(a.get('add_s'), 2)} | {_fmt(a.get('read_s'), 2)} | {_fmt(a.get('merge_s'), 2)} "
+                f"| {_fmt(a.get('encode_s'), 2)} | {_fmt(a.get('write_s'), 2)} | {_fmt(a.get('other_s'), 2)} "
+                f"| {_fmt(a.get('peak_mb'), 0)} | {_fmt(a.get('treatments') or ld.get('treatments'))} "
+                f"| {_fmt(ld.get('seconds'), 2)} | {_fmt(ld.get('cpu_s'), 2)} | {_fmt(ld.get('load_s'), 2)} "
+                f"| {_fmt(ld.get('prepare_s'), 2)} "
+                f"| {_fmt(ld.get('peak_mb'), 0)} |")
     calls = _get(largest, "summary", "calls")
     if calls:
         lines += ["", f"### Statistics per call at {largest['size']:,} treatments", "",
@@ -1279,6 +1544,7 @@ def render(results: list[dict], args: argparse.Namespace, elapsed: float) -> str
                   "Top functions by own time (`tottime`) and the project's functions by cumulative time. cProfile "
                   "adds overhead, so totals are higher than in the table above; shares are of the profiled total.", ""]
         for what, title in (("import", "Import (import_files + Store.import_dataset)"),
+                            ("append", f"Append ({APPEND_ROWS:,} new treatments: import_files + versions.add_records)"),
                             ("load", "First load (Store.load + prepare)"),
                             ("filter", "Filter change (select + Skin tone statistics, cold)"),
                             ("stats", "All pages' statistics (cold)")):
@@ -1369,7 +1635,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "--share-repeats times) and only (re)writes its section of the report; "
                         "'import' is the clean export, 'import-messy' the messy one, each with its bare parse; "
                         "'import-xlsx' the same records as a workbook, against pandas.read_excel (calamine); "
-                        "the steps after them read the clean import's database, so they need 'import'")
+                        f"'append' adds {APPEND_ROWS:,} new treatments to (a copy of) the clean import's dataset and "
+                        "loads it again; the steps other than the imports read the clean import's database, so "
+                        "they need 'import'")
     parser.add_argument("--xlsx-max-size", type=int, default=None,
                         help=f"largest size at which the workbook step runs (default {XLSX_MAX_SIZE:,}; "
                         f"{XLSX_QUICK_MAX_SIZE:,} with --quick): writing a larger .xlsx takes minutes")

@@ -13,7 +13,7 @@ from testpaths import ROOT
 
 SIZES = (10000, 100000)
 COLUMNS = ("treatments", "CSV MB", "bare parse s", "import s", "import / bare", "import peak MB",
-           "messy import / bare", "messy import peak MB", "first load s",
+           "append s", "load after append s", "messy import / bare", "messy import peak MB", "first load s",
            "all stats cold s", "all stats cached ms", "filter cold ms", "filter cached ms", "page 1st run s",
            "page rerun ms", "page filter cold ms", "app peak MB")
 

@@ -71,8 +71,17 @@ def prepare(records: Records) -> Records:
     hit = (pos >= 0) & (codes >= 0)
     flags[pos[hit], codes[hit]] = True
     frame = pd.DataFrame(flags, columns=list(schema.EFFECTS), index=out.index)
-    grouped = {c: out[c].astype("category") for c in GROUPING_TEXT if c in out and out[c].dtype == object}
+    grouped = {c: _categorical(out[c]) for c in GROUPING_TEXT if c in out and out[c].dtype == object}
     return replace(records, outcomes=out.assign(**grouped), flags=frame, side_pos=pos)
+
+
+def _categorical(column: pd.Series) -> pd.Series:
+    """``column.astype("category")`` (categories sorted), from one hash pass over its values: a loaded column
+    shares one string object per distinct value, whose hash Python keeps, where ``astype`` converts every value
+    to a string array first (a third of a second per column at a million treatments)."""
+    codes, uniques = pd.factorize(column.to_numpy(dtype=object), sort=True)
+    return pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(uniques)), index=column.index,
+                     name=column.name)
 
 
 def apply_filters(records: Records, filters: Filters) -> Records:

@@ -27,10 +27,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 
-from analysis.records import db, rejects, schema
+from analysis.records import columnar, db, rejects, schema
 from analysis.records.db import (archive_table, blobs_table, datasets_table, outcomes_table, side_effects_table,
                                  sources_table, versions_table)
 from analysis.records.ingest import ImportResult
@@ -108,15 +111,20 @@ def add_records(store: Store, dataset_id: str, result: ImportResult, *, replace:
         info = store.get(dataset_id)
         if info is None:
             raise DatasetNotFound(dataset_id)
-        current = store.load(dataset_id)
+        encoded = None
         if replace:
-            outcomes, side, counts = result.outcomes, result.side_effects, {"new": result.count("outcomes")}
+            outcomes, side = result.records("outcomes"), result.records("side_effects")
+            counts = {"new": result.count("outcomes")}
+            encoded = {kind: result.parquet(kind) for kind in ("outcomes", "side_effects")}
         else:
-            outcomes, side, counts = merge(current.outcomes, current.side_effects, result)
+            current = _read_current(store, info)
+            if current is None:
+                continue  # a version landed between reading the dataset and its records: read again
+            outcomes, side, counts = merge(*current, result)
         counts["rejected"] = result.report.rows_rejected
         check_records(outcomes, side)
         written = _write_version(store, info, action, outcomes, side, user, {
-            **db.import_summary(result.report), "counts": counts}, sources=result)
+            **db.import_summary(result.report), "counts": counts}, sources=result, encoded=encoded)
         if written is not None:
             return Change(dataset_id, action, written, counts.get("new", 0), counts.get("updated", 0),
                           counts.get("unchanged", 0), counts["rejected"], len(outcomes), len(side))
@@ -124,58 +132,130 @@ def add_records(store: Store, dataset_id: str, result: ImportResult, *, replace:
                            "saved. Try again.")
 
 
-def merge(outcomes: pd.DataFrame, side_effects: pd.DataFrame, result: ImportResult
-          ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
-    """The records after adding an import to them (the rules in the module docstring), and the counts."""
-    incoming, incoming_side = result.outcomes, result.side_effects
-    stored = pd.Index(outcomes["treatment_id"])
-    ids = pd.Index(incoming["treatment_id"])
-    held = ids.isin(stored)
-    new_ids = set(ids[~held])
-    common = ids[held]
-    before = outcomes.set_index("treatment_id").loc[common, list(schema.OUTCOME_NAMES[1:])]
-    after = incoming.set_index("treatment_id").loc[common, list(schema.OUTCOME_NAMES[1:])]
-    differs = ~(_same(before, after).all(axis=1))
-    changed = set(common[differs.to_numpy()])
+def merge(outcomes: pd.DataFrame | pa.Table, side_effects: pd.DataFrame | pa.Table, result: ImportResult
+          ) -> tuple[pa.Table, pa.Table, dict[str, int]]:
+    """The records after adding an import to them (the rules in the module docstring), and the counts.
+
+    Works on the canonical values (:mod:`analysis.records.columnar`; frames are converted), in Arrow: the stored
+    records are only filtered and concatenated with the file's, and compared with them only for the treatments
+    both hold. Returns tables of canonical values, text dictionary-encoded as the stored records have it (see
+    :func:`_concat`), outcomes in no particular order (the copy is written in load order)."""
+    stored, stored_side = _table(outcomes, "outcomes"), _table(side_effects, "side_effects")
+    incoming = _table(result.records("outcomes"), "outcomes")
+    incoming_side = _table(result.records("side_effects"), "side_effects")
+    stored_ids, ids = _plain(stored.column("treatment_id")), _plain(incoming.column("treatment_id"))
+    stored_common = stored.filter(pc.is_in(stored_ids, value_set=ids))  # hashes the file's ids, not the dataset's
+    common = _plain(stored_common.column("treatment_id"))
+    held = pc.is_in(ids, value_set=common)
+    changed = _changed_outcomes(stored_common, incoming.filter(held))
     carries_side = result.side_effects_recorded
+    if carries_side and len(common):
+        undecided = pc.filter(common, pc.invert(pc.is_in(common, value_set=changed)))
+        changed = pa.concat_arrays([changed, _changed_effects(stored_side, incoming_side, undecided)])
+    is_changed = pc.is_in(ids, value_set=changed)
+    written = incoming.filter(pc.or_(pc.invert(held), is_changed))
+    kept = stored.filter(pc.invert(pc.is_in(stored_ids, value_set=changed))) if len(changed) else stored
+    merged = _concat([kept, written], "outcomes")
+    side = stored_side
     if carries_side:
-        undecided = set(common) - changed
-        before_sets, after_sets = _effect_sets(side_effects, undecided), _effect_sets(incoming_side, undecided)
-        changed |= {t for t in undecided if before_sets.get(t, ()) != after_sets.get(t, ())}
-    written = new_ids | changed
-    kept = outcomes[~outcomes["treatment_id"].isin(changed)]
-    merged = pd.concat([kept, incoming[incoming["treatment_id"].isin(written)]], ignore_index=True)
-    if carries_side:
-        file_ids = set(ids)
-        side = pd.concat([side_effects[~side_effects["treatment_id"].isin(file_ids)],
-                          incoming_side[incoming_side["treatment_id"].isin(written)],
-                          side_effects[side_effects["treatment_id"].isin(file_ids - written)]], ignore_index=True)
-    else:
-        side = side_effects
-    counts = {"new": len(new_ids), "updated": len(changed), "unchanged": len(common) - len(changed)}
-    return schema.coerce_outcomes(merged), schema.coerce_side_effects(side), counts
+        written_ids = _plain(written.column("treatment_id"))
+        side_ids = _plain(stored_side.column("treatment_id"))
+        in_file = pc.is_in(side_ids, value_set=ids)
+        added = incoming_side.filter(pc.is_in(_plain(incoming_side.column("treatment_id")), value_set=written_ids))
+        if pc.any(in_file).as_py():  # the stored side effects of the file's unchanged treatments stay where they were
+            unchanged = pc.and_(in_file, pc.invert(pc.is_in(side_ids, value_set=written_ids)))
+            side = _concat([stored_side.filter(pc.invert(in_file)), added, stored_side.filter(unchanged)],
+                           "side_effects")
+        else:
+            side = _concat([stored_side, added], "side_effects")
+    counts = {"new": len(ids) - len(common), "updated": len(changed), "unchanged": len(common) - len(changed)}
+    return merged, side, counts
 
 
-def _same(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
-    """Cell by cell: equal values, or both missing."""
-    equal = pd.DataFrame({c: (a[c].to_numpy(dtype=object) == b[c].to_numpy(dtype=object)) for c in a.columns},
-                         index=a.index)
-    return equal | (a.isna() & b.isna())
+def _read_current(store: Store, info: Any) -> tuple[pa.Table, pa.Table] | None:
+    """The dataset's records at ``info.version`` as tables of canonical values, straight from its columnar copy
+    (no frames made); from :meth:`Store.load` when it has no valid copy of that version. None when a later
+    version has landed since ``info`` was read."""
+    expected = {"outcomes": info.treatments, "side_effects": info.side_effects}
+    with store._errors(), store.engine.connect() as conn:
+        tables = db._read_tables(conn, info.id, info.version, expected)
+        if tables is None and db._newer_copy(conn, info.id, info.version):
+            return None
+    if tables is not None:
+        return tables
+    current = store.load(info.id)  # (a later version read here is not written over: _claim checks the version)
+    return columnar.to_arrow(current.outcomes, "outcomes"), columnar.to_arrow(current.side_effects, "side_effects")
 
 
-def _effect_sets(side: pd.DataFrame, treatments: set[str]) -> dict[str, tuple[str, ...]]:
-    """Each of these treatments' side effects, as a sorted tuple of one text per record (every value, a
-    missing one as ''), to compare a treatment's stored side effects with a file's in one pass."""
-    rows = side[side["treatment_id"].isin(treatments)]
-    if rows.empty:
-        return {}
-    values = rows.drop(columns="treatment_id").astype(object)
-    text = values.where(values.notna(), "").astype(str)
-    keys = text.iloc[:, 0]
-    for column in text.columns[1:]:
-        keys = keys + "\x1f" + text[column]
-    ordered = pd.DataFrame({"id": rows["treatment_id"].to_numpy(), "key": keys.to_numpy()}).sort_values(["id", "key"])
-    return {t: tuple(group) for t, group in ordered.groupby("id", sort=False)["key"]}
+def _table(records: pd.DataFrame | pa.Table, kind: columnar.Kind) -> pa.Table:
+    """A kind's records as a table of its canonical values (text plain or dictionary-encoded, as given)."""
+    if not isinstance(records, pa.Table):
+        return columnar.to_arrow(records, kind)
+    table = records.select(list(columnar.columns(kind)))
+    for i, field in enumerate(table.schema):
+        type_ = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
+        if type_ != columnar.arrow_type(field.name):  # (a column of nulls only, say)
+            table = table.set_column(i, field.name, table.column(i).cast(columnar.arrow_type(field.name)))
+    return table
+
+
+def _plain(values: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """Values in one array, text plain (not dictionary-encoded), so that two tables compare by value."""
+    if pa.types.is_dictionary(values.type):
+        values = values.cast(values.type.value_type)
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+def _concat(tables: list[pa.Table], kind: columnar.Kind) -> pa.Table:
+    """Tables of one kind's canonical values as one. A text column is dictionary-encoded when the first (stored)
+    table has it so or it repeats few values (every text column but the ids: clinic, device, effect, ...), so
+    the copy is written, and the next load reads it, as the import's was; the chunks then share one dictionary."""
+    fields = []
+    for field in tables[0].schema:
+        type_ = columnar.arrow_type(field.name)
+        if type_ == pa.string() and (pa.types.is_dictionary(field.type) or field.name not in _IDS):
+            type_ = pa.dictionary(pa.int32(), pa.string())
+        fields.append(pa.field(field.name, type_))
+    target = pa.schema(fields)
+    combined = pa.concat_tables([t if t.schema.equals(target) else t.cast(target) for t in tables])
+    return combined.unify_dictionaries()
+
+
+#: Text columns that hardly repeat: kept plain (a dictionary would be as large as the values).
+_IDS = frozenset({"treatment_id", "patient_id"})
+
+
+def _changed_outcomes(before: pa.Table, after: pa.Table) -> pa.Array:
+    """Ids of the treatments whose values differ between the stored rows and the file's (the same treatments, in
+    any order): cell by cell, equal values or both missing (a float's NaN counts as missing)."""
+    ids = _plain(before.column("treatment_id"))
+    if len(ids) == 0:
+        return pa.array([], pa.string())
+    after = after.take(pc.index_in(ids, value_set=_plain(after.column("treatment_id"))))
+    differs = None
+    for name in schema.OUTCOME_NAMES[1:]:
+        a, b = _plain(before.column(name)), _plain(after.column(name))
+        both_missing = pc.and_(pc.is_null(a, nan_is_null=True), pc.is_null(b, nan_is_null=True))
+        differ = pc.invert(pc.or_(pc.fill_null(pc.equal(a, b), False), both_missing))
+        differs = differ if differs is None else pc.or_(differs, differ)
+    return pc.filter(ids, differs)
+
+
+def _changed_effects(stored: pa.Table, incoming: pa.Table, treatments: pa.Array) -> pa.Array:
+    """Of ``treatments``, those whose side effects in the file differ from the stored ones: compared in one pass,
+    as multisets of records, every value as text ('' when missing)."""
+    if len(treatments) == 0:
+        return pa.array([], pa.string())
+    names = list(columnar.columns("side_effects"))
+
+    def records(table: pa.Table, weight: int) -> pa.Table:
+        table = table.filter(pc.is_in(_plain(table.column("treatment_id")), value_set=treatments))
+        text = [pc.fill_null(_plain(table.column(n)).cast(pa.string()), "") for n in names]
+        return pa.table([*text, pa.array(np.full(table.num_rows, weight, dtype=np.int64))], names=[*names, "w"])
+
+    balance = pa.concat_tables([records(stored, 1), records(incoming, -1)]).group_by(names).aggregate([("w", "sum")])
+    differ = balance.filter(pc.not_equal(balance.column("w_sum"), 0)).column("treatment_id")
+    return pc.unique(differ.combine_chunks())
 
 
 def rollback(store: Store, dataset_id: str, *, user: str | None = None) -> Change:
@@ -252,10 +332,12 @@ def history(store: Store, dataset_id: str) -> list[Version]:
 
 # --- writing a version -------------------------------------------------------------------------------
 
-def _write_version(store: Store, info: Any, action: Action, outcomes: pd.DataFrame, side: pd.DataFrame,
-                   user: str | None, summary: dict, sources: ImportResult) -> int | None:
-    """Write the dataset's next version in one transaction; None when another version landed first."""
-    copies = db._encode_copies(outcomes, side)
+def _write_version(store: Store, info: Any, action: Action, outcomes: pd.DataFrame | pa.Table,
+                   side: pd.DataFrame | pa.Table, user: str | None, summary: dict, sources: ImportResult,
+                   encoded: dict[str, bytes | None] | None = None) -> int | None:
+    """Write the dataset's next version in one transaction (records as frames or tables of canonical values;
+    ``encoded``: their Parquet copies already made); None when another version landed first."""
+    copies = db._encode_copies(outcomes, side, encoded)
     version = info.version + 1
     now = datetime.now(timezone.utc)
     try:
@@ -274,7 +356,7 @@ def _write_version(store: Store, info: Any, action: Action, outcomes: pd.DataFra
             db.record_version(conn, info.id, version, action, now, user, len(outcomes), len(side), summary)
             rejects.record(conn, store, info.id, version, sources.report)
             if store.sql_rows:
-                _rewrite_rows(conn, info.id, outcomes, side)
+                _rewrite_rows(conn, info.id, _frame(outcomes, "outcomes"), _frame(side, "side_effects"))
     except sa.exc.IntegrityError:
         return None  # the same version number written by another import at the same moment
     except sa.exc.SQLAlchemyError as exc:
@@ -302,6 +384,10 @@ def _archive_current(conn: Any, info: Any) -> None:
     conn.execute(archive_table.insert().from_select(
         ["dataset_id", "version", "kind", "format", "rows", "data"],
         sa.select(*columns).where((blobs_table.c.dataset_id == info.id) & (blobs_table.c.version == info.version))))
+
+
+def _frame(records: pd.DataFrame | pa.Table, kind: columnar.Kind) -> pd.DataFrame:
+    return columnar.to_frame(records, kind) if isinstance(records, pa.Table) else records
 
 
 def _rewrite_rows(conn: Any, dataset_id: str, outcomes: pd.DataFrame, side: pd.DataFrame) -> None:
