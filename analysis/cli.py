@@ -181,20 +181,21 @@ def _import(store: Store | None, args: argparse.Namespace) -> int:
         raise ValueError("--replace goes with --into DATASET_ID: it replaces that dataset's records.")
     order = "dayfirst" if args.dayfirst else "monthfirst" if args.monthfirst else "auto"
     options = ImportOptions(date_order=order, outcome_columns=mapping, sheets=tuple(args.sheet), clinic=args.clinic)
-    if args.into and store.get(args.into) is None:
+    admin = access.Access(store, access.COMMAND_LINE)
+    if args.into and admin.get(args.into) is None:
         raise DatasetNotFound(args.into)
     result = import_files(SourceFile.from_path(args.outcomes),
                           [SourceFile.from_path(p) for p in args.side_effects], options)
     if args.into:
-        change = versions.add_records(store, args.into, result, replace=args.replace)
-        info = store.get(args.into)
+        change = admin.add_records(args.into, result, replace=args.replace)
+        info = admin.get(args.into)
         print(info.id)
         print(change.sentence())
         if change.skipped:
             return 0
     else:
         owner, shares = access.cli_defaults(args.owner, args.share)
-        info = access.Access(store, access.COMMAND_LINE).import_dataset(
+        info = admin.import_dataset(
             result, args.name, owner=owner, shares=shares, allow_duplicate=args.allow_duplicate)
         print(info.id)
     for line in result.report.summary_lines(args.max_problems):

@@ -256,3 +256,33 @@ def test_the_command_line_takes_the_configured_defaults(store, tmp_path, capsys,
 def test_only_an_admin_imports_for_someone_else(store):
     with pytest.raises(AccessDenied):
         as_(store, BOB).import_dataset(imported(JANUARY), "X", owner="ann@northgate.example")
+
+
+def test_a_file_in_another_clinics_dataset_is_not_a_duplicate_but_one_in_ones_own_is(store):
+    from analysis.records.store import DuplicateImport
+
+    Access(store, ANN).import_dataset(imported(JANUARY, "f.csv"), "Ann's")
+    mine = Access(store, BOB).import_dataset(imported(JANUARY, "f.csv"), "Bob 1")   # Ann's is hidden from Bob
+    with pytest.raises(DuplicateImport) as exc:
+        Access(store, BOB).import_dataset(imported(JANUARY, "f.csv"), "Bob 2")
+    assert exc.value.dataset.id == mine.id
+
+
+def test_who_a_dataset_is_shared_with_is_for_its_owner(store, northgate):
+    ann = as_(store, ANN)
+    ann.share(northgate, "partner@rival.example", "editor")
+    ann.share(northgate, "bob@southside.example", "viewer")
+    seen = {e.action: e.details for e in as_(store, BOB).audit_trail(northgate)}
+    assert "share" in seen and "grantee" not in seen["share"] and "role" not in seen["share"]
+    assert "partner@rival.example" not in str(as_(store, BOB).audit_trail(northgate))
+    assert "partner@rival.example" in str(ann.audit_trail(northgate))
+
+
+def test_a_typo_among_the_admins_locks_nobody_out():
+    assert User.signed_in("ann@x.example", ["typo-no-at", "ann@x.example"]).admin
+    assert User.signed_in("ann@x.example", "ann@x.example").admin                   # one address as a string
+    assert not User.signed_in("ann@x.example", "typo").admin
+
+
+def test_a_share_with_spaces_around_it_is_read():
+    assert parse_share(" @x.example:editor ") == Grant("@x.example", "editor")

@@ -41,11 +41,12 @@ def northgate(app_db) -> str:
         store.engine.dispose()
 
 
-def signed_in(email: str, page: str = "dashboard.py", query: dict | None = None, admins=()) -> AppTest:
+def signed_in(email: str, page: str = "dashboard.py", query: dict | None = None, admins=(), verified=True,
+              access: dict | None = None) -> AppTest:
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=120)
     at.secrets["auth"] = AUTH
-    at.secrets["access"] = {"admins": list(admins)}
-    at.user = {"is_logged_in": True, "email": email}
+    at.secrets["access"] = {"admins": list(admins), **(access or {})}
+    at.user = {"is_logged_in": True, "email": email, **({"email_verified": verified} if verified is not None else {})}
     for key, value in (query or {}).items():
         at.query_params[key] = value
     if page != "dashboard.py":
@@ -127,3 +128,50 @@ def test_the_app_reads_and_changes_datasets_only_through_access():
             else:
                 text_ = text
             assert call not in text_, f"{path.name} calls {call} (go through view.access)"
+        if path.name != "setup.py":   # (its load_records is called only with datasets Access listed)
+            assert ".load(" not in text and "load_records(" not in text, path.name
+
+
+@pytest.mark.parametrize("verified", [False, None])
+def test_an_address_the_provider_has_not_verified_opens_nothing(app_db, northgate, verified):
+    """A provider that lets anyone claim @northgate.example must not hand out Northgate's shares."""
+    Store(app_db)  # (the database exists)
+    from analysis.records.access import Access as A
+
+    store = Store(app_db)
+    A(store, User.signed_in("ann@northgate.example")).share(northgate, "@northgate.example")
+    store.engine.dispose()
+    at = signed_in("mallory@northgate.example", verified=verified)
+    assert not at.exception
+    assert any("has not confirmed that you own your e-mail address" in e.value for e in at.error)
+    assert "Harbourview" not in texts(at) and not at.sidebar.selectbox
+    trusted = signed_in("mallory@northgate.example", verified=None, access={"require_verified_email": False})
+    assert "Harbourview" in dataset_choices(trusted)       # the configured choice for such providers
+
+
+def test_the_welcome_is_only_for_the_sample(app_db, northgate):
+    """With the sample deleted and one dataset of one's own, the welcome does not call it sample records."""
+    from analysis.records import bin
+
+    store = Store(app_db)
+    bin.move_to_bin(store, store.sample_id())
+    store.engine.dispose()
+    at = signed_in("ann@northgate.example")
+    assert not at.exception
+    assert not any("These are sample records" in i.value for i in at.info)
+
+
+def test_remembered_column_choices_are_per_manager(monkeypatch):
+    import ui.upload as upload
+
+    monkeypatch.setattr(upload, "current_user", lambda: User.signed_in("ann@northgate.example"))
+    ann = upload.remembered_headers(["Datum", "Typ"])
+    monkeypatch.setattr(upload, "current_user", lambda: User.signed_in("bob@southside.example"))
+    bob = upload.remembered_headers(["Datum", "Typ"])
+    from analysis.records.store import headers_key
+
+    assert headers_key(ann) != headers_key(bob)
+    from analysis.records.access import LOCAL
+
+    monkeypatch.setattr(upload, "current_user", lambda: LOCAL)
+    assert upload.remembered_headers(["Datum", "Typ"]) == ["Datum", "Typ"]   # without sign-in: as before

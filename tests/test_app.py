@@ -102,7 +102,7 @@ def test_with_auth_configured_nothing_shows_before_sign_in(app_db, page):
 def test_signed_in_users_see_the_dashboard_and_can_sign_out(app_db):
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=120)
     at.secrets["auth"] = AUTH
-    at.user = {"is_logged_in": True, "email": "manager@clinic.example"}
+    at.user = {"is_logged_in": True, "email": "manager@clinic.example", "email_verified": True}
     at.run()
     assert not at.exception
     assert "Treatments" in metric_values(at)

@@ -135,3 +135,27 @@ def test_command_line_delete_restore_list_and_audit(store, northgate, capsys):
     assert "restored 'Northgate'" in lines[0] and "deleted 'Northgate'" in lines[1]
     assert main(["restore", northgate, *db]) == 1
     assert "not in the bin" in capsys.readouterr().err
+
+
+def test_with_every_dataset_deleted_the_sample_comes_back(store):
+    sample = store.ensure_sample()
+    bin.move_to_bin(store, sample.id)
+    again = store.ensure_sample()
+    assert again is not None and again.id != sample.id
+    assert store.sample_id() == again.id
+    bin.restore(store, sample.id)                       # the old copy can still be restored beside it
+    assert {d.id for d in store.datasets()} == {sample.id, again.id}
+
+
+def test_command_line_appends_are_on_record(store, northgate, tmp_path, capsys):
+    (tmp_path / "feb.csv").write_text(FEBRUARY)
+    assert main(["import", str(tmp_path / "feb.csv"), "--into", northgate, "--db", store.url]) == 0
+    entry = audit.trail(store, northgate)[0]
+    assert (entry.action, entry.user, entry.details["new"]) == ("append", "command line", 1)
+    assert versions_user(store, northgate) == "command line"
+
+
+def versions_user(store, dataset_id):
+    from analysis.records import versions
+
+    return versions.history(store, dataset_id)[-1].user

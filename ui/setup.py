@@ -97,7 +97,10 @@ def get_store(url: str) -> Store:
 
 @st.cache_resource(show_spinner="Loading records…", max_entries=4)
 def load_records(url: str, dataset_id: str, version: int) -> Records:
-    """A dataset's records, shared read-only across sessions, keyed by (id, version)."""
+    """A dataset's records, shared read-only across sessions, keyed by (id, version).
+
+    Called only by :func:`setup_page` with a dataset that the user's :class:`~analysis.records.access.Access`
+    has just listed (so the cache is never reached for a dataset the user may not see)."""
     return prepare(get_store(url).load(dataset_id))
 
 
@@ -126,11 +129,19 @@ def current_user() -> access.User:
         return access.LOCAL
     email = st.user.get("email")
     try:
-        admins = list(st.secrets.get("access", {}).get("admins", []))
-    except (FileNotFoundError, KeyError, AttributeError, ValueError):
-        admins = []
+        settings = dict(st.secrets.get("access", {}))
+    except (FileNotFoundError, KeyError, AttributeError, ValueError, TypeError):
+        settings = {}
+    # Datasets are shared by address, so an address the provider has not verified could claim someone else's
+    # shares (or a whole domain's). Providers that never send the claim need require_verified_email = false.
+    if settings.get("require_verified_email", True) and st.user.get("email_verified") is not True:
+        st.error("Your sign-in provider has not confirmed that you own your e-mail address, and datasets are shared "
+                 "by e-mail address, so you cannot open them. Ask whoever runs this dashboard: either the provider "
+                 "must send a verified address, or ([access] require_verified_email = false) the provider must be "
+                 "one that only admits your organisation's own accounts.")
+        st.stop()
     try:
-        return access.User.signed_in(str(email or ""), admins)
+        return access.User.signed_in(str(email or ""), settings.get("admins", []))
     except ValueError:
         st.error("Your sign-in did not give an e-mail address, and datasets are shared by e-mail address. Ask "
                  "whoever runs this dashboard to request the 'email' scope from the sign-in provider.")

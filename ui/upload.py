@@ -20,6 +20,8 @@ numbers) only, with the variable part in an ``st.text`` beneath. The same holds 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import re
 from dataclasses import dataclass, field
 from functools import partial
@@ -39,7 +41,7 @@ from analysis.records.sheets import read_tables
 from analysis.records import versions
 from analysis.records.access import Access, AccessDenied
 from analysis.records.store import DatasetInfo, DatasetNotFound, DuplicateImport, Store, StoreError, headers_key
-from ui.setup import View, get_store, request_dataset
+from ui.setup import View, current_user, get_store, request_dataset
 
 _STATE = "_upload"            # the current upload (an _Upload), reset when the uploaded files change
 KEY_FILES = "upload_files"
@@ -130,6 +132,13 @@ class _Upload:
 
 
 # --- import records ----------------------------------------------------------------------------
+
+def remembered_headers(headers: Sequence[str]) -> list[str]:
+    """The headers a column mapping or date order is remembered under: per signed-in user, so that one clinic's
+    choices are never applied to (or overwritten by) another's files."""
+    user = current_user()
+    return list(headers) + ([f"remembered for {user.email}"] if user.email else [])
+
 
 def store_for(view: View) -> Store:
     """The (cached) store the page's view comes from."""
@@ -230,7 +239,7 @@ def _current_upload(uploaded: list[Any], store: Store) -> _Upload:
         if info.kind is None:
             continue
         try:
-            saved = store.column_map(list(info.headers), info.kind)
+            saved = store.column_map(remembered_headers(info.headers), info.kind)
         except DB_ERRORS:
             saved = None  # a mapping that cannot be read is simply not applied
         if saved:
@@ -239,7 +248,7 @@ def _current_upload(uploaded: list[Any], store: Store) -> _Upload:
     outcome = next((f for f in files if f.kind == "outcomes"), None)
     if outcome is not None:
         try:  # the date order answered before for a file with these headers
-            state.saved_order = (store.column_map(list(outcome.headers), _DATE_ORDER_KIND) or {}).get("order")
+            state.saved_order = (store.column_map(remembered_headers(outcome.headers), _DATE_ORDER_KIND) or {}).get("order")
         except DB_ERRORS:
             state.saved_order = None
     ss[KEY_NAME] = Path(outcome.source or outcome.name).stem[:200] if outcome else ""
@@ -472,7 +481,7 @@ def _save(state: _Upload, user_access: Access, options: ImportOptions, result: I
 
 def _new_mapping_step(exc: MissingColumns, store: Store) -> _MappingStep:
     try:
-        saved = store.column_map(list(exc.headers), exc.kind) or {}
+        saved = store.column_map(remembered_headers(exc.headers), exc.kind) or {}
     except DB_ERRORS:
         saved = {}
     by_column = {column: header for header, column in {**exc.mapping, **saved}.items() if header in exc.headers}
@@ -486,12 +495,12 @@ def _after_import(state: _Upload, store: Store, info: DatasetInfo, report: Impor
     outcome = next((f for f in state.files if f.kind == "outcomes"), None)
     if state.dates is not None and date_order in DATE_ORDERS and outcome is not None:
         try:
-            store.save_column_map(list(outcome.headers), _DATE_ORDER_KIND, {"order": date_order})
+            store.save_column_map(remembered_headers(outcome.headers), _DATE_ORDER_KIND, {"order": date_order})
         except DB_ERRORS:
             pass  # only the convenience of not being asked again is lost
     for kind, step in state.mapping.items():
         try:
-            store.save_column_map(step.headers, kind, chosen.get(kind, {}))
+            store.save_column_map(remembered_headers(step.headers), kind, chosen.get(kind, {}))
         except DB_ERRORS:
             pass  # the dataset is saved; only the convenience of automatic mapping next time is lost
         state.saved[kind] = chosen.get(kind, {})

@@ -51,7 +51,7 @@ def welcome(view: View) -> None:
         sample, count = get_store(view.store_url).sample_id(), len(view.access.datasets())
     except StoreError:
         return
-    if sample is not None and count == 1:
+    if sample is not None and count == 1 and view.dataset.id == sample:
         st.info("**Welcome.** This dashboard compares ablative and non-ablative laser skin treatments on a clinic's "
                 "own records: downtime, results and side effects — above all hyperpigmentation across skin types "
                 "I–VI.\n\n**These are sample records**, made up so that you can try every page before importing "

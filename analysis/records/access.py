@@ -26,11 +26,12 @@ only, except the bundled sample, which everyone signed in may view.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tomllib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import sqlalchemy as sa
@@ -48,6 +49,7 @@ EVERYONE = "*"
 NEEDS: dict[str, Role] = {"append": "editor", "replace": "editor", "rollback": "editor", "rename": "editor",
                           "share": "owner", "delete": "owner"}
 _EMAIL = re.compile(r"^[^@\s]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+_log = logging.getLogger(__name__)
 _DOMAIN = re.compile(r"^@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
 
@@ -65,10 +67,11 @@ class User:
     via: str | None = None
 
     @classmethod
-    def signed_in(cls, email: str, admins: Iterable[str] = ()) -> "User":
-        """The signed-in user with this e-mail address; an admin when it is listed in ``admins``."""
+    def signed_in(cls, email: str, admins: Iterable[str] | str = ()) -> "User":
+        """The signed-in user with this e-mail address; an admin when it is listed in ``admins`` (entries that are
+        not e-mail addresses are skipped with a warning in the log, so one typo locks nobody out)."""
         address = normalise_email(email)
-        return cls(address, admin=address in {normalise_email(a) for a in admins if a and a.strip()})
+        return cls(address, admin=address in admin_addresses(admins))
 
     @property
     def actor(self) -> str | None:
@@ -97,6 +100,17 @@ class Grant:
         if self.grantee.startswith("@"):
             return f"everyone with an address at {self.grantee[1:]}"
         return self.grantee
+
+
+def admin_addresses(admins: Iterable[str] | str) -> set[str]:
+    """The configured admins' addresses (a single address may be given as a string)."""
+    out = set()
+    for entry in [admins] if isinstance(admins, str) else admins:
+        try:
+            out.add(normalise_email(str(entry)))
+        except ValueError:
+            _log.warning("[access] admins: %r is not an e-mail address; it is ignored.", entry)
+    return out
 
 
 def normalise_email(email: str) -> str:
@@ -131,7 +145,8 @@ def normalise_grantee(text: str) -> str:
 
 def parse_share(text: str) -> Grant:
     """A share written as ``GRANTEE[:ROLE]`` (the command line's ``--share``); the role defaults to viewer."""
-    grantee, _, role = text.rpartition(":") if text.rstrip().endswith((":viewer", ":editor")) else (text, "", "")
+    text = (text or "").strip()
+    grantee, _, role = text.rpartition(":") if text.endswith((":viewer", ":editor")) else (text, "", "")
     role = role or "viewer"
     return Grant(normalise_grantee(grantee), role)  # type: ignore[arg-type]
 
@@ -291,7 +306,12 @@ class Access:
                 raise AccessDenied("Only admins can see the changes to every dataset.")
             return audit.trail(self.store, None, limit)
         self.require(dataset_id)
-        return audit.trail(self.store, dataset_id, limit)
+        entries = audit.trail(self.store, dataset_id, limit)
+        if self.role(dataset_id) == "owner":
+            return entries
+        # Who a dataset is shared with is for its owner and admins (as Access.grants): others see that it changed.
+        return [replace(e, details={k: v for k, v in e.details.items()
+                                    if k not in ("grantee", "role", "owner", "shared_with")}) for e in entries]
 
     def grants(self, dataset_id: str) -> list[Grant]:
         """Who the dataset is shared with (its owner first). Only its owner and admins may ask."""
@@ -316,15 +336,15 @@ class Access:
         owner = normalise_email(owner) if owner else self.user.email
         grants: list[tuple[str, str]] = [(owner, "owner")] if owner else []
         grants += [(g.grantee, g.role) for g in shares if g.grantee != owner]
-        try:
-            info = self.store.import_dataset(result, name, allow_duplicate=allow_duplicate, user=self.user.actor,
-                                             grants=grants)
-        except DuplicateImport as exc:
-            if self.get(exc.dataset.id) is not None:
-                raise
-            # The same file is in a dataset this user may not see: saying so would tell them it exists.
-            info = self.store.import_dataset(result, name, allow_duplicate=True, user=self.user.actor,
-                                             grants=grants)
+        if not allow_duplicate:
+            # Only a dataset the user may see counts as holding the file already: naming (or even noticing)
+            # another clinic's would tell that it exists.
+            for source in result.sources:
+                for dataset_id in self.store.datasets_with_source(source.sha256):
+                    visible = self.get(dataset_id)
+                    if visible is not None:
+                        raise DuplicateImport(source.name, visible)
+        info = self.store.import_dataset(result, name, allow_duplicate=True, user=self.user.actor, grants=grants)
         audit.record(self.store, self.user.actor, "import", info.id, info.name, treatments=info.treatments,
                      files=[f.file for f in result.report.files], rejected=result.report.rows_rejected,
                      owner=owner, shared_with=[f"{g.grantee} ({g.role})" for g in shares])

@@ -297,6 +297,10 @@ class Store:
         try:
             with self.engine.begin() as conn:
                 if _meta_key is not None:
+                    # A key left by a dataset that is gone or in the bin is taken over (the bundled sample imported
+                    # again after the last dataset was deleted); a live one makes the insert fail, as it should.
+                    conn.execute(meta_table.delete().where((meta_table.c.key == _meta_key) & ~sa.exists().where(
+                        (datasets_table.c.id == meta_table.c.value) & self._live())))
                     conn.execute(meta_table.insert().values(key=_meta_key, value=dataset_id))
                 conn.execute(datasets_table.insert().values(
                     id=dataset_id, name=name, created_at=now, version=1,
@@ -509,11 +513,16 @@ class Store:
         return row[0] if row else None
 
     def _dataset_with_source(self, sha256: str) -> DatasetInfo | None:
+        found = self.datasets_with_source(sha256)
+        return self.get(found[0]) if found else None
+
+    def datasets_with_source(self, sha256: str) -> list[str]:
+        """The ids of the datasets (not in the bin) that hold a file with this SHA-256, oldest first."""
         with self.engine.connect() as conn:
             live = db.live(sources_table) if self._bin else sa.true()
-            row = conn.execute(sa.select(sources_table.c.dataset_id).where((sources_table.c.sha256 == sha256) & live)
-                               .limit(1)).first()
-        return self.get(row[0]) if row else None
+            rows = conn.execute(sa.select(sources_table.c.dataset_id).where((sources_table.c.sha256 == sha256) & live)
+                                .distinct()).all()
+        return sorted(r[0] for r in rows)
 
 
 def headers_key(headers: list[str]) -> str:
