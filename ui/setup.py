@@ -279,7 +279,6 @@ def _navigation() -> None:
 
 def _sidebar(by_id: dict[str, DatasetInfo], choices: urlstate.FilterChoices) -> Filters:
     _navigation()
-    sidebar_glossary()
     sb = st.sidebar
     sb.selectbox("Dataset", list(by_id), format_func=lambda i: by_id[i].name, key=KEY_DATASET,
                  persist_state="session", help="Import more on the Data page.")
@@ -298,6 +297,7 @@ def _sidebar(by_id: dict[str, DatasetInfo], choices: urlstate.FilterChoices) -> 
                                 on_change=_all_means_no_filter, args=(key, tuple(offered)))
         picked[key] = all_or_chosen(chosen, offered)
     start, end = _range(dates, choices)
+    sidebar_glossary()   # below the filters, which stay at the top of the sidebar
     inverse = {v: k for k, v in FITZPATRICK_ROMAN.items()}
     return Filters(date_from=start, date_to=end, clinics=picked[KEY_CLINICS], devices=picked[KEY_DEVICES],
                    areas=picked[KEY_AREAS], fitzpatrick_types=tuple(sorted(inverse[f] for f in picked[KEY_FITZ])))
