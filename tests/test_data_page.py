@@ -146,7 +146,7 @@ def test_bad_rows_show_the_problems_and_a_rejected_rows_download(app_db):
     assert problems["row"].tolist() == [2, 3, 4, 5, 6, 7]
     assert (problems["severity"] == "rejected").all()
     labels = {b.key: b.label for b in at.get("download_button")}
-    assert labels["upload_rejected_0"] == "Rejected rows (CSV, 6 rows)"
+    assert labels["upload_rejected_0"] == "Rejected rows of this import (CSV, 6 rows)"
     assert "upload_problems_csv" in labels
     assert "Rejected rows of bad_numbers.csv" in texts(at)
     assert {m.label: m.value for m in at.metric}["Rows rejected"] == "6"

@@ -559,7 +559,7 @@ def _show_report(done: _Done) -> None:
         st.text(f"Rejected rows of {file}, with the reasons, to fix and import again "
                 "(written as the file was: same separator, decimal mark and encoding):")
         summary = summaries.get(file)
-        st.download_button(f"Rejected rows (CSV, {len(rows):,} row{'' if len(rows) == 1 else 's'})",
+        st.download_button(f"Rejected rows of this import (CSV, {len(rows):,} row{'' if len(rows) == 1 else 's'})",
                            data=partial(in_dialect, rows, summary.delimiter if summary else ",",
                                         summary.encoding if summary else ""),
                            file_name=_download_name(file), mime="text/csv", key=f"upload_rejected_{i}",
