@@ -269,9 +269,9 @@ class Store:
         name = _clean_name(name)
         if not allow_duplicate:
             for source in result.sources:
-                existing = self._dataset_with_source(source.sha256)
-                if existing is not None:
-                    raise DuplicateImport(source.name, existing)
+                existing = [info for i in self.datasets_with_source(source.sha256) if (info := self.get(i))]
+                if existing:
+                    raise DuplicateImport(source.name, existing[0])
         if not self._blobs:
             raise StoreError(f"The database {describe_url(self.url)} has no table for the records "
                              f"({blobs_table.name}) and it could not be created, so nothing can be saved. "
@@ -511,10 +511,6 @@ class Store:
         with self._errors(), self.engine.connect() as conn:
             row = conn.execute(sa.select(meta_table.c.value).where(meta_table.c.key == "sample_dataset")).first()
         return row[0] if row else None
-
-    def _dataset_with_source(self, sha256: str) -> DatasetInfo | None:
-        found = self.datasets_with_source(sha256)
-        return self.get(found[0]) if found else None
 
     def datasets_with_source(self, sha256: str) -> list[str]:
         """The ids of the datasets (not in the bin) that hold a file with this SHA-256, oldest first."""
