@@ -35,15 +35,30 @@ def start_app(db_url: str, log: Path, *, port: int | None = None,
     out = log.open("w")
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
+    wait_until_serving(proc, f"{base}/_stcore/health", "streamlit", log, seconds=90)
+    return proc, base
+
+
+def wait_until_serving(proc: subprocess.Popen, url: str, what: str, log: Path, seconds: float = 30) -> None:
+    """Wait until ``url`` answers 200 (``proc`` serving it); stop it and raise, naming ``log``, if it never does."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}; see {log}")
+            raise RuntimeError(f"{what} exited with {proc.returncode}; see {log}")
         try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
+            with urllib.request.urlopen(url, timeout=2) as r:
                 if r.status == 200:
-                    return proc, base
+                    return
         except OSError:
-            time.sleep(0.5)
+            time.sleep(0.3)
+    stop(proc)
+    raise RuntimeError(f"{what} did not answer within {seconds:g} s; see {log}")
+
+
+def stop(proc: subprocess.Popen, seconds: float = 20) -> None:
+    """Terminate a server started for a test, killing it if it does not stop within ``seconds``."""
     proc.terminate()
-    raise RuntimeError(f"streamlit did not become healthy within 90 s; see {log}")
+    try:
+        proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        proc.kill()

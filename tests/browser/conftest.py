@@ -8,12 +8,11 @@ tests are skipped with the reason — except under CI (``CI=true``), where they 
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from apprunner import ARTIFACTS, start_app  # noqa: E402  (tests/browser/apprunner.py)
+from apprunner import ARTIFACTS, start_app, stop  # noqa: E402  (tests/browser/apprunner.py)
 from system import apt_install, unavailable  # noqa: E402  (tests/system.py)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
@@ -63,8 +62,4 @@ def app(tmp_path_factory):
     db = tmp_path_factory.mktemp("browser") / "app.db"
     proc, base = start_app(f"sqlite:///{db}", ARTIFACTS / "streamlit.log")
     yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop(proc)

@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from apprunner import free_port  # noqa: E402  (tests/browser/apprunner.py)
+from apprunner import free_port, stop, wait_until_serving  # noqa: E402  (tests/browser/apprunner.py)
 
 
 @dataclass(frozen=True)
@@ -34,11 +33,7 @@ class Provider:
                 raise RuntimeError(f"the OIDC provider refused user {email}: HTTP {r.status}")
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop(self.process, seconds=10)
 
 
 def start_provider(log: Path) -> Provider:
@@ -48,18 +43,8 @@ def start_provider(log: Path) -> Provider:
     proc = subprocess.Popen([sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1", "--port", str(port)],
                             stdout=out, stderr=subprocess.STDOUT)
     issuer = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"oidc-provider-mock exited with {proc.returncode}; see {log}")
-        try:
-            with urllib.request.urlopen(f"{issuer}/.well-known/openid-configuration", timeout=2) as r:
-                if r.status == 200:
-                    return Provider(issuer, proc)
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError(f"oidc-provider-mock did not start within 30 s; see {log}")
+    wait_until_serving(proc, f"{issuer}/.well-known/openid-configuration", "oidc-provider-mock", log)
+    return Provider(issuer, proc)
 
 
 COOKIE_SECRET = "signin-test-cookie-secret-0123456789abcdef"

@@ -6,14 +6,12 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from apprunner import ARTIFACTS, ROOT, start_app
+from apprunner import ARTIFACTS, ROOT, start_app, wait_until_serving
 from system import apt_install, unavailable
 from test_browser import (Console, first_finding, metric, pick, selected_tags, upload_through_the_data_page,
                           wait_idle, write_upload)
@@ -96,16 +94,8 @@ def start_nginx(nginx_path: str, ports: list[int], folder: Path, port: int) -> t
     proc = subprocess.Popen([nginx_path, "-c", str(folder / "nginx.conf"), "-p", str(folder)], stdout=log,
                             stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return proc, base
-        except OSError:
-            time.sleep(0.3)
-    proc.terminate()
-    raise RuntimeError(f"nginx did not come up; see {log.name}")
+    wait_until_serving(proc, f"{base}/_stcore/health", "nginx", Path(log.name))
+    return proc, base
 
 
 def _on(base: str, link: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from apprunner import ARTIFACTS, free_port, start_app  # noqa: E402
+from apprunner import ARTIFACTS, free_port, start_app, stop  # noqa: E402
 from oidc import auth_secrets  # noqa: E402
 from test_deploy import nginx_path, pg_module_url, start_nginx  # noqa: E402,F401  (fixtures)
 from test_signin import managers_journey, provider  # noqa: E402,F401  (fixture)
@@ -25,11 +25,8 @@ def signed_in_proxy(nginx_path, pg_module_url, provider, tmp_path_factory):  # n
     proxy, base = start_nginx(nginx_path, [int(b.rsplit(":", 1)[1]) for _, b in servers], folder / "nginx",
                               proxy_port)
     yield base
-    proxy.terminate()
-    proxy.wait(timeout=20)
-    for proc, _ in servers:
-        proc.terminate()
-        proc.wait(timeout=20)
+    for proc in (proxy, *(p for p, _ in servers)):
+        stop(proc)
 
 
 def test_managers_see_only_what_is_shared_with_them_behind_nginx(browser, signed_in_proxy, tmp_path):

@@ -9,14 +9,13 @@ three minutes on two cores (generating the file, uploading 122 MB, importing, lo
 
 from __future__ import annotations
 
-import subprocess
 import tomllib
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from apprunner import ARTIFACTS, ROOT, start_app
+from apprunner import ARTIFACTS, ROOT, start_app, stop
 from test_browser import Console, metric, upload_through_the_data_page, wait_idle, write_upload
 
 pytestmark = pytest.mark.browser
@@ -39,21 +38,13 @@ def _serve(tmp_path_factory, log_name: str, **env: str):
     return proc, base, log
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
 @pytest.fixture(scope="module")
 def small_limit_app(tmp_path_factory):
     """The dashboard with a 1 MB upload limit and every Streamlit logger at DEBUG; yields (url, log)."""
     proc, base, log = _serve(tmp_path_factory, "streamlit-limits-debug.log",
                              STREAMLIT_SERVER_MAX_UPLOAD_SIZE=str(SMALL_LIMIT_MB), STREAMLIT_LOGGER_LEVEL="debug")
     yield base, log
-    _stop(proc)
+    stop(proc)
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +52,7 @@ def configured_app(tmp_path_factory):
     """The dashboard with the upload limit of .streamlit/config.toml."""
     proc, base, _ = _serve(tmp_path_factory, "streamlit-limits.log")
     yield base
-    _stop(proc)
+    stop(proc)
 
 
 def open_data_page(browser, base: str):

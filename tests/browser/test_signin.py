@@ -7,13 +7,12 @@ the provider; after signing out, or with a forged session cookie, it is back to 
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-from apprunner import ARTIFACTS, free_port, start_app  # noqa: E402
+from apprunner import ARTIFACTS, free_port, start_app, stop  # noqa: E402
 from test_browser import wait_idle  # noqa: E402
 from oidc import COOKIE_SECRET, auth_secrets, start_provider  # noqa: E402
 
@@ -40,11 +39,7 @@ def signin_app(tmp_path_factory, provider):
     proc, base = start_app(f"sqlite:///{tmp / 'app.db'}", ARTIFACTS / "streamlit-signin.log",
                            port=port, secrets=secrets)
     yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop(proc)
 
 
 def _sign_in(page, base: str, email: str) -> None:
