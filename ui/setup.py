@@ -184,10 +184,11 @@ def setup_page(title: str, icon: str = "🔬") -> View:
     url = configured_url()
     try:
         store = get_store(url)
-        if not store.datasets():  # everything was deleted (e.g. from the command line): open on the sample again
-            store.ensure_sample()
         user_access = get_access(url)
         datasets = user_access.datasets()
+        if not datasets and not store.datasets():  # all deleted (e.g. from the command line): the sample again
+            store.ensure_sample()
+            datasets = user_access.datasets()
     except StoreError as exc:
         st.error("The database cannot be used right now.")
         st.text(str(exc))

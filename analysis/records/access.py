@@ -251,18 +251,26 @@ class Access:
 
     def datasets(self, able_to: str | None = None) -> list[DatasetInfo]:
         """The datasets the user may see (and, with ``able_to``, make that change to), newest first."""
+        needed = _RANK[NEEDS[able_to]] if able_to else _RANK["viewer"]
+        return [d for d, role in self.roles() if _RANK[role] >= needed]
+
+    def roles(self) -> list[tuple[DatasetInfo, Role]]:
+        """Every dataset the user may see with the user's role on it, newest first (two queries in all)."""
         every = self.store.datasets()
         if self.user.admin:
-            return every
-        needed = _RANK[NEEDS[able_to]] if able_to else _RANK["viewer"]
+            return [(d, "owner") for d in every]
         grants: dict[str, list[Grant]] = {}
         with self.store._errors(), self.store.engine.connect() as conn:
             if self.store._access:
                 for r in conn.execute(sa.select(access_table)).mappings():
                     grants.setdefault(r["dataset_id"], []).append(Grant(r["grantee"], r["role"]))
             sample = self._sample_id(conn)
-        roles = {d.id: role_for(self.user, grants.get(d.id, []), sample=d.id == sample) for d in every}
-        return [d for d in every if roles[d.id] is not None and _RANK[roles[d.id]] >= needed]
+        out = [(d, role_for(self.user, grants.get(d.id, []), sample=d.id == sample)) for d in every]
+        return [(d, role) for d, role in out if role is not None]
+
+    def able_to(self, action: str, roles: list[tuple[DatasetInfo, Role]]) -> set[str]:
+        """The ids among ``roles`` (from :meth:`roles`) on which the user may make ``action``."""
+        return {d.id for d, role in roles if _RANK[role] >= _RANK[NEEDS[action]]}
 
     def get(self, dataset_id: str) -> DatasetInfo | None:
         """The dataset, or None when it does not exist or the user may not see it (the same answer)."""
