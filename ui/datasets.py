@@ -24,6 +24,7 @@ from analysis.records.access import ROLES, Access, AccessDenied, Grant
 from analysis.records.store import DatasetInfo, DatasetNotFound, StoreError
 from ui.setup import View, auth_configured, request_dataset
 from ui.upload import DB_ERRORS, forget_report
+from ui.widgets import table_config
 
 T = TypeVar("T")
 _MESSAGE = "_data_message"    # outcome of the last rename or delete, shown once
@@ -57,13 +58,13 @@ def datasets_section(view: View) -> None:
                    "dataset. To give each manager only the datasets shared with them, configure sign-in (see the "
                    "README, \"Running for several clinics\").")
     try:
-        datasets = user_access.datasets()
-        renamable = {d.id for d in user_access.datasets(able_to="rename")}
-        deletable = {d.id for d in user_access.datasets(able_to="delete")}
+        roles = user_access.roles()   # (one read for the list and both selectors)
+        datasets = [d for d, _ in roles]
+        renamable, deletable = user_access.able_to("rename", roles), user_access.able_to("delete", roles)
     except DB_ERRORS as exc:
         _database_error(exc)
         return
-    st.dataframe(datasets_table(datasets, view.dataset.id), key="data_datasets", hide_index=True, width="stretch")
+    _table(datasets_table(datasets, view.dataset.id), "data_datasets")
     by_id = {d.id: d for d in datasets}
     ids = list(by_id)
 
@@ -86,7 +87,7 @@ def datasets_section(view: View) -> None:
         st.markdown("**Delete a dataset**")
         if _picker("Dataset to delete", [i for i in ids if i in deletable], view.dataset.id, label, KEY_DELETE_PICK,
                    "its owner"):
-            confirm = st.checkbox(_delete_consequence(), key=KEY_DELETE_CONFIRM)
+            confirm = st.checkbox(_delete_consequence(), key=KEY_DELETE_CONFIRM, wrap=True)
             st.button("Delete", key=KEY_DELETE_GO, on_click=_delete, args=(user_access, view.dataset.id),
                       disabled=not confirm)
     if view.dataset.id in by_id:
@@ -95,6 +96,11 @@ def datasets_section(view: View) -> None:
             _sharing(user_access, by_id[view.dataset.id])
         _changes(user_access, by_id[view.dataset.id])
     _bin(user_access)
+
+
+def _table(frame: pd.DataFrame, key: str) -> None:
+    """A Data page table, shown as every table is (separators, widths); it is not part of the page's report."""
+    st.dataframe(frame, key=key, hide_index=True, width="stretch", column_config=table_config(frame))
 
 
 def _delete_consequence() -> str:
@@ -122,11 +128,10 @@ def _changes(user_access: Access, info: DatasetInfo) -> None:
         if not entries:
             st.caption("No change has been recorded yet (changes are recorded from this version of the app on).")
             return
-        st.dataframe(pd.DataFrame([{"when (UTC)": f"{e.at:%Y-%m-%d %H:%M}", "who": e.user or "",
-                                    "what": e.action, "name then": e.dataset_name,
-                                    "details": ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in e.details.items()
-                                                         if v not in (None, "", []))} for e in entries]),
-                     key="data_audit", hide_index=True, width="stretch")
+        _table(pd.DataFrame([{"when (UTC)": f"{e.at:%Y-%m-%d %H:%M}", "who": e.user or "", "what": e.action,
+                              "name then": e.dataset_name,
+                              "details": ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in e.details.items()
+                                                   if v not in (None, "", []))} for e in entries]), "data_audit")
 
 
 def _bin(user_access: Access) -> None:
@@ -141,10 +146,9 @@ def _bin(user_access: Access) -> None:
     st.subheader("Deleted datasets (the bin)")
     st.caption("A deleted dataset can be restored until the time shown; then it is purged for good. Restored, it "
                "keeps its id, so share links to it work again.")
-    st.dataframe(pd.DataFrame([{"name": d.info.name, "treatments": d.info.treatments,
-                                "deleted (UTC)": f"{d.deleted_at:%Y-%m-%d %H:%M}", "by": d.deleted_by or "",
-                                "purged after (UTC)": f"{d.purge_after:%Y-%m-%d %H:%M}"} for d in binned]),
-                 key="data_bin", hide_index=True, width="stretch")
+    _table(pd.DataFrame([{"name": d.info.name, "treatments": d.info.treatments,
+                          "deleted (UTC)": f"{d.deleted_at:%Y-%m-%d %H:%M}", "by": d.deleted_by or "",
+                          "purged after (UTC)": f"{d.purge_after:%Y-%m-%d %H:%M}"} for d in binned]), "data_bin")
     names = {d.info.id: f"{d.info.name} (deleted {d.deleted_at:%Y-%m-%d %H:%M})" for d in binned}
     if st.session_state.get(KEY_RESTORE_PICK) not in names:
         st.session_state.pop(KEY_RESTORE_PICK, None)
@@ -180,7 +184,7 @@ def _sharing(user_access: Access, info: DatasetInfo) -> None:
     except (DatasetNotFound, *DB_ERRORS):
         st.caption("Its sharing cannot be read right now.")
         return
-    st.dataframe(grants_table(grants), key="data_grants", hide_index=True, width="stretch")
+    _table(grants_table(grants), "data_grants")
     left, right = st.columns(2)
     with left:
         st.text_input("Share with", key=KEY_SHARE_WHO, max_chars=320, placeholder="name@clinic.example",
@@ -238,7 +242,7 @@ def _history(user_access: Access, info: DatasetInfo, may_roll_back: bool) -> Non
     except (DatasetNotFound, *DB_ERRORS):
         kept = []
         st.caption("The rejected rows of its imports cannot be read right now.")
-    st.dataframe(history_table(entries, kept), key="data_history", hide_index=True, width="stretch")
+    _table(history_table(entries, kept), "data_history")
     _problem_downloads(user_access, info, entries, kept)
     undoable = [v for v in entries if v.action in ("append", "replace") and not v.rolled_back]
     if not may_roll_back:
@@ -250,7 +254,7 @@ def _history(user_access: Access, info: DatasetInfo, may_roll_back: bool) -> Non
     last = undoable[-1]
     confirm = st.checkbox(f"Yes, roll back the import of {last.created_at:%Y-%m-%d %H:%M} UTC "
                           f"(version {last.version}): the dataset goes back to its records before it.",
-                          key=KEY_ROLLBACK_CONFIRM)
+                          key=KEY_ROLLBACK_CONFIRM, wrap=True)
     st.button("Roll back the most recent import", key=KEY_ROLLBACK_GO, on_click=_rollback, args=(user_access, info.id),
               disabled=not confirm)
 

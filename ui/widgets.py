@@ -122,6 +122,15 @@ def table(frame: pd.DataFrame, key: str, column_config: dict | None = None) -> N
     Numbers show thousands separators; the first column (what each row is about) stays in view when the
     table is scrolled sideways — the columns that carry the answer come right after it (see ``tables``).
     """
+    st.dataframe(frame, key=key, hide_index=True, width="stretch",
+                 column_config=table_config(frame) | (column_config or {}))
+    if (r := _report()) is not None:
+        r.add_table(frame)
+
+
+def table_config(frame: pd.DataFrame) -> dict:
+    """How every table shows its columns: numbers with thousands separators, text as wide as its longest value,
+    the first column pinned, and a tooltip on headers that stand for a glossary term."""
     helps = column_help(list(frame.columns))
     config: dict = {}
     for i, column in enumerate(frame.columns):
@@ -132,10 +141,7 @@ def table(frame: pd.DataFrame, key: str, column_config: dict | None = None) -> N
         else:  # wide enough for its longest text (the grid sizes columns from the first rows only)
             config[column] = st.column_config.Column(pinned=i == 0 or None, help=helps.get(column),
                                                      width=tables.text_width(frame[column], column))
-    config.update(column_config or {})
-    st.dataframe(frame, key=key, hide_index=True, width="stretch", column_config=config)
-    if (r := _report()) is not None:
-        r.add_table(frame)
+    return config
 
 
 def empty_selection(view: View, minimum: int = 1) -> None:
