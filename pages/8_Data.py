@@ -3,7 +3,7 @@
 import ui
 from ui import datasets, quality, upload
 
-view = ui.setup_page("Data")
+view = ui.setup_page("Data", without_dataset=True)   # a manager with no dataset yet imports one here
 ui.start_report("Data quality", view)
 store = upload.store_for(view)
 upload.import_section(store, view)

@@ -175,3 +175,37 @@ def test_remembered_column_choices_are_per_manager(monkeypatch):
 
     monkeypatch.setattr(upload, "current_user", lambda: LOCAL)
     assert upload.remembered_headers(["Datum", "Typ"]) == ["Datum", "Typ"]   # without sign-in: as before
+
+
+def test_a_manager_with_no_dataset_yet_imports_the_first_on_the_data_page(app_db, northgate):
+    """Nothing shared and the sample in the bin: the other pages point to the Data page, which still offers the
+    import (not a dead end), and the imported dataset is the manager's own."""
+    from analysis.records import bin
+
+    store = Store(app_db)
+    bin.move_to_bin(store, store.sample_id())
+    store.engine.dispose()
+    overview = signed_in("bob@southside.example")
+    assert not overview.exception
+    assert any("Import your clinic's records on the Data page" in i.value for i in overview.info)
+    assert "Harbourview" not in texts(overview)
+
+    data = signed_in("bob@southside.example", "pages/8_Data.py")
+    assert not data.exception
+    assert any("You have no dataset yet" in i.value for i in data.info)
+    assert "Harbourview" not in texts(data) and northgate not in texts(data)
+    assert not [d for d in data.sidebar.get("download_button")]   # nothing to share or download yet
+    data.file_uploader(key="upload_files").set_value([("southside.csv", CSV.encode(), "text/csv")])
+    data.run()
+    assert not data.exception
+    data.text_input(key="upload_name").input("Southside")
+    data.button(key="upload_import").click().run()
+    assert not data.exception, data.exception
+    assert "Southside" in dataset_choices(data)
+    store = Store(app_db)
+    try:
+        mine = Access(store, User.signed_in("bob@southside.example")).datasets()
+        assert [d.name for d in mine] == ["Southside"]
+        assert [d.name for d in Access(store, User.signed_in("ann@northgate.example")).datasets()] == ["Harbourview"]
+    finally:
+        store.engine.dispose()

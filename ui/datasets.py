@@ -64,7 +64,12 @@ def datasets_section(view: View) -> None:
     except DB_ERRORS as exc:
         _database_error(exc)
         return
-    _table(datasets_table(datasets, view.dataset.id), "data_datasets")
+    viewed = view.dataset.id if view.dataset else None
+    if not datasets:
+        st.caption("You have no dataset yet: the first one you import is listed here.")
+        _bin(user_access)
+        return
+    _table(datasets_table(datasets, viewed), "data_datasets")
     by_id = {d.id: d for d in datasets}
     ids = list(by_id)
 
@@ -79,22 +84,22 @@ def datasets_section(view: View) -> None:
     left, right = st.columns(2)
     with left:
         st.markdown("**Rename a dataset**")
-        if _picker("Dataset to rename", [i for i in ids if i in renamable], view.dataset.id, label, KEY_RENAME_PICK,
+        if _picker("Dataset to rename", [i for i in ids if i in renamable], viewed, label, KEY_RENAME_PICK,
                    "an editor"):
             st.text_input("New name", key=KEY_RENAME_NAME, max_chars=200)
             st.button("Rename", key=KEY_RENAME_GO, on_click=_rename, args=(user_access,))
     with right:
         st.markdown("**Delete a dataset**")
-        if _picker("Dataset to delete", [i for i in ids if i in deletable], view.dataset.id, label, KEY_DELETE_PICK,
+        if _picker("Dataset to delete", [i for i in ids if i in deletable], viewed, label, KEY_DELETE_PICK,
                    "its owner"):
             confirm = st.checkbox(_delete_consequence(), key=KEY_DELETE_CONFIRM, wrap=True)
-            st.button("Delete", key=KEY_DELETE_GO, on_click=_delete, args=(user_access, view.dataset.id),
+            st.button("Delete", key=KEY_DELETE_GO, on_click=_delete, args=(user_access, viewed),
                       disabled=not confirm)
-    if view.dataset.id in by_id:
-        _history(user_access, by_id[view.dataset.id], view.dataset.id in renamable)
-        if auth_configured() and view.dataset.id in deletable:
-            _sharing(user_access, by_id[view.dataset.id])
-        _changes(user_access, by_id[view.dataset.id])
+    if viewed in by_id:
+        _history(user_access, by_id[viewed], viewed in renamable)
+        if auth_configured() and viewed in deletable:
+            _sharing(user_access, by_id[viewed])
+        _changes(user_access, by_id[viewed])
     _bin(user_access)
 
 
@@ -165,7 +170,7 @@ def _restore(user_access: Access) -> None:
         _message("success", "Dataset restored.", f"Restored: {info.name}")
 
 
-def _picker(label: str, ids: list[str], viewed_id: str, format_func: Callable[[str], str], key: str,
+def _picker(label: str, ids: list[str], viewed_id: str | None, format_func: Callable[[str], str], key: str,
             who: str) -> bool:
     """A dataset selector over ``ids`` (starting on the one being viewed); False, with why, when empty."""
     if not ids:
@@ -376,7 +381,7 @@ def _attempt(action: Callable[[], T], what: str, refused: str, level: str = "err
     return None
 
 
-def datasets_table(datasets: list[DatasetInfo], viewed_id: str) -> pd.DataFrame:
+def datasets_table(datasets: list[DatasetInfo], viewed_id: str | None) -> pd.DataFrame:
     """One row per dataset: name, created, counts, source files; the one being viewed marked."""
     return pd.DataFrame([{
         "viewing": "✓" if d.id == viewed_id else "",

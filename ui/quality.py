@@ -24,6 +24,8 @@ def _quality(url: str, dataset_id: str, version: int, rows_rejected: int, _recor
 
 def quality_section(view: View) -> None:
     """The data-quality checks of the whole dataset being viewed, one sentence and one table each."""
+    if view.dataset is None:
+        return
     st.header("Data quality")   # the report is titled "Data quality"; its checks are its headings
     summary = _quality(view.store_url, view.dataset.id, view.dataset.version, view.dataset.rows_rejected,
                        view.records)

@@ -59,7 +59,11 @@ PAGES: tuple[tuple[str, str, str], ...] = (
 
 @dataclass(frozen=True)
 class View:
-    """What a page shows: the dataset, all its records, the filtered selection and the filters."""
+    """What a page shows: the dataset, all its records, the filtered selection and the filters.
+
+    Only the Data page can get a view with no dataset (``dataset`` None: the signed-in user sees none yet),
+    so that a manager can import the first one; every other page stops before that.
+    """
 
     dataset: DatasetInfo
     records: Records
@@ -69,6 +73,10 @@ class View:
     store_url: str
     #: The signed-in user's way to the datasets: every read and change of a dataset goes through it.
     access: access.Access
+
+    @classmethod
+    def without_dataset(cls, store_url: str, user_access: access.Access) -> "View":
+        return cls(None, None, None, Filters(), None, store_url, user_access)  # type: ignore[arg-type]
 
     @property
     def cache_key(self) -> tuple:
@@ -177,8 +185,12 @@ def _require_sign_in() -> None:
     st.sidebar.button("Sign out", key="auth_sign_out", on_click=st.logout)
 
 
-def setup_page(title: str, icon: str = "🔬") -> View:
-    """Configure the page, read the view from the URL or the session, draw the filters, return the selection."""
+def setup_page(title: str, icon: str = "🔬", *, without_dataset: bool = False) -> View:
+    """Configure the page, read the view from the URL or the session, draw the filters, return the selection.
+
+    A signed-in user who sees no dataset yet is told so and the page stops, except with ``without_dataset``
+    (the Data page), which then gets a view with no dataset, so that the user can import one.
+    """
     st.set_page_config(page_title=f"{title} · {APP_NAME}", page_icon=icon, layout="wide")
     _require_sign_in()
     url = configured_url()
@@ -194,8 +206,16 @@ def setup_page(title: str, icon: str = "🔬") -> View:
         st.text(str(exc))
         st.stop()
     if not datasets:
-        st.info("No dataset has been shared with you yet. Ask a colleague who has one to share it with you "
-                "(on the Data page), or ask an admin to import your clinic's records.")
+        if without_dataset:
+            _navigation()
+            sidebar_glossary()
+            st.title(title)
+            st.info("You have no dataset yet. Import your clinic's records below: the dataset is yours, and you can "
+                    "share it with colleagues. Or ask a colleague who has one to share it with you.")
+            return View.without_dataset(url, user_access)
+        st.info("No dataset has been shared with you yet. Import your clinic's records on the Data page, ask a "
+                "colleague who has one to share it with you (on the Data page), or ask an admin.")
+        _navigation()
         st.stop()
     by_id = {d.id: d for d in datasets}
     ss = st.session_state

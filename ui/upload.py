@@ -184,7 +184,7 @@ def import_section(store: Store, view: View) -> None:
     chosen = _mapping_steps(state)
     date_order = _date_step(state)
     allow_duplicate = _duplicate_step(state)
-    target, into = _target_step(view.access, view.dataset.id)
+    target, into = _target_step(view.access, view.dataset.id if view.dataset else None)
     clinic = st.text_input("Clinic (only for rows whose file names none)", key=KEY_CLINIC, max_chars=200,
                            help="A clinic's own export often has no clinic column. Name the clinic here, and a chain "
                                 "can add each clinic's export to one dataset.")
@@ -374,7 +374,7 @@ def _duplicate_step(state: _Upload) -> bool:
     return bool(st.checkbox("Import it again anyway", key=KEY_ALLOW_DUPLICATE))
 
 
-def _target_step(user_access: Access, viewed_id: str) -> tuple[str, str | None]:
+def _target_step(user_access: Access, viewed_id: str | None) -> tuple[str, str | None]:
     """A new dataset (and its name), or the dataset to add the records to or replace; (target, dataset id)."""
     target = st.radio("Import into", list(TARGETS), format_func=TARGETS.get, key=KEY_TARGET, horizontal=True,
                       help="Add to a dataset: new treatments are added and changed ones updated; the dataset keeps "

@@ -29,7 +29,10 @@ PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png",
 
 
 def start_report(title: str, view: View) -> None:
-    """Begin collecting this page's content for its HTML report."""
+    """Begin collecting this page's content for its HTML report (none without a dataset)."""
+    if view.dataset is None:
+        st.session_state.pop(_REPORT, None)
+        return
     st.session_state[_REPORT] = report.Report(title, view.dataset.name, view.filters.describe(),
                                               len(view.selection.outcomes))
 
@@ -197,6 +200,8 @@ def finish(view: View, slug: str, notes: tuple[str, ...] = ()) -> None:
     reading = how_to_read(slug, notes)
     if (r := _report()) is not None:
         r.add_reading(reading_lines(reading))
+    if view.dataset is None:   # the Data page of a user with no dataset yet: nothing to share or download
+        return
     sb = st.sidebar
     sb.divider()
     # Drawn only once opened: the code block's copy button loads a 1.5 MB script, which a page's first
