@@ -388,6 +388,7 @@ def test_records_are_added_to_the_dataset_being_viewed_then_rolled_back(app_db):
     history = frame_with(at, "treatments after")
     assert history["what"].tolist()[:2] == ["records added", "created"]
     assert history["files"].tolist()[0] == "june.csv"
+    assert history["rows"].tolist()[:2] == ["2 new · 0 updated · 0 unchanged · 0 rejected", "5,000 new · 0 rejected"]
     at.checkbox(key="data_rollback_confirm").check()
     at.run()
     at.button(key="data_rollback_go").click()

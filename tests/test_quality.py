@@ -238,3 +238,19 @@ def test_a_column_absent_from_the_file_is_not_recorded_rather_than_blank_in_100_
     assert missing_check.sentence.startswith("1 column has missing values; the most is satisfaction, blank in 50.0 %")
     assert "Not recorded in this dataset at all: " in missing_check.sentence and "cost" in missing_check.sentence
     assert missing_check.count == 1
+
+
+def test_the_tables_shown_name_columns_as_people_read_them_and_dates_as_dates():
+    """What the Data page shows (analysis.present.tables.readable): 'Treatment date', not treatment_date, in the
+    headers and in the missing-values table's rows; dates without '00:00:00'."""
+    from analysis.present import tables
+
+    costs = [100, 110, 120, 130, 140, 150, 160, 170, 180, 1000]
+    summary = quality_summary(make_records([{"device": "CO2", "cost": float(c)} for c in costs]))
+    outliers = tables.readable(check(summary, "costs").table)
+    assert list(outliers.columns[:3]) == ["Treatment id", "Treatment date", "Clinic"]
+    assert outliers["Treatment date"].tolist() == ["2024-01-01"]
+    missing = tables.readable(check(summary, "missing").table)
+    assert "Fitzpatrick skin type" in missing["column"].tolist()
+    assert not any("_" in str(c) for c in missing["column"])
+    assert summary.missing["column"].str.contains("_").any()   # the summary itself keeps the data's own names

@@ -279,14 +279,18 @@ def history_table(entries: list[versions.Version], kept: Sequence[rejects.FilePr
         "what": _ACTIONS.get(v.action, v.action) + (" (undone)" if v.rolled_back else ""),
         "by": v.user or "",
         "files": ", ".join(f["file"] for f in v.files),
-        "new": v.counts.get("new"),
-        "updated": v.counts.get("updated"),
-        "unchanged": v.counts.get("unchanged"),
-        "rejected": v.counts.get("rejected"),
-        "problems": problems.get(v.version),
+        "rows": _row_counts(v.counts),
+        "problems": problems.get(v.version, 0),
         "treatments after": v.treatments,
         "side-effect records after": v.side_effects,
     } for v in reversed(entries)])
+
+
+def _row_counts(counts: dict) -> str:
+    """``2 new · 1 updated · 0 unchanged · 1 rejected``: the counts an import has (one column, not four half
+    empty ones; a created dataset or a roll-back has none)."""
+    return " · ".join(f"{counts[k]:,} {k}" for k in ("new", "updated", "unchanged", "rejected")
+                      if counts.get(k) is not None)
 
 
 def _problem_downloads(user_access: Access, info: DatasetInfo, entries: list[versions.Version],

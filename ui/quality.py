@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from analysis.findings.quality import QualitySummary, quality_summary
+from analysis.present import tables
 from analysis.records.store import Records
 from ui import widgets
 from ui.setup import View
@@ -44,7 +45,7 @@ def quality_section(view: View) -> None:
             table = check.table.head(MAX_QUALITY_ROWS)
             if len(table) < len(check.table):
                 widgets.sentence(f"Showing the first {len(table):,} of {len(check.table):,} rows.")
-            widgets.table(table, key=f"quality_{check.key}")
+            widgets.table(tables.readable(table), key=f"quality_{check.key}")
         if check.key == "costs" and not summary.cost_fences.empty:
             widgets.sentence("What counts as unusual on each device (costs outside the fences):")
-            widgets.table(summary.cost_fences, key="quality_cost_fences")
+            widgets.table(tables.readable(summary.cost_fences), key="quality_cost_fences")

@@ -11,6 +11,7 @@ from analysis import stats
 from analysis.findings import compare, wording
 from analysis.findings.claims import ClaimCheck
 from analysis.findings.effects import SideEffectSummary
+from analysis.records import schema
 from analysis.records.schema import MODALITIES
 from analysis.stats.funnel import Funnel
 
@@ -121,3 +122,17 @@ def text_width(values: pd.Series, header: object) -> int:
     grid's 14 px type, measured in Chromium, plus the cell's padding), at most 420."""
     longest = max([len(str(header))] + [len(str(v)) for v in values.head(500)])
     return min(420, int(5.8 * longest) + 24)
+
+
+def readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table of records (or about columns) as a person reads it: columns named as on the mapping screen
+    ("Treatment date", not ``treatment_date``), a "column" column's values named the same way, and dates
+    written as dates (not "2024-03-01 00:00:00")."""
+    out = frame.copy()
+    if "column" in out:
+        out["column"] = out["column"].map(lambda c: schema.label(c) if isinstance(c, str) else c)
+    for column in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[column]):
+            out[column] = out[column].dt.strftime("%Y-%m-%d").astype(object).where(out[column].notna(), "")
+    named = {c: schema.LABELS[c] for c in out.columns if c in schema.LABELS}
+    return out.rename(columns=named)
