@@ -162,7 +162,9 @@ def case_mix_chart(
     limits = {i: (curve.lower[k], curve.upper[k]) for k, i in enumerate(judged)}
     ratios: list[float | None] = [rows[i][0] / rows[i][1] if i in limits else None for i in range(len(rows))]
     outside = [r is not None and (r > limits[i][1] or r < limits[i][0]) for i, r in enumerate(ratios)]
-    rules = special_causes(ratios, 1.0, outside)
+    # Rounded for the run rules only: a month whose events equal its expected count sits on the centre line
+    # (ending a run), not 1e-15 above or below it because E is a sum of many rates.
+    rules = special_causes([None if r is None else round(r, 9) for r in ratios], 1.0, outside)
     points = []
     for i, (label, (o, e, n)) in enumerate(zip(names, rows)):
         if i not in limits:
