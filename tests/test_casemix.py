@@ -14,6 +14,8 @@ R is not needed to run these tests: its output is written beside each number.
 
 from __future__ import annotations
 
+import doctest
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,6 +23,7 @@ import pytest
 from analysis.findings import monitoring
 from analysis.records import schema
 from analysis.records.store import Records
+from analysis.stats import casemix, pchart
 from analysis.stats.casemix import case_mix_chart, case_mix_chart_from_rows
 from analysis.stats.pchart import p_chart
 
@@ -218,3 +221,9 @@ def test_open_months_are_left_off_the_adjusted_chart():
     labels = [p.label for p in trend.adjusted[schema.ABLATIVE].points]
     assert labels == [p.label for p in trend.charts[schema.ABLATIVE].points]
     assert "2024-11" not in labels and "2024-12" not in labels
+
+
+def test_docstring_examples_run():
+    # casemix: the E = 2 limit worked in R in its docstring; pchart: qcc's orange-juice chart and special_causes.
+    runs = [doctest.testmod(module) for module in (casemix, pchart)]
+    assert sum(r.failed for r in runs) == 0 and sum(r.attempted for r in runs) >= 6
