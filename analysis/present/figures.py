@@ -360,7 +360,7 @@ def case_mix_chart(chart: CaseMixChart, modality: str, effect: str) -> go.Figure
                       "limits %{customdata[5]}<br>signal: %{customdata[6]}<extra></extra>"))
     _pct_axis(fig)
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=labels)
-    caption = (f"Solid grey: the rate expected from each month's mix of skin types<br>and treatment areas. "
+    caption = (f"Dark line: the rate expected from each month's mix of skin types<br>and treatment areas. "
                f"Dotted: {level} control limits around it.")
     return _layout(fig, title + " (black diamonds: signals)", "Month", f"{effect.capitalize()} (% of treatments)",
                    height=480, caption=caption)
