@@ -24,7 +24,7 @@ from analysis.findings import monitoring
 from analysis.records import schema
 from analysis.records.store import Records
 from analysis.stats import casemix, pchart
-from analysis.stats.casemix import case_mix_chart, case_mix_chart_from_rows
+from analysis.stats.casemix import case_mix_chart, case_mix_chart_from_rows, case_mix_charts_by
 from analysis.stats.pchart import p_chart
 
 MONTHS = [f"2024-{m:02d}" for m in range(1, 13)]
@@ -227,3 +227,19 @@ def test_docstring_examples_run():
     # casemix: the E = 2 limit worked in R in its docstring; pchart: qcc's orange-juice chart and special_causes.
     runs = [doctest.testmod(module) for module in (casemix, pchart)]
     assert sum(r.failed for r in runs) == 0 and sum(r.attempted for r in runs) >= 6
+
+
+def test_charts_by_modality_equal_one_chart_per_modality_on_its_own_rows():
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame({"modality": rng.choice(["ablative", "non-ablative"], 600),
+                          "month": rng.choice(MONTHS[:6], 600), "fitz": rng.integers(1, 7, 600),
+                          "area": rng.choice(["face", "neck", None], 600), "event": rng.random(600) < 0.15})
+    together = case_mix_charts_by(frame, "modality", "month", ["fitz", "area"], "event", periods=MONTHS[:6])
+    assert list(together) == list(dict.fromkeys(frame["modality"]))
+    for modality, chart in together.items():
+        alone = case_mix_chart_from_rows(frame[frame["modality"] == modality], "month", ["fitz", "area"], "event",
+                                         periods=MONTHS[:6])
+        assert [p.expected for p in chart.points] == pytest.approx([p.expected for p in alone.points], rel=1e-12)
+        assert [(p.observed, p.treatments, p.rule) for p in chart.points] == \
+            [(p.observed, p.treatments, p.rule) for p in alone.points]
+        assert chart.strata == ("fitz", "area")

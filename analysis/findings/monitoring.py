@@ -20,7 +20,7 @@ from analysis.findings import wording
 from analysis.findings.compare import SMALL_EXPECTED, SMALL_N, Finding, not_recorded
 from analysis.records.filters import with_effect_flags
 from analysis.records.schema import MODALITIES
-from analysis.stats.casemix import CaseMixChart, case_mix_chart_from_rows
+from analysis.stats.casemix import CaseMixChart, case_mix_chart_from_rows, case_mix_charts_by
 from analysis.stats.funnel import NOT_RECORDED, Funnel, expected_counts, funnel_plot
 from analysis.stats.pchart import PChart, PChartPoint, p_chart
 from analysis.records.store import Records
@@ -83,8 +83,10 @@ def monthly(records: Records, effect: str = "hyperpigmentation", follow_up_until
     judged = [m for m in months if cutoff is None or m.end_time <= cutoff]
     grouped = frame.assign(month=month).groupby(["modality", "month"], observed=True)[effect].agg(["sum", "size"])
     charts: dict[str, PChart] = {}
-    adjusted: dict[str, CaseMixChart] = {}
-    frame = frame.assign(month=month.astype(str), judged=month.isin(judged))
+    codes, seen = pd.factorize(month)  # month as text, through its few distinct values (astype(str) is slow)
+    done_rows = frame.assign(month=pd.Categorical.from_codes(codes, [str(m) for m in seen]))[month.isin(judged)]
+    judged_labels = [str(m) for m in judged]
+    adjusted = case_mix_charts_by(done_rows, "modality", "month", CASE_MIX, effect, periods=judged_labels)
     open_points: dict[str, tuple[PChartPoint, ...]] = {}
     rows = []
     findings: list[Finding] = []
@@ -101,9 +103,9 @@ def monthly(records: Records, effect: str = "hyperpigmentation", follow_up_until
             PChartPoint(str(m), int(mine.loc[m, "sum"]), int(mine.loc[m, "size"]),
                         float(mine.loc[m, "sum"] / mine.loc[m, "size"]) if mine.loc[m, "size"] else None,
                         None, None, False, "follow-up open") for m in months if m not in judged)
-        rows_judged = frame[(frame["modality"] == modality) & frame["judged"]]
-        adjusted[modality] = case_mix_chart_from_rows(rows_judged, "month", CASE_MIX, effect,
-                                                      periods=[str(m) for m in judged])
+        if modality not in adjusted:  # every treatment of this modality is in a month still open
+            adjusted[modality] = case_mix_chart_from_rows(done_rows.iloc[:0], "month", CASE_MIX, effect,
+                                                          periods=judged_labels)
         findings.extend(_signal_findings(effect, modality, chart, adjusted[modality]))
     pooled = frame["clinic"].nunique() > 1
     signalled = any(p.rule for c in (*charts.values(), *adjusted.values()) for p in c.points)
@@ -123,7 +125,7 @@ def monthly(records: Records, effect: str = "hyperpigmentation", follow_up_until
                                         f"up to {FOLLOW_UP_DAYS} days after treatment, and the records are complete only "
                                         f"to {follow_up_until:%Y-%m-%d}.", 0.2))
     return MonthlyTrend(effect, charts, pd.DataFrame(rows), tuple(findings), open_points, follow_up_until,
-                        adjusted=adjusted)
+                        adjusted={m: adjusted[m] for m in charts})
 
 
 def _signal_findings(effect: str, modality: str, chart: PChart, adjusted: CaseMixChart) -> list[Finding]:

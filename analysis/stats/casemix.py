@@ -45,13 +45,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Real
 
+import numpy as np
 import pandas as pd
 
-from analysis.stats.checks import check_count, check_level, check_sequence
+from analysis.stats.checks import check_count, check_level, check_sequence, level_codes
 from analysis.stats.funnel import expected_counts, ratio_funnel_limits
 from analysis.stats.pchart import special_causes
 
-__all__ = ["CASEMIX_CONFIDENCE", "CaseMixPoint", "CaseMixChart", "case_mix_chart", "case_mix_chart_from_rows"]
+__all__ = ["CASEMIX_CONFIDENCE", "CaseMixPoint", "CaseMixChart", "case_mix_chart", "case_mix_chart_from_rows",
+           "case_mix_charts_by"]
 
 #: Two-sided level of the limits: Spiegelhalter's (2005) counterpart of 3-sigma limits.
 CASEMIX_CONFIDENCE = 0.998
@@ -206,13 +208,72 @@ def case_mix_chart_from_rows(
     >>> [p.expected for p in case_mix_chart_from_rows(df, "month", ["s"], "event").points]
     [1.75, 1.25]
     """
-    groups = expected_counts(frame, period_column, stratum_columns, event_column)
-    groups = groups.assign(name=groups["name"].astype(str)).set_index("name")
-    labels = sorted(groups.index) if periods is None else [str(p) for p in check_sequence(periods, "periods")]
-    extra = sorted(set(groups.index) - set(labels))
+    charts = _charts(frame, np.zeros(len(frame), dtype=np.intp), ["all"], period_column, stratum_columns,
+                     event_column, periods, confidence)
+    return charts["all"]
+
+
+def case_mix_charts_by(
+    frame: pd.DataFrame,
+    by_column: str,
+    period_column: str,
+    stratum_columns: Sequence[str],
+    event_column: str,
+    periods: Sequence[str] | None = None,
+    confidence: float = CASEMIX_CONFIDENCE,
+) -> dict[str, CaseMixChart]:
+    """One :func:`case_mix_chart_from_rows` per level of ``by_column`` (e.g. modality), in one pass.
+
+    Each level has its own reference rates: the strata are ``by_column`` x ``stratum_columns``, so a
+    level's expected counts use only its own treatments' rates, exactly as calling
+    :func:`case_mix_chart_from_rows` on that level's rows. Keys are the levels as text (missing values
+    "(not recorded)"), in order of first appearance.
+
+    >>> df = pd.DataFrame({"m": ["x"] * 4 + ["y"] * 2, "month": ["1", "1", "2", "2", "1", "2"],
+    ...                    "s": ["a", "b", "a", "b", "a", "a"], "event": [True, False, False, True, True, False]})
+    >>> {k: [p.expected for p in c.points] for k, c in case_mix_charts_by(df, "m", "month", ["s"], "event").items()}
+    {'x': [1.0, 1.0], 'y': [0.5, 0.5]}
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise ValueError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+    if by_column not in frame.columns:
+        raise ValueError(f"frame has no column {by_column!r}")
+    codes, levels = level_codes(frame[by_column])
+    return _charts(frame, codes, [str(v) for v in levels], period_column, [by_column, *_strata(stratum_columns)],
+                   event_column, periods, confidence, shown_strata=_strata(stratum_columns))
+
+
+def _strata(stratum_columns: Sequence[str] | str) -> list[str]:
+    return [stratum_columns] if isinstance(stratum_columns, str) else [str(c) for c in stratum_columns]
+
+
+def _charts(frame: pd.DataFrame, by_codes: np.ndarray, by_levels: list[str], period_column: str,
+            stratum_columns: Sequence[str] | str, event_column: str, periods: Sequence[str] | None,
+            confidence: float, shown_strata: Sequence[str] | None = None) -> dict[str, CaseMixChart]:
+    """Charts per ``by`` level from one :func:`expected_counts` call whose units are (level, period) pairs."""
+    if not isinstance(frame, pd.DataFrame):
+        raise ValueError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+    if period_column not in frame.columns:
+        raise ValueError(f"frame has no column {period_column!r}")
+    strata = _strata(stratum_columns)
+    period_codes, period_levels = level_codes(frame[period_column])
+    period_text = [str(v) for v in period_levels]
+    labels = sorted(set(period_text)) if periods is None else [str(p) for p in check_sequence(periods, "periods")]
+    extra = sorted(set(period_text) - set(labels))
     if extra:
         raise ValueError(f"frame has periods {extra} that are not in periods")
-    groups = groups.reindex(labels).fillna({"treatments": 0, "observed": 0, "expected": 0.0})
-    return case_mix_chart(groups["observed"].astype(int).tolist(), groups["expected"].astype(float).tolist(),
-                          groups["treatments"].astype(int).tolist(), labels, confidence,
-                          [stratum_columns] if isinstance(stratum_columns, str) else list(stratum_columns))
+    position = np.array([labels.index(t) for t in period_text], dtype=np.int64)
+    unit = np.asarray(by_codes, dtype=np.int64) * max(len(labels), 1) + position[period_codes]
+    for column in (*strata, event_column):
+        if column not in frame.columns:
+            raise ValueError(f"frame has no column {column!r}")
+    columns = {"unit": pd.Series(unit, index=frame.index), **{c: frame[c] for c in dict.fromkeys([*strata, event_column])}}
+    groups = expected_counts(pd.DataFrame(columns), "unit", strata, event_column)
+    table = np.zeros((len(by_levels), len(labels), 3))
+    unit_of = groups["name"].to_numpy(dtype=np.int64)
+    table[unit_of // max(len(labels), 1), unit_of % max(len(labels), 1)] = \
+        groups[["observed", "expected", "treatments"]].to_numpy(dtype=float)
+    shown = tuple(strata if shown_strata is None else shown_strata)
+    return {by_levels[k]: case_mix_chart(table[k, :, 0].astype(int).tolist(), table[k, :, 1].tolist(),
+                                         table[k, :, 2].astype(int).tolist(), labels, confidence, shown)
+            for k in range(len(by_levels))}
