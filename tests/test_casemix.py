@@ -243,3 +243,12 @@ def test_charts_by_modality_equal_one_chart_per_modality_on_its_own_rows():
         assert [(p.observed, p.treatments, p.rule) for p in chart.points] == \
             [(p.observed, p.treatments, p.rule) for p in alone.points]
         assert chart.strata == ("fitz", "area")
+
+
+def test_summary_carries_the_adjusted_signals_beside_the_p_chart_ones():
+    from analysis.findings.summary import summarise
+
+    out = summarise(records_from_cells(busy_month_cells()))
+    assert [(s["month"], s["rule"]) for s in out["monthly_signals"]] == [(BUSY, "outside limits")]
+    adjusted = out["monthly_signals_case_mix_adjusted"]
+    assert adjusted == {"adjusted_for": ["fitzpatrick_type", "treatment_area"], "confidence": 0.998, "signals": []}
