@@ -37,7 +37,9 @@ def charts(sample) -> dict:
             "skin tone": figures.skin_tone_rates(tone),
             "forest": figures.risk_differences(tone.by_type, "Difference", "hyperpigmentation"),
             "funnel": figures.funnel(monitoring.funnel(sample, "practitioner"), "Practitioner"),
-            "volume": figures.volume(monitoring.monthly(sample).volume)}
+            "volume": figures.volume(monitoring.monthly(sample).volume),
+            "case mix": figures.case_mix_chart(monitoring.monthly(sample).adjusted["ablative"], "ablative",
+                                               "hyperpigmentation")}
 
 
 @pytest.mark.parametrize("n, shown", [(0, "0"), (7, "7"), (999, "999"), (1133, "1,133"), (1_000_000, "1,000,000")])
@@ -145,3 +147,27 @@ def test_report_tables_show_counts_with_separators():
 def test_sentences_show_counts_with_separators():
     assert "(1,500 vs 9)" in compare.rate_contrast("type II", 3, 1500, 1, 9).sentence
     assert "(2,000)" in compare.rate_contrast("type II", 30, 2000, 0, 0).sentence
+
+
+def test_case_mix_chart_draws_expected_rate_limits_signals_and_n(sample):
+    """The twin of the p-chart: the month's expected rate and its limits drawn, signals as black diamonds, n in the
+    legend, the observed / expected ratio in the hover."""
+    chart = monitoring.monthly(sample).adjusted["ablative"]
+    fig = figures.case_mix_chart(chart, "ablative", "hyperpigmentation")
+    names = [t.name for t in fig.data]
+    assert "Control limits" in names and any(n and n.startswith("expected for") for n in names)
+    observed = next(t for t in fig.data if t.name and t.name.startswith("Ablative"))
+    assert observed.line.color == figures.MODALITY_COLOURS["ablative"]
+    assert f"n = {sum(p.treatments for p in chart.points if p.ratio is not None):,}" in observed.name
+    flagged = [p.label for p in chart.points if p.rule and p.ratio is not None]
+    assert flagged, "the sample's ablative months sit below what their mix predicts for a while (a shift)"
+    marked = [x for x, symbol in zip(observed.x, observed.marker.symbol) if symbol == "diamond"]
+    assert marked == flagged
+    assert "observed / expected" in observed.hovertemplate
+    assert fig.layout.title.text.startswith("Hyperpigmentation against case mix · Ablative")
+    assert fig.layout.yaxis.title.text == "Hyperpigmentation (% of treatments)"
+    upper = next(t for t in fig.data if t.name == "Control limits")
+    assert list(upper.y) == pytest.approx([p.rate_upper for p in chart.points])
+    empty = figures.case_mix_chart(monitoring.monthly(sample).adjusted["ablative"].__class__(
+        (), 0.998, (), "m", reason="There are no periods to chart."), "ablative", "hyperpigmentation")
+    assert empty.layout.annotations[0].text == "There are no periods to chart."

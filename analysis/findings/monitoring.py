@@ -1,7 +1,10 @@
-"""Monitoring over time and across units: the monthly p-chart of an effect's rate per modality, and
-funnel plots of each clinic's or practitioner's case-mix-adjusted rate.
+"""Monitoring over time and across units: the monthly p-chart of an effect's rate per modality beside
+the same months judged against their own case mix, and funnel plots of each clinic's or practitioner's
+case-mix-adjusted rate.
 
-The control limits and run rules are :mod:`analysis.stats.pchart`, the funnel limits
+The control limits and run rules are :mod:`analysis.stats.pchart`, the case-mix-adjusted monthly chart
+:mod:`analysis.stats.casemix` (indirect standardisation with exact Poisson limits, Spiegelhalter 2005, Stat
+Med 24:1185; risk-adjusted control charts as in Mohammed et al. 2001, Lancet 357:463), the funnel limits
 :mod:`analysis.stats.funnel`; the result objects and thresholds are in :mod:`analysis.findings.compare`.
 """
 
@@ -17,6 +20,7 @@ from analysis.findings import wording
 from analysis.findings.compare import SMALL_EXPECTED, SMALL_N, Finding, not_recorded
 from analysis.records.filters import with_effect_flags
 from analysis.records.schema import MODALITIES
+from analysis.stats.casemix import CaseMixChart, case_mix_chart_from_rows, case_mix_charts_by
 from analysis.stats.funnel import NOT_RECORDED, Funnel, expected_counts, funnel_plot
 from analysis.stats.pchart import PChart, PChartPoint, p_chart
 from analysis.records.store import Records
@@ -26,6 +30,8 @@ from analysis.records.store import Records
 
 FOLLOW_UP_DAYS = 60  # post-inflammatory hyperpigmentation typically appears 2-6 weeks after treatment
                      # (Chan et al., Lasers Surg Med 2007;39:381; see data/generate_sample.py)
+#: What a month's expected rate allows for: its mix of skin types and treatment areas (within a modality).
+CASE_MIX = ("fitzpatrick_type", "treatment_area")
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,8 @@ class MonthlyTrend:
     """Monthly rate of an effect per modality as p-charts, and treatment volume per month.
 
     ``open_points`` are the latest months whose follow-up is not complete: shown, never judged.
+    ``adjusted`` holds, per modality, the same judged months against what each month's own mix of
+    :data:`CASE_MIX` predicts (:mod:`analysis.stats.casemix`); ``adjusted_for`` names those columns.
     """
 
     effect: str
@@ -42,6 +50,8 @@ class MonthlyTrend:
     open_points: dict[str, tuple[PChartPoint, ...]] = field(default_factory=dict)
     follow_up_until: date | None = None
     recorded: bool = True
+    adjusted: dict[str, CaseMixChart] = field(default_factory=dict)
+    adjusted_for: tuple[str, ...] = CASE_MIX
 
 
 def monthly(records: Records, effect: str = "hyperpigmentation", follow_up_until: date | None = None) -> MonthlyTrend:
@@ -52,8 +62,13 @@ def monthly(records: Records, effect: str = "hyperpigmentation", follow_up_until
     to (for an import, when it was exported): months ending less than ``FOLLOW_UP_DAYS`` before
     it may still be missing late events, so they are shown but left out of the centre line, the
     limits, the run rules and the findings.
+
+    Beside each p-chart, :attr:`MonthlyTrend.adjusted` judges the same months against their own case
+    mix: a month's expected count is the sum of its treatments' rates for their skin type and treatment
+    area (rates over the judged months of that modality), with exact Poisson limits and the same rules.
+    A p-chart signal that the adjusted chart does not share is reported as explained by the month's mix.
     """
-    frame = with_effect_flags(records, ["treatment_date", "modality", "clinic"])
+    frame = with_effect_flags(records, ["treatment_date", "modality", "clinic", *CASE_MIX])
     if frame.empty:
         empty = pd.DataFrame(columns=["month", "modality", "treatments"])
         return MonthlyTrend(effect, {}, empty, (Finding(effect, "No treatments in this selection.", 0, True),))
@@ -68,6 +83,10 @@ def monthly(records: Records, effect: str = "hyperpigmentation", follow_up_until
     judged = [m for m in months if cutoff is None or m.end_time <= cutoff]
     grouped = frame.assign(month=month).groupby(["modality", "month"], observed=True)[effect].agg(["sum", "size"])
     charts: dict[str, PChart] = {}
+    codes, seen = pd.factorize(month)  # month as text, through its few distinct values (astype(str) is slow)
+    done_rows = frame.assign(month=pd.Categorical.from_codes(codes, [str(m) for m in seen]))[month.isin(judged)]
+    judged_labels = [str(m) for m in judged]
+    adjusted = case_mix_charts_by(done_rows, "modality", "month", CASE_MIX, effect, periods=judged_labels)
     open_points: dict[str, tuple[PChartPoint, ...]] = {}
     rows = []
     findings: list[Finding] = []
@@ -84,14 +103,19 @@ def monthly(records: Records, effect: str = "hyperpigmentation", follow_up_until
             PChartPoint(str(m), int(mine.loc[m, "sum"]), int(mine.loc[m, "size"]),
                         float(mine.loc[m, "sum"] / mine.loc[m, "size"]) if mine.loc[m, "size"] else None,
                         None, None, False, "follow-up open") for m in months if m not in judged)
-        findings.extend(_signal_findings(effect, modality, chart))
+        if modality not in adjusted:  # every treatment of this modality is in a month still open
+            adjusted[modality] = case_mix_chart_from_rows(done_rows.iloc[:0], "month", CASE_MIX, effect,
+                                                          periods=judged_labels)
+        findings.extend(_signal_findings(effect, modality, chart, adjusted[modality]))
     pooled = frame["clinic"].nunique() > 1
-    if not any(f.weight > 0.5 for f in findings):
+    signalled = any(p.rule for c in (*charts.values(), *adjusted.values()) for p in c.points)
+    if not signalled:
         where = " (all clinics pooled: choose one clinic to check it on its own)" if pooled else ""
         per_month = [p.total for c in charts.values() for p in c.points if p.total]
         thin = not per_month or float(np.median(per_month)) < SMALL_N
-        text = (f"No month's {effect} rate fell outside its control limits, and no shift or trend rule fired: the "
-                f"process looks stable{where}.")
+        text = (f"No month's {effect} rate fell outside its control limits, whether judged against the average or "
+                f"against what its mix of skin types and treatment areas predicted, and no shift or trend rule fired: "
+                f"the process looks stable{where}.")
         if thin:
             text += f" With fewer than {SMALL_N} treatments in a typical month, only very large changes would show."
         findings.append(Finding(effect, text, 0.3, thin))
@@ -100,25 +124,58 @@ def monthly(records: Records, effect: str = "hyperpigmentation", follow_up_until
         findings.append(Finding(effect, f"The last {still_open} month(s) are shown but not judged: {effect} can appear "
                                         f"up to {FOLLOW_UP_DAYS} days after treatment, and the records are complete only "
                                         f"to {follow_up_until:%Y-%m-%d}.", 0.2))
-    return MonthlyTrend(effect, charts, pd.DataFrame(rows), tuple(findings), open_points, follow_up_until)
+    return MonthlyTrend(effect, charts, pd.DataFrame(rows), tuple(findings), open_points, follow_up_until,
+                        adjusted={m: adjusted[m] for m in charts})
 
 
-def _signal_findings(effect: str, modality: str, chart: PChart) -> list[Finding]:
+def _signal_findings(effect: str, modality: str, chart: PChart, adjusted: CaseMixChart) -> list[Finding]:
+    """The p-chart's signals, each said to be explained by the month's case mix when the adjusted chart does not
+    share it, then the adjusted chart's own signals the p-chart missed."""
     out = []
+    mix = "mix of skin types and treatment areas"
+    by_label = {q.label: q for q in adjusted.points}
     outside = [p for p in chart.points if p.signal]
     for p in outside[-3:]:
         side = "above" if p.rate is not None and p.upper is not None and p.rate > p.upper else "below"
-        out.append(Finding(effect, f"In {p.label}, {effect} after {modality} treatment was {wording.pct(p.rate)} "
-                                   f"({p.events:,} of {p.total:,}), {side} the control limits "
-                                   f"({wording.pct_range(p.lower, p.upper)}; average {wording.pct(chart.centre)}).",
+        text = (f"In {p.label}, {effect} after {modality} treatment was {wording.pct(p.rate)} "
+                f"({p.events:,} of {p.total:,}), {side} the control limits "
+                f"({wording.pct_range(p.lower, p.upper)}; average {wording.pct(chart.centre)})")
+        q = by_label.get(p.label)
+        if q is not None and q.ratio is not None and not q.signal:
+            out.append(Finding(effect, text + f"; but that month's {mix} predicted {wording.pct(q.expected_rate)}, "
+                                              f"and its rate is within the limits for that mix "
+                                              f"({wording.pct_range(q.rate_lower, q.rate_upper)}): the patients "
+                                              "treated, not a change in care, explain it.", 0.45))
+        else:
+            out.append(Finding(effect, text + ".", 1.2 if side == "above" else 0.6))
+    crude = {p.label for p in outside}
+    extra = [q for q in adjusted.points if q.signal and q.label not in crude]
+    for q in extra[-3:]:
+        side = "above" if q.ratio is not None and q.upper is not None and q.ratio > q.upper else "below"
+        out.append(Finding(effect, f"In {q.label}, {effect} after {modality} treatment was {wording.pct(q.rate)} "
+                                   f"({q.observed:,} of {q.treatments:,}) where that month's {mix} predicted "
+                                   f"{wording.pct(q.expected_rate)} ({wording.times(q.ratio)} the expected): {side} the "
+                                   f"limits for that mix ({wording.pct_range(q.rate_lower, q.rate_upper)}).",
                            1.2 if side == "above" else 0.6))
-    runs = [p for p in chart.points if p.rule in ("shift", "trend")]
-    if runs:
-        rule = runs[-1].rule
+    for rule in ("shift", "trend"):
         span = [p.label for p in chart.points if p.rule == rule]
+        same = [q.label for q in adjusted.points if q.rule == rule]
         what = "sat on one side of the average" if rule == "shift" else "kept rising or falling"
-        out.append(Finding(effect, f"After {modality} treatment, the monthly {effect} rate {what} for 7 or more "
-                                   f"months in a row (up to {span[-1]}): a {rule} worth looking into.", 0.9))
+        if span:
+            text = (f"After {modality} treatment, the monthly {effect} rate {what} for 7 or more months in a row (up "
+                    f"to {span[-1]}): a {rule} worth looking into")
+            if same or adjusted.reason is not None:
+                out.append(Finding(effect, text + ".", 0.9))
+            else:
+                out.append(Finding(effect, text + f"; judged against each month's {mix}, no such {rule} remains, so "
+                                                  "the changing mix of patients may explain it.", 0.45))
+        elif same:
+            last = next(q for q in reversed(adjusted.points) if q.rule == rule)
+            side = "above" if (last.ratio or 0) > 1 else "below"
+            what = (f"stayed {side} what each month's {mix} predicted" if rule == "shift" else
+                    f"kept rising or falling against what each month's {mix} predicted")
+            out.append(Finding(effect, f"After {modality} treatment, the monthly {effect} rate {what} for 7 or more "
+                                       f"months in a row (up to {same[-1]}): a {rule} worth looking into.", 0.9))
     return out
 
 

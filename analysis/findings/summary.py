@@ -98,6 +98,14 @@ def summarise(records: Records, follow_up_until: date | None = None) -> dict[str
         "monthly_signals": [
             {"modality": m, "month": p.label, "rate": p.rate, "limits": _ci(p.lower, p.upper), "rule": p.rule}
             for m, chart in trend.charts.items() for p in chart.points if p.rule],
+        # the same months against their own case mix (analysis.stats.casemix): limits are on observed / expected
+        "monthly_signals_case_mix_adjusted": {
+            "adjusted_for": list(trend.adjusted_for),
+            "confidence": next((c.confidence for c in trend.adjusted.values()), None),
+            "signals": [
+                {"modality": m, "month": p.label, "observed": p.observed, "expected": p.expected,
+                 "treatments": p.treatments, "ratio": p.ratio, "limits": _ci(p.lower, p.upper), "rule": p.rule}
+                for m, chart in trend.adjusted.items() for p in chart.points if p.rule]},
         "funnel": {u: [{"name": x.name, "treatments": x.treatments, "observed": x.observed,
                         "expected": x.expected, "ratio": x.ratio, "outside": x.outside}
                        for x in f.funnel.units] for u, f in funnels.items()},

@@ -21,6 +21,7 @@ from analysis.findings.effects import SideEffectSummary
 from analysis.findings.monitoring import FunnelComparison
 from analysis.findings.skin_tone import SkinToneComparison
 from analysis.records.schema import ABLATIVE, FITZPATRICK_ROMAN, MODALITIES, NON_ABLATIVE
+from analysis.stats.casemix import CaseMixChart
 from analysis.stats.pchart import PChart, PChartPoint
 
 MODALITY_COLOURS: dict[str, str] = {ABLATIVE: "#D55E00", NON_ABLATIVE: "#0072B2"}  # vermillion, blue
@@ -318,6 +319,51 @@ def p_chart(chart: PChart, modality: str, effect: str, open_points: Sequence[PCh
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=labels + [p.label for p in open_points])
     return _layout(fig, title + " (black diamonds: signals)", "Month", f"{effect.capitalize()} (% of treatments)",
                    height=460)
+
+
+def case_mix_chart(chart: CaseMixChart, modality: str, effect: str) -> go.Figure:
+    """Monthly rate against the rate each month's own case mix predicts, with limits around that expectation.
+
+    The twin of :func:`p_chart` on the same rate scale: the flat average becomes a line that moves with the mix of
+    patients (expected rate = expected events / treatments), and the limits follow it (the month's expected rate
+    times the exact Poisson limits of observed / expected). Signals are black diamonds; the observed / expected
+    ratio is in the hover.
+    """
+    title = f"{effect.capitalize()} against case mix · {MODALITY_LABELS[modality]}"
+    points = [p for p in chart.points if p.ratio is not None]
+    if chart.reason is not None or not points:
+        return empty_figure(chart.reason or "No months with complete follow-up to chart.", title)
+    labels = [p.label for p in chart.points]
+    colour = MODALITY_COLOURS[modality]
+    level = f"{chart.confidence:.1%}".replace(".0%", "%").replace("%", " %")
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=labels, y=[p.rate_upper for p in chart.points], mode="lines", name="Control limits",
+                             line=dict(color="#888", dash="dot", shape="hvh"), hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=labels, y=[p.rate_lower for p in chart.points], mode="lines", showlegend=False,
+                             line=dict(color="#888", dash="dot", shape="hvh"), hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=labels, y=[p.expected_rate for p in chart.points], mode="lines",
+                             name="expected for<br>the month's mix", line=dict(color="#444", shape="hvh"),
+                             hoverinfo="skip"))
+    fig.add_trace(go.Scatter(
+        x=[p.label for p in points], y=[p.rate for p in points], mode="lines+markers",
+        name=f"{MODALITY_LABELS[modality]}<br>(n = {wording.count(sum(p.treatments for p in points))} treatments<br>"
+             "in judged months)",
+        line=dict(color=colour),
+        marker=dict(size=[12 if p.rule else 7 for p in points],
+                    color=["#000000" if p.rule else colour for p in points],
+                    symbol=["diamond" if p.rule else "circle" for p in points]),
+        customdata=[[p.observed, p.treatments, wording.pct(p.expected_rate), p.expected,
+                     f"{p.ratio:.2f}", wording.pct_range(p.rate_lower, p.rate_upper), p.rule or "none"]
+                    for p in points],
+        hovertemplate="<b>%{x}</b><br>%{y:.1%} (%{customdata[0]:,} of %{customdata[1]:,})<br>expected %{customdata[2]} "
+                      "(%{customdata[3]:,.1f} events) for this mix<br>observed / expected %{customdata[4]}<br>"
+                      "limits %{customdata[5]}<br>signal: %{customdata[6]}<extra></extra>"))
+    _pct_axis(fig)
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=labels)
+    caption = (f"Dark line: the rate expected from each month's mix of skin types<br>and treatment areas. "
+               f"Dotted: {level} control limits around it.")
+    return _layout(fig, title + " (black diamonds: signals)", "Month", f"{effect.capitalize()} (% of treatments)",
+                   height=480, caption=caption)
 
 
 def volume(frame: pd.DataFrame) -> go.Figure:

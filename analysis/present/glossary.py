@@ -119,6 +119,17 @@ TERMS: tuple[Term, ...] = (
          "row on one side of the average (a shift), or 7 months in a row rising or falling (a trend). Black "
          "diamonds on the chart.", "NHS “Making Data Count” rules for special-cause variation.",
          cues=(r"\bsignal", r"worth looking into")),
+    Term("Case-mix adjustment",
+         "Judging a month against what its own patients predict instead of one average. Darker skin types get "
+         "hyperpigmentation more often, so a month that treats more of them is expected to see more. Each "
+         "treatment counts with the usual rate for its skin type and treatment area; their sum is the number "
+         "expected that month. A month outside the control limits around it differs by more than its mix of "
+         "patients explains.",
+         "Indirect standardisation: expected = Σ treatments × the reference rate of their skin type and area, "
+         "observed / expected judged with exact Poisson 99.8 % limits around 1 (Spiegelhalter 2005, Stat Med "
+         "24:1185-1202; Breslow & Day 1987, IARC Sci Publ 82, ch. 2) and the NHS “Making Data Count” rules: a "
+         "risk-adjusted control chart (Mohammed et al. 2001, Lancet 357:463-467).",
+         cues=(r"mix of skin types and treatment areas", r"against case mix")),
     Term("Funnel plot",
          "A chart comparing clinics (or practitioners) fairly: each is placed by how many cases were expected "
          "for its mix of modalities and skin types, and the lines narrow like a funnel as the numbers grow, "
@@ -187,10 +198,27 @@ PAGES: dict[str, Reading] = {
     "trends": Reading(
         ("The monthly charts (p-charts) show whether the hyperpigmentation rate is stable; the funnel plots "
          "compare clinics and practitioners with what their mix of modalities and skin types predicts.",
+         "Each p-chart has a twin that judges every month against its own patients: the rate expected from that "
+         "month's mix of skin types and treatment areas, with limits around it. A month that treats many type "
+         "V–VI patients is expected to see more hyperpigmentation, so it is not flagged for that alone; a month "
+         "flagged on the p-chart but not on its twin is explained by its patients, and one flagged only on the "
+         "twin has more (or fewer) cases than its patients explain.",
          "Behind the charts: control limits are the average ± 3 standard errors (a Shewhart p-chart with the NHS "
          "“Making Data Count” rules); the funnel's 95 % and 99.8 % limits are exact Poisson limits "
-         "(Spiegelhalter 2005)."),
-        ("Rate", "p-chart", "Control limits", "Special-cause signal", "Funnel plot", "Small group")),
+         "(Spiegelhalter 2005).",
+         "Behind the case-mix chart: a month's expected count is the sum, over its treatments, of the "
+         "hyperpigmentation rate of their skin type and treatment area over all judged months of that modality "
+         "(indirect standardisation, as in the funnel plots; Breslow & Day 1987, Statistical Methods in Cancer "
+         "Research II, ch. 2). Observed / expected is judged against exact Poisson 99.8 % limits around 1 "
+         "(Spiegelhalter 2005, “Funnel plots for comparing institutional performance”, Stat Med 24:1185-1202, "
+         "Table I and appendix A.1.1), drawn on the rate scale as the expected rate times those limits. The same "
+         "rules as the p-chart apply: a month outside the limits; 7 months in a row above (or below) expected, a "
+         "shift; 7 months in a row rising (or falling) against expected, a trend. Judging each period against its "
+         "own risk is the risk-adjusted control chart of Mohammed et al. (2001, “Bristol, Shipman, and clinical "
+         "governance: Shewhart's forgotten lessons”, Lancet 357:463-467). Months whose follow-up is still open "
+         "are left off it."),
+        ("Rate", "p-chart", "Control limits", "Special-cause signal", "Case-mix adjustment", "Funnel plot",
+         "Small group")),
     "article-check": Reading(
         ("Each claim gets a verdict: supported, not supported, or not enough data (with how many more treatments "
          "would settle it).",

@@ -3,8 +3,8 @@
 Like ``scipy.stats``, the package's public functions and result objects for two groups can be used
 from here (``from analysis import stats; stats.wilson_ci(3, 10)``): proportions are in
 :mod:`analysis.stats.proportions` and rank methods (medians, location shifts) in
-:mod:`analysis.stats.ranks`. Process control is in :mod:`analysis.stats.pchart` and
-:mod:`analysis.stats.funnel`, logistic regression in :mod:`analysis.stats.logistic` and sample sizes
+:mod:`analysis.stats.ranks`. Process control is in :mod:`analysis.stats.pchart`,
+:mod:`analysis.stats.casemix` (the case-mix-adjusted monthly chart) and :mod:`analysis.stats.funnel`, logistic regression in :mod:`analysis.stats.logistic` and sample sizes
 in :mod:`analysis.stats.power`. Nothing here knows about records, Streamlit or storage: the
 functions take counts and values.
 """

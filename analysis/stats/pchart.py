@@ -34,6 +34,7 @@ __all__ = [
     "PChartPoint",
     "PChart",
     "p_chart",
+    "special_causes",
 ]
 
 #: Consecutive points on one side of the centre line that make a shift (NHSRplotthedots).
@@ -180,13 +181,33 @@ def p_chart(
         limits.append((lower, upper))
         outside.append(rate > upper or rate < lower)
 
-    shift = _shift_points(rates, centre)
-    trend = _trend_points(rates)
+    rules = special_causes(rates, centre, outside)
     points = []
     for i, (lab, (k, n)) in enumerate(zip(label_list, counts)):
-        rule = RULE_OUTSIDE if outside[i] else RULE_SHIFT if shift[i] else RULE_TREND if trend[i] else None
-        points.append(PChartPoint(lab, k, n, rates[i], limits[i][0], limits[i][1], outside[i], rule))
+        points.append(PChartPoint(lab, k, n, rates[i], limits[i][0], limits[i][1], outside[i], rules[i]))
     return PChart(centre=centre, points=tuple(points), sigma=sigma)
+
+
+def special_causes(values: Sequence[float | None], centre: float, outside: Sequence[bool]) -> list[str | None]:
+    """The first special-cause rule each point meets: "outside limits", "shift", "trend" or ``None``.
+
+    ``values`` are the charted values (``None`` for a period with nothing to chart: skipped by the run
+    rules, neither counted nor breaking a run), ``centre`` the centre line and ``outside[i]`` whether
+    point ``i`` lies outside its limits. The run rules are those of :func:`p_chart` (NHSRplotthedots):
+    :data:`SHIFT_RUN` points strictly on one side of ``centre``, :data:`TREND_RUN` points each strictly
+    higher (or lower) than the one before. Any chart of one value per period with a centre line can use
+    them, e.g. the case-mix-adjusted chart of :mod:`analysis.stats.casemix` (centre 1).
+
+    >>> special_causes([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 0.5], 2.5, [False] * 7 + [True])
+    ['trend', 'trend', 'trend', 'trend', 'trend', 'trend', 'trend', 'outside limits']
+    """
+    rates = list(values)
+    if len(outside) != len(rates):
+        raise ValueError(f"outside must have one entry per value, got {len(outside)} for {len(rates)}")
+    shift = _shift_points(rates, centre)
+    trend = _trend_points(rates)
+    return [RULE_OUTSIDE if outside[i] else RULE_SHIFT if shift[i] else RULE_TREND if trend[i] else None
+            for i in range(len(rates))]
 
 
 def _shift_points(rates: list[float | None], centre: float) -> list[bool]:

@@ -1,0 +1,279 @@
+"""Case-mix-adjusted control chart: each period's events against the number expected from its own case mix.
+
+Pure functions, no Streamlit. Results are small frozen dataclasses; invalid input raises ``ValueError``
+naming the bad value; empty input gives a result with a ``reason`` instead of raising.
+
+Method
+------
+A crude p-chart (:mod:`analysis.stats.pchart`) judges every period against one average rate. When the
+mix of patients changes from period to period (say one month treats many Fitzpatrick type V-VI
+patients, whose hyperpigmentation rate is higher) the crude rate moves with the mix, and the chart
+signals a change in the patients, not in the care. The chart here judges each period against what its
+own mix predicts:
+
+* **Expected count, by indirect standardisation.** Each stratum ``s`` (a combination of case-mix
+  columns, e.g. skin type x treatment area) has its reference rate over all judged periods,
+  ``rate_s = events_s / treatments_s``; period ``t``'s expected count is ``E_t = Σ_s n_{t,s}·rate_s``
+  (:func:`analysis.stats.funnel.expected_counts`, the same code as the funnel plots). Over the judged
+  periods ``Σ_t E_t = Σ_t O_t``, so the centre line of the ratio ``O_t/E_t`` is 1, as ``p̄`` is the
+  centre of a p-chart. This is the standardised mortality (morbidity) ratio of Breslow NE, Day NE (1987)
+  *Statistical Methods in Cancer Research, Vol. II*, IARC Scientific Publications 82, chapter 2.
+* **Limits.** Under "no change but the case mix" ``O_t ~ Poisson(E_t)``; the limits for ``O_t/E_t`` are
+  the exact Poisson limits with the interpolation of Spiegelhalter DJ (2005) "Funnel plots for comparing
+  institutional performance", Stat Med 24:1185-1202 (Table I "standardised ratio", appendix A.1.1), at
+  99.8 % by default, the level Spiegelhalter uses as the counterpart of 3-sigma limits
+  (:func:`analysis.stats.funnel.ratio_funnel_limits`). On the rate scale they are the month's expected
+  rate ``E_t/n_t`` times the ratio limits, so a month of high-risk patients gets a higher expected rate
+  and higher limits. Poisson ignores the cap ``O_t <= n_t``; with high rates the limits are slightly wider
+  than a binomial model's (fewer signals, never more).
+* **Rules.** The p-chart's special-cause rules (:func:`analysis.stats.pchart.special_causes`, NHS "Making
+  Data Count"): a ratio outside its limits; 7 periods in a row above 1 (or below) - a shift, that is
+  observed above (or below) expected 7 times running; 7 ratios in a row each higher (or lower) than the
+  one before - a trend in the adjusted rate. All three carry over: the ratio is a rate adjusted for case
+  mix with centre 1.
+
+Control charts that judge each period against its own risk-adjusted expectation, instead of one
+average, are the risk-adjusted charts argued for by Mohammed MA, Cheng KK, Rouse A, Marshall T (2001)
+"Bristol, Shipman, and clinical governance: Shewhart's forgotten lessons", Lancet 357:463-467, and used
+for monthly hospital outcomes by Cook DA et al. (2003) Crit Care Med 31:1676-1682.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from numbers import Real
+
+import numpy as np
+import pandas as pd
+
+from analysis.stats.checks import check_count, check_level, check_sequence, level_codes
+from analysis.stats.funnel import expected_counts, ratio_funnel_limits
+from analysis.stats.pchart import special_causes
+
+__all__ = ["CASEMIX_CONFIDENCE", "CaseMixPoint", "CaseMixChart", "case_mix_chart", "case_mix_chart_from_rows",
+           "case_mix_charts_by"]
+
+#: Two-sided level of the limits: Spiegelhalter's (2005) counterpart of 3-sigma limits.
+CASEMIX_CONFIDENCE = 0.998
+
+_METHOD = ("observed / expected per period, expected by indirect standardisation over the judged periods; exact "
+           "Poisson(E) limits interpolated as in Spiegelhalter (2005) appendix A.1.1; NHS Making Data Count rules "
+           "(outside limits, 7-point shift about 1, 7-point trend)")
+
+
+@dataclass(frozen=True)
+class CaseMixPoint:
+    """One period: ``observed`` events where ``expected`` were expected from its case mix.
+
+    ``ratio`` = observed / expected and ``lower``/``upper`` its limits; ``rate`` = observed / treatments,
+    ``expected_rate`` = expected / treatments and ``rate_lower``/``rate_upper`` the limits on the rate
+    scale (``expected_rate`` x the ratio limits). All are ``None`` for a period with no treatments or
+    nothing expected (``reason`` says which). ``signal`` is True only outside the limits; ``rule`` is the
+    first special-cause rule the point meets ("outside limits", "shift", "trend").
+    """
+
+    label: str
+    treatments: int
+    observed: int
+    expected: float
+    ratio: float | None
+    lower: float | None
+    upper: float | None
+    rate: float | None
+    expected_rate: float | None
+    rate_lower: float | None
+    rate_upper: float | None
+    signal: bool
+    rule: str | None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class CaseMixChart:
+    """A case-mix-adjusted control chart: points around the centre line ``centre`` (always 1)."""
+
+    points: tuple[CaseMixPoint, ...]
+    confidence: float
+    strata: tuple[str, ...]
+    method: str
+    centre: float = 1.0
+    reason: str | None = None
+
+
+def case_mix_chart(
+    observed: Sequence[int],
+    expected: Sequence[float],
+    totals: Sequence[int],
+    labels: Sequence[str] | None = None,
+    confidence: float = CASEMIX_CONFIDENCE,
+    strata: Sequence[str] = (),
+) -> CaseMixChart:
+    """Control chart of observed / expected per period with exact Poisson limits around 1.
+
+    Parameters
+    ----------
+    observed, expected, totals : sequences, one entry per period
+        Events, expected events (>= 0) and treatments in each period; ``observed <= totals``.
+    labels : sequence of str, optional
+        One label per period; defaults to ``"1"``, ``"2"``, ...
+    confidence : float, default 0.998
+        Two-sided level of the limits.
+    strata : sequence of str
+        The case-mix columns the expected counts allow for (recorded on the result).
+
+    Returns
+    -------
+    CaseMixChart
+
+    Examples
+    --------
+    Two expected: the 99.8 % upper limit of O/E at E = 2 is 3.556280 (R: ``r <- qpois(0.999, 2)`` = 8,
+    ``a <- (ppois(r, 2) - 0.999)/(ppois(r, 2) - ppois(r - 1, 2))`` = 0.8874408, ``(r - a)/2``), so five
+    observed (2.5) is inside it and nine (4.5) outside.
+
+    >>> chart = case_mix_chart([5, 9], [2.0, 2.0], [20, 20], ["a", "b"])
+    >>> [(p.ratio, p.rule) for p in chart.points]
+    [(2.5, None), (4.5, 'outside limits')]
+    """
+    obs = check_sequence(observed, "observed")
+    exp = check_sequence(expected, "expected")
+    tot = check_sequence(totals, "totals")
+    if not len(obs) == len(exp) == len(tot):
+        raise ValueError(f"observed, expected and totals must have the same length, got {len(obs)}, {len(exp)} "
+                         f"and {len(tot)}")
+    names = [str(i + 1) for i in range(len(obs))] if labels is None else [str(x) for x in check_sequence(labels, "labels")]
+    if len(names) != len(obs):
+        raise ValueError(f"labels must have one entry per period, got {len(names)} for {len(obs)} periods")
+    level = check_level(confidence, "confidence")
+    rows = []
+    for i, (o, e, n) in enumerate(zip(obs, exp, tot)):
+        o_i, n_i = check_count(o, f"observed[{i}]"), check_count(n, f"totals[{i}]")
+        if o_i > n_i:
+            raise ValueError(f"observed[{i}] = {o_i} is more than totals[{i}] = {n_i}")
+        if isinstance(e, bool) or not isinstance(e, Real) or not math.isfinite(float(e)) or float(e) < 0:
+            raise ValueError(f"expected[{i}] must be a number >= 0, got {e!r}")
+        rows.append((o_i, float(e), n_i))
+    strata = tuple(str(s) for s in strata)
+    if not rows:
+        return CaseMixChart((), level, strata, _METHOD, reason="There are no periods to chart.")
+
+    judged = [i for i, (_, e, n) in enumerate(rows) if n > 0 and e > 0]
+    curve = ratio_funnel_limits([rows[i][1] for i in judged], (level,)).curves[0]
+    limits = {i: (curve.lower[k], curve.upper[k]) for k, i in enumerate(judged)}
+    ratios: list[float | None] = [rows[i][0] / rows[i][1] if i in limits else None for i in range(len(rows))]
+    outside = [r is not None and (r > limits[i][1] or r < limits[i][0]) for i, r in enumerate(ratios)]
+    # Rounded for the run rules only: a month whose events equal its expected count sits on the centre line
+    # (ending a run), not 1e-15 above or below it because E is a sum of many rates.
+    rules = special_causes([None if r is None else round(r, 9) for r in ratios], 1.0, outside)
+    points = []
+    for i, (label, (o, e, n)) in enumerate(zip(names, rows)):
+        if i not in limits:
+            why = "no treatments in this period" if n == 0 else \
+                "no events expected (the reference rate is zero for every treatment in this period)"
+            points.append(CaseMixPoint(label, n, o, e, None, None, None, o / n if n else None, None, None, None,
+                                       False, None, why))
+            continue
+        low, high = limits[i]
+        scale = e / n
+        points.append(CaseMixPoint(label, n, o, e, ratios[i], low, high, o / n, scale,
+                                   None if low is None else low * scale, None if high is None else high * scale,
+                                   outside[i], rules[i]))
+    reason = None if judged else "No period has both treatments and expected events, so there is nothing to chart."
+    return CaseMixChart(tuple(points), level, strata, _METHOD, reason=reason)
+
+
+def case_mix_chart_from_rows(
+    frame: pd.DataFrame,
+    period_column: str,
+    stratum_columns: Sequence[str],
+    event_column: str,
+    periods: Sequence[str] | None = None,
+    confidence: float = CASEMIX_CONFIDENCE,
+) -> CaseMixChart:
+    """:func:`case_mix_chart` from one row per treatment: expected counts by
+    :func:`analysis.stats.funnel.expected_counts` with each period as a unit.
+
+    ``frame`` holds the judged periods only (their events make the reference rates). ``periods``
+    lists every period to chart, in order (as text); one with no rows gets a point with no ratio.
+    By default the periods present, sorted as text.
+
+    Examples
+    --------
+    Stratum "a" has rate 1/4 and "b" rate 1 over both months; month 1 has 3 "a" and 1 "b" (E = 1.75).
+
+    >>> df = pd.DataFrame({"month": ["1", "1", "1", "1", "2", "2"], "s": ["a", "a", "a", "b", "a", "b"],
+    ...                    "event": [False, False, True, True, False, True]})
+    >>> [p.expected for p in case_mix_chart_from_rows(df, "month", ["s"], "event").points]
+    [1.75, 1.25]
+    """
+    charts = _charts(frame, np.zeros(len(frame), dtype=np.intp), ["all"], period_column, stratum_columns,
+                     event_column, periods, confidence)
+    return charts["all"]
+
+
+def case_mix_charts_by(
+    frame: pd.DataFrame,
+    by_column: str,
+    period_column: str,
+    stratum_columns: Sequence[str],
+    event_column: str,
+    periods: Sequence[str] | None = None,
+    confidence: float = CASEMIX_CONFIDENCE,
+) -> dict[str, CaseMixChart]:
+    """One :func:`case_mix_chart_from_rows` per level of ``by_column`` (e.g. modality), in one pass.
+
+    Each level has its own reference rates: the strata are ``by_column`` x ``stratum_columns``, so a
+    level's expected counts use only its own treatments' rates, exactly as calling
+    :func:`case_mix_chart_from_rows` on that level's rows. Keys are the levels as text (missing values
+    "(not recorded)"), in order of first appearance.
+
+    >>> df = pd.DataFrame({"m": ["x"] * 4 + ["y"] * 2, "month": ["1", "1", "2", "2", "1", "2"],
+    ...                    "s": ["a", "b", "a", "b", "a", "a"], "event": [True, False, False, True, True, False]})
+    >>> {k: [p.expected for p in c.points] for k, c in case_mix_charts_by(df, "m", "month", ["s"], "event").items()}
+    {'x': [1.0, 1.0], 'y': [0.5, 0.5]}
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise ValueError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+    if by_column not in frame.columns:
+        raise ValueError(f"frame has no column {by_column!r}")
+    codes, levels = level_codes(frame[by_column])
+    return _charts(frame, codes, [str(v) for v in levels], period_column, [by_column, *_strata(stratum_columns)],
+                   event_column, periods, confidence, shown_strata=_strata(stratum_columns))
+
+
+def _strata(stratum_columns: Sequence[str] | str) -> list[str]:
+    return [stratum_columns] if isinstance(stratum_columns, str) else [str(c) for c in stratum_columns]
+
+
+def _charts(frame: pd.DataFrame, by_codes: np.ndarray, by_levels: list[str], period_column: str,
+            stratum_columns: Sequence[str] | str, event_column: str, periods: Sequence[str] | None,
+            confidence: float, shown_strata: Sequence[str] | None = None) -> dict[str, CaseMixChart]:
+    """Charts per ``by`` level from one :func:`expected_counts` call whose units are (level, period) pairs."""
+    if not isinstance(frame, pd.DataFrame):
+        raise ValueError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+    if period_column not in frame.columns:
+        raise ValueError(f"frame has no column {period_column!r}")
+    strata = _strata(stratum_columns)
+    period_codes, period_levels = level_codes(frame[period_column])
+    period_text = [str(v) for v in period_levels]
+    labels = sorted(set(period_text)) if periods is None else [str(p) for p in check_sequence(periods, "periods")]
+    extra = sorted(set(period_text) - set(labels))
+    if extra:
+        raise ValueError(f"frame has periods {extra} that are not in periods")
+    position = np.array([labels.index(t) for t in period_text], dtype=np.int64)
+    unit = np.asarray(by_codes, dtype=np.int64) * max(len(labels), 1) + position[period_codes]
+    for column in (*strata, event_column):
+        if column not in frame.columns:
+            raise ValueError(f"frame has no column {column!r}")
+    columns = {"unit": pd.Series(unit, index=frame.index), **{c: frame[c] for c in dict.fromkeys([*strata, event_column])}}
+    groups = expected_counts(pd.DataFrame(columns), "unit", strata, event_column)
+    table = np.zeros((len(by_levels), len(labels), 3))
+    unit_of = groups["name"].to_numpy(dtype=np.int64)
+    table[unit_of // max(len(labels), 1), unit_of % max(len(labels), 1)] = \
+        groups[["observed", "expected", "treatments"]].to_numpy(dtype=float)
+    shown = tuple(strata if shown_strata is None else shown_strata)
+    return {by_levels[k]: case_mix_chart(table[k, :, 0].astype(int).tolist(), table[k, :, 1].tolist(),
+                                         table[k, :, 2].astype(int).tolist(), labels, confidence, shown)
+            for k in range(len(by_levels))}

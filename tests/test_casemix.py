@@ -1,0 +1,254 @@
+"""The case-mix-adjusted monthly chart (analysis.stats.casemix, monitoring.monthly's ``adjusted``).
+
+Sources
+-------
+* Expected counts by indirect standardisation, ``E_t = Σ_s n_{t,s}·rate_s`` (Breslow & Day 1987, Statistical
+  Methods in Cancer Research II, ch. 2; Spiegelhalter 2005, Stat Med 24:1185, §3), recomputed in R with
+  ``tapply`` below.
+* Exact Poisson limits for O/E with the interpolation of Spiegelhalter (2005) appendix A.1.1, recomputed in R
+  (4.x, stats package) as ``lim <- function(E, p) { r <- qpois(p, E); a <- (ppois(r, E) - p) /
+  (ppois(r, E) - ppois(r - 1, E)); (r - a)/E }``.
+* p-chart limits: ``p̄ ± 3·sqrt(p̄(1 − p̄)/n)`` (Montgomery; qcc ``type = "p"``), recomputed in R.
+R is not needed to run these tests: its output is written beside each number.
+"""
+
+from __future__ import annotations
+
+import doctest
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.findings import monitoring
+from analysis.records import schema
+from analysis.records.store import Records
+from analysis.stats import casemix, pchart
+from analysis.stats.casemix import case_mix_chart, case_mix_chart_from_rows, case_mix_charts_by
+from analysis.stats.pchart import p_chart
+
+MONTHS = [f"2024-{m:02d}" for m in range(1, 13)]
+BUSY = "2024-06"  # the month treating mostly type VI patients
+
+
+def records_from_cells(cells: list[tuple[str, int, str, int, int]], modality: str = schema.ABLATIVE) -> Records:
+    """Records from (month, Fitzpatrick type, area, treatments, events) cells: one row per treatment."""
+    rows, events = [], []
+    for month, fitz, area, n, k in cells:
+        for j in range(n):
+            tid = f"T{len(rows)}"
+            rows.append({"treatment_id": tid, "patient_id": None, "clinic": "A", "treatment_date": f"{month}-15",
+                         "modality": modality, "device": None, "treatment_area": area, "fitzpatrick_type": fitz,
+                         "downtime_days": np.nan, "improvement_score": np.nan, "satisfaction": np.nan,
+                         "procedure_minutes": np.nan, "cost": np.nan, "practitioner": None,
+                         "follow_up_visits": np.nan})
+            if j < k:
+                events.append(tid)
+    frame = pd.DataFrame(rows, columns=list(schema.OUTCOME_NAMES))
+    side = pd.DataFrame({"treatment_id": events, "effect": ["hyperpigmentation"] * len(events)})
+    return Records(schema.coerce_outcomes(frame), schema.coerce_side_effects(side))
+
+
+def busy_month_cells() -> list[tuple[str, int, str, int, int]]:
+    """Every month: type II 5 % and type VI 30 % hyperpigmentation. Eleven months treat 80 type II and 20 type VI
+    patients (10 % crude); June treats 20 type II and 80 type VI (25 % crude) with the very same type rates."""
+    cells = []
+    for month in MONTHS:
+        if month == BUSY:
+            cells += [(month, 2, "face", 20, 1), (month, 6, "face", 80, 24)]
+        else:
+            cells += [(month, 2, "face", 80, 4), (month, 6, "face", 20, 6)]
+    return cells
+
+
+# --- the promised behaviour: case mix alone is not a signal ----------------------------------------
+
+def test_a_month_of_type_vi_patients_is_flagged_by_the_crude_chart_not_the_adjusted_one():
+    trend = monitoring.monthly(records_from_cells(busy_month_cells()))
+    crude = {p.label: p for p in trend.charts[schema.ABLATIVE].points}
+    adjusted = {p.label: p for p in trend.adjusted[schema.ABLATIVE].points}
+    # p̄ = 135/1200; R: pbar <- 135/1200; pbar + c(-3, 3)*sqrt(pbar*(1 - pbar)/100)
+    #    -> 0.01770581505 0.20729418495
+    assert trend.charts[schema.ABLATIVE].centre == pytest.approx(135 / 1200)
+    assert crude[BUSY].upper == pytest.approx(0.20729418495, abs=1e-10)
+    assert crude[BUSY].rate == pytest.approx(0.25) and crude[BUSY].signal and crude[BUSY].rule == "outside limits"
+    # Expected for June: R: 20*0.05 + 80*0.30 -> 25; O/E = 25/25 = 1.
+    assert adjusted[BUSY].expected == pytest.approx(25.0)
+    assert adjusted[BUSY].ratio == pytest.approx(1.0)
+    # R: c(lim(25, 0.001), lim(25, 0.999)) -> 0.4199413003 1.6538609390
+    assert adjusted[BUSY].lower == pytest.approx(0.4199413003, abs=1e-9)
+    assert adjusted[BUSY].upper == pytest.approx(1.6538609390, abs=1e-9)
+    assert adjusted[BUSY].expected_rate == pytest.approx(0.25)
+    assert adjusted[BUSY].rate_upper == pytest.approx(1.6538609390 * 0.25, abs=1e-9)
+    # Every month is exactly as its mix predicts: no point outside, no shift, no trend.
+    assert not any(p.rule for p in adjusted.values())
+    # The finding keeps the p-chart's words and says the month's mix explains it.
+    june = next(f for f in trend.findings if f.sentence.startswith(f"In {BUSY}, hyperpigmentation"))
+    assert "above the control limits" in june.sentence
+    assert "predicted 25 %" in june.sentence and "not a change in care, explain it" in june.sentence
+    assert june.weight < 0.5
+    assert trend.adjusted_for == ("fitzpatrick_type", "treatment_area")
+
+
+def test_a_real_rise_is_flagged_by_both_charts():
+    cells = busy_month_cells()
+    rise = {("2024-03", 2): 12, ("2024-03", 6): 18}  # March: 30 of 100 with the usual mix (10 expected)
+    cells = [(m, f, a, n, rise.get((m, f), k)) for m, f, a, n, k in cells]
+    trend = monitoring.monthly(records_from_cells(cells))
+    march_crude = next(p for p in trend.charts[schema.ABLATIVE].points if p.label == "2024-03")
+    march = next(p for p in trend.adjusted[schema.ABLATIVE].points if p.label == "2024-03")
+    assert march_crude.signal and march.signal and march.ratio > march.upper
+    sentence = next(f for f in trend.findings if f.sentence.startswith("In 2024-03")).sentence
+    assert "explain it" not in sentence
+
+
+def test_a_rise_hidden_by_a_low_risk_month_is_found_by_the_adjusted_chart():
+    # June treats only type II patients, whose usual rate is 5 %, but 17 of 100 have hyperpigmentation: the crude
+    # rate (17 %) is within the p-chart's limits, the month's own expectation (6 %) is far below it.
+    cells = [c for c in busy_month_cells() if c[0] != BUSY] + [(BUSY, 2, "face", 100, 17)]
+    trend = monitoring.monthly(records_from_cells(cells))
+    crude = next(p for p in trend.charts[schema.ABLATIVE].points if p.label == BUSY)
+    june = next(p for p in trend.adjusted[schema.ABLATIVE].points if p.label == BUSY)
+    assert not crude.signal
+    assert june.signal and june.rule == "outside limits"
+    assert any(f.sentence.startswith(f"In {BUSY}") and "where that month's mix of skin types and treatment areas "
+               "predicted" in f.sentence for f in trend.findings)
+
+
+def test_over_many_seeded_datasets_case_mix_alone_rarely_signals():
+    # Same type rates every month (type II 5 %, type VI 30 %); June has 70 % type VI patients. Over 40 seeded
+    # datasets the crude chart flags June nearly always; the adjusted chart about as often as chance (99.8 % limits).
+    rng = np.random.default_rng(20261203)
+    crude_flags = adjusted_flags = 0
+    for _ in range(40):
+        rows = []
+        for month in MONTHS:
+            share_vi = 0.7 if month == BUSY else 0.1
+            fitz = np.where(rng.random(150) < share_vi, 6, 2)
+            event = rng.random(150) < np.where(fitz == 6, 0.30, 0.05)
+            rows.append(pd.DataFrame({"month": month, "fitz": fitz, "area": "face", "event": event}))
+        frame = pd.concat(rows, ignore_index=True)
+        per_month = frame.groupby("month")["event"].agg(["sum", "size"])
+        crude = p_chart(per_month["sum"].tolist(), per_month["size"].tolist(), labels=list(per_month.index))
+        adjusted = case_mix_chart_from_rows(frame, "month", ["fitz", "area"], "event", periods=MONTHS)
+        crude_flags += next(p.signal for p in crude.points if p.label == BUSY)
+        adjusted_flags += next(p.signal for p in adjusted.points if p.label == BUSY)
+    assert crude_flags >= 36, crude_flags
+    assert adjusted_flags <= 1, adjusted_flags
+
+
+# --- numbers against R ---------------------------------------------------------------------------
+
+CELLS = [("2024-01", 2, "face", 10, 1), ("2024-01", 5, "face", 5, 2), ("2024-01", 2, "neck", 4, 0),
+         ("2024-02", 2, "face", 6, 1), ("2024-02", 5, "neck", 8, 3), ("2024-02", 5, "face", 2, 1),
+         ("2024-03", 5, "face", 9, 4), ("2024-03", 2, "neck", 6, 1)]
+
+
+def test_expected_counts_ratios_and_limits_match_r():
+    # R: d <- data.frame(month = c("2024-01","2024-01","2024-01","2024-02","2024-02","2024-02","2024-03","2024-03"),
+    #      type = c(2,5,2,2,5,5,5,2), area = c("face","face","neck","face","neck","face","face","neck"),
+    #      n = c(10,5,4,6,8,2,9,6), events = c(1,2,0,1,3,1,4,1))
+    #    s <- paste(d$type, d$area); rate <- tapply(d$events, s, sum)/tapply(d$n, s, sum)
+    #    E <- tapply(d$n * rate[s], d$month, sum)        -> 3.8375 4.6250 4.5375
+    #    tapply(d$events, d$month, sum)/E                -> 0.7817589577 1.0810810811 1.1019283747
+    #    rbind(lim(E, 0.001), lim(E, 0.999))             -> lower -0.248492689 -0.1941615626 -0.1997891205 (held at 0)
+    #                                                       upper  2.801755242  2.6029708847  2.6274035358
+    trend = monitoring.monthly(records_from_cells(CELLS))
+    chart = trend.adjusted[schema.ABLATIVE]
+    assert [p.label for p in chart.points] == ["2024-01", "2024-02", "2024-03"]
+    assert [p.expected for p in chart.points] == pytest.approx([3.8375, 4.6250, 4.5375], abs=1e-12)
+    assert [p.ratio for p in chart.points] == pytest.approx([0.7817589577, 1.0810810811, 1.1019283747], abs=1e-10)
+    assert [p.upper for p in chart.points] == pytest.approx([2.801755242, 2.6029708847, 2.6274035358], abs=1e-9)
+    assert [p.lower for p in chart.points] == [0.0, 0.0, 0.0]
+    assert chart.confidence == 0.998 and chart.centre == 1.0
+    assert sum(p.expected for p in chart.points) == pytest.approx(sum(p.observed for p in chart.points))
+
+
+def test_limits_at_e_10_match_r():
+    # R: c(lim(10, 0.001), lim(10, 0.999)) -> 0.1220529316 2.0662000836
+    chart = case_mix_chart([21, 1, 10], [10.0, 10.0, 10.0], [100, 100, 100])
+    assert chart.points[0].lower == pytest.approx(0.1220529316, abs=1e-9)
+    assert chart.points[0].upper == pytest.approx(2.0662000836, abs=1e-9)
+    assert [p.rule for p in chart.points] == ["outside limits", "outside limits", None]
+
+
+# --- rules, edges and input checks -----------------------------------------------------------------
+
+def test_shift_and_trend_rules_run_about_one():
+    above = case_mix_chart([12] * 7, [10.0] * 7, [100] * 7)
+    assert [p.rule for p in above.points] == ["shift"] * 7
+    six = case_mix_chart([12] * 6 + [10], [10.0] * 7, [100] * 7)
+    assert not any(p.rule for p in six.points)  # the seventh sits on the centre line and ends the run
+    rising = case_mix_chart([4, 5, 6, 7, 8, 9, 10, 11], [8.0] * 8, [100] * 8)
+    assert [p.rule for p in rising.points] == ["trend"] * 8
+
+
+def test_months_without_treatments_or_expected_events_have_no_ratio():
+    chart = case_mix_chart([0, 0, 3], [0.0, 0.0, 2.0], [0, 5, 10], ["a", "b", "c"])
+    assert [p.ratio for p in chart.points] == [None, None, 1.5]
+    assert chart.points[0].reason == "no treatments in this period"
+    assert chart.points[1].reason.startswith("no events expected")
+    assert not chart.points[0].signal and chart.reason is None
+    assert case_mix_chart([], [], []).reason == "There are no periods to chart."
+    assert case_mix_chart([0], [0.0], [4]).reason.startswith("No period has both")
+
+
+def test_periods_without_rows_are_kept_in_order():
+    frame = pd.DataFrame({"month": ["2024-03", "2024-01"], "s": ["a", "a"], "event": [True, False]})
+    chart = case_mix_chart_from_rows(frame, "month", ["s"], "event", periods=["2024-01", "2024-02", "2024-03"])
+    assert [(p.label, p.treatments) for p in chart.points] == [("2024-01", 1), ("2024-02", 0), ("2024-03", 1)]
+    with pytest.raises(ValueError, match=r"periods \['2024-03'\]"):
+        case_mix_chart_from_rows(frame, "month", ["s"], "event", periods=["2024-01"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (([1], [1.0, 2.0], [3]), "same length"),
+    (([4], [1.0], [3]), r"observed\[0\] = 4 is more than totals\[0\] = 3"),
+    (([1], [-1.0], [3]), r"expected\[0\] must be a number >= 0"),
+    (([1], [float("nan")], [3]), r"expected\[0\] must be a number >= 0"),
+    (([1], [1.0], [3], ["a", "b"]), "labels must have one entry per period"),
+    (([1], [1.0], [3], None, 1.5), "confidence"),
+])
+def test_bad_input_is_refused_with_the_bad_value(args, message):
+    with pytest.raises(ValueError, match=message):
+        case_mix_chart(*args)
+
+
+def test_open_months_are_left_off_the_adjusted_chart():
+    from datetime import date
+
+    trend = monitoring.monthly(records_from_cells(busy_month_cells()), follow_up_until=date(2024, 12, 31))
+    labels = [p.label for p in trend.adjusted[schema.ABLATIVE].points]
+    assert labels == [p.label for p in trend.charts[schema.ABLATIVE].points]
+    assert "2024-11" not in labels and "2024-12" not in labels
+
+
+def test_docstring_examples_run():
+    # casemix: the E = 2 limit worked in R in its docstring; pchart: qcc's orange-juice chart and special_causes.
+    runs = [doctest.testmod(module) for module in (casemix, pchart)]
+    assert sum(r.failed for r in runs) == 0 and sum(r.attempted for r in runs) >= 6
+
+
+def test_charts_by_modality_equal_one_chart_per_modality_on_its_own_rows():
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame({"modality": rng.choice(["ablative", "non-ablative"], 600),
+                          "month": rng.choice(MONTHS[:6], 600), "fitz": rng.integers(1, 7, 600),
+                          "area": rng.choice(["face", "neck", None], 600), "event": rng.random(600) < 0.15})
+    together = case_mix_charts_by(frame, "modality", "month", ["fitz", "area"], "event", periods=MONTHS[:6])
+    assert list(together) == list(dict.fromkeys(frame["modality"]))
+    for modality, chart in together.items():
+        alone = case_mix_chart_from_rows(frame[frame["modality"] == modality], "month", ["fitz", "area"], "event",
+                                         periods=MONTHS[:6])
+        assert [p.expected for p in chart.points] == pytest.approx([p.expected for p in alone.points], rel=1e-12)
+        assert [(p.observed, p.treatments, p.rule) for p in chart.points] == \
+            [(p.observed, p.treatments, p.rule) for p in alone.points]
+        assert chart.strata == ("fitz", "area")
+
+
+def test_summary_carries_the_adjusted_signals_beside_the_p_chart_ones():
+    from analysis.findings.summary import summarise
+
+    out = summarise(records_from_cells(busy_month_cells()))
+    assert [(s["month"], s["rule"]) for s in out["monthly_signals"]] == [(BUSY, "outside limits")]
+    adjusted = out["monthly_signals_case_mix_adjusted"]
+    assert adjusted == {"adjusted_for": ["fitzpatrick_type", "treatment_area"], "confidence": 0.998, "signals": []}
