@@ -34,6 +34,8 @@ __all__ = [
     "PChartPoint",
     "PChart",
     "p_chart",
+    "Run",
+    "runs",
 ]
 
 #: Consecutive points on one side of the centre line that make a shift (NHSRplotthedots).
@@ -189,9 +191,44 @@ def p_chart(
     return PChart(centre=centre, points=tuple(points), sigma=sigma)
 
 
+@dataclass(frozen=True)
+class Run:
+    """One run that meets a run rule: ``rule`` ("shift" or "trend"), the labels of its ``first`` and
+    ``last`` points, and its ``direction`` (+1 above the centre line or rising, -1 below or falling)."""
+
+    rule: str
+    first: str
+    last: str
+    direction: int
+
+
+def runs(chart: PChart) -> tuple[Run, ...]:
+    """Every shift and trend run of ``chart`` (the runs whose points :func:`p_chart` marks), shifts first,
+    each in time order. A run is found again, with the same ``first`` label, when later periods are added
+    to the chart and its centre line stays on the same side of its points."""
+    if chart.centre is None:
+        return ()
+    rates = [p.rate for p in chart.points]
+    out = []
+    for rule, found in ((RULE_SHIFT, _shift_runs(rates, chart.centre)), (RULE_TREND, _trend_runs(rates))):
+        for indices, direction in found:
+            out.append(Run(rule, chart.points[indices[0]].label, chart.points[indices[-1]].label, direction))
+    return tuple(out)
+
+
 def _shift_points(rates: list[float | None], centre: float) -> list[bool]:
     """Points belonging to a run of >= SHIFT_RUN consecutive points on one side of the centre."""
-    flags = [False] * len(rates)
+    return _flags(len(rates), _shift_runs(rates, centre))
+
+
+def _trend_points(rates: list[float | None]) -> list[bool]:
+    """Points belonging to a run of >= TREND_RUN consecutive strictly rising (or falling) points."""
+    return _flags(len(rates), _trend_runs(rates))
+
+
+def _shift_runs(rates: list[float | None], centre: float) -> list[tuple[list[int], int]]:
+    """The runs of >= SHIFT_RUN consecutive points on one side of the centre: (indices, side)."""
+    found: list[tuple[list[int], int]] = []
     observed = [i for i, r in enumerate(rates) if r is not None]
     run: list[int] = []
     run_side = 0
@@ -201,16 +238,16 @@ def _shift_points(rates: list[float | None], centre: float) -> list[bool]:
         if side != 0 and side == run_side:
             run.append(i)
         else:
-            _flag_run(flags, run, SHIFT_RUN)
+            _keep_run(found, run, run_side, SHIFT_RUN)
             run = [i] if side != 0 else []
             run_side = side
-    _flag_run(flags, run, SHIFT_RUN)
-    return flags
+    _keep_run(found, run, run_side, SHIFT_RUN)
+    return found
 
 
-def _trend_points(rates: list[float | None]) -> list[bool]:
-    """Points belonging to a run of >= TREND_RUN consecutive strictly rising (or falling) points."""
-    flags = [False] * len(rates)
+def _trend_runs(rates: list[float | None]) -> list[tuple[list[int], int]]:
+    """The runs of >= TREND_RUN consecutive strictly rising (or falling) points: (indices, direction)."""
+    found: list[tuple[list[int], int]] = []
     observed = [i for i, r in enumerate(rates) if r is not None]
     run: list[int] = observed[:1]
     direction = 0
@@ -220,14 +257,21 @@ def _trend_points(rates: list[float | None]) -> list[bool]:
         if step != 0 and step == direction:
             run.append(i)
         else:
-            _flag_run(flags, run, TREND_RUN)
+            _keep_run(found, run, direction, TREND_RUN)
             run = [prev, i] if step != 0 else [i]
             direction = step
-    _flag_run(flags, run, TREND_RUN)
-    return flags
+    _keep_run(found, run, direction, TREND_RUN)
+    return found
 
 
-def _flag_run(flags: list[bool], run: list[int], length: int) -> None:
+def _keep_run(found: list[tuple[list[int], int]], run: list[int], direction: int, length: int) -> None:
     if len(run) >= length:
-        for i in run:
+        found.append((list(run), direction))
+
+
+def _flags(size: int, found: list[tuple[list[int], int]]) -> list[bool]:
+    flags = [False] * size
+    for indices, _ in found:
+        for i in indices:
             flags[i] = True
+    return flags
