@@ -1,4 +1,5 @@
-"""Command line: ``python -m analysis import|datasets|history|problems|rename|delete ...`` (for nightly EMR exports)."""
+"""Command line: ``python -m analysis import|datasets|history|problems|rename|delete ...`` (for nightly EMR exports);
+``watch`` and ``send-report`` are in :mod:`analysis.cli_alerts`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Sequence
 
 from analysis.records.filters import Filters
 from analysis.records.ingest import ImportOptions, ImportProblem, SourceFile, import_files
+from analysis import cli_alerts
 from analysis.records import access, bin, rejects, versions
 from analysis.records.store import DatasetNotFound, Records, Store, StoreError, describe_url
 
@@ -100,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     dele = commands.add_parser("delete", help="move a dataset to the bin (restorable for $LASERDASH_BIN_DAYS days, "
                                               "default 30; then purged)")
     dele.add_argument("dataset_id")
+    cli_alerts.add_parsers(commands)
     return parser
 
 
@@ -115,7 +118,7 @@ class _Commands:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the process exit code (0 success, 1 refused, 2 usage)."""
+    """Run the command line; returns the process exit code (0 success, 1 refused, 2 usage; watch: 3 new signals)."""
     args = _parser().parse_args(argv)
     try:
         store = None if getattr(args, "file", None) else Store(args.db)
@@ -123,6 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _import(store, args)
         if args.command == "summary":
             return _summary(store, args)
+        if args.command in ("watch", "send-report"):
+            return cli_alerts.run(store, args)
         if args.command in ("datasets", "restore", "delete", "audit"):
             bin.purge_expired(store)
         if args.command == "datasets":
