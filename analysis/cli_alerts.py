@@ -23,7 +23,7 @@ NEW_SIGNALS = 3
 
 def add_parsers(commands) -> None:
     """Add ``watch`` and ``send-report`` to the command line's subcommands."""
-    base_help = ("the dashboard's address for links (default: $LASERDASH_BASE_URL, else [server] base_url in the "
+    base_help = ("the dashboard's address for links (default: $LASERDASH_PUBLIC_URL, else [server] public_url in the "
                  "secrets, else http://localhost:8501)")
     watch = commands.add_parser(
         "watch", help="list the new signals in a dataset since the last run (exit 3 when there are, 0 when not)",
@@ -40,7 +40,8 @@ def add_parsers(commands) -> None:
     send.add_argument("target", metavar="TARGET", help="a dataset id or a share link copied from the browser")
     send.add_argument("--to", action="append", required=True, metavar="ADDRESS",
                       help="a recipient (repeatable, or comma-separated)")
-    send.add_argument("--page", default="overview", help="the page to send, or 'all' (default: overview)")
+    send.add_argument("--page", help="the page to send (as `report --page`), or 'all' (default: the link's page, "
+                                     "else the Overview)")
     send.add_argument("--subject", help="the mail's subject (default: 'Laser dashboard report: PAGE, DATE')")
 
 
@@ -97,13 +98,15 @@ def _send_report(store: Store, args: argparse.Namespace) -> int:
     except pdf.PdfUnavailable as exc:
         raise ValueError(f"{exc} Nothing was sent.") from None
     today = date.today()
-    subject = args.subject or f"Laser dashboard report: {args.page}, {today:%Y-%m-%d}"
-    body = (f"Attached: the '{args.page}' page of the laser-treatment dashboard as a PDF, made on {today:%Y-%m-%d} "
-            f"from {args.target}.\n\nSent by python -m analysis send-report.\n")
-    name = f"laser-dashboard-{_slug(args.page)}-{today:%Y-%m-%d}.pdf"
+    page = args.page or "report"
+    subject = args.subject or f"Laser dashboard report: {page}, {today:%Y-%m-%d}"
+    what = f"the '{args.page}' page" if args.page else "a page"
+    body = (f"Attached: {what} of the laser-treatment dashboard as a PDF, made on {today:%Y-%m-%d} from "
+            f"{args.target}.\n\nSent by python -m analysis send-report.\n")
+    name = f"laser-dashboard-{_slug(page)}-{today:%Y-%m-%d}.pdf"
     msg = mail.message(config.sender, recipients, subject, body, [(name, document, "application/pdf")])
     mail.send(config, msg, recipients)
-    print(f"Sent the '{args.page}' report ({len(document):,} bytes) to {', '.join(recipients)}.")
+    print(f"Sent the '{page}' report ({len(document):,} bytes) to {', '.join(recipients)}.")
     return 0
 
 

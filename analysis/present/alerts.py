@@ -1,8 +1,9 @@
 """What ``python -m analysis watch`` prints and mails: each new signal's sentence, where it was seen, and the
 share link to the Trends page that shows it.
 
-Links start with the dashboard's address: ``--base-url``, else ``$LASERDASH_BASE_URL``, else ``base_url`` in
-the ``[server]`` section of the secrets, else ``http://localhost:8501`` (Streamlit's own default). A link
+Links start with the dashboard's address: ``--base-url``, else ``$LASERDASH_PUBLIC_URL``, else ``public_url`` in
+the ``[server]`` section of the secrets (the address ``python -m analysis report`` checks links against), else
+``http://localhost:8501`` (Streamlit's own default). A link
 carries only the dataset's id and, for a signal of one clinic, that clinic's name (as the sidebar filter
 does): never a patient identifier.
 """
@@ -18,7 +19,7 @@ from analysis.present import urlstate
 from analysis.records import access
 from analysis.records.store import DatasetInfo
 
-BASE_URL_ENV = "LASERDASH_BASE_URL"
+BASE_URL_ENV = "LASERDASH_PUBLIC_URL"
 DEFAULT_BASE_URL = "http://localhost:8501"
 #: The URL path of the Trends & clinics page (Streamlit's, from pages/6_Trends_and_clinics.py).
 TRENDS_PAGE = "Trends_and_clinics"
@@ -26,14 +27,14 @@ TRENDS_PAGE = "Trends_and_clinics"
 
 def base_url(given: str | None = None) -> str:
     """The dashboard's address for links (see the module docstring). Raises ValueError when it is not one."""
-    url = (given or os.environ.get(BASE_URL_ENV) or access.configured("server").get("base_url")
+    url = (given or os.environ.get(BASE_URL_ENV) or access.configured("server").get("public_url")
            or DEFAULT_BASE_URL)
     url = str(url).strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         raise ValueError(f"The dashboard address '{url}' is not an http(s) address such as "
-                         "https://dashboard.clinic.example (set it with --base-url, LASERDASH_BASE_URL or "
-                         "[server] base_url).")
+                         "https://dashboard.clinic.example (set it with --base-url, LASERDASH_PUBLIC_URL or "
+                         "[server] public_url).")
     return url.rstrip("/")
 
 
