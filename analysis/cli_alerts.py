@@ -84,29 +84,39 @@ def _watch(store: Store, args: argparse.Namespace) -> int:
     return NEW_SIGNALS if new else 0
 
 
-def _send_report(store: Store, args: argparse.Namespace) -> int:
-    from analysis.present import mail, pdf
-
-    recipients = mail.addresses(args.to)
-    config = mail.settings()
-
+def render_pdf(store: Store, target: str, page: str | None) -> bytes:
+    """The PDF that ``send-report`` attaches: :func:`analysis.present.pdf.report_pdf` (branch pdf), as the command
+    line (an admin). Raises ValueError, with a message fit to print, when it cannot be made."""
     try:
-        document = pdf.report_pdf(store, args.target, args.page, access.COMMAND_LINE)
+        from analysis.present import pdf
+    except ImportError:
+        raise ValueError("This installation cannot make PDFs (analysis.present.pdf is missing). Nothing was "
+                         "sent.") from None
+    try:
+        return pdf.report_pdf(store, target, page, access.COMMAND_LINE)
     except NotImplementedError:
         raise ValueError("This installation cannot make PDFs yet (analysis.present.pdf is a stub). Nothing was "
                          "sent.") from None
-    except pdf.PdfUnavailable as exc:
+    except (ValueError, pdf.PdfUnavailable) as exc:  # an unknown page, a link to another server, no Chromium ...
         raise ValueError(f"{exc} Nothing was sent.") from None
+
+
+def _send_report(store: Store, args: argparse.Namespace) -> int:
+    from analysis.present import mail
+
+    recipients = mail.addresses(args.to)
+    config = mail.settings()
+    document = render_pdf(store, args.target, args.page)  # made before the server is contacted: all or nothing
     today = date.today()
-    page = args.page or "report"
-    subject = args.subject or f"Laser dashboard report: {page}, {today:%Y-%m-%d}"
-    what = f"the '{args.page}' page" if args.page else "a page"
+    subject = args.subject or (f"Laser dashboard report: {args.page}, {today:%Y-%m-%d}" if args.page
+                               else f"Laser dashboard report, {today:%Y-%m-%d}")
+    what = f"the '{args.page}' page" if args.page else "the page"
     body = (f"Attached: {what} of the laser-treatment dashboard as a PDF, made on {today:%Y-%m-%d} from "
             f"{args.target}.\n\nSent by python -m analysis send-report.\n")
-    name = f"laser-dashboard-{_slug(page)}-{today:%Y-%m-%d}.pdf"
+    name = f"laser-dashboard-{_slug(args.page or 'report')}-{today:%Y-%m-%d}.pdf"
     msg = mail.message(config.sender, recipients, subject, body, [(name, document, "application/pdf")])
     mail.send(config, msg, recipients)
-    print(f"Sent the '{page}' report ({len(document):,} bytes) to {', '.join(recipients)}.")
+    print(f"Sent the report ({len(document):,} bytes, {name}) to {', '.join(recipients)}.")
     return 0
 
 
