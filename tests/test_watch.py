@@ -244,3 +244,12 @@ def test_exit_codes_from_the_shell_without_a_traceback(tmp_path):
                               capture_output=True, text=True, timeout=120, env=env)
         assert done.returncode == code, (args, done.stderr)
         assert "Traceback" not in done.stderr
+
+
+def test_without_side_effect_records_there_is_nothing_to_signal(store_url, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LASERDASH_SECRETS", str(tmp_path / "no-secrets.toml"))
+    outcomes, _ = write_records(tmp_path / "in", MONTHS_2024, {(CLINICS[0], "2024-06"): 20})
+    assert main(["--db", store_url, "import", str(outcomes), "--name", "Outcomes only"]) == 0
+    dataset_id = capsys.readouterr().out.splitlines()[0]
+    assert watch(store_url, dataset_id) == 0
+    assert capsys.readouterr().out.startswith("No new signals in 'Outcomes only'")
