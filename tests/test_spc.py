@@ -211,6 +211,24 @@ def test_runs_name_each_run_by_its_first_and_last_point():
     assert runs(p_chart([], [])) == ()
 
 
+@given(st.lists(st.integers(0, 12), min_size=0, max_size=40))
+@settings(max_examples=200, deadline=None)
+def test_runs_hold_exactly_the_points_the_run_rules_mark(events):
+    """Every point labelled shift or trend lies in a run of that kind; every run is 7 charted points or more,
+    each marked by some rule."""
+    chart = p_chart(events, [12] * len(events))
+    found = runs(chart)
+    labels = [p.label for p in chart.points]
+    for rule in ("shift", "trend"):
+        spans = [(labels.index(r.first), labels.index(r.last)) for r in found if r.rule == rule]
+        for a, b in spans:
+            inside = [chart.points[i] for i in range(a, b + 1) if chart.points[i].rate is not None]
+            assert len(inside) >= 7 and all(q.rule is not None for q in inside)
+        for i, point in enumerate(chart.points):
+            if point.rule == rule:
+                assert any(a <= i <= b for a, b in spans)
+
+
 def test_outside_limits_takes_precedence_over_shift():
     rates = [0.05] * 10 + [0.06, 0.07, 0.06, 0.07, 0.06, 0.07, 0.30]
     points = _chart_from_rates(rates, n=200)

@@ -17,7 +17,7 @@ from analysis.findings import wording
 from analysis.findings.compare import SMALL_EXPECTED, SMALL_N, Finding, not_recorded
 from analysis.records.filters import with_effect_flags
 from analysis.records.schema import MODALITIES
-from analysis.stats.funnel import NOT_RECORDED, Funnel, FunnelUnit, expected_counts, funnel_plot
+from analysis.stats.funnel import NOT_RECORDED, Funnel, expected_counts, funnel_plot
 from analysis.stats.pchart import PChart, PChartPoint, p_chart
 from analysis.records.store import Records
 
@@ -107,33 +107,19 @@ def _signal_findings(effect: str, modality: str, chart: PChart) -> list[Finding]
     out = []
     outside = [p for p in chart.points if p.signal]
     for p in outside[-3:]:
-        out.append(Finding(effect, point_sentence(effect, modality, chart, p), 1.2 if above(p) else 0.6))
+        side = "above" if p.rate is not None and p.upper is not None and p.rate > p.upper else "below"
+        out.append(Finding(effect, f"In {p.label}, {effect} after {modality} treatment was {wording.pct(p.rate)} "
+                                   f"({p.events:,} of {p.total:,}), {side} the control limits "
+                                   f"({wording.pct_range(p.lower, p.upper)}; average {wording.pct(chart.centre)}).",
+                           1.2 if side == "above" else 0.6))
     runs = [p for p in chart.points if p.rule in ("shift", "trend")]
     if runs:
         rule = runs[-1].rule
         span = [p.label for p in chart.points if p.rule == rule]
-        out.append(Finding(effect, run_sentence(effect, modality, rule, span[-1]), 0.9))
+        what = "sat on one side of the average" if rule == "shift" else "kept rising or falling"
+        out.append(Finding(effect, f"After {modality} treatment, the monthly {effect} rate {what} for 7 or more "
+                                   f"months in a row (up to {span[-1]}): a {rule} worth looking into.", 0.9))
     return out
-
-
-def above(point: PChartPoint) -> bool:
-    """Whether a p-chart point lies above its upper control limit."""
-    return point.rate is not None and point.upper is not None and point.rate > point.upper
-
-
-def point_sentence(effect: str, modality: str, chart: PChart, point: PChartPoint) -> str:
-    """What the Trends page says of a month outside its control limits."""
-    side = "above" if above(point) else "below"
-    return (f"In {point.label}, {effect} after {modality} treatment was {wording.pct(point.rate)} "
-            f"({point.events:,} of {point.total:,}), {side} the control limits "
-            f"({wording.pct_range(point.lower, point.upper)}; average {wording.pct(chart.centre)}).")
-
-
-def run_sentence(effect: str, modality: str, rule: str, last: str) -> str:
-    """What the Trends page says of a shift or trend run ending in the month ``last``."""
-    what = "sat on one side of the average" if rule == "shift" else "kept rising or falling"
-    return (f"After {modality} treatment, the monthly {effect} rate {what} for 7 or more "
-            f"months in a row (up to {last}): a {rule} worth looking into.")
 
 
 # --- clinics and practitioners: funnel plots --------------------------------------------------------
@@ -179,13 +165,20 @@ def funnel(records: Records, unit: str = "clinic", effect: str = "hyperpigmentat
     for u in named if len(named) >= 2 else []:
         if u.outside is None or u.ratio is None:
             continue
-        text = unit_sentence(unit, effect, u, len(named))
-        if not judgeable(u):
-            findings.append(Finding(effect, text, 0.2, True))
+        judged = u.expected >= SMALL_EXPECTED and u.treatments >= SMALL_N
+        direction = "more" if u.ratio > 1 else "less"
+        text = (f"{label.capitalize()} {u.name}: {u.observed:,} {effect} events where {u.expected:,.1f} were expected "
+                f"for {'their' if unit == 'practitioner' else 'its'} mix of modalities and skin types "
+                f"({wording.times(u.ratio)} the expected; {u.outside} limit)")
+        if not judged:
+            findings.append(Finding(effect, text + ", but with so few expected events this is too small to judge.",
+                                    0.2, True))
         elif "99.8" in u.outside:
-            findings.append(Finding(effect, text, 1.3 if u.ratio > 1 else 0.7))
+            findings.append(Finding(effect, text + f": {direction} often than chance would plausibly explain.",
+                                    1.3 if u.ratio > 1 else 0.7))
         else:
-            findings.append(Finding(effect, text, 0.6 if u.ratio > 1 else 0.4))
+            findings.append(Finding(effect, text + f": worth a look, though with {len(named)} {label}s about one in "
+                                    "20 falls outside the 95 % limits by chance alone.", 0.6 if u.ratio > 1 else 0.4))
     if len(named) >= 2 and not findings:
         thin = sum(u.expected for u in named) < SMALL_EXPECTED * len(named)
         text = (f"Every {label} lies within the 95 % limits for {effect}, after allowing for its mix of modalities "
@@ -198,23 +191,3 @@ def funnel(records: Records, unit: str = "clinic", effect: str = "hyperpigmentat
         findings.append(Finding(effect, f"{missing.treatments:,} treatment(s) have no {label} recorded; they count in the "
                                         f"expected rates but are not judged as a {label}.", 0.1))
     return FunnelComparison(unit, effect, result, tuple(findings))
-
-
-def judgeable(u: FunnelUnit) -> bool:
-    """Whether a unit is large enough for its place on the funnel plot to be judged."""
-    return u.expected >= SMALL_EXPECTED and u.treatments >= SMALL_N
-
-
-def unit_sentence(unit: str, effect: str, u: FunnelUnit, named: int) -> str:
-    """What the Trends page says of a unit outside the 95 % or 99.8 % limits (``named``: the units compared)."""
-    label = unit.replace("_", " ")
-    direction = "more" if (u.ratio or 0) > 1 else "less"
-    text = (f"{label.capitalize()} {u.name}: {u.observed:,} {effect} events where {u.expected:,.1f} were expected "
-            f"for {'their' if unit == 'practitioner' else 'its'} mix of modalities and skin types "
-            f"({wording.times(u.ratio)} the expected; {u.outside} limit)")
-    if not judgeable(u):
-        return text + ", but with so few expected events this is too small to judge."
-    if "99.8" in (u.outside or ""):
-        return text + f": {direction} often than chance would plausibly explain."
-    return text + (f": worth a look, though with {named} {label}s about one in "
-                   "20 falls outside the 95 % limits by chance alone.")

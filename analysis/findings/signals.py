@@ -8,7 +8,9 @@
 
 Each :class:`Signal` has an ``identity`` that stays the same when the dataset is recomputed (kind, effect,
 clinic, modality or unit, month and rule; never a rate or a count), so that a signal seen once is recognised
-again, and the sentence the Trends page shows for it.
+again, and the sentence the Trends page shows for it: the page's own finding about that month, run or unit.
+The page names only the latest three months outside the limits and the latest run of each kind per chart;
+an older one (reported by a first run of ``watch``) gets the page's wording without its qualifications.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ import json
 from dataclasses import dataclass
 from datetime import date
 
-from analysis.findings import monitoring
+from analysis.findings import monitoring, wording
+from analysis.findings.compare import SMALL_EXPECTED, SMALL_N, Finding
 from analysis.records.filters import Filters, apply_filters
 from analysis.records.store import Records
-from analysis.stats.pchart import RULE_OUTSIDE, runs
+from analysis.stats.pchart import RULE_OUTSIDE, PChart, PChartPoint, runs
 
 #: The effects watched: those the Trends page charts.
 EFFECTS: tuple[str, ...] = ("hyperpigmentation",)
@@ -100,15 +103,35 @@ def _chart_signals(records: Records, effect: str, follow_up_until: date | None, 
     for modality, chart in trend.charts.items():
         for point in chart.points:
             if point.rule == RULE_OUTSIDE:
-                out.append(Signal("control chart", effect, modality, RULE_OUTSIDE,
-                                  "above" if monitoring.above(point) else "below",
-                                  monitoring.point_sentence(effect, modality, chart, point), clinic, month=point.label))
+                above = point.rate is not None and point.upper is not None and point.rate > point.upper
+                out.append(Signal("control chart", effect, modality, RULE_OUTSIDE, "above" if above else "below",
+                                  _month_sentence(trend.findings, effect, modality, chart, point, above), clinic,
+                                  month=point.label))
         for run in runs(chart):
             direction = ("above" if run.direction > 0 else "below") if run.rule == "shift" else \
                 ("rising" if run.direction > 0 else "falling")
             out.append(Signal("control chart", effect, modality, run.rule, direction,
-                              monitoring.run_sentence(effect, modality, run.rule, run.last), clinic, month=run.first))
+                              _run_sentence(trend.findings, effect, modality, run.rule, run.last), clinic,
+                              month=run.first))
     return out
+
+
+def _month_sentence(findings: tuple[Finding, ...], effect: str, modality: str, chart: PChart, point: PChartPoint,
+                    above: bool) -> str:
+    """The page's finding about a month outside its limits (its wording, when the page names it no more)."""
+    start = f"In {point.label}, {effect} after {modality} treatment was "
+    shown = next((f.sentence for f in findings if f.sentence.startswith(start)), None)
+    return shown or (start + f"{wording.pct(point.rate)} ({point.events:,} of {point.total:,}), "
+                     f"{'above' if above else 'below'} the control limits "
+                     f"({wording.pct_range(point.lower, point.upper)}; average {wording.pct(chart.centre)}).")
+
+
+def _run_sentence(findings: tuple[Finding, ...], effect: str, modality: str, rule: str, last: str) -> str:
+    """The page's finding about a shift or trend run ending in ``last`` (its wording, when it names another)."""
+    what = "sat on one side of the average" if rule == "shift" else "kept rising or falling"
+    text = (f"After {modality} treatment, the monthly {effect} rate {what} for 7 or more months in a row (up to "
+            f"{last}): a {rule} worth looking into")
+    return next((f.sentence for f in findings if f.sentence.startswith(text)), text + ".")
 
 
 def _funnel_signals(records: Records, effect: str, unit: str) -> list[Signal]:
@@ -118,6 +141,11 @@ def _funnel_signals(records: Records, effect: str, unit: str) -> list[Signal]:
     named = [u for u in result.funnel.units if u.name != monitoring.NOT_RECORDED]
     if not result.recorded or len(named) < 2:
         return []
-    return [Signal("funnel", effect, u.name, FUNNEL_LIMIT, "above", monitoring.unit_sentence(unit, effect, u, len(named)),
-                   unit=unit)
-            for u in named if u.outside == FUNNEL_LIMIT and monitoring.judgeable(u)]
+    out = []
+    for u in named:
+        # as the page judges it: above the 99.8 % limit, and large enough to judge
+        if u.outside == FUNNEL_LIMIT and u.expected >= SMALL_EXPECTED and u.treatments >= SMALL_N:
+            start = f"{unit.replace('_', ' ').capitalize()} {u.name}: "
+            sentence = next((f.sentence for f in result.findings if f.sentence.startswith(start)), None)
+            out.append(Signal("funnel", effect, u.name, FUNNEL_LIMIT, "above", sentence or start.strip(), unit=unit))
+    return out

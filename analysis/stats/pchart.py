@@ -29,13 +29,13 @@ from typing import cast
 from analysis.stats.checks import check_count, check_sequence
 
 __all__ = [
+    "Run",
+    "runs",
     "SHIFT_RUN",
     "TREND_RUN",
     "PChartPoint",
     "PChart",
     "p_chart",
-    "Run",
-    "runs",
 ]
 
 #: Consecutive points on one side of the centre line that make a shift (NHSRplotthedots).
@@ -191,6 +191,55 @@ def p_chart(
     return PChart(centre=centre, points=tuple(points), sigma=sigma)
 
 
+def _shift_points(rates: list[float | None], centre: float) -> list[bool]:
+    """Points belonging to a run of >= SHIFT_RUN consecutive points on one side of the centre."""
+    flags = [False] * len(rates)
+    observed = [i for i, r in enumerate(rates) if r is not None]
+    run: list[int] = []
+    run_side = 0
+    for i in observed:
+        rate = cast(float, rates[i])
+        side = (rate > centre) - (rate < centre)
+        if side != 0 and side == run_side:
+            run.append(i)
+        else:
+            _flag_run(flags, run, SHIFT_RUN)
+            run = [i] if side != 0 else []
+            run_side = side
+    _flag_run(flags, run, SHIFT_RUN)
+    return flags
+
+
+def _trend_points(rates: list[float | None]) -> list[bool]:
+    """Points belonging to a run of >= TREND_RUN consecutive strictly rising (or falling) points."""
+    flags = [False] * len(rates)
+    observed = [i for i, r in enumerate(rates) if r is not None]
+    run: list[int] = observed[:1]
+    direction = 0
+    for prev, i in zip(observed, observed[1:]):
+        a, b = cast(float, rates[prev]), cast(float, rates[i])
+        step = (b > a) - (b < a)
+        if step != 0 and step == direction:
+            run.append(i)
+        else:
+            _flag_run(flags, run, TREND_RUN)
+            run = [prev, i] if step != 0 else [i]
+            direction = step
+    _flag_run(flags, run, TREND_RUN)
+    return flags
+
+
+def _flag_run(flags: list[bool], run: list[int], length: int) -> None:
+    if len(run) >= length:
+        for i in run:
+            flags[i] = True
+
+
+# --------------------------------------------------------------------------------------------
+# runs, one by one
+# --------------------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Run:
     """One run that meets a run rule: ``rule`` ("shift" or "trend"), the labels of its ``first`` and
@@ -203,75 +252,48 @@ class Run:
 
 
 def runs(chart: PChart) -> tuple[Run, ...]:
-    """Every shift and trend run of ``chart`` (the runs whose points :func:`p_chart` marks), shifts first,
-    each in time order. A run is found again, with the same ``first`` label, when later periods are added
-    to the chart and its centre line stays on the same side of its points."""
+    """Every shift and trend run of ``chart``, one by one: shifts first, each kind in time order.
+
+    The runs are made of the points the run rules of :func:`p_chart` mark, whatever rule a point is
+    labelled with (a point outside the limits can belong to a run too). Two trends that touch (a rise
+    then a fall) share their turning point, as in the rules. A run keeps its ``first`` label when later
+    periods extend it, so it can be recognised again.
+    """
     if chart.centre is None:
         return ()
     rates = [p.rate for p in chart.points]
-    out = []
-    for rule, found in ((RULE_SHIFT, _shift_runs(rates, chart.centre)), (RULE_TREND, _trend_runs(rates))):
-        for indices, direction in found:
-            out.append(Run(rule, chart.points[indices[0]].label, chart.points[indices[-1]].label, direction))
-    return tuple(out)
-
-
-def _shift_points(rates: list[float | None], centre: float) -> list[bool]:
-    """Points belonging to a run of >= SHIFT_RUN consecutive points on one side of the centre."""
-    return _flags(len(rates), _shift_runs(rates, centre))
-
-
-def _trend_points(rates: list[float | None]) -> list[bool]:
-    """Points belonging to a run of >= TREND_RUN consecutive strictly rising (or falling) points."""
-    return _flags(len(rates), _trend_runs(rates))
-
-
-def _shift_runs(rates: list[float | None], centre: float) -> list[tuple[list[int], int]]:
-    """The runs of >= SHIFT_RUN consecutive points on one side of the centre: (indices, side)."""
-    found: list[tuple[list[int], int]] = []
     observed = [i for i, r in enumerate(rates) if r is not None]
-    run: list[int] = []
-    run_side = 0
-    for i in observed:
-        rate = cast(float, rates[i])
-        side = (rate > centre) - (rate < centre)
-        if side != 0 and side == run_side:
-            run.append(i)
+    found: list[Run] = []
+    shift = _shift_points(rates, chart.centre)
+    current: list[int] = []
+    side = 0
+    for i in observed:  # a shift: consecutive marked points on one side (a run on the other side is another)
+        here = _sign(rates[i], chart.centre)
+        if shift[i] and current and here == side:
+            current.append(i)
         else:
-            _keep_run(found, run, run_side, SHIFT_RUN)
-            run = [i] if side != 0 else []
-            run_side = side
-    _keep_run(found, run, run_side, SHIFT_RUN)
-    return found
-
-
-def _trend_runs(rates: list[float | None]) -> list[tuple[list[int], int]]:
-    """The runs of >= TREND_RUN consecutive strictly rising (or falling) points: (indices, direction)."""
-    found: list[tuple[list[int], int]] = []
-    observed = [i for i, r in enumerate(rates) if r is not None]
-    run: list[int] = observed[:1]
-    direction = 0
-    for prev, i in zip(observed, observed[1:]):
-        a, b = cast(float, rates[prev]), cast(float, rates[i])
-        step = (b > a) - (b < a)
-        if step != 0 and step == direction:
-            run.append(i)
+            _keep(found, RULE_SHIFT, chart, current, side)
+            current, side = ([i], here) if shift[i] else ([], 0)
+    _keep(found, RULE_SHIFT, chart, current, side)
+    trend = _trend_points(rates)
+    current, direction = [], 0
+    for prev, i in zip(observed, observed[1:]):  # a trend: consecutive marked steps in one direction
+        step = _sign(rates[i], rates[prev])
+        marked = trend[prev] and trend[i] and step != 0
+        if marked and step == direction:
+            current.append(i)
         else:
-            _keep_run(found, run, direction, TREND_RUN)
-            run = [prev, i] if step != 0 else [i]
-            direction = step
-    _keep_run(found, run, direction, TREND_RUN)
-    return found
+            _keep(found, RULE_TREND, chart, current, direction)
+            current, direction = ([prev, i], step) if marked else ([], 0)
+    _keep(found, RULE_TREND, chart, current, direction)
+    return tuple(found)
 
 
-def _keep_run(found: list[tuple[list[int], int]], run: list[int], direction: int, length: int) -> None:
-    if len(run) >= length:
-        found.append((list(run), direction))
+def _sign(value: float | None, reference: float | None) -> int:
+    a, b = cast(float, value), cast(float, reference)
+    return (a > b) - (a < b)
 
 
-def _flags(size: int, found: list[tuple[list[int], int]]) -> list[bool]:
-    flags = [False] * size
-    for indices, _ in found:
-        for i in indices:
-            flags[i] = True
-    return flags
+def _keep(found: list[Run], rule: str, chart: PChart, indices: list[int], direction: int) -> None:
+    if len(indices) >= (SHIFT_RUN if rule == RULE_SHIFT else TREND_RUN):
+        found.append(Run(rule, chart.points[indices[0]].label, chart.points[indices[-1]].label, direction))
