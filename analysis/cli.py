@@ -1,5 +1,4 @@
-"""Command line: ``python -m analysis import|datasets|history|problems|rename|delete ...`` (for nightly EMR exports);
-``watch`` and ``send-report`` are in :mod:`analysis.cli_alerts`."""
+"""Command line: ``python -m analysis import|datasets|history|problems|rename|delete ...`` (for nightly EMR exports)."""
 
 from __future__ import annotations
 
@@ -72,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     summ.add_argument("--dayfirst", action="store_true", help="with --file: dates are dd/mm/yyyy")
     summ.add_argument("--monthfirst", action="store_true", help="with --file: dates are mm/dd/yyyy")
 
+    cli_alerts.add_parsers(commands)  # watch, send-report
+
     hist = commands.add_parser("history", help="list every import into a dataset")
     hist.add_argument("dataset_id")
     probs = commands.add_parser("problems", help="write out the rejected rows and problem list kept with an import")
@@ -102,7 +103,6 @@ def _parser() -> argparse.ArgumentParser:
     dele = commands.add_parser("delete", help="move a dataset to the bin (restorable for $LASERDASH_BIN_DAYS days, "
                                               "default 30; then purged)")
     dele.add_argument("dataset_id")
-    cli_alerts.add_parsers(commands)
     return parser
 
 
