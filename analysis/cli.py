@@ -12,6 +12,7 @@ from typing import Sequence
 
 from analysis.records.filters import Filters
 from analysis.records.ingest import ImportOptions, ImportProblem, SourceFile, import_files
+from analysis import cli_alerts
 from analysis.records import access, bin, rejects, versions
 from analysis.records.store import DatasetNotFound, Records, Store, StoreError, describe_url
 
@@ -70,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     summ.add_argument("--dayfirst", action="store_true", help="with --file: dates are dd/mm/yyyy")
     summ.add_argument("--monthfirst", action="store_true", help="with --file: dates are mm/dd/yyyy")
 
+    cli_alerts.add_parsers(commands)  # watch, send-report
+
     hist = commands.add_parser("history", help="list every import into a dataset")
     hist.add_argument("dataset_id")
     probs = commands.add_parser("problems", help="write out the rejected rows and problem list kept with an import")
@@ -115,7 +118,7 @@ class _Commands:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the process exit code (0 success, 1 refused, 2 usage)."""
+    """Run the command line; returns the process exit code (0 success, 1 refused, 2 usage; watch: 3 new signals)."""
     args = _parser().parse_args(argv)
     try:
         store = None if getattr(args, "file", None) else Store(args.db)
@@ -123,6 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _import(store, args)
         if args.command == "summary":
             return _summary(store, args)
+        if args.command in ("watch", "send-report"):
+            return cli_alerts.run(store, args)
         if args.command in ("datasets", "restore", "delete", "audit"):
             bin.purge_expired(store)
         if args.command == "datasets":

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from analysis.stats.funnel import expected_counts, funnel_limits, funnel_plot, ratio_funnel_limits
-from analysis.stats.pchart import SHIFT_RUN, TREND_RUN, p_chart
+from analysis.stats.pchart import SHIFT_RUN, TREND_RUN, Run, p_chart, runs
 
 # qcc data/orangejuice.txt, samples 1-30 (trial = TRUE), 50 cans each.
 ORANGEJUICE_TRIAL = [12, 15, 8, 10, 4, 7, 16, 9, 14, 10, 5, 6, 17, 12, 22,
@@ -194,6 +194,39 @@ def test_months_without_treatments_are_skipped_by_run_rules():
     totals.insert(3, 0)
     points = p_chart(events, totals).points
     assert [p.rule for p in points] == ["trend", "trend", "trend", None, "trend", "trend", "trend", "trend"]
+
+
+def test_runs_name_each_run_by_its_first_and_last_point():
+    # 6 above, on the centre, 6 above, 12 below (as above): one shift, below, from point 14 to 25.
+    rates = [0.3] * 6 + [0.2] + [0.3] * 6 + [0.1] * 12
+    chart = p_chart([round(r * 10) for r in rates], [10] * len(rates))
+    assert runs(chart) == (Run("shift", "14", "25", -1),)
+    # rising 7 then falling 7 (sharing the turning point): two trends, each found whole.
+    up = [0.10, 0.11, 0.12, 0.13, 0.14, 0.15, 0.16]
+    chart = p_chart([round(r * 100) for r in up + up[-2::-1]], [100] * 13)
+    assert [r for r in runs(chart) if r.rule == "trend"] == [Run("trend", "1", "7", 1), Run("trend", "7", "13", -1)]
+    # the same run keeps its first label when a later month extends it
+    longer = p_chart([round(r * 100) for r in up + up[-2::-1] + [0.09]], [100] * 14)
+    assert [r for r in runs(longer) if r.rule == "trend"][-1] == Run("trend", "7", "14", -1)
+    assert runs(p_chart([], [])) == ()
+
+
+@given(st.lists(st.integers(0, 12), min_size=0, max_size=40))
+@settings(max_examples=200, deadline=None)
+def test_runs_hold_exactly_the_points_the_run_rules_mark(events):
+    """Every point labelled shift or trend lies in a run of that kind; every run is 7 charted points or more,
+    each marked by some rule."""
+    chart = p_chart(events, [12] * len(events))
+    found = runs(chart)
+    labels = [p.label for p in chart.points]
+    for rule in ("shift", "trend"):
+        spans = [(labels.index(r.first), labels.index(r.last)) for r in found if r.rule == rule]
+        for a, b in spans:
+            inside = [chart.points[i] for i in range(a, b + 1) if chart.points[i].rate is not None]
+            assert len(inside) >= 7 and all(q.rule is not None for q in inside)
+        for i, point in enumerate(chart.points):
+            if point.rule == rule:
+                assert any(a <= i <= b for a, b in spans)
 
 
 def test_outside_limits_takes_precedence_over_shift():

@@ -174,16 +174,16 @@ OWNER_ENV = "LASERDASH_DEFAULT_OWNER"
 SHARE_ENV = "LASERDASH_DEFAULT_SHARE"
 
 
-def configured() -> dict:
-    """The ``[access]`` section of ``$LASERDASH_SECRETS`` (default ``.streamlit/secrets.toml``), or {}."""
+def configured(name: str = "access") -> dict:
+    """The ``[access]`` (or another) section of ``$LASERDASH_SECRETS`` (default ``.streamlit/secrets.toml``), or {}."""
     path = os.environ.get(SECRETS_ENV) or str(ROOT / ".streamlit" / "secrets.toml")
     try:
         with open(path, "rb") as f:
-            section = tomllib.load(f).get("access", {})
+            section = tomllib.load(f).get(name, {})
     except FileNotFoundError:
         return {}
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ValueError(f"Cannot read the [access] settings in {path}: {exc}") from None
+        raise ValueError(f"Cannot read the [{name}] settings in {path}: {exc}") from None
     return section if isinstance(section, dict) else {}
 
 

@@ -196,6 +196,18 @@ archive_table = sa.Table(
 )
 
 
+# The signals ``python -m analysis watch`` has reported for a dataset (analysis.records.watched), so that each is
+# reported once. ``signal`` is the SHA-256 of ``identity``, the JSON of what makes the signal itself (its kind,
+# effect, clinic, modality or unit, month and rule): never a record's value, so never a patient identifier.
+watch_table = sa.Table(
+    "watch_signals", metadata,
+    sa.Column("dataset_id", sa.String(32), sa.ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("signal", sa.String(64), primary_key=True),
+    sa.Column("identity", sa.Text, nullable=False),
+    sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
+)
+
+
 # --- what the schema allows -------------------------------------------------------------------
 
 def refusal(outcomes: pd.DataFrame | pa.Table, side_effects: pd.DataFrame | pa.Table) -> str | None:

@@ -41,7 +41,7 @@ from analysis.records import columnar, db, rejects, schema
 from analysis.records.ingest import ImportProblem, ImportResult, SourceFile
 from analysis.records.db import (access_table, archive_table, audit_table, bin_table, blobs_table, column_maps_table,
                                 datasets_table, meta_table, metadata, outcomes_table, side_effects_table, sources_table,
-                                versions_table)
+                                versions_table, watch_table)
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DB_PATH = ROOT / "data" / "laserdash.db"
@@ -59,7 +59,7 @@ _SQLITE_BUSY_TIMEOUT_MS = 30_000
 _ID_PATTERN = re.compile(r"^d?[A-Za-z0-9_-]{22}$")
 _log = logging.getLogger(__name__)
 #: Tables added after the first release: created when missing, and a read-only database may lack them.
-_ADDED_LATER = (blobs_table, versions_table, archive_table, rejects.table, access_table, bin_table, audit_table)
+_ADDED_LATER = (blobs_table, versions_table, archive_table, rejects.table, access_table, bin_table, audit_table, watch_table)
 
 
 class StoreError(RuntimeError):
@@ -225,6 +225,7 @@ class Store:
         #: Whether deleted datasets can wait in a bin (else a delete purges at once), and changes be audited.
         self._bin = self._create_table(bin_table, "deleted datasets are purged at once")
         self._audit = self._create_table(audit_table, "changes are not recorded in an audit trail")
+        self._watch = self._create_table(watch_table, "watch reports every signal each time")
         #: Cleared when storing a missing columnar copy failed for lack of write access: not tried again.
         self._store_missing_copies = True
 

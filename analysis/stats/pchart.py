@@ -29,6 +29,8 @@ from typing import cast
 from analysis.stats.checks import check_count, check_sequence
 
 __all__ = [
+    "Run",
+    "runs",
     "SHIFT_RUN",
     "TREND_RUN",
     "PChartPoint",
@@ -252,3 +254,67 @@ def _flag_run(flags: list[bool], run: list[int], length: int) -> None:
     if len(run) >= length:
         for i in run:
             flags[i] = True
+
+
+# --------------------------------------------------------------------------------------------
+# runs, one by one
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run that meets a run rule: ``rule`` ("shift" or "trend"), the labels of its ``first`` and
+    ``last`` points, and its ``direction`` (+1 above the centre line or rising, -1 below or falling)."""
+
+    rule: str
+    first: str
+    last: str
+    direction: int
+
+
+def runs(chart: PChart) -> tuple[Run, ...]:
+    """Every shift and trend run of ``chart``, one by one: shifts first, each kind in time order.
+
+    The runs are made of the points the run rules of :func:`p_chart` mark, whatever rule a point is
+    labelled with (a point outside the limits can belong to a run too). Two trends that touch (a rise
+    then a fall) share their turning point, as in the rules. A run keeps its ``first`` label when later
+    periods extend it, so it can be recognised again.
+    """
+    if chart.centre is None:
+        return ()
+    rates = [p.rate for p in chart.points]
+    observed = [i for i, r in enumerate(rates) if r is not None]
+    found: list[Run] = []
+    shift = _shift_points(rates, chart.centre)
+    current: list[int] = []
+    side = 0
+    for i in observed:  # a shift: consecutive marked points on one side (a run on the other side is another)
+        here = _sign(rates[i], chart.centre)
+        if shift[i] and current and here == side:
+            current.append(i)
+        else:
+            _keep(found, RULE_SHIFT, chart, current, side)
+            current, side = ([i], here) if shift[i] else ([], 0)
+    _keep(found, RULE_SHIFT, chart, current, side)
+    trend = _trend_points(rates)
+    current, direction = [], 0
+    for prev, i in zip(observed, observed[1:]):  # a trend: consecutive marked steps in one direction
+        step = _sign(rates[i], rates[prev])
+        marked = trend[prev] and trend[i] and step != 0
+        if marked and step == direction:
+            current.append(i)
+        else:
+            _keep(found, RULE_TREND, chart, current, direction)
+            current, direction = ([prev, i], step) if marked else ([], 0)
+    _keep(found, RULE_TREND, chart, current, direction)
+    return tuple(found)
+
+
+def _sign(value: float | None, reference: float | None) -> int:
+    a, b = cast(float, value), cast(float, reference)
+    return (a > b) - (a < b)
+
+
+def _keep(found: list[Run], rule: str, chart: PChart, indices: list[int], direction: int) -> None:
+    if len(indices) >= (SHIFT_RUN if rule == RULE_SHIFT else TREND_RUN):
+        found.append(Run(rule, chart.points[indices[0]].label, chart.points[indices[-1]].label, direction))
