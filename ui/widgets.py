@@ -85,7 +85,7 @@ def metrics(cards: Sequence[tuple[str, str, str]], per_row: int = 4, border: boo
             if detail:
                 col.caption(detail)
     if (r := _report()) is not None:
-        r.add_metrics(list(cards))
+        r.add_metrics(list(cards), per_row)
 
 
 def chart(fig: go.Figure, key: str) -> None:

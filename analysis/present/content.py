@@ -129,7 +129,7 @@ class ReportSink:
         self.report.add_caption(text)
 
     def metrics(self, cards: Sequence[tuple[str, str, str]], per_row: int = 4, border: bool = False) -> None:
-        self.report.add_metrics(list(cards))
+        self.report.add_metrics(list(cards), per_row)
 
     def verdict(self, value: str) -> None:
         self.report.add_sentences([f"Verdict: {VERDICT_LABELS[value]}."])

@@ -27,8 +27,8 @@ body{font-family:'Source Sans Pro',Arial,sans-serif;max-width:1100px;margin:2em 
 h1{margin-bottom:.2em} .meta{color:#555;margin-bottom:1.5em} p.finding{margin:.3em 0}
 table{border-collapse:collapse;margin:1em 0;font-size:14px} th,td{border:1px solid #ddd;padding:4px 8px;text-align:left}
 th{background:#f4f4f6} footer{margin-top:3em;color:#777;font-size:13px}
-.cards{display:flex;flex-wrap:wrap;gap:12px;margin:1em 0} .card{border:1px solid #ddd;border-radius:6px;
-padding:8px 12px;min-width:200px;flex:1} .card .label{color:#555;font-size:14px} .card .value{font-size:24px}
+.cards{display:grid;gap:12px;margin:1em 0} .card{box-sizing:border-box;min-width:0;border:1px solid #ddd;border-radius:6px;
+padding:8px 12px} .card .label{color:#555;font-size:14px} .card .value{font-size:24px}
 .card .detail{color:#666;font-size:13px} p.caption{color:#666;font-size:14px} .link{word-break:break-all}
 """
 
@@ -73,9 +73,9 @@ class Report:
     def add_caption(self, text: str) -> None:
         self.parts.append(("caption", text))
 
-    def add_metrics(self, metrics: list[tuple[str, str, str]]) -> None:
-        """Metric cards: (label, value, detail) each."""
-        self.parts.append(("metrics", list(metrics)))
+    def add_metrics(self, metrics: list[tuple[str, str, str]], per_row: int = 4) -> None:
+        """Metric cards: (label, value, detail) each, ``per_row`` to a row as on the page."""
+        self.parts.append(("metrics", (list(metrics), per_row)))
 
     def add_reading(self, lines: list[str]) -> None:
         """The page's "How to read this": reading notes and term definitions, one plain sentence each."""
@@ -105,10 +105,12 @@ class Report:
             elif kind == "caption":
                 body.append(f"<p class='caption'>{esc(str(content))}</p>")
             elif kind == "metrics":
-                cards = "".join(f"<div class='card'><div class='label'>{esc(label)}</div><div class='value'>"
+                cards, per_row = content  # type: ignore[misc]
+                drawn = "".join(f"<div class='card'><div class='label'>{esc(label)}</div><div class='value'>"
                                 f"{esc(value)}</div><div class='detail'>{esc(detail)}</div></div>"
-                                for label, value, detail in content)  # type: ignore[union-attr]
-                body.append(f"<div class='cards'>{cards}</div>")
+                                for label, value, detail in cards)
+                style = f"grid-template-columns:repeat({int(per_row)},1fr)"
+                body.append(f"<div class='cards' style='{style}'>{drawn}</div>")
             elif kind == "reading":
                 body.append(f"<h2>{HOW_TO_READ}</h2>")
                 body.extend(f"<p class='reading'>{esc(s)}</p>" for s in content)  # type: ignore[union-attr]
