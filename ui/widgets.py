@@ -187,23 +187,6 @@ def empty_selection(view: View, minimum: int = 1) -> None:
                    "for a comparison). The numbers below are shown, but do not act on them.", icon="⚠️")
 
 
-def stop_unless_recorded(view: View, result: object, slug: str) -> None:
-    """End the page with the result's explanation when what it measures was never recorded."""
-    if getattr(result, "recorded", True):
-        return
-    findings(result.findings)  # type: ignore[attr-defined]
-    finish(view, slug)
-    st.stop()
-
-
-def recorded(result: object) -> bool:
-    """Show the result's explanation and return False when what it measures is not recorded."""
-    if getattr(result, "recorded", True):
-        return True
-    findings(result.findings)  # type: ignore[attr-defined]
-    return False
-
-
 class PageSink:
     """Where a page's builder (:mod:`analysis.present.content`) writes: each piece is drawn and added to the
     page's report."""

@@ -78,7 +78,7 @@ def reports_pdf(reports: list[Report]) -> bytes:
     return html_to_pdf(document(reports, for_print=True))
 
 
-def report_pdf(store: Store, target: str, page: str | None = "overview",
+def report_pdf(store: Store, target: str, page: str | None = None,
                user: access.User = access.COMMAND_LINE) -> bytes:
     """The PDF of ``page`` ("all" for every page in one document) for ``target``.
 
