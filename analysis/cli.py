@@ -1,4 +1,5 @@
-"""Command line: ``python -m analysis import|datasets|history|problems|rename|delete ...`` (for nightly EMR exports)."""
+"""Command line: ``python -m analysis import|datasets|history|problems|rename|delete|report ...`` (for nightly EMR
+exports and reports)."""
 
 from __future__ import annotations
 
@@ -103,6 +104,13 @@ def _parser() -> argparse.ArgumentParser:
     dele = commands.add_parser("delete", help="move a dataset to the bin (restorable for $LASERDASH_BIN_DAYS days, "
                                               "default 30; then purged)")
     dele.add_argument("dataset_id")
+    rep = commands.add_parser("report", help="write a page of the dashboard (or every page) as a PDF or HTML report")
+    rep.add_argument("target", metavar="TARGET", help="a dataset id, or a share link copied from the browser's address "
+                     "bar (the report then has the link's dataset and filters)")
+    rep.add_argument("--page", metavar="PAGE", help="the page: overview, downtime, results, skin-tone, side-effects, "
+                     "trends, article-check, data, or all (every page in one document); default: the link's page, "
+                     "else overview")
+    rep.add_argument("--out", type=Path, required=True, metavar="FILE", help="FILE.pdf (needs Chromium) or FILE.html")
     return parser
 
 
@@ -120,6 +128,8 @@ class _Commands:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code (0 success, 1 refused, 2 usage; watch: 3 new signals)."""
     args = _parser().parse_args(argv)
+    if args.command == "report":
+        return _report(args)
     try:
         store = None if getattr(args, "file", None) else Store(args.db)
         if args.command == "import":
@@ -236,6 +246,39 @@ def _access(store: Store, args: argparse.Namespace) -> int:
             print("owner: none (only admins see it once sign-in is configured)")
         for g in grants:
             print(f"{g.role}: {g.who}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    """``report TARGET --page PAGE --out FILE``: 2 for a bad target, page or file name, 1 when it cannot be made."""
+    from analysis.present import document, pdf
+
+    suffix = args.out.suffix.lower()
+    if suffix not in (".pdf", ".html", ".htm"):
+        print(f"error: --out must end in .pdf or .html, got '{args.out.name}'.", file=sys.stderr)
+        return 2
+    try:
+        store = Store(args.db)
+        reports, target = document.page_reports(store, args.target, args.page, access.COMMAND_LINE)
+        for note in target.notes:
+            print(f"note: {note}", file=sys.stderr)
+        if suffix == ".pdf":
+            data = pdf.reports_pdf(reports)
+        else:
+            data = document.document(reports).encode("utf-8")
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_bytes(data)
+    except document.TargetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (pdf.PdfUnavailable, StoreError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: cannot write {exc.filename or args.out}: {exc.strerror}.", file=sys.stderr)
+        return 1
+    pages = ", ".join(r.title for r in reports)
+    print(f"Wrote {args.out} ({pages}; dataset '{target.dataset.name}', {target.filters.describe()}).")
     return 0
 
 

@@ -5,7 +5,7 @@ Pages compose this and ``analysis``; they hold no statistics, SQL or data wrangl
 
 from ui.compute import compute, follow_up_until
 from ui.setup import View, request_dataset, setup_page, share_link
-from ui.widgets import chart, empty_selection, findings, finish, heading, metrics, sentence, recorded, start_report, stop_unless_recorded, table, verdict, welcome
+from ui.widgets import caption, chart, empty_selection, page_input, findings, finish, heading, metrics, sentence, start_report, table, verdict, welcome
 
-__all__ = ["View", "chart", "compute", "follow_up_until", "empty_selection", "findings", "finish", "heading", "recorded", "request_dataset",
-           "sentence", "setup_page", "share_link", "start_report", "stop_unless_recorded", "table", "verdict"]
+__all__ = ["View", "caption", "chart", "page_input", "compute", "follow_up_until", "empty_selection", "findings", "finish", "heading", "request_dataset",
+           "sentence", "setup_page", "share_link", "start_report", "table", "verdict"]

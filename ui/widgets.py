@@ -13,28 +13,38 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analysis.present import report, tables
+from analysis.present import content, pdf, report, tables
 from analysis.findings.compare import SMALL_N, Finding
 from analysis.records.schema import MODALITIES
 from analysis.present.export import records_csv, safe_csv
 from analysis.records.store import StoreError
 from analysis.present.glossary import column_help, reading_lines, tooltip
 from ui.reading import how_to_read
+from ui.compute import compute, follow_up_until
 from ui.setup import View, get_store, share_link
 
 _REPORT = "_report_parts"
+_PDF = "_report_pdf"        # (what it shows, PDF bytes): the PDF made on demand for the view on screen
 KEY_SHARE = "share_view"
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2},
                  "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 
 
-def start_report(title: str, view: View) -> None:
-    """Begin collecting this page's content for its HTML report (none without a dataset)."""
-    if view.dataset is None:
+def start_report(title: str, view: View) -> "PageSink":
+    """Begin collecting this page's content for its HTML and PDF report (none without a dataset); returns where
+    the page's builder (:mod:`analysis.present.content`) writes its content."""
+    if view.dataset is None:   # the Data page of a user with no dataset yet: no report
         st.session_state.pop(_REPORT, None)
-        return
+        return PageSink()
     st.session_state[_REPORT] = report.Report(title, view.dataset.name, view.filters.describe(),
-                                              len(view.selection.outcomes))
+                                              len(view.selection.outcomes), link=share_link(view))
+    return PageSink()
+
+
+def page_input(view: View) -> content.PageInput:
+    """What a page's builder reads: the view's selection and filters, and its cached statistics."""
+    return content.PageInput(view.selection, view.filters, follow_up_until(view),
+                             lambda name, *extra: compute(view, name, *extra))
 
 
 def _report() -> report.Report | None:
@@ -78,7 +88,7 @@ def metrics(cards: Sequence[tuple[str, str, str]], per_row: int = 4, border: boo
             if detail:
                 col.caption(detail)
     if (r := _report()) is not None:
-        r.add_metrics(list(cards))
+        r.add_metrics(list(cards), per_row)
 
 
 def chart(fig: go.Figure, key: str) -> None:
@@ -86,6 +96,13 @@ def chart(fig: go.Figure, key: str) -> None:
     st.plotly_chart(fig, key=key, config=PLOTLY_CONFIG, width="stretch")
     if (r := _report()) is not None:
         r.add_figure(fig)
+
+
+def caption(text: str) -> None:
+    """A small note written by the page (Markdown: never user data)."""
+    st.caption(text)
+    if (r := _report()) is not None:
+        r.add_caption(text)
 
 
 def findings(items: Sequence[Finding], limit: int | None = None) -> None:
@@ -173,21 +190,18 @@ def empty_selection(view: View, minimum: int = 1) -> None:
                    "for a comparison). The numbers below are shown, but do not act on them.", icon="⚠️")
 
 
-def stop_unless_recorded(view: View, result: object, slug: str) -> None:
-    """End the page with the result's explanation when what it measures was never recorded."""
-    if getattr(result, "recorded", True):
-        return
-    findings(result.findings)  # type: ignore[attr-defined]
-    finish(view, slug)
-    st.stop()
+class PageSink:
+    """Where a page's builder (:mod:`analysis.present.content`) writes: each piece is drawn and added to the
+    page's report."""
 
-
-def recorded(result: object) -> bool:
-    """Show the result's explanation and return False when what it measures is not recorded."""
-    if getattr(result, "recorded", True):
-        return True
-    findings(result.findings)  # type: ignore[attr-defined]
-    return False
+    heading = staticmethod(heading)
+    findings = staticmethod(findings)
+    chart = staticmethod(chart)
+    table = staticmethod(table)
+    sentence = staticmethod(sentence)
+    caption = staticmethod(caption)
+    metrics = staticmethod(metrics)
+    verdict = staticmethod(verdict)
 
 
 CSV_DIALECTS = {"comma": "Comma-separated (standard)", "semicolon": "Semicolons, decimal comma (European Excel)"}
@@ -228,3 +242,26 @@ def finish(view: View, slug: str, notes: tuple[str, ...] = ()) -> None:
                            file_name=f"{slug}-report.html", mime="text/html", key="dl_report",
                            on_click="ignore", width="stretch",
                            help="A self-contained page with the charts and findings; works offline.")
+        _pdf_download(r, slug, view)
+
+
+def _pdf_download(r: report.Report, slug: str, view: View) -> None:
+    """The page as a PDF, printed on demand (it takes a few seconds), then offered for download."""
+    sb = st.sidebar
+    if pdf.chromium() is None:
+        sb.caption(pdf.MISSING)
+        return
+    shows = (slug, view.cache_key, r.link)
+    if sb.button("Make a PDF of this page", key="pdf_make", icon=":material/picture_as_pdf:", width="stretch",
+                 help="Printed with the findings, charts, tables and page numbers; the first page names the dataset, "
+                      "the filters, the date and the share link."):
+        with sb.spinner("Printing the PDF…"):
+            try:
+                st.session_state[_PDF] = (shows, pdf.reports_pdf([r]))
+            except pdf.PdfUnavailable as exc:
+                st.session_state.pop(_PDF, None)
+                sb.error(str(exc))
+    made = st.session_state.get(_PDF)
+    if made is not None and made[0] == shows:
+        sb.download_button("Download the PDF", data=made[1], file_name=f"{slug}-report.pdf", mime="application/pdf",
+                           key="dl_pdf", on_click="ignore", width="stretch", icon=":material/download:")
