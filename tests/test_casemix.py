@@ -15,6 +15,7 @@ R is not needed to run these tests: its output is written beside each number.
 from __future__ import annotations
 
 import doctest
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -85,9 +86,33 @@ def test_a_month_of_type_vi_patients_is_flagged_by_the_crude_chart_not_the_adjus
     # The finding keeps the p-chart's words and says the month's mix explains it.
     june = next(f for f in trend.findings if f.sentence.startswith(f"In {BUSY}, hyperpigmentation"))
     assert "above the control limits" in june.sentence
-    assert "predicted 25 %" in june.sentence and "not a change in care, explain it" in june.sentence
+    assert "predicted 25 %" in june.sentence and "the month's mix of patients can explain it" in june.sentence
     assert june.weight < 0.5
     assert trend.adjusted_for == ("fitzpatrick_type", "treatment_area")
+
+
+def test_a_month_the_charts_judge_differently_with_the_same_mix_is_not_credited_to_the_mix():
+    """Second reading (issue 15): one stratum only, so the mix never changes; eleven months at 6 of 20 and one at
+    13 of 20. The p-chart (3 standard errors) flags 65 % > 64.4 %, the case-mix chart (exact Poisson 99.8 %) does
+    not: the difference is the limits', not the patients', so the sentence must not say the mix explains it."""
+    months = [f"2024-{m:02d}" for m in range(1, 13)]
+    cells = [(month, 2, "face", 20, 13 if month == "2024-12" else 6) for month in months]
+    trend = monitoring.monthly(records_from_cells(cells), follow_up_until=date(2026, 1, 1))
+    crude = next(p for p in trend.charts[schema.ABLATIVE].points if p.label == "2024-12")
+    adjusted = next(p for p in trend.adjusted[schema.ABLATIVE].points if p.label == "2024-12")
+    # R: pbar <- 79/240; print(pbar + 3*sqrt(pbar*(1 - pbar)/20), digits=10) -> 0.6443922803
+    assert crude.signal and crude.upper == pytest.approx(0.6443922803, abs=1e-10)
+    assert not adjusted.signal
+    sentence = next(f for f in trend.findings if f.sentence.startswith("In 2024-12")).sentence
+    assert "explain" not in sentence and "borderline month" in sentence
+
+
+def test_rate_limits_shown_never_pass_100_percent():
+    """Second reading (issue 15): E = 24 of n = 30 has a ratio limit above 1.25, i.e. a rate above 100 %; what is
+    shown is capped at 100 % (the signal is judged on the ratio)."""
+    chart = case_mix_chart([24, 2], [24.0, 2.0], [30, 30], labels=["a", "b"])
+    assert all(p.rate_upper is None or p.rate_upper <= 1.0 for p in chart.points)
+    assert chart.points[0].upper * 24 / 30 > 1.0
 
 
 def test_a_real_rise_is_flagged_by_both_charts():

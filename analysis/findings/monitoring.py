@@ -20,7 +20,7 @@ from analysis.findings import wording
 from analysis.findings.compare import SMALL_EXPECTED, SMALL_N, Finding, not_recorded
 from analysis.records.filters import with_effect_flags
 from analysis.records.schema import MODALITIES
-from analysis.stats.casemix import CaseMixChart, case_mix_chart_from_rows, case_mix_charts_by
+from analysis.stats.casemix import CaseMixChart, case_mix_chart_from_rows, case_mix_charts_by, outside_ratio_limits
 from analysis.stats.funnel import NOT_RECORDED, Funnel, expected_counts, funnel_plot
 from analysis.stats.pchart import PChart, PChartPoint, p_chart
 from analysis.records.store import Records
@@ -142,10 +142,17 @@ def _signal_findings(effect: str, modality: str, chart: PChart, adjusted: CaseMi
                 f"({wording.pct_range(p.lower, p.upper)}; average {wording.pct(chart.centre)})")
         q = by_label.get(p.label)
         if q is not None and q.ratio is not None and not q.signal:
-            out.append(Finding(effect, text + f"; but that month's {mix} predicted {wording.pct(q.expected_rate)}, "
-                                              f"and its rate is within the limits for that mix "
-                                              f"({wording.pct_range(q.rate_lower, q.rate_upper)}): the patients "
-                                              "treated, not a change in care, explain it.", 0.45))
+            # The case mix is credited only when the month is outside the adjusted chart's kind of limits placed
+            # around the average rate: else the two charts differ by their limits (3 standard errors vs exact
+            # Poisson 99.8 %), not by the month's patients.
+            by_mix = outside_ratio_limits(p.events, p.total * chart.centre) if chart.centre else None
+            within = (f"; but that month's {mix} predicted {wording.pct(q.expected_rate)}, and its rate is within "
+                      f"the limits for that mix ({wording.pct_range(q.rate_lower, q.rate_upper)})")
+            if by_mix:
+                out.append(Finding(effect, text + within + ": the month's mix of patients can explain it.", 0.45))
+            else:
+                out.append(Finding(effect, text + within + ", which are wider: a borderline month rather than a clear "
+                                                           "signal.", 0.45))
         else:
             out.append(Finding(effect, text + ".", 1.2 if side == "above" else 0.6))
     crude = {p.label for p in outside}

@@ -52,7 +52,7 @@ from analysis.stats.checks import check_count, check_level, check_sequence, leve
 from analysis.stats.funnel import expected_counts, ratio_funnel_limits
 from analysis.stats.pchart import special_causes
 
-__all__ = ["CASEMIX_CONFIDENCE", "CaseMixPoint", "CaseMixChart", "case_mix_chart", "case_mix_chart_from_rows",
+__all__ = ["CASEMIX_CONFIDENCE", "outside_ratio_limits", "CaseMixPoint", "CaseMixChart", "case_mix_chart", "case_mix_chart_from_rows",
            "case_mix_charts_by"]
 
 #: Two-sided level of the limits: Spiegelhalter's (2005) counterpart of 3-sigma limits.
@@ -177,8 +177,11 @@ def case_mix_chart(
             continue
         low, high = limits[i]
         scale = e / n
+        # On the rate scale a limit above 100 % means nothing (a month cannot have more events than treatments);
+        # the signal is judged on the ratio, so capping what is shown changes no signal.
         points.append(CaseMixPoint(label, n, o, e, ratios[i], low, high, o / n, scale,
-                                   None if low is None else low * scale, None if high is None else high * scale,
+                                   None if low is None else min(1.0, low * scale),
+                                   None if high is None else min(1.0, high * scale),
                                    outside[i], rules[i]))
     reason = None if judged else "No period has both treatments and expected events, so there is nothing to chart."
     return CaseMixChart(tuple(points), level, strata, _METHOD, reason=reason)
@@ -277,3 +280,18 @@ def _charts(frame: pd.DataFrame, by_codes: np.ndarray, by_levels: list[str], per
     return {by_levels[k]: case_mix_chart(table[k, :, 0].astype(int).tolist(), table[k, :, 1].tolist(),
                                          table[k, :, 2].astype(int).tolist(), labels, confidence, shown)
             for k in range(len(by_levels))}
+
+
+def outside_ratio_limits(observed: int, expected: float, confidence: float = CASEMIX_CONFIDENCE) -> bool | None:
+    """Whether ``observed`` events lie outside the exact Poisson limits of the ratio O/E around 1 (the limits of
+    the case-mix chart), e.g. a month's events against its treatments times the average rate; None when
+    nothing is expected.
+
+    >>> outside_ratio_limits(13, 20 * 0.33), outside_ratio_limits(20, 4.0)
+    (False, True)
+    """
+    if expected <= 0:
+        return None
+    curve = ratio_funnel_limits([expected], (confidence,)).curves[0]
+    ratio = observed / expected
+    return bool(ratio > curve.upper[0] or ratio < curve.lower[0])
