@@ -807,3 +807,17 @@ def test_holm_properties(raw) -> None:
     for (p1, a1), (p2, a2) in itertools.product(pairs, pairs):
         if p1 < p2:
             assert a1 <= a2
+
+
+# R: for (x in list(c(9,2), c(1,8), c(5,5), c(12,7.3), c(0,2.5), c(3,3.2), c(20,11.0)))
+#        cat(x[1], x[2], format(poisson.test(x[1], x[2])$p.value, digits=12), "\n")
+# 9 2 0.000237447328261 / 1 8 0.00673718493241 / 5 5 1 / 12 7.3 0.0916878646827 / 0 2.5 0.19090697971 /
+# 3 3.2 1 / 20 11 0.014205325234
+@pytest.mark.parametrize("observed, expected, p", [
+    (9, 2.0, 0.000237447328261), (1, 8.0, 0.00673718493241), (5, 5.0, 1.0), (12, 7.3, 0.0916878646827),
+    (0, 2.5, 0.19090697971), (3, 3.2, 1.0), (20, 11.0, 0.014205325234)])
+def test_funnel_unit_p_value_matches_r_poisson_test(observed, expected, p) -> None:
+    from analysis.stats.funnel import poisson_p_value
+
+    assert poisson_p_value(observed, expected) == pytest.approx(p, rel=1e-9)
+    assert poisson_p_value(3, 0.0) is None
