@@ -72,7 +72,7 @@ def test_every_page_with_findings_names_its_families_of_comparisons():
         assert "family" in families and "Holm" in families and "after allowing for" in families, slug
     for slug in ("overview", "downtime", "results", "article-check"):
         assert glossary.PAGES[slug].families, slug
-    assert "6 skin types" in glossary.PAGES["skin-tone"].families
+    assert "9 skin-type comparisons" in glossary.PAGES["skin-tone"].families
     assert "9 side effects" in glossary.PAGES["side-effects"].families
     lines = glossary.reading_lines(glossary.reading("skin-tone"))
     assert f"{glossary.FAMILIES} {glossary.PAGES['skin-tone'].families}" in lines
@@ -96,7 +96,7 @@ def test_the_terms_the_issue_asks_for_are_defined():
      "(2.0–25 %; average 13 %).", "Control limits"),
     ("In type II skin, ablative treatments were followed by hyperpigmentation in 4.0 % (95 % CI 2.7–5.9 %) vs "
      "0.86 % (0.37–2.0 %) for non-ablative: 3.1 percentage points more often after ablative (95 % CI +1.4 to +5.1 "
-     "points; p = 0.001 after allowing for 6 skin types).", "Allowing for several comparisons"),
+     "points; p = 0.001 after allowing for 9 skin-type comparisons).", "Allowing for several comparisons"),
 ])
 def test_a_findings_tooltip_defines_the_terms_it_uses(sentence, term):
     tip = glossary.tooltip(sentence)

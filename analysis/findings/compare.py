@@ -159,18 +159,19 @@ def _modality_values(frame: pd.DataFrame, column: str, modality: str) -> np.ndar
 
 def rate_contrast(group: str, k1: int, n1: int, k2: int, n2: int, effect: str = "hyperpigmentation",
                   where: str | None = None, *, adjusted_p: float | None = None, family_size: int = 1,
-                  family: str = "") -> RateContrast:
+                  family: str = "", tested: tuple[stats.TestResult, bool] | None = None) -> RateContrast:
     """Ablative (1) vs non-ablative (2): Wilson rates, Newcombe difference, risk ratio, and a test.
 
     The test is Fisher's exact test when any expected cell count is below 5 or a group is small,
     else Pearson's chi-squared test (without continuity correction). Within a family of comparisons
     (see :func:`family_contrasts`) ``adjusted_p``, ``family_size`` and ``family`` carry the Holm-adjusted
-    p-value and the family, and the conclusive call and the sentence use them.
+    p-value and the family, and the conclusive call and the sentence use them; ``tested`` is this table's
+    :func:`_rate_test` when already computed.
     """
     a, b = stats.wilson_ci(k1, n1), stats.wilson_ci(k2, n2)
     diff = stats.newcombe_diff_ci(k1, n1, k2, n2)
     ratio = stats.risk_ratio_ci(k1, n1, k2, n2)
-    test, small = _rate_test(k1, n1, k2, n2)
+    test, small = _rate_test(k1, n1, k2, n2) if tested is None else tested
     where = group if where is None else where
     adjusted = (adjusted_p, family_size, family) if family_size > 1 else None
     sentence = _rate_sentence(where, a, b, diff, test, effect, adjusted)
@@ -196,13 +197,15 @@ def family_contrasts(groups: list[tuple[str, tuple[int, int, int, int]]], family
     Every group with both modalities present is tested; Holm's method adjusts the family's p-values
     (:func:`analysis.stats.multiplicity.holm`), so that the chance of calling any group's difference
     conclusive when no group truly differs stays at most 5 %. ``family`` is the plural noun the
-    sentences use ("after allowing for 6 skin types"); ``where`` as in :func:`rate_contrast`; ``effect``
+    sentences use ("after allowing for 9 side effects"); ``where`` as in :func:`rate_contrast`; ``effect``
     None when each group is an effect (one contrast per side effect).
     """
-    raw = [(_rate_test(*counts)[0].p_value if counts[1] > 0 and counts[3] > 0 else None) for _, counts in groups]
+    tests = [_rate_test(*counts) for _, counts in groups]
+    raw = [(test.p_value if counts[1] > 0 and counts[3] > 0 else None) for (_, counts), (test, _) in zip(groups, tests)]
     adjusted, m = holm(raw), family_size(raw)
     return tuple(rate_contrast(group, *counts, effect=group if effect is None else effect, where=where, adjusted_p=p,
-                               family_size=m, family=family) for (group, counts), p in zip(groups, adjusted))
+                               family_size=m, family=family, tested=tested)
+                 for (group, counts), p, tested in zip(groups, adjusted, tests))
 
 
 def _significant(test: stats.TestResult) -> bool:
@@ -238,7 +241,7 @@ def is_conclusive(test: stats.TestResult, diff: stats.Difference, adjusted_p: fl
 
 
 def _p_text(test: stats.TestResult, adjusted: tuple[float | None, int, str] | None) -> str:
-    """``p = 0.21``, or within a family ``p = 0.21 after allowing for 6 skin types`` (the adjusted p)."""
+    """``p = 0.21``, or within a family ``p = 0.21 after allowing for 9 side effects`` (the adjusted p)."""
     if adjusted is None or adjusted[0] is None:
         return wording.p_value(test.p_value)
     p, m, family = adjusted

@@ -1,6 +1,6 @@
 """The dashboard's numbers as plain JSON-ready data (``python -m analysis summary``).
 
-Comparisons judged within a family (per skin type, per band of skin types, per side effect, per clinic or
+Comparisons judged within a family (per skin type and band of skin types, one family; per clinic or
 practitioner on the funnel) carry ``p_value`` (the test's own), ``p_value_adjusted`` (Holm over the family),
 ``family_size`` (how many comparisons were tested) and, for rates, ``conclusive`` (the call the pages
 make: adjusted p < 0.05 and the 95 % interval excluding zero). The three comparisons stated in advance
@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any
 
 from analysis import stats
-from analysis.findings import claims, compare, effects, monitoring, skin_tone
+from analysis.findings import claims, compare, monitoring, skin_tone
 from analysis.records.filters import prepare
 from analysis.records.schema import FITZPATRICK_ROMAN, MODALITIES
 from analysis.records.store import Records
@@ -60,7 +60,6 @@ def summarise(records: Records, follow_up_until: date | None = None) -> dict[str
     result = compare.improvement(records)
     trend = monitoring.monthly(records, follow_up_until=follow_up_until)
     funnels = {u: monitoring.funnel(records, u) for u in ("clinic", "practitioner")}
-    side = effects.side_effects(records)
     per_modality = {}
     for m in MODALITIES:
         median = down.medians[m]
@@ -118,11 +117,6 @@ def summarise(records: Records, follow_up_until: date | None = None) -> dict[str
         "monthly_signals": [
             {"modality": m, "month": p.label, "rate": p.rate, "limits": _ci(p.lower, p.upper), "rule": p.rule}
             for m, chart in trend.charts.items() for p in chart.points if p.rule],
-        "side_effects": [
-            {"effect": c.group, "ablative": _rate(c.ablative), "non_ablative": _rate(c.non_ablative),
-             "risk_difference": c.difference.estimate, "ci": _ci(c.difference.low, c.difference.high),
-             "test": c.test.test, "p_value": c.test.p_value, **_family(c), "small": c.small}
-            for c in side.rates],
         "funnel": {u: [{"name": x.name, "treatments": x.treatments, "observed": x.observed,
                         "expected": x.expected, "ratio": x.ratio, "outside": x.outside,
                         "p_value": f.p_values.get(x.name, (None, None))[0],

@@ -103,7 +103,7 @@ TERMS: tuple[Term, ...] = (
          "reliable when there are at least 10 events per model parameter (per number estimated); with fewer it "
          "is marked as a rough guide.", cues=(r"taking .* into account", r"the model estimates")),
     Term("Allowing for several comparisons",
-         "When a page compares the two treatments in many groups at once (6 skin types, 9 side effects, every "
+         "When a page compares the two treatments in many groups at once (every skin type, 9 side effects, every "
          "clinic), some group will show a difference by chance alone now and then. So within such a family the "
          "p-value is raised to allow for the number of groups, and a difference counts only if it stays below "
          "0.05: on data with no real difference, any group in the family is called different at most 1 time "
@@ -199,11 +199,12 @@ PAGES: dict[str, Reading] = {
          "logistic regression for the adjusted odds ratio."),
         ("Rate", *_COMMON, "Wilson interval", "Risk difference", "Risk ratio", "Trend test", "Odds ratio",
          "Adjusted odds ratio", "Treatments needed"),
-        families=("The 6 skin types are one family and the 3 groups of skin types (I–II, III–IV, V–VI) another. "
-                  "Within a family a difference counts only if its p-value stays below 0.05 after allowing for the "
-                  "number of comparisons in it (Holm's method); the sentences say so (“after allowing for 6 skin "
-                  "types”) and show that allowed-for p-value, and the table shows both. Hyperpigmentation over all "
-                  "treatments was stated in advance and is judged on its own. Intervals are the usual 95 % ones.")),
+        families=("The comparisons within each skin type (up to 6) and within each group of skin types (I–II, "
+                  "III–IV, V–VI) are one family of up to 9. A difference in one counts only if its p-value stays "
+                  "below 0.05 after allowing for all of them (Holm's method); the sentences say so (“after allowing"
+                  " for 9 skin-type comparisons”) and show that allowed-for p-value, and the table shows both "
+                  "p-values. Hyperpigmentation over all treatments was stated in advance and is judged on its own. "
+                  "Intervals are the usual 95 % ones.")),
     "side-effects": Reading(
         ("Each side effect's rate is compared between the modalities; how long effects lasted is the median of "
          "the resolved ones only.",
