@@ -254,7 +254,7 @@ _CUES = [(t, re.compile("|".join(t.cues)) if t.cues else None) for t in TERMS]
 COLUMN_TERMS: dict[str, str] = {
     "95 % CI": "Confidence interval",
     "p": "p-value",
-    "p, allowing for the family": "Allowing for several comparisons",
+    "p allowing for all": "Allowing for several comparisons",
     "Test": "p-value",
     "Difference, points (95 % CI)": "Risk difference",
     "Risk ratio (95 % CI)": "Risk ratio",
