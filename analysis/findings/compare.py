@@ -125,8 +125,10 @@ class RateContrast:
 
     @property
     def conclusive(self) -> bool:
-        """The (family-adjusted) p is below 5 % and the 95 % Newcombe interval excludes zero."""
-        return is_conclusive(self.test, self.difference, self.adjusted_p)
+        """The call the sentence makes: both groups have at least ``SMALL_N`` treatments, the (family-adjusted)
+        p is below 5 % and the 95 % Newcombe interval excludes zero."""
+        return min(self.ablative.treatments, self.non_ablative.treatments) >= SMALL_N and \
+            is_conclusive(self.test, self.difference, self.adjusted_p)
 
 
 @dataclass(frozen=True)
