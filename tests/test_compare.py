@@ -520,3 +520,76 @@ def test_one_skin_type_selected_says_each_thing_once(sample):
     assert sum(s.startswith("In type V skin") for s in sentences) == 1   # the band's sentence, not the overall too
     assert not any(s.startswith("Ablative treatments were followed by") for s in sentences)
     assert sentences.count("Only type V skin is in this selection, so no trend across skin types can be tested.") == 1
+
+
+# --- families of comparisons (issue #15: Holm within a family, headline comparisons unadjusted) ------------
+
+def test_a_family_is_judged_after_allowing_for_all_its_comparisons():
+    from analysis.stats.multiplicity import holm
+
+    groups = [("group A", (30, 100, 17, 100)), ("group B", (25, 100, 23, 100)), ("group C", (20, 100, 22, 100))]
+    family = compare.family_contrasts(groups, "groups")
+    alone = [compare.rate_contrast(g, *counts) for g, counts in groups]
+    assert [c.test.p_value for c in family] == [c.test.p_value for c in alone]
+    assert [c.adjusted_p for c in family] == pytest.approx(holm([c.test.p_value for c in alone]))
+    assert all(c.family_size == 3 and c.family == "groups" for c in family)
+    # group A on its own: p = 0.030 and the interval excludes zero, so it was called; in the family it is not
+    assert alone[0].conclusive and "more often after ablative" in alone[0].sentence
+    assert not family[0].conclusive and family[0].adjusted_p == pytest.approx(3 * alone[0].test.p_value)
+    assert "could be chance (p = 0.090 after allowing for 3 groups)" in family[0].sentence
+    assert "95 % CI" in family[0].sentence  # the interval stays the usual 95 % one
+    assert family[0].more_needed  # an inconclusive comparison says what would settle it
+
+
+def test_a_group_with_one_modality_is_not_counted_in_its_family():
+    family = compare.family_contrasts([("A", (30, 100, 5, 100)), ("B", (3, 20, 0, 0))], "groups")
+    assert family[0].family_size == 1 and family[0].adjusted_p is None  # a family of one is not adjusted
+    assert "after allowing" not in family[0].sentence and family[0].conclusive
+
+
+def test_skin_types_and_bands_are_one_family_and_the_headline_is_not_adjusted(sample):
+    from analysis.stats.multiplicity import holm
+
+    tone = skin_tone.skin_tone(sample)
+    family = list(tone.by_type) + list(tone.by_band)
+    assert {c.family_size for c in family} == {9} and {c.family for c in family} == {"skin-type comparisons"}
+    assert [c.adjusted_p for c in family] == pytest.approx(holm([c.test.p_value for c in family]))
+    assert all("after allowing for 9 skin-type comparisons" in c.sentence for c in family)
+    assert tone.overall.family_size == 1 and tone.overall.adjusted_p is None
+    assert "after allowing" not in tone.overall.sentence
+
+
+def test_one_skin_type_is_counted_once_though_it_is_also_its_band():
+    records = cohort(30, 100, 17, 100, fitz=5)
+    tone = skin_tone.skin_tone(records)
+    assert len(tone.by_type) == 1 and tone.by_band == tone.by_type and tone.by_type[0].family_size == 1
+
+
+def test_side_effects_are_one_family(sample):
+    side = effects.side_effects(sample)
+    assert {c.family_size for c in side.rates} == {len(side.rates)} == {9}
+    assert all(c.family == "side effects" and "after allowing for 9 side effects" in c.sentence for c in side.rates)
+
+
+def test_funnel_units_are_one_family(sample):
+    from analysis.stats.funnel import poisson_p_value
+    from analysis.stats.multiplicity import holm
+
+    result = monitoring.funnel(sample, "practitioner")
+    units = [u for u in result.funnel.units if u.ratio is not None]
+    raw = [poisson_p_value(u.observed, u.expected) for u in units]
+    assert result.family_size == len(units) == 9
+    assert [result.p_values[u.name][1] for u in units] == pytest.approx(holm(raw))
+    said = [f.sentence for f in result.findings if "Navarro" in f.sentence]
+    assert said and "after allowing for 9 practitioners" in said[0] and "plausibly explain" in said[0]
+
+
+def test_summary_carries_adjusted_p_values_and_family_sizes(sample):
+    summary = json.loads(json.dumps(summarise(sample), allow_nan=False))
+    hyper = summary["comparisons"]["hyperpigmentation"]
+    for row in hyper["by_skin_type"] + hyper["by_skin_type_band"]:
+        assert row["family_size"] == 9 and row["p_value_adjusted"] >= row["p_value"]
+        assert isinstance(row["conclusive"], bool)
+    assert "p_value_adjusted" not in hyper  # the headline comparison is not adjusted
+    for row in summary["funnel"]["practitioner"]:
+        assert row["family_size"] == 9 and row["p_value_adjusted"] >= row["p_value"]

@@ -65,11 +65,25 @@ def test_definitions_use_plain_words(term):
     assert len(term.plain) < 500, f"{term.name}: keep a definition short"
 
 
+def test_every_page_with_findings_names_its_families_of_comparisons():
+    """Issue #15: each page's "How to read this" names its families and the method in plain words."""
+    for slug in ("skin-tone", "side-effects", "trends"):
+        families = glossary.PAGES[slug].families
+        assert "family" in families and "Holm" in families and "after allowing for" in families, slug
+    for slug in ("overview", "downtime", "results", "article-check"):
+        assert glossary.PAGES[slug].families, slug
+    assert "9 skin-type comparisons" in glossary.PAGES["skin-tone"].families
+    assert "9 side effects" in glossary.PAGES["side-effects"].families
+    lines = glossary.reading_lines(glossary.reading("skin-tone"))
+    assert f"{glossary.FAMILIES} {glossary.PAGES['skin-tone'].families}" in lines
+
+
 def test_the_terms_the_issue_asks_for_are_defined():
     names = {t.name.lower() for t in glossary.TERMS}
     for wanted in ("confidence interval", "p-value", "funnel plot", "control limits", "small group",
                    "risk difference", "risk ratio", "odds ratio", "median", "wilson interval", "trend test",
-                   "adjusted odds ratio", "p-chart", "special-cause signal", "treatments needed"):
+                   "adjusted odds ratio", "p-chart", "special-cause signal", "treatments needed",
+                   "allowing for several comparisons"):
         assert wanted in names, wanted
 
 
@@ -80,6 +94,9 @@ def test_the_terms_the_issue_asks_for_are_defined():
      "type VI (trend test p < 0.001).", "Trend test"),
     ("In 2025-03, hyperpigmentation after ablative treatment was 30 % (9 of 30), above the control limits "
      "(2.0–25 %; average 13 %).", "Control limits"),
+    ("In type II skin, ablative treatments were followed by hyperpigmentation in 4.0 % (95 % CI 2.7–5.9 %) vs "
+     "0.86 % (0.37–2.0 %) for non-ablative: 3.1 percentage points more often after ablative (95 % CI +1.4 to +5.1 "
+     "points; p = 0.001 after allowing for 9 skin-type comparisons).", "Allowing for several comparisons"),
 ])
 def test_a_findings_tooltip_defines_the_terms_it_uses(sentence, term):
     tip = glossary.tooltip(sentence)
@@ -153,7 +170,9 @@ def test_every_page_shows_how_to_read_this_in_plain_words(app_db, monkeypatch, p
     slug = re.search(r'ui\.finish\(view, "([\w-]+)"', (ROOT / page).read_text(encoding="utf-8")).group(1)
     reading = glossary.reading(slug)
     assert shown[:len(reading.notes)] == list(reading.notes)
-    assert len(shown) == len(reading.notes) + len(reading.terms)
+    families = [f"**{glossary.FAMILIES}** {reading.families}"] if reading.families else []
+    assert shown[len(reading.notes):len(reading.notes) + len(families)] == families
+    assert len(shown) == len(reading.notes) + len(families) + len(reading.terms)
     # the whole glossary, one click away in the sidebar
     popovers = [b for b in _walk_blocks(at.sidebar) if b.type == "popover"]
     assert len(popovers) == 1

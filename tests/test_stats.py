@@ -23,6 +23,8 @@ from statsmodels.stats.proportion import confint_proportions_2indep
 
 from analysis.stats import checks
 from analysis.stats import proportions as stats
+from analysis.stats import multiplicity
+from analysis.stats.multiplicity import family_size, holm
 from analysis.stats import ranks as rank_methods  # ``ranks`` is a local name in some tests
 from analysis.stats import (
     fisher_exact_test,
@@ -46,7 +48,7 @@ def events_and_total(draw: st.DrawFn, max_n: int = 10_000, min_n: int = 0) -> tu
 
 
 def test_docstring_examples_run() -> None:
-    runs = [doctest.testmod(module, optionflags=doctest.ELLIPSIS) for module in (stats, rank_methods)]
+    runs = [doctest.testmod(module, optionflags=doctest.ELLIPSIS) for module in (stats, rank_methods, multiplicity)]
     result = doctest.TestResults(sum(r.failed for r in runs), sum(r.attempted for r in runs))
     assert result.failed == 0 and result.attempted >= 8
 
@@ -750,3 +752,72 @@ def test_zero_group_score_interval_agrees_with_statsmodels_where_that_is_right(n
     with np.errstate(divide="ignore", invalid="ignore"):
         _, high = confint_proportions_2indep(0, n1, k2, n2, compare="ratio", method="score")
     assert result.high == pytest.approx(float(np.real(high)), rel=1e-6)
+
+
+# --- Holm's step-down adjustment ------------------------------------------------------------------
+
+# Every expected vector is R 4.x output, printed with the call next to it:
+#   Rscript -e 'p.adjust(c(0.01, 0.04, 0.03, 0.005, 0.5, NA), "holm")'
+#   [1] 0.040 0.090 0.090 0.025 0.500    NA
+#   Rscript -e 'p.adjust(c(0.01, 0.02, 0.03, 0.04, 0.05), "holm")'
+#   [1] 0.05 0.08 0.09 0.09 0.09
+#   Rscript -e 'p.adjust(c(0.2, 0.001, 0.04, 0.04, 0.3, 0.012), "holm")'
+#   [1] 0.400 0.006 0.160 0.160 0.400 0.060
+#   Rscript -e 'p.adjust(c(0.6, 0.9), "holm")'
+#   [1] 1 1
+#   Rscript -e 'print(p.adjust(c(0.0004, 0.0123, 0.0087, 0.0301, 0.4410, 0.0490, 0.2100, 0.0150, 0.7000),
+#                               "holm"), digits=15)'
+#   [1] 0.0036 0.0861 0.0696 0.1505 0.8820 0.1960 0.6300 0.0900 0.8820
+HOLM_R = [
+    ([0.01, 0.04, 0.03, 0.005, 0.5, None], [0.040, 0.090, 0.090, 0.025, 0.500, None]),
+    ([0.01, 0.02, 0.03, 0.04, 0.05], [0.05, 0.08, 0.09, 0.09, 0.09]),
+    ([0.2, 0.001, 0.04, 0.04, 0.3, 0.012], [0.400, 0.006, 0.160, 0.160, 0.400, 0.060]),
+    ([0.6, 0.9], [1.0, 1.0]),
+    ([0.0004, 0.0123, 0.0087, 0.0301, 0.4410, 0.0490, 0.2100, 0.0150, 0.7000],
+     [0.0036, 0.0861, 0.0696, 0.1505, 0.8820, 0.1960, 0.6300, 0.0900, 0.8820]),
+]
+
+
+@pytest.mark.parametrize("raw, expected", HOLM_R)
+def test_holm_matches_r_p_adjust(raw, expected) -> None:
+    got = holm(raw)
+    assert [g is None for g in got] == [e is None for e in expected]
+    assert [g for g in got if g is not None] == pytest.approx([e for e in expected if e is not None], abs=1e-12)
+    assert family_size(raw) == sum(p is not None for p in raw)
+
+
+def test_holm_edge_cases() -> None:
+    assert holm([]) == [] and holm([None, None]) == [None, None]
+    assert holm([0.03]) == [0.03]  # a family of one is not adjusted
+    with pytest.raises(ValueError, match="p-values"):
+        holm([0.2, float("nan")])
+    with pytest.raises(ValueError, match="p-values"):
+        holm([1.2])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.floats(0, 1)), max_size=12))
+def test_holm_properties(raw) -> None:
+    """Never below the raw p, never above 1 or Bonferroni, and monotone in the raw order."""
+    got = holm(raw)
+    m = family_size(raw)
+    pairs = [(p, a) for p, a in zip(raw, got) if p is not None]
+    for p, a in pairs:
+        assert p <= a <= min(1.0, m * p) + 1e-15
+    for (p1, a1), (p2, a2) in itertools.product(pairs, pairs):
+        if p1 < p2:
+            assert a1 <= a2
+
+
+# R: for (x in list(c(9,2), c(1,8), c(5,5), c(12,7.3), c(0,2.5), c(3,3.2), c(20,11.0)))
+#        cat(x[1], x[2], format(poisson.test(x[1], x[2])$p.value, digits=12), "\n")
+# 9 2 0.000237447328261 / 1 8 0.00673718493241 / 5 5 1 / 12 7.3 0.0916878646827 / 0 2.5 0.19090697971 /
+# 3 3.2 1 / 20 11 0.014205325234
+@pytest.mark.parametrize("observed, expected, p", [
+    (9, 2.0, 0.000237447328261), (1, 8.0, 0.00673718493241), (5, 5.0, 1.0), (12, 7.3, 0.0916878646827),
+    (0, 2.5, 0.19090697971), (3, 3.2, 1.0), (20, 11.0, 0.014205325234)])
+def test_funnel_unit_p_value_matches_r_poisson_test(observed, expected, p) -> None:
+    from analysis.stats.funnel import poisson_p_value
+
+    assert poisson_p_value(observed, expected) == pytest.approx(p, rel=1e-9)
+    assert poisson_p_value(3, 0.0) is None

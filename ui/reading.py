@@ -22,13 +22,17 @@ def sidebar_glossary() -> None:
 
 
 def how_to_read(slug: str, notes: tuple[str, ...] = ()) -> glossary.Reading:
-    """The page's "How to read this" at its foot: its notes and the terms it uses; returns what was shown.
+    """The page's "How to read this" at its foot: its notes, its families of comparisons (which groups are
+    judged together, and how) and the terms it uses; returns what was shown.
 
     ``notes`` are the page's own sentences for this view (shown as Markdown: never put user data in them)."""
     reading = glossary.reading(slug, notes)
     with st.expander(glossary.HOW_TO_READ, icon=":material/menu_book:", key=KEY_HOW_TO_READ):
         for note in reading.notes:
             st.markdown(note)
+        families = glossary.families_text(reading)
+        if families:
+            st.markdown(f"**{glossary.FAMILIES}** {reading.families}")
         for name in reading.terms:
             t = glossary.term(name)
             st.markdown(f"**{t.name}.** {t.plain}" + (f"  \n*Statisticians' name:* {t.technical}"

@@ -26,6 +26,7 @@ import pandas as pd
 
 from analysis import stats
 from analysis.findings import wording
+from analysis.stats.multiplicity import family_size, holm
 from analysis.stats.power import further_treatments_needed
 from analysis.records.schema import ABLATIVE, FITZPATRICK_ROMAN, MODALITIES, NON_ABLATIVE
 from analysis.records.store import Records
@@ -110,6 +111,24 @@ class RateContrast:
     small: bool
     sentence: str
     more_needed: str | None = None   # for an inconclusive contrast: how many more treatments would settle it
+    #: Within a family of comparisons (one per skin type, per side effect, ...): the Holm-adjusted p-value,
+    #: the number of tested comparisons in the family and its plural noun ("skin types"). A lone comparison
+    #: (a pre-specified headline) keeps ``adjusted_p`` None and ``family_size`` 1.
+    adjusted_p: float | None = None
+    family_size: int = 1
+    family: str = ""
+
+    @property
+    def decision_p(self) -> float | None:
+        """The p-value the conclusive call uses: the adjusted one within a family, else the test's."""
+        return self.adjusted_p if self.family_size > 1 else self.test.p_value
+
+    @property
+    def conclusive(self) -> bool:
+        """The call the sentence makes: both groups have at least ``SMALL_N`` treatments, the (family-adjusted)
+        p is below 5 % and the 95 % Newcombe interval excludes zero."""
+        return min(self.ablative.treatments, self.non_ablative.treatments) >= SMALL_N and \
+            is_conclusive(self.test, self.difference, self.adjusted_p)
 
 
 @dataclass(frozen=True)
@@ -141,25 +160,54 @@ def _modality_values(frame: pd.DataFrame, column: str, modality: str) -> np.ndar
 
 
 def rate_contrast(group: str, k1: int, n1: int, k2: int, n2: int, effect: str = "hyperpigmentation",
-                  where: str | None = None) -> RateContrast:
+                  where: str | None = None, *, adjusted_p: float | None = None, family_size: int = 1,
+                  family: str = "", tested: tuple[stats.TestResult, bool] | None = None) -> RateContrast:
     """Ablative (1) vs non-ablative (2): Wilson rates, Newcombe difference, risk ratio, and a test.
 
     The test is Fisher's exact test when any expected cell count is below 5 or a group is small,
-    else Pearson's chi-squared test (without continuity correction).
+    else Pearson's chi-squared test (without continuity correction). Within a family of comparisons
+    (see :func:`family_contrasts`) ``adjusted_p``, ``family_size`` and ``family`` carry the Holm-adjusted
+    p-value and the family, and the conclusive call and the sentence use them; ``tested`` is this table's
+    :func:`_rate_test` when already computed.
     """
     a, b = stats.wilson_ci(k1, n1), stats.wilson_ci(k2, n2)
     diff = stats.newcombe_diff_ci(k1, n1, k2, n2)
     ratio = stats.risk_ratio_ci(k1, n1, k2, n2)
-    small = min(n1, n2) < SMALL_N or _min_expected(k1, n1, k2, n2) < SMALL_EXPECTED
-    test = stats.fisher_exact_test(k1, n1, k2, n2) if small else _chi_squared(k1, n1, k2, n2)
+    test, small = _rate_test(k1, n1, k2, n2) if tested is None else tested
     where = group if where is None else where
-    sentence = _rate_sentence(where, a, b, diff, test, effect)
-    inconclusive = n1 > 0 and n2 > 0 and not is_conclusive(test, diff)
+    adjusted = (adjusted_p, family_size, family) if family_size > 1 else None
+    sentence = _rate_sentence(where, a, b, diff, test, effect, adjusted)
+    inconclusive = n1 > 0 and n2 > 0 and not is_conclusive(test, diff, adjusted_p if adjusted else None)
     more = None
     if inconclusive:
         label = f"modality in {where}" if where else "modality"
         more = further_treatments_needed(k1, n1, k2, n2, group_label=label).sentence
-    return RateContrast(group, a, b, diff, ratio, test, small, sentence, more)
+    return RateContrast(group, a, b, diff, ratio, test, small, sentence, more, adjusted_p if adjusted else None,
+                        family_size if adjusted else 1, family if adjusted else "")
+
+
+def _rate_test(k1: int, n1: int, k2: int, n2: int) -> tuple[stats.TestResult, bool]:
+    """The test of a 2x2 table and whether it is small (Fisher's exact test then, chi-squared otherwise)."""
+    small = min(n1, n2) < SMALL_N or _min_expected(k1, n1, k2, n2) < SMALL_EXPECTED
+    return (stats.fisher_exact_test(k1, n1, k2, n2) if small else _chi_squared(k1, n1, k2, n2)), small
+
+
+def family_contrasts(groups: list[tuple[str, tuple[int, int, int, int]]], family: str,
+                     effect: str | None = "hyperpigmentation", where: str | None = None) -> tuple[RateContrast, ...]:
+    """One :func:`rate_contrast` per ``(group, (k1, n1, k2, n2))``, judged as a family.
+
+    Every group with both modalities present is tested; Holm's method adjusts the family's p-values
+    (:func:`analysis.stats.multiplicity.holm`), so that the chance of calling any group's difference
+    conclusive when no group truly differs stays at most 5 %. ``family`` is the plural noun the
+    sentences use ("after allowing for 9 side effects"); ``where`` as in :func:`rate_contrast`; ``effect``
+    None when each group is an effect (one contrast per side effect).
+    """
+    tests = [_rate_test(*counts) for _, counts in groups]
+    raw = [(test.p_value if counts[1] > 0 and counts[3] > 0 else None) for (_, counts), (test, _) in zip(groups, tests)]
+    adjusted, m = holm(raw), family_size(raw)
+    return tuple(rate_contrast(group, *counts, effect=group if effect is None else effect, where=where, adjusted_p=p,
+                               family_size=m, family=family, tested=tested)
+                 for (group, counts), p, tested in zip(groups, adjusted, tests))
 
 
 def _significant(test: stats.TestResult) -> bool:
@@ -184,10 +232,22 @@ def _chi_squared(k1: int, n1: int, k2: int, n2: int) -> stats.TestResult:
     return stats.TestResult("chi-squared", float(chi2), float(p), method="Pearson, no continuity correction")
 
 
-def is_conclusive(test: stats.TestResult, diff: stats.Difference) -> bool:
-    """A difference counts when the test rejects at 5 % and the Newcombe interval excludes zero."""
-    return (test.p_value is not None and test.p_value < ALPHA and diff.low is not None and diff.high is not None
+def is_conclusive(test: stats.TestResult, diff: stats.Difference, adjusted_p: float | None = None) -> bool:
+    """A difference counts when the test rejects at 5 % and the Newcombe interval excludes zero.
+
+    Within a family of comparisons pass the Holm-adjusted p-value as ``adjusted_p``: it must then be
+    below 5 % too (it is never below the test's own p)."""
+    p = test.p_value if adjusted_p is None else max(adjusted_p, test.p_value or 0.0)
+    return (test.p_value is not None and p < ALPHA and diff.low is not None and diff.high is not None
             and (diff.low > 0 or diff.high < 0))
+
+
+def _p_text(test: stats.TestResult, adjusted: tuple[float | None, int, str] | None) -> str:
+    """``p = 0.21``, or within a family ``p = 0.21 after allowing for 9 side effects`` (the adjusted p)."""
+    if adjusted is None or adjusted[0] is None:
+        return wording.p_value(test.p_value)
+    p, m, family = adjusted
+    return f"{wording.p_value(p)} after allowing for {m} {family}"
 
 
 def _sparse_reason(a: stats.Proportion, b: stats.Proportion) -> str:
@@ -197,7 +257,8 @@ def _sparse_reason(a: stats.Proportion, b: stats.Proportion) -> str:
 
 
 def _rate_sentence(group: str, a: stats.Proportion, b: stats.Proportion, diff: stats.Difference,
-                   test: stats.TestResult, effect: str) -> str:
+                   test: stats.TestResult, effect: str,
+                   adjusted: tuple[float | None, int, str] | None = None) -> str:
     where = f"In {group}, " if group else ""
     if a.treatments == 0 or b.treatments == 0:
         present = "ablative" if a.treatments else "non-ablative"
@@ -209,19 +270,19 @@ def _rate_sentence(group: str, a: stats.Proportion, b: stats.Proportion, diff: s
     if min(a.treatments, b.treatments) < SMALL_N:
         return sentence + f" — too few treatments to conclude from ({a.treatments:,} vs {b.treatments:,})."
     sparse = _min_expected(a.events, a.treatments, b.events, b.treatments) < SMALL_EXPECTED
-    if is_conclusive(test, diff):
+    if is_conclusive(test, diff, adjusted[0] if adjusted else None):
         more = "more" if diff.estimate > 0 else "less"  # type: ignore[operator]
         text = sentence + (f": {wording.points(diff.estimate)} {more} often after ablative "
                            f"(95 % CI {wording.points_interval(diff.low, diff.high)}; "
-                           f"{wording.p_value(test.p_value)})")
+                           f"{_p_text(test, adjusted)})")
         if sparse:
             text += f", though with so few {_sparse_reason(a, b)} the size of the difference is uncertain"
         return text + "."
     if sparse:
         return sentence + (f" — too few {_sparse_reason(a, b)} to tell whether the rates differ "
-                           f"({wording.p_value(test.p_value)}).")
+                           f"({_p_text(test, adjusted)}).")
     return sentence + (f"; the difference (95 % CI {wording.points_interval(diff.low, diff.high)}) could be chance "
-                       f"({wording.p_value(test.p_value)}).")
+                       f"({_p_text(test, adjusted)}).")
 
 
 def pct_ci(p: stats.Proportion, short: bool = False) -> str:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from analysis import stats
 from analysis.findings import wording
-from analysis.findings.compare import Finding, RateCell, RateContrast, not_recorded, rate_cells_of, rate_contrast
+from analysis.findings.compare import Finding, RateCell, RateContrast, family_contrasts, not_recorded, rate_cells_of
 from analysis.records.filters import side_effects_with, with_effect_flags
 from analysis.records.schema import ABLATIVE, EFFECTS, NON_ABLATIVE
 from analysis.records.store import Records
@@ -64,7 +64,8 @@ def side_effects(records: Records) -> SideEffectSummary:
     side = records.side_effects
     present = set(side["effect"].dropna().unique().tolist())
     effects = [e for e in EFFECTS if e in present]
-    rates = tuple(rate_contrast(e, *_counts(frame, e), effect=e, where="") for e in effects)
+    # the effects are one family: a difference is called only after allowing for all of them (Holm)
+    rates = family_contrasts([(e, _counts(frame, e)) for e in effects], "side effects", effect=None, where="")
     by_type = []
     per_effect = rate_cells_of(frame, effects, "fitzpatrick_type") if effects else {}
     for e in effects:

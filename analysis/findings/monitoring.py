@@ -17,11 +17,12 @@ import numpy as np
 import pandas as pd
 
 from analysis.findings import wording
-from analysis.findings.compare import SMALL_EXPECTED, SMALL_N, Finding, not_recorded
+from analysis.findings.compare import ALPHA, SMALL_EXPECTED, SMALL_N, Finding, not_recorded
 from analysis.records.filters import with_effect_flags
 from analysis.records.schema import MODALITIES
 from analysis.stats.casemix import CaseMixChart, case_mix_chart_from_rows, case_mix_charts_by, outside_ratio_limits
-from analysis.stats.funnel import NOT_RECORDED, Funnel, expected_counts, funnel_plot
+from analysis.stats.funnel import NOT_RECORDED, Funnel, expected_counts, funnel_plot, poisson_p_value
+from analysis.stats.multiplicity import family_size, holm
 from analysis.stats.pchart import PChart, PChartPoint, p_chart
 from analysis.records.store import Records
 
@@ -197,6 +198,10 @@ class FunnelComparison:
     funnel: Funnel
     findings: tuple[Finding, ...]
     side_effects_recorded: bool = True
+    #: Each named unit's exact Poisson p-value (observed vs expected) and its Holm-adjusted value over all
+    #: the named units (the family): ``{name: (p, adjusted p)}``; ``family_size`` units were tested.
+    p_values: dict[str, tuple[float, float]] = field(default_factory=dict)
+    family_size: int = 0
 
     @property
     def recorded(self) -> bool:
@@ -226,18 +231,26 @@ def funnel(records: Records, unit: str = "clinic", effect: str = "hyperpigmentat
     if len(named) < 2:
         findings.append(Finding(effect, f"Only one {label} in this selection, so there is nothing to compare it with.",
                                 0.1, True))
-    for u in named if len(named) >= 2 else []:
-        if u.outside is None or u.ratio is None:
+    # The units are one family: a unit is called different only when it lies outside the 99.8 % limits and
+    # its p-value stays below 5 % after allowing for every unit compared (Holm).
+    tested = [u for u in named if u.ratio is not None] if len(named) >= 2 else []
+    raw = [poisson_p_value(u.observed, u.expected) for u in tested]
+    adjusted, m = holm(raw), family_size(raw)
+    p_values = {u.name: (p, a) for u, p, a in zip(tested, raw, adjusted) if p is not None and a is not None}
+    for u in tested:
+        if u.outside is None:
             continue
         judged = u.expected >= SMALL_EXPECTED and u.treatments >= SMALL_N
         direction = "more" if u.ratio > 1 else "less"
+        p, adj = p_values.get(u.name, (None, None))
+        allowing = f"; {wording.p_value(adj)} after allowing for {m} {label}s" if adj is not None and m > 1 else ""
         text = (f"{label.capitalize()} {u.name}: {u.observed:,} {effect} events where {u.expected:,.1f} were expected "
                 f"for {'their' if unit == 'practitioner' else 'its'} mix of modalities and skin types "
-                f"({wording.times(u.ratio)} the expected; {u.outside} limit)")
+                f"({wording.times(u.ratio)} the expected; {u.outside} limit{allowing})")
         if not judged:
             findings.append(Finding(effect, text + ", but with so few expected events this is too small to judge.",
                                     0.2, True))
-        elif "99.8" in u.outside:
+        elif "99.8" in u.outside and adj is not None and adj < ALPHA:
             findings.append(Finding(effect, text + f": {direction} often than chance would plausibly explain.",
                                     1.3 if u.ratio > 1 else 0.7))
         else:
@@ -254,4 +267,4 @@ def funnel(records: Records, unit: str = "clinic", effect: str = "hyperpigmentat
     if missing is not None:
         findings.append(Finding(effect, f"{missing.treatments:,} treatment(s) have no {label} recorded; they count in the "
                                         f"expected rates but are not judged as a {label}.", 0.1))
-    return FunnelComparison(unit, effect, result, tuple(findings))
+    return FunnelComparison(unit, effect, result, tuple(findings), p_values=p_values, family_size=m)

@@ -1,5 +1,11 @@
 """The dashboard's numbers as plain JSON-ready data (``python -m analysis summary``).
 
+Comparisons judged within a family (per skin type and band of skin types, one family; per clinic or
+practitioner on the funnel) carry ``p_value`` (the test's own), ``p_value_adjusted`` (Holm over the family),
+``family_size`` (how many comparisons were tested) and, for rates, ``conclusive`` (the call the pages
+make: adjusted p < 0.05 and the 95 % interval excluding zero). The three comparisons stated in advance
+(downtime, improvement, hyperpigmentation overall) are not adjusted.
+
 Conventions: every ``ci`` is ``[low, high]``; rates are fractions in [0, 1]; Fitzpatrick types are
 written ``I``-``VI``; modalities ``ablative`` / ``non-ablative``; a missing value is ``null``; an
 infinite risk ratio or upper limit (no events in the second group) is the string ``"inf"``.
@@ -34,6 +40,12 @@ def _finite(value: float | None) -> float | str | None:
 
 def _rate(p: stats.Proportion) -> dict[str, Any]:
     return {"events": p.events, "treatments": p.treatments, "rate": p.estimate, "ci": _ci(p.low, p.high)}
+
+
+def _family(c: compare.RateContrast) -> dict[str, Any]:
+    """A comparison judged within a family: its Holm-adjusted p-value, the family and the call made."""
+    return {"p_value_adjusted": c.adjusted_p if c.family_size > 1 else c.test.p_value,
+            "family_size": c.family_size, "family": c.family or None, "conclusive": c.conclusive}
 
 
 def summarise(records: Records, follow_up_until: date | None = None) -> dict[str, Any]:
@@ -85,8 +97,15 @@ def summarise(records: Records, follow_up_until: date | None = None) -> dict[str
                 "by_skin_type": [
                     {"fitzpatrick_type": c.group.removeprefix("type ").removesuffix(" skin"),
                      "risk_difference": c.difference.estimate, "ci": _ci(c.difference.low, c.difference.high),
-                     **_ratio(c.ratio), "test": c.test.test, "p_value": c.test.p_value, "small": c.small}
+                     **_ratio(c.ratio), "test": c.test.test, "p_value": c.test.p_value, **_family(c),
+                     "small": c.small}
                     for c in tone.by_type],
+                "by_skin_type_band": [
+                    {"fitzpatrick_types": [FITZPATRICK_ROMAN[t] for t in band],
+                     "risk_difference": c.difference.estimate, "ci": _ci(c.difference.low, c.difference.high),
+                     **_ratio(c.ratio), "test": c.test.test, "p_value": c.test.p_value, **_family(c),
+                     "small": c.small}
+                    for c, band in zip(tone.by_band, tone.bands)],
             },
             "trend": {m: {"test": "Cochran-Armitage", "p_value": t.p_value, "slope_per_type": t.estimate,
                           "ci": _ci(t.low, t.high)} for m, t in tone.trend.items()},
@@ -107,7 +126,10 @@ def summarise(records: Records, follow_up_until: date | None = None) -> dict[str
                  "treatments": p.treatments, "ratio": p.ratio, "limits": _ci(p.lower, p.upper), "rule": p.rule}
                 for m, chart in trend.adjusted.items() for p in chart.points if p.rule]},
         "funnel": {u: [{"name": x.name, "treatments": x.treatments, "observed": x.observed,
-                        "expected": x.expected, "ratio": x.ratio, "outside": x.outside}
+                        "expected": x.expected, "ratio": x.ratio, "outside": x.outside,
+                        "p_value": f.p_values.get(x.name, (None, None))[0],
+                        "p_value_adjusted": f.p_values.get(x.name, (None, None))[1],
+                        "family_size": f.family_size}
                        for x in f.funnel.units] for u, f in funnels.items()},
         "findings": [f.sentence for f in top_findings(tone, down, result, trend, *funnels.values())],
         "claims": [{"claim": c.claim, "verdict": c.verdict, "evidence": c.evidence, "more_needed": c.more_needed}

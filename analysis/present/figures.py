@@ -147,7 +147,9 @@ def risk_differences(contrasts: Sequence[compare.RateContrast], title: str, effe
                     symbol="diamond"),
         error_x=_errors(est, [100 * c.difference.low for c in rows], [100 * c.difference.high for c in rows]),
         customdata=[[wording.pct_range(c.difference.low, c.difference.high).replace("%", "points"),
-                     wording.p_value(c.test.p_value), c.test.test, " — too few to conclude from" if c.small else ""]
+                     wording.p_value(c.test.p_value) + (f"; {wording.p_value(c.adjusted_p)} after allowing for "
+                                                        f"{c.family_size} {c.family}" if c.family_size > 1 else ""),
+                     c.test.test, " — too few to conclude from" if c.small else ""]
                     for c in rows],
         hovertemplate="<b>%{y}</b><br>Difference %{x:+.1f} percentage points (95 % CI %{customdata[0]})<br>"
                       "%{customdata[2]}: %{customdata[1]}%{customdata[3]}<extra></extra>",

@@ -8,8 +8,8 @@ of interval) are here, shown in the sidebar glossary, in tooltips on the finding
   A definition uses plain words or other terms of the glossary, never an undefined technical name
   (``tests/test_glossary.py`` checks that against :data:`JARGON`).
 * :data:`PAGES` -- per page (by the slug the page passes to ``ui.finish``): notes on how to read it
-  (which comparisons it makes, with which method) and the terms it uses. Other issues add notes
-  here (for example the families of comparisons on a page and how their p-values are adjusted).
+  (which comparisons it makes, with which method), its families of comparisons (which groups are
+  judged together and how their p-values allow for it) and the terms it uses.
 
 Pure data and string functions: no Streamlit import.
 """
@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 #: The title of each page's reading notes, on the page and in its report.
 HOW_TO_READ = "How to read this"
+#: The lead-in of each page's paragraph on its families of comparisons.
+FAMILIES = "Comparisons judged together."
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ class Reading:
 
     notes: tuple[str, ...] = ()
     terms: tuple[str, ...] = ()
+    #: The page's families of comparisons and how a difference within one is judged (one short paragraph).
+    families: str = ""
 
 
 TERMS: tuple[Term, ...] = (
@@ -98,6 +102,14 @@ TERMS: tuple[Term, ...] = (
          "Logistic regression of the side effect on modality, Fitzpatrick type and treatment area. It is "
          "reliable when there are at least 10 events per model parameter (per number estimated); with fewer it "
          "is marked as a rough guide.", cues=(r"taking .* into account", r"the model estimates")),
+    Term("Allowing for several comparisons",
+         "When a page compares the two treatments in many groups at once (every skin type, 9 side effects, every "
+         "clinic), some group will show a difference by chance alone now and then. So within such a family the "
+         "p-value is raised to allow for the number of groups, and a difference counts only if it stays below "
+         "0.05: on data with no real difference, any group in the family is called different at most 1 time "
+         "in 20. Confidence intervals stay the usual 95 % ones.",
+         "Holm's step-down method (Holm 1979), which keeps the family-wise error rate at 5 %.",
+         cues=(r"after allowing for \d+",)),
     Term("Trend test",
          "Whether a rate steadily rises or falls across skin types I to VI, rather than just differing between "
          "two of them. Its p-value says how surprising such a steady rise or fall would be by chance.",
@@ -156,7 +168,7 @@ JARGON: tuple[str, ...] = (
     "Kruskal-Wallis", "Spearman", "Wilcoxon", "IQR", "interquartile", "Q1 ", "Q3 ", "events per model "
     "parameter", "standard error", "± 3", "chi-squared", "Fisher", "Cochran", "Armitage", "logistic",
     "regression", "Poisson", "binomial", "null hypothesis", "variance", "standard deviation", "covariate",
-    "order statistic", "Tukey", "Shewhart", "Wilson",
+    "order statistic", "Tukey", "Shewhart", "Wilson", "Holm", "family-wise",
 )
 
 _COMMON = ("Confidence interval", "p-value", "Small group")
@@ -167,18 +179,27 @@ PAGES: dict[str, Reading] = {
          "three the other pages rank highest.",
          "Each finding's wording says whether the difference could be chance; hover over a finding for the "
          "words it uses."),
-        ("Rate", "Median", *_COMMON, "Could be chance")),
+        ("Rate", "Median", *_COMMON, "Could be chance"),
+        families=("The cards and the comparisons behind them are the three stated in advance: downtime, results and"
+                  " hyperpigmentation over all treatments. Each is judged on its own at 5 %. A finding taken from "
+                  "another page keeps that page's allowance for its families of comparisons.")),
     "downtime": Reading(
         ("Downtime is compared by its median: half the patients needed less time, half more.",
          "The typical difference is how much longer ablative downtime typically is, with its 95 % confidence "
          "interval; the p-value comes from a test that compares the whole spread of downtimes of the two groups "
          "(the Mann–Whitney test), and the typical difference is the Hodges–Lehmann estimate."),
-        ("Median", *_COMMON, "Typical difference (shift)", "Could be chance")),
+        ("Median", *_COMMON, "Typical difference (shift)", "Could be chance"),
+        families=("One comparison is judged: downtime over all treatments, stated in advance and judged on its own "
+                  "at 5 %. The medians by skin type, device and treatment area are shown with their 95 % confidence"
+                  " intervals but not tested against each other, so no group is called different.")),
     "results": Reading(
         ("The share reaching at least 51 % improvement is compared as a rate (its p-value from a chi-squared or "
          "Fisher's exact test); the whole 0–4 improvement and 1–5 satisfaction scales are compared with a test "
          "on the order of the scores (the Mann–Whitney test).",),
-        ("Rate", *_COMMON, "Wilson interval", "Risk difference", "Risk ratio", "Could be chance")),
+        ("Rate", *_COMMON, "Wilson interval", "Risk difference", "Risk ratio", "Could be chance"),
+        families=("The share reaching at least 51 % improvement and the whole improvement scale are the comparisons"
+                  " stated in advance, each judged on its own at 5 %. The rates by skin type, device and treatment "
+                  "area are shown but not tested, so no group is called different.")),
     "skin-tone": Reading(
         ("Hyperpigmentation is compared within each skin type and each band of types, so that skin type does not "
          "blur the comparison; differences between rates are in percentage points.",
@@ -188,13 +209,23 @@ PAGES: dict[str, Reading] = {
          "a chi-squared test (Fisher's exact test when events are few), the Cochran–Armitage trend test, and "
          "logistic regression for the adjusted odds ratio."),
         ("Rate", *_COMMON, "Wilson interval", "Risk difference", "Risk ratio", "Trend test", "Odds ratio",
-         "Adjusted odds ratio", "Treatments needed")),
+         "Adjusted odds ratio", "Treatments needed"),
+        families=("The comparisons within each skin type (up to 6) and within each group of skin types (I–II, "
+                  "III–IV, V–VI) are one family of up to 9. A difference in one counts only if its p-value stays "
+                  "below 0.05 after allowing for all of them (Holm's method); the sentences say so (“after allowing"
+                  " for 9 skin-type comparisons”) and show that allowed-for p-value, and the table shows both "
+                  "p-values. Hyperpigmentation over all treatments was stated in advance and is judged on its own. "
+                  "Intervals are the usual 95 % ones.")),
     "side-effects": Reading(
         ("Each side effect's rate is compared between the modalities; how long effects lasted is the median of "
          "the resolved ones only.",
          "Behind the numbers: rates with the Wilson interval, differences with Newcombe's interval, p-values from "
          "a chi-squared test (Fisher's exact test when events are few)."),
-        ("Rate", "Median", *_COMMON, "Wilson interval", "Risk difference", "Risk ratio", "Could be chance")),
+        ("Rate", "Median", *_COMMON, "Wilson interval", "Risk difference", "Risk ratio", "Could be chance"),
+        families=("The side effects are one family (up to 9): a difference in one counts only if its p-value stays "
+                  "below 0.05 after allowing for all the effects compared (Holm's method), as the sentences say "
+                  "(“after allowing for 9 side effects”). The rates by skin type are shown for each effect but not "
+                  "tested, so no skin type is called different. Intervals are the usual 95 % ones.")),
     "trends": Reading(
         ("The monthly charts (p-charts) show whether the hyperpigmentation rate is stable; the funnel plots "
          "compare clinics and practitioners with what their mix of modalities and skin types predicts.",
@@ -218,7 +249,13 @@ PAGES: dict[str, Reading] = {
          "governance: Shewhart's forgotten lessons”, Lancet 357:463-467). Months whose follow-up is still open "
          "are left off it."),
         ("Rate", "p-chart", "Control limits", "Special-cause signal", "Case-mix adjustment", "Funnel plot",
-         "Small group")),
+         "Small group"),
+        families=("The clinics are one family and the practitioners another. A clinic or practitioner is said to "
+                  "differ only when it lies outside the 99.8 % limits and its p-value (observed against expected "
+                  "events, an exact Poisson test) stays below 0.05 after allowing for the number of clinics or "
+                  "practitioners compared (Holm's method). The monthly charts guard against false alarms with their"
+                  " own rules: their limits (3 standard errors on the p-chart, exact Poisson 99.8 % on its twin) "
+                  "and runs of 7.")),
     "article-check": Reading(
         ("Each claim gets a verdict: supported, not supported, or not enough data (with how many more treatments "
          "would settle it).",
@@ -227,7 +264,10 @@ PAGES: dict[str, Reading] = {
          "Kruskal–Wallis test across lasers, areas and practitioners. “Common” means at least 1 treatment in 100 "
          "(CIOMS)."),
         ("Median", *_COMMON, "Typical difference (shift)", "Trend test", "Treatments needed", "Correlation",
-         "Could be chance")),
+         "Could be chance"),
+        families=("Each claim is judged on its own, as the article states it. The cost claim tests laser, area and "
+                  "practitioner separately and counts as supported only when all three vary, which needs no "
+                  "allowance for several comparisons.")),
     "data": Reading(
         ("The checks list records that look wrong or incomplete, so they can be corrected at the source and "
          "imported again.",
@@ -243,6 +283,7 @@ _CUES = [(t, re.compile("|".join(t.cues)) if t.cues else None) for t in TERMS]
 COLUMN_TERMS: dict[str, str] = {
     "95 % CI": "Confidence interval",
     "p": "p-value",
+    "p allowing for all": "Allowing for several comparisons",
     "Test": "p-value",
     "Difference, points (95 % CI)": "Risk difference",
     "Risk ratio (95 % CI)": "Risk ratio",
@@ -260,7 +301,12 @@ def term(name: str) -> Term:
 def reading(slug: str, extra_notes: tuple[str, ...] = ()) -> Reading:
     """How to read the page ``slug``, with any notes the page adds for this view appended."""
     base = PAGES.get(slug, Reading())
-    return Reading(base.notes + tuple(extra_notes), base.terms)
+    return Reading(base.notes + tuple(extra_notes), base.terms, base.families)
+
+
+def families_text(r: Reading) -> str | None:
+    """The page's paragraph on its families of comparisons, with its lead-in (None when it has none)."""
+    return f"{FAMILIES} {r.families}" if r.families else None
 
 
 def definition(t: Term) -> str:
@@ -270,7 +316,8 @@ def definition(t: Term) -> str:
 
 def reading_lines(r: Reading) -> list[str]:
     """A page's "How to read this" as plain sentences, for the HTML report and other plain-text outputs."""
-    return [*r.notes, *(definition(term(name)) for name in r.terms)]
+    families = families_text(r)
+    return [*r.notes, *([families] if families else []), *(definition(term(name)) for name in r.terms)]
 
 
 def glossary_markdown() -> str:

@@ -43,18 +43,36 @@ def _number(value: float) -> str:
 
 def contrasts(rows: Sequence[compare.RateContrast], group_label: str) -> pd.DataFrame:
     """Ablative vs non-ablative per group: difference, ratio, test, p and flag first (the answer, in view at
-    1,400 px without scrolling sideways), then each modality's rate with its CI and n."""
-    return pd.DataFrame([{
+    1,400 px without scrolling sideways), then each modality's rate with its CI and n. Rows judged as a family
+    (one per skin type, per side effect) answer with the p-value after allowing for the family (Holm) instead;
+    the test and its own p follow the note (:data:`FAMILY_ANSWER_COLUMNS`)."""
+    family = any(c.family_size > 1 for c in rows)
+    out = pd.DataFrame([{
         group_label: c.group,
         "Difference, points (95 % CI)": (f"{wording.signed_points(c.difference.estimate)} "
                                          f"({wording.points_interval(c.difference.low, c.difference.high)})"
                                          if c.difference.estimate is not None else "–"),
         "Risk ratio (95 % CI)": _ratio(c.ratio),
-        "Test": c.test.test, "p": wording.p_value(c.test.p_value).removeprefix("p = ").removeprefix("p "),
+        **({FAMILY_P: _p(c.adjusted_p if c.family_size > 1 else c.test.p_value)} if family else {}),
+        "Test": c.test.test, "p": _p(c.test.p_value),
         "Note": _contrast_note(c),
         "Ablative % (95 % CI)": _rate(c.ablative), "Ablative n": c.ablative.treatments,
         "Non-ablative % (95 % CI)": _rate(c.non_ablative), "Non-ablative n": c.non_ablative.treatments,
     } for c in rows])
+    if not family:
+        return out
+    order = [group_label, *FAMILY_ANSWER_COLUMNS]
+    return out[order + [c for c in out.columns if c not in order]]
+
+
+#: The column of a family's Holm-adjusted p-values (its tooltip is the glossary's "Allowing for several comparisons").
+FAMILY_P = "p allowing for all"
+#: A family's answer columns: the allowed-for p replaces the test and its own p (which follow).
+FAMILY_ANSWER_COLUMNS = ("Difference, points (95 % CI)", "Risk ratio (95 % CI)", FAMILY_P, "Note")
+
+
+def _p(p: float | None) -> str:
+    return wording.p_value(p).removeprefix("p = ").removeprefix("p ")
 
 
 def _contrast_note(c: compare.RateContrast) -> str:

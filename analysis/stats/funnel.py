@@ -507,3 +507,33 @@ def funnel_plot(groups: pd.DataFrame, *, points: int = 100) -> Funnel:
                   "No unit has both treatments and expected events, so there is nothing to plot.")
     return Funnel(target=1.0, units=tuple(units), curves=curves, overall_rate=overall,
                   method=_POISSON_METHOD, reason=reason)
+
+
+def poisson_p_value(observed: int, expected: float) -> float | None:
+    """Two-sided exact p-value for ``observed`` events where ``expected`` were expected (O ~ Poisson(E)).
+
+    The same test as R's ``poisson.test(observed, expected)``: the probability of every count no
+    more likely than the one observed (with R's relative tolerance 1e-7). None when nothing was expected.
+
+    >>> round(poisson_p_value(9, 2.0), 6)
+    0.000237
+    """
+    from scipy.stats import poisson
+
+    if expected <= 0:
+        return None
+    d = poisson.pmf(observed, expected) * (1 + 1e-7)
+    if observed == expected:
+        return 1.0
+    if observed < expected:
+        n = math.ceil(2 * expected - observed)
+        while poisson.pmf(n, expected) > d:
+            n *= 2
+        i = np.arange(math.ceil(expected), n + 1)
+        y = int((poisson.pmf(i, expected) <= d).sum())
+        p = poisson.cdf(observed, expected) + poisson.sf(n - y, expected)
+    else:
+        i = np.arange(0, math.floor(expected) + 1)
+        y = int((poisson.pmf(i, expected) <= d).sum())
+        p = poisson.cdf(y - 1, expected) + poisson.sf(observed - 1, expected)
+    return float(min(1.0, p))
