@@ -520,3 +520,100 @@ def test_one_skin_type_selected_says_each_thing_once(sample):
     assert sum(s.startswith("In type V skin") for s in sentences) == 1   # the band's sentence, not the overall too
     assert not any(s.startswith("Ablative treatments were followed by") for s in sentences)
     assert sentences.count("Only type V skin is in this selection, so no trend across skin types can be tested.") == 1
+
+
+# --- effect modification: subgroup sentences defer to the test of interaction -------------------
+
+def typed_cohort(strata: dict[int, tuple[int, int, int, int]]) -> Records:
+    """Per Fitzpatrick type (k1, n1, k2, n2): ablative events/treatments, then non-ablative."""
+    rows, events = [], []
+    for fitz, (k1, n1, k2, n2) in strata.items():
+        for modality, k, n in ((schema.ABLATIVE, k1, n1), (schema.NON_ABLATIVE, k2, n2)):
+            start = len(rows)
+            rows += [{"modality": modality, "fitzpatrick_type": fitz}] * n
+            events += [(f"T{i}", "hyperpigmentation") for i in range(start, start + k)]
+    return make_records(rows, events)
+
+
+def band_findings(tone: skin_tone.SkinToneComparison) -> list[str]:
+    return [f.sentence for f in tone.findings if f.sentence.startswith("In type ")]
+
+
+def test_skin_tone_pools_the_per_type_tables(sample):
+    """The pooled odds ratio and the tests of interaction are those of the per-type 2 x 2 tables."""
+    from analysis.stats.interaction import breslow_day, interaction_lrt, mantel_haenszel
+
+    tone = skin_tone.skin_tone(sample)
+    strata = [(c.ablative.events, c.ablative.treatments, c.non_ablative.events, c.non_ablative.treatments)
+              for c in tone.by_type]
+    assert tone.mantel_haenszel == mantel_haenszel(strata)
+    assert tone.interaction == interaction_lrt(strata, scores=[1, 2, 3, 4, 5, 6])
+    assert tone.interaction_trend == interaction_lrt(strata, scores=[1, 2, 3, 4, 5, 6], scale="linear")
+    assert tone.breslow_day == breslow_day(strata) and tone.breslow_day.corrected
+    # close to the adjusted odds ratio of the model that also takes treatment area into account
+    assert tone.mantel_haenszel.odds_ratio == pytest.approx(tone.adjusted.odds_ratio, rel=0.05)
+
+
+def test_without_interaction_bands_say_the_overall_estimate_applies(sample):
+    """The sample's odds ratio is about the same in every type (interaction p = 0.26): no band makes a claim of
+    its own; each gives its rates and points to the estimate over all types."""
+    tone = skin_tone.skin_tone(sample)
+    assert tone.differs_by_type is False and tone.interaction.p_value > 0.05
+    bands = band_findings(tone)
+    assert len(bands) == 3
+    for sentence in bands:
+        assert "more often after ablative" not in sentence and "could be chance" not in sentence
+        assert sentence.endswith("the estimate over all types (4.4 times the odds) is the best one for this group "
+                                 "too.")
+    said = tone.findings_in("modification")
+    assert len(said) == 1 and said[0].sentence.startswith(
+        "The gap between ablative and non-ablative treatment does not differ clearly between skin types (test of "
+        "interaction p = 0.26), so the estimate over all skin types is the best one for each type: ablative "
+        "treatment carried 4.4 times the odds of hyperpigmentation of non-ablative (95 % CI 3.55–5.48).")
+    assert tone.findings_in("comparison")[0].sentence.startswith("Ablative treatments were followed by")
+    assert [p for p in tone.parts] == ["comparison"] * 4 + ["modification", "trend", "trend", "adjusted"]
+
+
+def test_with_interaction_bands_keep_their_own_comparison():
+    """Ablative is worse on dark skin and no different on light skin: the gap differs by skin type, so each band
+    keeps its own verdict and the sentence says to read the figures per type."""
+    tone = skin_tone.skin_tone(typed_cohort({1: (10, 100, 10, 100), 2: (10, 100, 11, 100),
+                                             5: (40, 100, 10, 100), 6: (45, 100, 12, 100)}))
+    assert tone.differs_by_type is True
+    light, dark = band_findings(tone)
+    assert "could be chance" in light
+    assert "more often after ablative" in dark
+    said = tone.findings_in("modification")[0].sentence
+    assert said.startswith("How much ablative treatment raises the odds of hyperpigmentation differs between skin "
+                           "types (test of interaction p ")
+    assert tone.findings_in("modification")[0].weight > 1.0
+
+
+def test_one_skin_type_has_no_interaction_sentence():
+    tone = skin_tone.skin_tone(cohort(10, 40, 3, 40))
+    assert tone.findings_in("modification") == ()
+    assert tone.interaction.p_value is None and tone.differs_by_type is None
+    assert tone.mantel_haenszel.odds_ratio == pytest.approx((10 * 37) / (30 * 3))
+
+
+@pytest.mark.parametrize("strata", [
+    {1: (0, 20, 0, 20), 6: (5, 20, 0, 20)},     # no event after non-ablative: no pooled odds ratio, no test
+    {1: (0, 20, 0, 0), 6: (0, 0, 3, 20)},       # each modality on one type only
+    {1: (0, 20, 0, 20), 6: (20, 20, 20, 20)},   # no variation within either type
+])
+def test_untestable_interaction_says_why_and_never_raises(strata):
+    tone = skin_tone.skin_tone(typed_cohort(strata))
+    assert tone.interaction.p_value is None and tone.differs_by_type is None
+    said = tone.findings_in("modification")
+    assert len(said) == 1 and said[0].small
+    assert said[0].sentence.endswith("Until it can be, the comparison over all skin types is the best guide for each "
+                                     "of them.")
+    for sentence in band_findings(tone):
+        assert "more often after ablative" not in sentence and "less often after ablative" not in sentence
+
+
+def test_tiny_groups_are_tested_but_flagged_and_claim_nothing():
+    tone = skin_tone.skin_tone(typed_cohort({2: (1, 3, 0, 2), 5: (2, 4, 1, 3)}))
+    said = tone.findings_in("modification")
+    assert len(said) == 1 and said[0].small and tone.interaction.p_value is not None
+    assert all("too few treatments to conclude from" in s for s in band_findings(tone))

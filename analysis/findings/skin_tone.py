@@ -2,8 +2,20 @@
 
 Hyperpigmentation (or another effect) per modality x Fitzpatrick type, ablative vs non-ablative
 within each type and each band (I-II, III-IV, V-VI), a trend test across the types per modality,
-and the odds ratio adjusted for skin type (and treatment area) by logistic regression. The result
-objects, thresholds and the rate contrast it builds on are in :mod:`analysis.findings.compare`.
+the odds ratio adjusted for skin type (and treatment area) by logistic regression, the Mantel-Haenszel
+odds ratio stratified by skin type, and tests of whether the gap between the modalities changes with
+skin type (effect modification). The result objects, thresholds and the rate contrast it builds on are
+in :mod:`analysis.findings.compare`.
+
+Subgroup sentences defer to the test of interaction (as the CONSORT 2010 guidance asks of subgroup
+claims, item 18; Wang et al. 2007, N Engl J Med 357:2189-2194). The test that governs, chosen before
+looking at any data, is the likelihood-ratio test of modality x skin type with skin type as a factor: it
+asks whether the odds ratio differs between any skin types, assuming no pattern. Without evidence of
+interaction (p >= 0.05, or no test possible) a band's sentence gives its rates and says that the
+overall odds ratio is the best estimate for it; with evidence, it keeps its own comparison. The test
+with skin type as a linear score (a steady change from I to VI) and the Breslow-Day test with Tarone's
+correction are reported beside it, not used for the decision: deciding on whichever of three tests is
+smallest would raise the false-alarm rate above 5 %.
 """
 
 from __future__ import annotations
@@ -16,8 +28,10 @@ import pandas as pd
 from analysis import stats
 from analysis.findings import wording
 from analysis.findings.compare import (ALPHA, NOT_RECORDED_TEXT, SMALL_N, Finding, RateCell, RateContrast, not_recorded,
-                                       rate_contrast)
+                                       pct_ci, rate_contrast)
 from analysis.records.filters import with_effect_flags
+from analysis.stats.interaction import (HomogeneityTest, InteractionTest, MantelHaenszel, breslow_day,
+                                        interaction_lrt, mantel_haenszel)
 from analysis.stats.logistic import AdjustedOddsRatio, adjusted_odds_ratio
 from analysis.records.schema import ABLATIVE, FITZPATRICK_ROMAN, MODALITIES, NON_ABLATIVE
 from analysis.records.store import Records
@@ -39,6 +53,25 @@ class SkinToneComparison:
     findings: tuple[Finding, ...]
     recorded: bool = True                        # False: side effects were never recorded, rates unknown
     bands: tuple[tuple[int, ...], ...] = ()      # the types present in each of ``by_band`` (same order)
+    mantel_haenszel: MantelHaenszel | None = None     # odds ratio pooled over skin types
+    interaction: InteractionTest | None = None        # modality x type, type as a factor: governs the sentences
+    interaction_trend: InteractionTest | None = None  # modality x type, type as a linear score 1-6
+    breslow_day: HomogeneityTest | None = None        # same odds ratio in every type (Tarone's correction)
+    #: what each of ``findings`` is about (same order): "comparison" (overall and bands), "modification"
+    #: (does the gap change with skin type), "trend", "small", "adjusted"
+    parts: tuple[str, ...] = ()
+
+    @property
+    def differs_by_type(self) -> bool | None:
+        """True when the governing test of interaction finds the gap differs by skin type (p < 0.05), False
+        when it does not, None when it could not be done."""
+        if self.interaction is None or self.interaction.p_value is None:
+            return None
+        return self.interaction.p_value < ALPHA
+
+    def findings_in(self, *parts: str) -> tuple[Finding, ...]:
+        """The findings about ``parts`` (see :attr:`parts`), in order."""
+        return tuple(f for f, part in zip(self.findings, self.parts) if part in parts)
 
 
 def band_label(types: tuple[int, ...]) -> str:
@@ -69,7 +102,9 @@ def skin_tone(records: Records, effect: str = "hyperpigmentation") -> SkinToneCo
     """Rate of ``effect`` per modality x Fitzpatrick type, contrasts per type and band, trend per modality."""
     if not records.side_effects_recorded:
         unknown = _unknown_contrast(records)
-        return SkinToneComparison(effect, (), (), (), unknown, {}, None, not_recorded(effect), recorded=False)
+        said = not_recorded(effect)
+        return SkinToneComparison(effect, (), (), (), unknown, {}, None, said, recorded=False,
+                                  parts=("comparison",) * len(said))
     frame = with_effect_flags(records, ["modality", "fitzpatrick_type", "treatment_area"])
     table = _type_table(frame, effect)
     cells = tuple(RateCell(modality, FITZPATRICK_ROMAN[t], p, p.treatments < SMALL_N)
@@ -87,9 +122,16 @@ def skin_tone(records: Records, effect: str = "hyperpigmentation") -> SkinToneCo
         trend[modality] = stats.trend_test([k for k, _ in per_type], [n for _, n in per_type],
                                            scores=list(range(1, 7)))
     adjusted = adjusted_odds(frame, effect)
-    findings = _skin_tone_findings(effect, by_band, bands, overall, trend, cells) + (
-        Finding(effect, adjusted_sentence(adjusted), 0.9 if adjusted.fitted else 0.1, not adjusted.fitted),)
-    return SkinToneComparison(effect, cells, by_type, by_band, overall, trend, adjusted, findings, bands=bands)
+    strata = [_table_counts(table, (t,)) for t in types]
+    pooled = mantel_haenszel(strata)
+    interaction = interaction_lrt(strata, scores=types, scale="factor")
+    modification = Modification(pooled, interaction, len(types))
+    found, parts = _skin_tone_findings(effect, by_band, bands, overall, trend, cells, modification)
+    found += (Finding(effect, adjusted_sentence(adjusted), 0.9 if adjusted.fitted else 0.1, not adjusted.fitted),)
+    return SkinToneComparison(effect, cells, by_type, by_band, overall, trend, adjusted, found, bands=bands,
+                              mantel_haenszel=pooled, interaction=interaction,
+                              interaction_trend=interaction_lrt(strata, scores=types, scale="linear"),
+                              breslow_day=breslow_day(strata), parts=parts + ("adjusted",))
 
 
 def _unknown_contrast(records: Records) -> RateContrast:
@@ -136,9 +178,60 @@ def adjusted_sentence(result: AdjustedOddsRatio) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class Modification:
+    """What the subgroup sentences need to know about effect modification by skin type."""
+
+    pooled: MantelHaenszel
+    interaction: InteractionTest
+    types: int                       # skin types in the selection
+
+    @property
+    def differs(self) -> bool:
+        p = self.interaction.p_value
+        return p is not None and p < ALPHA
+
+
+def modification_sentence(effect: str, m: Modification) -> str | None:
+    """Whether the gap between the modalities changes with skin type, in words; None with one skin type."""
+    if m.types < 2:
+        return None
+    t = m.interaction
+    if t.p_value is None:
+        return f"{t.reason} Until it can be, the comparison over all skin types is the best guide for each of them."
+    test = f"test of interaction {wording.p_value(t.p_value)}"
+    if m.differs:
+        return (f"How much ablative treatment raises the odds of {effect} differs between skin types ({test}): "
+                f"read the figures for each skin type rather than one overall figure.")
+    text = f"The gap between ablative and non-ablative treatment does not differ clearly between skin types ({test})"
+    p = m.pooled
+    if p.odds_ratio is None:
+        return text + ", so the comparison over all skin types is the best estimate for each type."
+    return (text + f", so the estimate over all skin types is the best one for each type: ablative treatment carried "
+                   f"{wording.times(p.odds_ratio)} the odds of {effect} of non-ablative (95 % CI "
+                   f"{p.low:.2f}–{p.high:.2f}). The same odds mean a larger gap in percentage points where {effect} "
+                   f"is commoner.")
+
+
+def band_sentence(effect: str, contrast: RateContrast, m: Modification) -> str:
+    """A band's sentence: its own comparison when the gap differs by skin type (or the band is too small to
+    say anything), else its rates and a pointer to the estimate over all types (no subgroup claim of its own)."""
+    own = wording.capital(contrast.sentence) + (f" {contrast.more_needed}" if contrast.more_needed else "")
+    a, b = contrast.ablative, contrast.non_ablative
+    if m.differs or min(a.treatments, b.treatments) < SMALL_N:
+        return own
+    rates = (f"In {contrast.group}, ablative treatments were followed by {effect} in {pct_ci(a)} vs "
+             f"{pct_ci(b, short=True)} for non-ablative; the gap does not differ clearly between skin types, so ")
+    if m.pooled.odds_ratio is None:
+        return rates + "the comparison over all skin types is the best guide for this group too."
+    return rates + (f"the estimate over all types ({wording.times(m.pooled.odds_ratio)} the odds) is the best one "
+                    f"for this group too.")
+
+
 def _skin_tone_findings(effect: str, by_band: tuple[RateContrast, ...], bands: tuple[tuple[int, ...], ...],
                         overall: RateContrast, trend: dict[str, stats.TrendTest],
-                        cells: tuple[RateCell, ...]) -> tuple[Finding, ...]:
+                        cells: tuple[RateCell, ...], m: Modification
+                        ) -> tuple[tuple[Finding, ...], tuple[str, ...]]:
     whole = _counts_of(overall)
     # When one band is the whole selection, its sentence (which names the skin types) says it all: the
     # overall one would repeat it.
@@ -149,22 +242,31 @@ def _skin_tone_findings(effect: str, by_band: tuple[RateContrast, ...], bands: t
         significant = contrast.test.p_value is not None and contrast.test.p_value < ALPHA
         darkest = set(band) <= {5, 6}  # the group the article warns about comes first
         weight = 1.5 if darkest and not contrast.small else (1.0 if significant else 0.3)
-        sentence = wording.capital(contrast.sentence)
-        if contrast.more_needed:
+        sentence = wording.capital(contrast.sentence) if covered else band_sentence(effect, contrast, m)
+        if covered and contrast.more_needed:
             sentence += " " + contrast.more_needed
         findings.append(Finding(effect, sentence, weight, contrast.small))
+    parts = ["comparison"] * len(findings)
+    said = modification_sentence(effect, m)
+    if said is not None:
+        thin = m.interaction.p_value is None or any(c.small for c in by_band)
+        findings.append(Finding(effect, said, 1.2 if m.differs else 0.75, thin))
+        parts.append("modification")
     typed = {c.group for c in cells if c.proportion.treatments > 0}
     if len(typed) == 1:  # one skin type in the whole selection: said once, not once per modality
         findings.append(Finding(effect, f"Only type {next(iter(typed))} skin is in this selection, so no trend "
                                         "across skin types can be tested.", 0.7, True))
+        parts.append("trend")
     else:
         for modality, t in trend.items():
             findings.append(Finding(effect, trend_sentence(effect, modality, t, cells), 0.7, t.groups < 2))
+            parts.append("trend")
     small = [c for c in cells if c.small]
     if small:
         names = ", ".join(f"{c.modality} type {c.group} ({c.proportion.treatments:,})" for c in small)
         findings.append(Finding(effect, f"Too few treatments to conclude from in: {names}.", 0.1, True))
-    return tuple(findings)
+        parts.append("small")
+    return tuple(findings), tuple(parts)
 
 
 def _counts_of(contrast: RateContrast) -> tuple[int, int, int, int]:
