@@ -617,3 +617,27 @@ def test_tiny_groups_are_tested_but_flagged_and_claim_nothing():
     said = tone.findings_in("modification")
     assert len(said) == 1 and said[0].small and tone.interaction.p_value is not None
     assert all("too few treatments to conclude from" in s for s in band_findings(tone))
+
+
+def test_summary_carries_the_pooled_odds_ratio_and_the_interaction_p_values(sample):
+    tone = skin_tone.skin_tone(sample)
+    block = summarise(sample)["comparisons"]
+    pooled = block["mantel_haenszel_odds_ratio"]
+    assert (pooled["odds_ratio"], pooled["ci"], pooled["p_value"]) == (
+        tone.mantel_haenszel.odds_ratio, [tone.mantel_haenszel.low, tone.mantel_haenszel.high],
+        tone.mantel_haenszel.p_value)
+    modification = block["effect_modification"]
+    assert modification["differs_by_skin_type"] is False
+    assert modification["likelihood_ratio_factor"]["p_value"] == tone.interaction.p_value
+    assert modification["likelihood_ratio_linear"]["p_value"] == tone.interaction_trend.p_value
+    assert modification["breslow_day_tarone"]["p_value"] == tone.breslow_day.p_value
+    assert modification["likelihood_ratio_factor"]["df"] == 5 and modification["breslow_day_tarone"]["df"] == 5
+
+
+def test_summary_of_an_untestable_interaction_is_null_not_nan():
+    block = summarise(typed_cohort({1: (0, 20, 0, 20), 6: (5, 20, 0, 20)}))["comparisons"]
+    json.dumps(block, allow_nan=False)
+    assert block["mantel_haenszel_odds_ratio"]["odds_ratio"] is None
+    assert block["mantel_haenszel_odds_ratio"]["reason"]
+    assert block["effect_modification"]["differs_by_skin_type"] is None
+    assert block["effect_modification"]["likelihood_ratio_factor"]["reason"]
