@@ -98,6 +98,23 @@ TERMS: tuple[Term, ...] = (
          "Logistic regression of the side effect on modality, Fitzpatrick type and treatment area. It is "
          "reliable when there are at least 10 events per model parameter (per number estimated); with fewer it "
          "is marked as a rough guide.", cues=(r"taking .* into account", r"the model estimates")),
+    Term("Pooled odds ratio",
+         "The odds ratio of ablative to non-ablative treatment worked out within each skin type and then "
+         "combined, so that skin type cannot blur it. It should be close to the adjusted odds ratio, which gets "
+         "there another way; shown as “the figure over all skin types”.",
+         "Mantel–Haenszel odds ratio stratified by Fitzpatrick type, with the Robins–Breslow–Greenland "
+         "confidence interval and the Mantel–Haenszel chi-squared test.",
+         cues=(r"over all (skin )?types", r"pooled over")),
+    Term("Test of interaction",
+         "Whether the gap between ablative and non-ablative treatment differs between skin types by more than "
+         "chance would explain. Looked at one by one, single skin types always differ a little by chance; so "
+         "unless this test finds a difference (p below 0.05), the figure over all skin types is the better guide "
+         "for each type than the type's own figures.",
+         "Likelihood-ratio test of modality × skin type in a logistic regression, skin type as a factor (it "
+         "decides the sentences) and as a linear score 1–6 (reported beside it); the Breslow–Day test of equal "
+         "odds ratios with Tarone's correction (Breslow & Day 1980; Tarone 1985). The approach follows the "
+         "CONSORT guidance on subgroup analyses.",
+         cues=(r"test of interaction", r"differ clearly between skin types", r"differs between skin types")),
     Term("Trend test",
          "Whether a rate steadily rises or falls across skin types I to VI, rather than just differing between "
          "two of them. Its p-value says how surprising such a steady rise or fall would be by chance.",
@@ -145,7 +162,7 @@ JARGON: tuple[str, ...] = (
     "Kruskal-Wallis", "Spearman", "Wilcoxon", "IQR", "interquartile", "Q1 ", "Q3 ", "events per model "
     "parameter", "standard error", "± 3", "chi-squared", "Fisher", "Cochran", "Armitage", "logistic",
     "regression", "Poisson", "binomial", "null hypothesis", "variance", "standard deviation", "covariate",
-    "order statistic", "Tukey", "Shewhart", "Wilson",
+    "order statistic", "Tukey", "Shewhart", "Wilson", "Mantel", "Haenszel", "Breslow", "Tarone", "likelihood",
 )
 
 _COMMON = ("Confidence interval", "p-value", "Small group")
@@ -175,9 +192,15 @@ PAGES: dict[str, Reading] = {
          "the modalities after taking skin type (and treatment area) into account.",
          "Behind the numbers: rates with the Wilson interval, differences with Newcombe's interval, p-values from "
          "a chi-squared test (Fisher's exact test when events are few), the Cochran–Armitage trend test, and "
-         "logistic regression for the adjusted odds ratio."),
+         "logistic regression for the adjusted odds ratio.",
+         "Whether the gap between the modalities changes with skin type is decided by one test of interaction, "
+         "chosen in advance: a likelihood-ratio test of modality × skin type with skin type as a factor. Unless it "
+         "finds a difference (p below 0.05), the sentences for each band of skin types make no claim of their "
+         "own and point to the figure over all types (the Mantel–Haenszel odds ratio pooled over skin types). "
+         "The same test with skin type as a score from 1 to 6, and the Breslow–Day test with Tarone's correction, "
+         "are shown beside it in the table but decide nothing."),
         ("Rate", *_COMMON, "Wilson interval", "Risk difference", "Risk ratio", "Trend test", "Odds ratio",
-         "Adjusted odds ratio", "Treatments needed")),
+         "Adjusted odds ratio", "Pooled odds ratio", "Test of interaction", "Treatments needed")),
     "side-effects": Reading(
         ("Each side effect's rate is compared between the modalities; how long effects lasted is the median of "
          "the resolved ones only.",
@@ -221,6 +244,7 @@ COLUMN_TERMS: dict[str, str] = {
     "Observed / expected": "Funnel plot",
     "Against the limits": "Funnel plot",
     "Note": "Small group",
+    "Question": "Test of interaction",
 }
 
 

@@ -11,6 +11,7 @@ from analysis import stats
 from analysis.findings import compare, wording
 from analysis.findings.claims import ClaimCheck
 from analysis.findings.effects import SideEffectSummary
+from analysis.findings.skin_tone import SkinToneComparison
 from analysis.records.schema import MODALITIES
 from analysis.stats.funnel import Funnel
 
@@ -121,3 +122,33 @@ def text_width(values: pd.Series, header: object) -> int:
     grid's 14 px type, measured in Chromium, plus the cell's padding), at most 420."""
     longest = max([len(str(header))] + [len(str(v)) for v in values.head(500)])
     return min(420, int(5.8 * longest) + 24)
+
+
+def effect_modification(result: SkinToneComparison) -> pd.DataFrame:
+    """The odds ratio two ways (taking skin type and area into account; pooled over skin types) and the tests of
+    whether the gap between the modalities changes with skin type, in plain questions. The methods' names are
+    in the glossary ("Pooled odds ratio", "Test of interaction")."""
+    rows = []
+    adjusted, pooled = result.adjusted, result.mantel_haenszel
+    if adjusted is not None:
+        rows.append(("Odds ratio taking skin type and treatment area into account",
+                     _odds(adjusted.odds_ratio, adjusted.ci_low, adjusted.ci_high), adjusted.p_value,
+                     adjusted.reason or adjusted.warning or ""))
+    if pooled is not None:
+        rows.append(("Odds ratio pooled over skin types", _odds(pooled.odds_ratio, pooled.low, pooled.high),
+                     pooled.p_value, pooled.reason or ""))
+    tests = (("Does the gap differ between skin types? (decides the sentences)", result.interaction),
+             ("Does the gap grow or shrink steadily from type I to VI?", result.interaction_trend),
+             ("Is the odds ratio the same in every skin type? (second check)", result.breslow_day))
+    for question, t in tests:
+        if t is not None:
+            rows.append((question, "–", t.p_value, t.reason or ""))
+    return pd.DataFrame([{"Question": q, "Odds ratio, ablative vs non-ablative (95 % CI)": o,
+                          "p": wording.p_value(p).removeprefix("p = ").removeprefix("p "),
+                          "Note": note} for q, o, p, note in rows])
+
+
+def _odds(estimate: float | None, low: float | None, high: float | None) -> str:
+    if estimate is None or low is None or high is None:
+        return "–"
+    return f"{estimate:.2f} ({low:.2f}–{high:.2f})"
