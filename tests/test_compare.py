@@ -563,15 +563,17 @@ def test_without_interaction_bands_say_the_overall_estimate_applies(sample):
     assert len(bands) == 3
     for sentence in bands:
         assert "more often after ablative" not in sentence and "could be chance" not in sentence
-        assert sentence.endswith("the estimate over all types (4.4 times the odds) is the best one for this group "
-                                 "too.")
+        assert sentence.endswith("for non-ablative; the figure over all skin types, 4.4 times the odds, is the best "
+                                 "estimate for this group too.")
     said = tone.findings_in("modification")
     assert len(said) == 1 and said[0].sentence.startswith(
         "The gap between ablative and non-ablative treatment does not differ clearly between skin types (test of "
-        "interaction p = 0.26), so the estimate over all skin types is the best one for each type: ablative "
+        "interaction p = 0.26), so the figure over all skin types is the best estimate for each type: ablative "
         "treatment carried 4.4 times the odds of hyperpigmentation of non-ablative (95 % CI 3.55–5.48).")
-    assert tone.findings_in("comparison")[0].sentence.startswith("Ablative treatments were followed by")
-    assert [p for p in tone.parts] == ["comparison"] * 4 + ["modification", "trend", "trend", "adjusted"]
+    assert tone.findings_in("overall")[0].sentence.startswith("Ablative treatments were followed by")
+    assert tone.parts == ("overall", "band", "band", "band", "modification", "trend", "trend", "adjusted")
+    # asked for in another order, they come in that order (the page puts the gap before the bands)
+    assert tone.findings_in("overall", "modification", "band") == tuple(tone.findings[i] for i in (0, 4, 1, 2, 3))
 
 
 def test_with_interaction_bands_keep_their_own_comparison():

@@ -399,13 +399,13 @@ def test_skin_tone_page_says_whether_the_gap_changes_with_skin_type(db, sample):
     shown = [t.value.removeprefix("• ") for t in at.text]
     said = tone.findings_in("modification")[0].sentence
     assert said in shown and shown.index(said) < shown.index(tone.findings_in("trend")[0].sentence)
-    table = next(df.value for df in at.dataframe if "Question" in df.value.columns)
-    rows = dict(zip(table["Question"], table["Odds ratio, ablative vs non-ablative (95 % CI)"]))
+    table = next(df.value for df in at.dataframe if "Odds ratio or test" in df.value.columns)
+    rows = dict(zip(table["Odds ratio or test"], table["Odds ratio, ablative vs non-ablative (95 % CI)"]))
     pooled = tone.mantel_haenszel
     assert rows["Odds ratio pooled over skin types"] == f"{pooled.odds_ratio:.2f} ({pooled.low:.2f}–{pooled.high:.2f})"
     assert rows["Odds ratio taking skin type and treatment area into account"].startswith(
         f"{tone.adjusted.odds_ratio:.2f} (")
-    p_values = dict(zip(table["Question"], table["p"]))
+    p_values = dict(zip(table["Odds ratio or test"], table["p"]))
     assert p_values["Does the gap differ between skin types? (decides the sentences)"] == "0.26"
 
 

@@ -57,8 +57,8 @@ class SkinToneComparison:
     interaction: InteractionTest | None = None        # modality x type, type as a factor: governs the sentences
     interaction_trend: InteractionTest | None = None  # modality x type, type as a linear score 1-6
     breslow_day: HomogeneityTest | None = None        # same odds ratio in every type (Tarone's correction)
-    #: what each of ``findings`` is about (same order): "comparison" (overall and bands), "modification"
-    #: (does the gap change with skin type), "trend", "small", "adjusted"
+    #: what each of ``findings`` is about (same order): "overall", "band", "modification" (does the gap change
+    #: with skin type), "trend", "small" (groups too small), "adjusted"
     parts: tuple[str, ...] = ()
 
     @property
@@ -70,8 +70,8 @@ class SkinToneComparison:
         return self.interaction.p_value < ALPHA
 
     def findings_in(self, *parts: str) -> tuple[Finding, ...]:
-        """The findings about ``parts`` (see :attr:`parts`), in order."""
-        return tuple(f for f, part in zip(self.findings, self.parts) if part in parts)
+        """The findings about ``parts`` (see :attr:`parts`), part by part in the order asked for."""
+        return tuple(f for wanted in parts for f, part in zip(self.findings, self.parts) if part == wanted)
 
 
 def band_label(types: tuple[int, ...]) -> str:
@@ -104,7 +104,7 @@ def skin_tone(records: Records, effect: str = "hyperpigmentation") -> SkinToneCo
         unknown = _unknown_contrast(records)
         said = not_recorded(effect)
         return SkinToneComparison(effect, (), (), (), unknown, {}, None, said, recorded=False,
-                                  parts=("comparison",) * len(said))
+                                  parts=("overall",) * len(said))
     frame = with_effect_flags(records, ["modality", "fitzpatrick_type", "treatment_area"])
     table = _type_table(frame, effect)
     cells = tuple(RateCell(modality, FITZPATRICK_ROMAN[t], p, p.treatments < SMALL_N)
@@ -206,8 +206,8 @@ def modification_sentence(effect: str, m: Modification) -> str | None:
     text = f"The gap between ablative and non-ablative treatment does not differ clearly between skin types ({test})"
     p = m.pooled
     if p.odds_ratio is None:
-        return text + ", so the comparison over all skin types is the best estimate for each type."
-    return (text + f", so the estimate over all skin types is the best one for each type: ablative treatment carried "
+        return text + ", so the comparison over all skin types is the best guide for each type."
+    return (text + f", so the figure over all skin types is the best estimate for each type: ablative treatment carried "
                    f"{wording.times(p.odds_ratio)} the odds of {effect} of non-ablative (95 % CI "
                    f"{p.low:.2f}–{p.high:.2f}). The same odds mean a larger gap in percentage points where {effect} "
                    f"is commoner.")
@@ -221,11 +221,11 @@ def band_sentence(effect: str, contrast: RateContrast, m: Modification) -> str:
     if m.differs or min(a.treatments, b.treatments) < SMALL_N:
         return own
     rates = (f"In {contrast.group}, ablative treatments were followed by {effect} in {pct_ci(a)} vs "
-             f"{pct_ci(b, short=True)} for non-ablative; the gap does not differ clearly between skin types, so ")
+             f"{pct_ci(b, short=True)} for non-ablative; ")
     if m.pooled.odds_ratio is None:
         return rates + "the comparison over all skin types is the best guide for this group too."
-    return rates + (f"the estimate over all types ({wording.times(m.pooled.odds_ratio)} the odds) is the best one "
-                    f"for this group too.")
+    return rates + (f"the figure over all skin types, {wording.times(m.pooled.odds_ratio)} the odds, is the best "
+                    f"estimate for this group too.")
 
 
 def _skin_tone_findings(effect: str, by_band: tuple[RateContrast, ...], bands: tuple[tuple[int, ...], ...],
@@ -246,7 +246,9 @@ def _skin_tone_findings(effect: str, by_band: tuple[RateContrast, ...], bands: t
         if covered and contrast.more_needed:
             sentence += " " + contrast.more_needed
         findings.append(Finding(effect, sentence, weight, contrast.small))
-    parts = ["comparison"] * len(findings)
+    parts = ["band"] * len(findings)
+    if not covered:
+        parts[0] = "overall"
     said = modification_sentence(effect, m)
     if said is not None:
         thin = m.interaction.p_value is None or any(c.small for c in by_band)

@@ -244,7 +244,6 @@ COLUMN_TERMS: dict[str, str] = {
     "Observed / expected": "Funnel plot",
     "Against the limits": "Funnel plot",
     "Note": "Small group",
-    "Question": "Test of interaction",
 }
 
 

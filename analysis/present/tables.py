@@ -143,7 +143,7 @@ def effect_modification(result: SkinToneComparison) -> pd.DataFrame:
     for question, t in tests:
         if t is not None:
             rows.append((question, "–", t.p_value, t.reason or ""))
-    return pd.DataFrame([{"Question": q, "Odds ratio, ablative vs non-ablative (95 % CI)": o,
+    return pd.DataFrame([{"Odds ratio or test": q, "Odds ratio, ablative vs non-ablative (95 % CI)": o,
                           "p": wording.p_value(p).removeprefix("p = ").removeprefix("p "),
                           "Note": note} for q, o, p, note in rows])
 
