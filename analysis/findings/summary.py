@@ -120,7 +120,7 @@ def _pooled(tone: skin_tone.SkinToneComparison) -> dict[str, Any] | None:
 
 def _modification(tone: skin_tone.SkinToneComparison) -> dict[str, Any] | None:
     """Does the gap between the modalities change with skin type: the three tests; ``differs_by_skin_type``
-    follows the governing one (likelihood ratio, skin type as a factor), null when it could not be done."""
+    follows the governing one (Breslow-Day with Tarone's correction), null when it could not be done."""
     if tone.interaction is None:
         return None
     tests: dict[str, Any] = {}
@@ -130,7 +130,7 @@ def _modification(tone: skin_tone.SkinToneComparison) -> dict[str, Any] | None:
     bd = tone.breslow_day
     tests["breslow_day_tarone"] = None if bd is None else {
         "statistic": bd.statistic, "df": bd.df, "p_value": bd.p_value, "skin_types": bd.strata, "reason": bd.reason}
-    return {"governing_test": "likelihood_ratio_factor", "differs_by_skin_type": tone.differs_by_type, **tests}
+    return {"governing_test": "breslow_day_tarone", "differs_by_skin_type": tone.differs_by_type, **tests}
 
 
 def _type_order(roman: str) -> int:

@@ -137,9 +137,9 @@ def effect_modification(result: SkinToneComparison) -> pd.DataFrame:
     if pooled is not None:
         rows.append(("Odds ratio pooled over skin types", _odds(pooled.odds_ratio, pooled.low, pooled.high),
                      pooled.p_value, pooled.reason or ""))
-    tests = (("Does the gap differ between skin types? (decides the sentences)", result.interaction),
-             ("Does the gap grow or shrink steadily from type I to VI?", result.interaction_trend),
-             ("Is the odds ratio the same in every skin type? (second check)", result.breslow_day))
+    tests = (("Does the gap differ between skin types? (decides the sentences)", result.breslow_day),
+             ("The same, checked another way", result.interaction),
+             ("Does the gap grow or shrink steadily from type I to VI?", result.interaction_trend))
     for question, t in tests:
         if t is not None:
             rows.append((question, "–", t.p_value, t.reason or ""))

@@ -247,8 +247,8 @@ def breslow_day(strata: Sequence[Sequence[int]], odds_ratio: float | None = None
     if odds_ratio is None:
         pooled = mantel_haenszel(strata)
         if pooled.odds_ratio is None:
-            return none("The pooled odds ratio cannot be estimated, so whether it is the same in every skin type "
-                        "cannot be tested.")
+            return none("The odds ratio over all skin types cannot be worked out, so whether it differs between "
+                        "skin types cannot be tested.")
         common = pooled.odds_ratio
     else:
         common = float(odds_ratio)
@@ -256,7 +256,8 @@ def breslow_day(strata: Sequence[Sequence[int]], odds_ratio: float | None = None
             raise ValueError(f"odds_ratio must be a positive finite number, got {odds_ratio!r}")
     if used < 2:
         return none("Fewer than two skin types have both treatments and treatments with and without the effect, "
-                    "so whether the odds ratio differs between them cannot be tested.", common)
+                    "so whether the difference between the treatments changes with skin type cannot be tested.",
+                    common)
     a, b, c, d = a[informative], b[informative], c[informative], d[informative]
     row1, col1, total = a + b, a + c, a + b + c + d
     fitted = np.array([_fitted_a(common, *m) for m in zip(row1, col1, total)])
