@@ -255,9 +255,9 @@ def breslow_day(strata: Sequence[Sequence[int]], odds_ratio: float | None = None
         if not (math.isfinite(common) and common > 0):
             raise ValueError(f"odds_ratio must be a positive finite number, got {odds_ratio!r}")
     if used < 2:
-        return none("Fewer than two skin types have both treatments and treatments with and without the effect, "
-                    "so whether the difference between the treatments changes with skin type cannot be tested.",
-                    common)
+        return none("Fewer than two skin types have both treatments and both outcomes (with and without the "
+                    "effect), so whether the difference between the treatments changes with skin type cannot be "
+                    "tested.", common)
     a, b, c, d = a[informative], b[informative], c[informative], d[informative]
     row1, col1, total = a + b, a + c, a + b + c + d
     fitted = np.array([_fitted_a(common, *m) for m in zip(row1, col1, total)])
