@@ -101,6 +101,14 @@ def test_summary_json_for_a_stored_dataset_with_filters(tmp_path, corpus, capsys
                        & (records["treatment_date"] >= "2025-01-01") & (records["treatment_date"] <= "2025-06-30")]
     assert summary["treatments"] == len(expected)
     assert summary["comparisons"]["hyperpigmentation"]["ci"][0] <= summary["comparisons"]["hyperpigmentation"]["risk_difference"]
+    # the pooled odds ratio and the tests of interaction (issue 15)
+    pooled = summary["comparisons"]["mantel_haenszel_odds_ratio"]
+    assert pooled["ci"][0] <= pooled["odds_ratio"] <= pooled["ci"][1]
+    modification = summary["comparisons"]["effect_modification"]
+    assert modification["governing_test"] == "breslow_day_tarone"
+    for name in ("likelihood_ratio_factor", "likelihood_ratio_linear", "breslow_day_tarone"):
+        assert 0 <= modification[name]["p_value"] <= 1, name
+    assert modification["differs_by_skin_type"] == (modification["breslow_day_tarone"]["p_value"] < 0.05)
     assert main(["--db", db, "summary", dataset_id, "--clinic", "Nowhere"]) == 1
     assert "The clinics are: 'Eastfield Dermatology & Laser'" in capsys.readouterr().err
 

@@ -554,7 +554,9 @@ def test_skin_types_and_bands_are_one_family_and_the_headline_is_not_adjusted(sa
     family = list(tone.by_type) + list(tone.by_band)
     assert {c.family_size for c in family} == {9} and {c.family for c in family} == {"skin-type comparisons"}
     assert [c.adjusted_p for c in family] == pytest.approx(holm([c.test.p_value for c in family]))
-    assert all("after allowing for 9 skin-type comparisons" in c.sentence for c in family)
+    # the sample shows no interaction (p = 0.24), so no type or band makes a claim of its own (deliberate change
+    # when the interaction test landed: before, these sentences each said "after allowing for 9 ...")
+    assert all(c.deferred and "is the best estimate for this group too" in c.sentence for c in family)
     assert tone.overall.family_size == 1 and tone.overall.adjusted_p is None
     assert "after allowing" not in tone.overall.sentence
 
@@ -593,3 +595,178 @@ def test_summary_carries_adjusted_p_values_and_family_sizes(sample):
     assert "p_value_adjusted" not in hyper  # the headline comparison is not adjusted
     for row in summary["funnel"]["practitioner"]:
         assert row["family_size"] == 9 and row["p_value_adjusted"] >= row["p_value"]
+
+
+# --- effect modification: subgroup sentences defer to the test of interaction -------------------
+
+def typed_cohort(strata: dict[int, tuple[int, int, int, int]]) -> Records:
+    """Per Fitzpatrick type (k1, n1, k2, n2): ablative events/treatments, then non-ablative."""
+    rows, events = [], []
+    for fitz, (k1, n1, k2, n2) in strata.items():
+        for modality, k, n in ((schema.ABLATIVE, k1, n1), (schema.NON_ABLATIVE, k2, n2)):
+            start = len(rows)
+            rows += [{"modality": modality, "fitzpatrick_type": fitz}] * n
+            events += [(f"T{i}", "hyperpigmentation") for i in range(start, start + k)]
+    return make_records(rows, events)
+
+
+def band_findings(tone: skin_tone.SkinToneComparison) -> list[str]:
+    return [f.sentence for f in tone.findings if f.sentence.startswith("In type ")]
+
+
+def test_skin_tone_pools_the_per_type_tables(sample):
+    """The pooled odds ratio and the tests of interaction are those of the per-type 2 x 2 tables."""
+    from analysis.stats.interaction import breslow_day, interaction_lrt, mantel_haenszel
+
+    tone = skin_tone.skin_tone(sample)
+    strata = [(c.ablative.events, c.ablative.treatments, c.non_ablative.events, c.non_ablative.treatments)
+              for c in tone.by_type]
+    assert tone.mantel_haenszel == mantel_haenszel(strata)
+    assert tone.interaction == interaction_lrt(strata, scores=[1, 2, 3, 4, 5, 6])
+    assert tone.interaction_trend == interaction_lrt(strata, scores=[1, 2, 3, 4, 5, 6], scale="linear")
+    assert tone.breslow_day == breslow_day(strata) and tone.breslow_day.corrected
+    # close to the adjusted odds ratio of the model that also takes treatment area into account
+    assert tone.mantel_haenszel.odds_ratio == pytest.approx(tone.adjusted.odds_ratio, rel=0.05)
+
+
+def test_without_interaction_bands_say_the_overall_estimate_applies(sample):
+    """The sample's odds ratio is about the same in every type (interaction p = 0.24): no band makes a claim of
+    its own; each gives its rates and points to the estimate over all types."""
+    tone = skin_tone.skin_tone(sample)
+    assert tone.differs_by_type is False and tone.breslow_day.p_value > 0.05
+    bands = band_findings(tone)
+    assert len(bands) == 3
+    for sentence in bands:
+        assert "more often after ablative" not in sentence and "could be chance" not in sentence
+        assert sentence.endswith("for non-ablative; the figure over all skin types, 4.4 times the odds, is the best "
+                                 "estimate for this group too.")
+    said = tone.findings_in("modification")
+    assert len(said) == 1 and said[0].sentence.startswith(
+        "How ablative and non-ablative treatment compare for hyperpigmentation (the odds ratio) does not differ "
+        "clearly between skin types (test of interaction p = 0.24), so the figure over all skin types is the best estimate for each type: ablative "
+        "treatment carried 4.4 times the odds of hyperpigmentation of non-ablative (95 % CI 3.55–5.48).")
+    assert tone.findings_in("overall")[0].sentence.startswith("Ablative treatments were followed by")
+    assert tone.parts == ("overall", "band", "band", "band", "modification", "trend", "trend", "adjusted")
+    # asked for in another order, they come in that order (the page puts the gap before the bands)
+    assert tone.findings_in("overall", "modification", "band") == tuple(tone.findings[i] for i in (0, 4, 1, 2, 3))
+
+
+def test_with_interaction_bands_keep_their_own_comparison():
+    """Ablative is worse on dark skin and no different on light skin: the gap differs by skin type, so each band
+    keeps its own verdict and the sentence says to read the figures per type."""
+    tone = skin_tone.skin_tone(typed_cohort({1: (10, 100, 10, 100), 2: (10, 100, 11, 100),
+                                             5: (40, 100, 10, 100), 6: (45, 100, 12, 100)}))
+    assert tone.differs_by_type is True
+    assert all("after allowing for 6 skin-type comparisons" in c.sentence for c in (*tone.by_type, *tone.by_band)
+               if min(c.ablative.treatments, c.non_ablative.treatments) >= 10)
+    light, dark = band_findings(tone)
+    assert "could be chance" in light
+    assert "more often after ablative" in dark
+    said = tone.findings_in("modification")[0].sentence
+    assert said.startswith("How ablative and non-ablative treatment compare for hyperpigmentation (the odds ratio) "
+                           "differs between skin types (test of interaction p ")
+    assert tone.findings_in("modification")[0].weight > 1.0
+
+
+def test_one_skin_type_has_no_interaction_sentence():
+    tone = skin_tone.skin_tone(cohort(10, 40, 3, 40))
+    assert tone.findings_in("modification") == ()
+    assert tone.breslow_day.p_value is None and tone.interaction.p_value is None and tone.differs_by_type is None
+    assert tone.mantel_haenszel.odds_ratio == pytest.approx((10 * 37) / (30 * 3))
+
+
+@pytest.mark.parametrize("strata", [
+    {1: (0, 20, 0, 20), 6: (5, 20, 0, 20)},     # no event after non-ablative: no pooled odds ratio, no test
+    {1: (0, 20, 0, 0), 6: (0, 0, 3, 20)},       # each modality on one type only
+    {1: (0, 20, 0, 20), 6: (20, 20, 20, 20)},   # no variation within either type
+])
+def test_untestable_interaction_says_why_and_never_raises(strata):
+    tone = skin_tone.skin_tone(typed_cohort(strata))
+    assert tone.breslow_day.p_value is None and tone.differs_by_type is None
+    said = tone.findings_in("modification")
+    assert len(said) == 1 and said[0].small
+    assert said[0].sentence.endswith("Until it can be, the comparison over all skin types is the best guide for each "
+                                     "of them.")
+    for sentence in band_findings(tone):
+        assert "more often after ablative" not in sentence and "less often after ablative" not in sentence
+
+
+def test_tiny_groups_are_tested_but_flagged_and_claim_nothing():
+    tone = skin_tone.skin_tone(typed_cohort({2: (1, 3, 0, 2), 5: (2, 4, 1, 3)}))
+    said = tone.findings_in("modification")
+    assert len(said) == 1 and said[0].small and tone.breslow_day.p_value is not None
+    assert all("too few treatments to conclude from" in s for s in band_findings(tone))
+
+
+def test_summary_carries_the_pooled_odds_ratio_and_the_interaction_p_values(sample):
+    tone = skin_tone.skin_tone(sample)
+    block = summarise(sample)["comparisons"]
+    pooled = block["mantel_haenszel_odds_ratio"]
+    assert (pooled["odds_ratio"], pooled["ci"], pooled["p_value"]) == (
+        tone.mantel_haenszel.odds_ratio, [tone.mantel_haenszel.low, tone.mantel_haenszel.high],
+        tone.mantel_haenszel.p_value)
+    modification = block["effect_modification"]
+    assert modification["differs_by_skin_type"] is False and modification["governing_test"] == "breslow_day_tarone"
+    assert modification["likelihood_ratio_factor"]["p_value"] == tone.interaction.p_value
+    assert modification["likelihood_ratio_linear"]["p_value"] == tone.interaction_trend.p_value
+    assert modification["breslow_day_tarone"]["p_value"] == tone.breslow_day.p_value
+    assert modification["likelihood_ratio_factor"]["df"] == 5 and modification["breslow_day_tarone"]["df"] == 5
+
+
+def test_summary_of_an_untestable_interaction_is_null_not_nan():
+    block = summarise(typed_cohort({1: (0, 20, 0, 20), 6: (5, 20, 0, 20)}))["comparisons"]
+    json.dumps(block, allow_nan=False)
+    assert block["mantel_haenszel_odds_ratio"]["odds_ratio"] is None
+    assert block["mantel_haenszel_odds_ratio"]["reason"]
+    assert block["effect_modification"]["differs_by_skin_type"] is None
+    assert block["effect_modification"]["breslow_day_tarone"]["reason"]
+
+
+# --- second reading of issue #15: the family and the test of interaction agree ------------------------------
+
+HETERO_LIKE = {1: (10, 100, 9, 100), 2: (12, 100, 10, 100), 3: (15, 100, 11, 100), 4: (18, 100, 11, 100),
+               5: (30, 100, 12, 100), 6: (34, 100, 13, 100)}
+
+
+def test_without_interaction_no_type_or_band_is_called_conclusive_anywhere():
+    """Subgroups defer to the test of interaction: a type that would pass Holm on its own is not called
+    conclusive in the table, the JSON summary or the sentences while the interaction test finds nothing."""
+    tone = skin_tone.skin_tone(typed_cohort(HETERO_LIKE))
+    assert tone.differs_by_type is False
+    for c in (*tone.by_type, *tone.by_band):
+        assert c.deferred and not c.conclusive and c.more_needed is None
+        assert "more often after ablative" not in c.sentence and "is the best estimate for this group too" in c.sentence
+    summary = summarise(typed_cohort(HETERO_LIKE))["comparisons"]["hyperpigmentation"]
+    assert not any(row["conclusive"] for row in summary["by_skin_type"] + summary["by_skin_type_band"])
+    assert tone.overall.conclusive   # the pre-specified comparison over all skin types keeps its own verdict
+
+
+def test_a_band_that_is_the_whole_selection_is_the_unadjusted_overall_comparison():
+    """Second reading, finding 1: types V and VI selected; the V-VI band is the whole selection, so it is judged
+    as the overall comparison (p = 0.022 unadjusted), not as one of 3 comparisons (p = 0.065)."""
+    tone = skin_tone.skin_tone(typed_cohort({5: (14, 60, 7, 60), 6: (12, 50, 6, 50)}))
+    (band,) = tone.by_band
+    assert band.family_size == 1 and band.adjusted_p is None and not band.deferred
+    assert band.test.p_value == tone.overall.test.p_value
+    assert band.conclusive == tone.overall.conclusive
+    assert {c.family_size for c in tone.by_type} == {2}
+
+
+def test_no_interaction_sentence_without_a_comparison():
+    """Second reading, finding 10: one modality only, or no event at all: nothing to say about the gap."""
+    only_ablative = skin_tone.skin_tone(typed_cohort({1: (3, 20, 0, 0), 5: (6, 20, 0, 0)}))
+    assert only_ablative.findings_in("modification") == ()
+    no_events = skin_tone.skin_tone(typed_cohort({1: (0, 20, 0, 20), 5: (0, 20, 0, 20)}))
+    assert no_events.findings_in("modification") == ()
+
+
+def test_more_treatments_needed_within_a_family_is_planned_at_the_adjusted_level():
+    """Second reading, finding 2: in a family of 3 the call needs Holm's p < 0.05, so the planning figure uses
+    alpha = 0.05 / 3 (conservative for every rank)."""
+    from analysis.stats.power import further_treatments_needed
+
+    groups = [("group A", (15, 105, 6, 108)), ("group B", (25, 100, 23, 100)), ("group C", (20, 100, 22, 100))]
+    family = compare.family_contrasts(groups, "groups")
+    strict = further_treatments_needed(15, 105, 6, 108, alpha=0.05 / 3, group_label="modality in group A")
+    lax = further_treatments_needed(15, 105, 6, 108, group_label="modality in group A")
+    assert family[0].more_needed == strict.sentence and strict.more_per_group > lax.more_per_group

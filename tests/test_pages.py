@@ -389,6 +389,27 @@ def test_share_link_skin_tone_table_matches_the_stored_records(db, sample):
             assert shown_percent == pytest.approx(100 * events / n, abs=0.5)   # shown to 2 significant digits
 
 
+def test_skin_tone_page_says_whether_the_gap_changes_with_skin_type(db, sample):
+    """Issue 15: the pooled odds ratio beside the adjusted one, the tests of interaction in a table, and the
+    sentence on the gap among the first findings, in plain words."""
+    from analysis.findings.skin_tone import skin_tone
+
+    at = open_page("pages/4_Skin_tone.py", {"dataset": db.sample})
+    tone = skin_tone(sample)
+    shown = [t.value.removeprefix("• ") for t in at.text]
+    said = tone.findings_in("modification")[0].sentence
+    assert said in shown and shown.index(said) < shown.index(tone.findings_in("trend")[0].sentence)
+    table = next(df.value for df in at.dataframe if "Odds ratio or test" in df.value.columns)
+    rows = dict(zip(table["Odds ratio or test"], table["Odds ratio, ablative vs non-ablative (95 % CI)"]))
+    pooled = tone.mantel_haenszel
+    assert rows["Odds ratio pooled over skin types"] == f"{pooled.odds_ratio:.2f} ({pooled.low:.2f}–{pooled.high:.2f})"
+    assert rows["Odds ratio taking skin type and treatment area into account"].startswith(
+        f"{tone.adjusted.odds_ratio:.2f} (")
+    p_values = dict(zip(table["Odds ratio or test"], table["p"]))
+    assert p_values["Does the gap differ between skin types? (decides the sentences)"] == "0.24"   # Breslow-Day
+    assert p_values["The same, checked another way"] == "0.26"                                       # factor test
+
+
 def test_share_link_ignores_repeated_values(db):
     at = open_page(ENTRY, {"dataset": db.sample, "clinic": [LINK_CLINIC, LINK_CLINIC], "fitz": ["VI", "V", "VI"]})
     assert_renders(at, ENTRY)

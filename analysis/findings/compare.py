@@ -117,6 +117,9 @@ class RateContrast:
     adjusted_p: float | None = None
     family_size: int = 1
     family: str = ""
+    #: A subgroup (a skin type or band) whose own claim defers to the test of interaction, which found no clear
+    #: difference between the groups: it is never called conclusive (CONSORT subgroup guidance).
+    deferred: bool = False
 
     @property
     def decision_p(self) -> float | None:
@@ -127,7 +130,7 @@ class RateContrast:
     def conclusive(self) -> bool:
         """The call the sentence makes: both groups have at least ``SMALL_N`` treatments, the (family-adjusted)
         p is below 5 % and the 95 % Newcombe interval excludes zero."""
-        return min(self.ablative.treatments, self.non_ablative.treatments) >= SMALL_N and \
+        return not self.deferred and min(self.ablative.treatments, self.non_ablative.treatments) >= SMALL_N and \
             is_conclusive(self.test, self.difference, self.adjusted_p)
 
 
@@ -181,7 +184,10 @@ def rate_contrast(group: str, k1: int, n1: int, k2: int, n2: int, effect: str = 
     more = None
     if inconclusive:
         label = f"modality in {where}" if where else "modality"
-        more = further_treatments_needed(k1, n1, k2, n2, group_label=label).sentence
+        # Within a family the call needs the adjusted p below 5 %: the size is planned at 5 % / m, which Holm's
+        # method never asks less of (a conservative figure for every rank in the family).
+        alpha = ALPHA / family_size if adjusted else ALPHA
+        more = further_treatments_needed(k1, n1, k2, n2, alpha=alpha, group_label=label).sentence
     return RateContrast(group, a, b, diff, ratio, test, small, sentence, more, adjusted_p if adjusted else None,
                         family_size if adjusted else 1, family if adjusted else "")
 
@@ -281,8 +287,11 @@ def _rate_sentence(group: str, a: stats.Proportion, b: stats.Proportion, diff: s
     if sparse:
         return sentence + (f" — too few {_sparse_reason(a, b)} to tell whether the rates differ "
                            f"({_p_text(test, adjusted)}).")
+    alone = ""
+    if adjusted and diff.low is not None and diff.high is not None and (diff.low > 0 or diff.high < 0):
+        alone = ", although that interval, for this group taken alone, leaves out zero"
     return sentence + (f"; the difference (95 % CI {wording.points_interval(diff.low, diff.high)}) could be chance "
-                       f"({_p_text(test, adjusted)}).")
+                       f"({_p_text(test, adjusted)}){alone}.")
 
 
 def pct_ci(p: stats.Proportion, short: bool = False) -> str:

@@ -109,6 +109,8 @@ def summarise(records: Records, follow_up_until: date | None = None) -> dict[str
             },
             "trend": {m: {"test": "Cochran-Armitage", "p_value": t.p_value, "slope_per_type": t.estimate,
                           "ci": _ci(t.low, t.high)} for m, t in tone.trend.items()},
+            "mantel_haenszel_odds_ratio": _pooled(tone),
+            "effect_modification": _modification(tone),
             "adjusted_odds_ratio": None if tone.adjusted is None else {
                 "odds_ratio": tone.adjusted.odds_ratio, "ci": _ci(tone.adjusted.ci_low, tone.adjusted.ci_high),
                 "p_value": tone.adjusted.p_value, "adjusted_for": skin_tone.adjusted_factors(tone.adjusted),
@@ -135,6 +137,30 @@ def summarise(records: Records, follow_up_until: date | None = None) -> dict[str
         "claims": [{"claim": c.claim, "verdict": c.verdict, "evidence": c.evidence, "more_needed": c.more_needed}
                    for c in claims.check_claims(records, downtime=down, improvement=result, skin_tone=tone)],
     }
+
+
+def _pooled(tone: skin_tone.SkinToneComparison) -> dict[str, Any] | None:
+    """The odds ratio of hyperpigmentation, ablative vs non-ablative, pooled over skin types (Mantel-Haenszel)."""
+    m = tone.mantel_haenszel
+    if m is None:
+        return None
+    return {"odds_ratio": m.odds_ratio, "ci": _ci(m.low, m.high), "test": "Mantel-Haenszel chi-squared",
+            "statistic": m.statistic, "p_value": m.p_value, "skin_types": m.strata, "reason": m.reason}
+
+
+def _modification(tone: skin_tone.SkinToneComparison) -> dict[str, Any] | None:
+    """Does the gap between the modalities change with skin type: the three tests; ``differs_by_skin_type``
+    follows the governing one (Breslow-Day with Tarone's correction), null when it could not be done."""
+    if tone.interaction is None:
+        return None
+    tests: dict[str, Any] = {}
+    for name, t in (("likelihood_ratio_factor", tone.interaction), ("likelihood_ratio_linear", tone.interaction_trend)):
+        tests[name] = None if t is None else {"statistic": t.statistic, "df": t.df, "p_value": t.p_value,
+                                              "skin_types": t.strata, "reason": t.reason}
+    bd = tone.breslow_day
+    tests["breslow_day_tarone"] = None if bd is None else {
+        "statistic": bd.statistic, "df": bd.df, "p_value": bd.p_value, "skin_types": bd.strata, "reason": bd.reason}
+    return {"governing_test": "breslow_day_tarone", "differs_by_skin_type": tone.differs_by_type, **tests}
 
 
 def _type_order(roman: str) -> int:

@@ -217,7 +217,7 @@ def skin_tone_page(out: Sink, page: PageInput) -> None:
     if not result.recorded:
         out.findings(result.findings)
         return
-    out.findings(result.findings[:4])
+    out.findings(result.findings_in("overall", "modification", "band"))
     out.chart(figures.skin_tone_rates(result), key="skin_tone_rates")
     out.heading("Ablative vs non-ablative within each skin type")
     if any(c.difference.estimate is not None for c in result.by_type):
@@ -227,8 +227,9 @@ def skin_tone_page(out: Sink, page: PageInput) -> None:
         out.sentence("Both modalities are needed within a skin type to compare them; this selection has only one.")
     out.table(tables.contrasts(result.by_type, "Fitzpatrick skin type"), key="skin_tone_table")
     out.table(tables.contrasts(result.by_band, "Skin types"), key="skin_tone_bands")
-    out.heading("Trend across skin types and the adjusted comparison")
-    out.findings(result.findings[4:])
+    out.heading("Trend across skin types and the odds ratios")
+    out.findings(result.findings_in("trend", "small", "adjusted"))
+    out.table(tables.effect_modification(result), key="skin_tone_modification")
 
 
 def side_effects(out: Sink, page: PageInput) -> None:

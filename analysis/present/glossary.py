@@ -110,6 +110,23 @@ TERMS: tuple[Term, ...] = (
          "in 20. Confidence intervals stay the usual 95 % ones.",
          "Holm's step-down method (Holm 1979), which keeps the family-wise error rate at 5 %.",
          cues=(r"after allowing for \d+",)),
+    Term("Pooled odds ratio",
+         "The odds ratio of ablative to non-ablative treatment worked out within each skin type and then "
+         "combined, so that skin type cannot blur it. It should be close to the adjusted odds ratio, which gets "
+         "there another way; shown as “the figure over all skin types”.",
+         "Mantel–Haenszel odds ratio stratified by Fitzpatrick type, with the Robins–Breslow–Greenland "
+         "confidence interval and the Mantel–Haenszel chi-squared test.",
+         cues=(r"over all (skin )?types", r"pooled over")),
+    Term("Test of interaction",
+         "Whether the gap between ablative and non-ablative treatment differs between skin types by more than "
+         "chance would explain. Looked at one by one, single skin types always differ a little by chance; so "
+         "unless this test finds a difference (p below 0.05), the figure over all skin types is the better guide "
+         "for each type than the type's own figures.",
+         "Breslow–Day test of equal odds ratios across skin types with Tarone's correction (Breslow & Day 1980; "
+         "Tarone 1985), which decides the sentences; beside it, likelihood-ratio tests of modality × skin type "
+         "in a logistic regression, skin type as a factor and as a linear score 1–6. The approach follows the "
+         "CONSORT guidance on subgroup analyses.",
+         cues=(r"test of interaction", r"differ clearly between skin types", r"differs between skin types")),
     Term("Trend test",
          "Whether a rate steadily rises or falls across skin types I to VI, rather than just differing between "
          "two of them. Its p-value says how surprising such a steady rise or fall would be by chance.",
@@ -168,7 +185,8 @@ JARGON: tuple[str, ...] = (
     "Kruskal-Wallis", "Spearman", "Wilcoxon", "IQR", "interquartile", "Q1 ", "Q3 ", "events per model "
     "parameter", "standard error", "± 3", "chi-squared", "Fisher", "Cochran", "Armitage", "logistic",
     "regression", "Poisson", "binomial", "null hypothesis", "variance", "standard deviation", "covariate",
-    "order statistic", "Tukey", "Shewhart", "Wilson", "Holm", "family-wise",
+    "order statistic", "Tukey", "Shewhart", "Wilson", "Holm", "family-wise", "Mantel", "Haenszel", "Breslow",
+    "Tarone", "likelihood",
 )
 
 _COMMON = ("Confidence interval", "p-value", "Small group")
@@ -207,9 +225,16 @@ PAGES: dict[str, Reading] = {
          "the modalities after taking skin type (and treatment area) into account.",
          "Behind the numbers: rates with the Wilson interval, differences with Newcombe's interval, p-values from "
          "a chi-squared test (Fisher's exact test when events are few), the Cochran–Armitage trend test, and "
-         "logistic regression for the adjusted odds ratio."),
+         "logistic regression for the adjusted odds ratio.",
+         "Whether the gap between the modalities changes with skin type is decided by one test of interaction: "
+         "the Breslow–Day test with Tarone's correction that the odds ratio is the same in every skin type. "
+         "Unless it finds a difference (p below 0.05), the sentences for each band of skin types make no claim "
+         "of their own and point to the figure over all skin types (the Mantel–Haenszel odds ratio pooled over "
+         "skin types). Likelihood-ratio tests of modality × skin type, with skin type as a factor and as a score "
+         "from 1 to 6, are shown beside it in the table but decide nothing; the factor test finds interaction "
+         "too often when skin types have few treatments."),
         ("Rate", *_COMMON, "Wilson interval", "Risk difference", "Risk ratio", "Trend test", "Odds ratio",
-         "Adjusted odds ratio", "Treatments needed"),
+         "Adjusted odds ratio", "Pooled odds ratio", "Test of interaction", "Treatments needed"),
         families=("The comparisons within each skin type (up to 6) and within each group of skin types (I–II, "
                   "III–IV, V–VI) are one family of up to 9. A difference in one counts only if its p-value stays "
                   "below 0.05 after allowing for all of them (Holm's method); the sentences say so (“after allowing"

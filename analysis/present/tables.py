@@ -12,6 +12,7 @@ from analysis.findings import compare, wording
 from analysis.findings.claims import ClaimCheck
 from analysis.findings.effects import SideEffectSummary
 from analysis.records import schema
+from analysis.findings.skin_tone import SkinToneComparison
 from analysis.records.schema import MODALITIES
 from analysis.stats.funnel import Funnel
 
@@ -154,3 +155,33 @@ def readable(frame: pd.DataFrame) -> pd.DataFrame:
             out[column] = out[column].dt.strftime("%Y-%m-%d").astype(object).where(out[column].notna(), "")
     named = {c: schema.LABELS[c] for c in out.columns if c in schema.LABELS}
     return out.rename(columns=named)
+
+
+def effect_modification(result: SkinToneComparison) -> pd.DataFrame:
+    """The odds ratio two ways (taking skin type and area into account; pooled over skin types) and the tests of
+    whether the gap between the modalities changes with skin type, in plain questions. The methods' names are
+    in the glossary ("Pooled odds ratio", "Test of interaction")."""
+    rows = []
+    adjusted, pooled = result.adjusted, result.mantel_haenszel
+    if adjusted is not None:
+        rows.append(("Odds ratio taking skin type and treatment area into account",
+                     _odds(adjusted.odds_ratio, adjusted.ci_low, adjusted.ci_high), adjusted.p_value,
+                     adjusted.reason or adjusted.warning or ""))
+    if pooled is not None:
+        rows.append(("Odds ratio pooled over skin types", _odds(pooled.odds_ratio, pooled.low, pooled.high),
+                     pooled.p_value, pooled.reason or ""))
+    tests = (("Does the gap differ between skin types? (decides the sentences)", result.breslow_day),
+             ("The same, checked another way", result.interaction),
+             ("Does the gap grow or shrink steadily from type I to VI?", result.interaction_trend))
+    for question, t in tests:
+        if t is not None:
+            rows.append((question, "–", t.p_value, t.reason or ""))
+    return pd.DataFrame([{"Odds ratio or test": q, "Odds ratio, ablative vs non-ablative (95 % CI)": o,
+                          "p": wording.p_value(p).removeprefix("p = ").removeprefix("p "),
+                          "Note": note} for q, o, p, note in rows])
+
+
+def _odds(estimate: float | None, low: float | None, high: float | None) -> str:
+    if estimate is None or low is None or high is None:
+        return "–"
+    return f"{estimate:.2f} ({low:.2f}–{high:.2f})"

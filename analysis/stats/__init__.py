@@ -4,8 +4,11 @@ Like ``scipy.stats``, the package's public functions and result objects for two 
 from here (``from analysis import stats; stats.wilson_ci(3, 10)``): proportions are in
 :mod:`analysis.stats.proportions` and rank methods (medians, location shifts) in
 :mod:`analysis.stats.ranks`. Process control is in :mod:`analysis.stats.pchart`,
-:mod:`analysis.stats.casemix` (the case-mix-adjusted monthly chart) and :mod:`analysis.stats.funnel`, logistic regression in :mod:`analysis.stats.logistic` and sample sizes
-in :mod:`analysis.stats.power`. Nothing here knows about records, Streamlit or storage: the
+:mod:`analysis.stats.casemix` (the case-mix-adjusted monthly chart) and :mod:`analysis.stats.funnel`, logistic
+regression in :mod:`analysis.stats.logistic`, effect modification across strata (Mantel-Haenszel, Breslow-Day, the
+likelihood-ratio test of interaction) in :mod:`analysis.stats.interaction`, multiple comparisons (Holm) in
+:mod:`analysis.stats.multiplicity` and sample sizes in :mod:`analysis.stats.power`. Nothing here knows about
+records, Streamlit or storage: the
 functions take counts and values.
 """
 
