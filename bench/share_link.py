@@ -126,8 +126,12 @@ def chromium() -> str:
 class Server:
     """``streamlit run dashboard.py`` on a free loopback port, its script runs timed (bench/timed_streamlit.py)."""
 
-    def __init__(self, db_url: str, log: Path, root: Path = ROOT, extra: list[str] | None = None) -> None:
+    def __init__(self, db_url: str, log: Path, root: Path = ROOT, extra: list[str] | None = None,
+                 cpus: set[int] | None = None) -> None:
+        """``cpus``: the CPUs the server may run on (``os.sched_setaffinity`` before it starts, so every thread
+        it makes inherits them); None: any."""
         self.db_url, self.log, self.root, self.extra = db_url, log, root, list(extra or [])
+        self.cpus = set(cpus) if cpus else None
         log.write_text("")
         self.proc: subprocess.Popen | None = None
         self.base = ""
@@ -139,8 +143,10 @@ class Server:
                "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
                "--browser.gatherUsageStats", "false", *self.extra]
         started = time.perf_counter()
+        cpus = self.cpus
         self.proc = subprocess.Popen(cmd, cwd=self.root, env={**os.environ, "LASERDASH_DB_URL": self.db_url},
-                                     stdout=subprocess.DEVNULL, stderr=self.log.open("a"))
+                                     stdout=subprocess.DEVNULL, stderr=self.log.open("a"),
+                                     preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
         self.base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
