@@ -508,6 +508,8 @@ def measure(args: argparse.Namespace) -> dict:
                     got = measure_n(server, links, args)
                     got.update(scenario=scenario, warm_up_s=warm)
                     result["runs"].append(got)
+                    if args.json:   # so far, in case a later row fails
+                        args.json.write_text(json.dumps(result, indent=1))
                     say(f"  p50 {got['p50_s']:.2f} s, p95 {got['p95_s']:.2f} s, errors {got['errors']}, "
                         f"server CPU {got['server_cpu_per_change_s']:.2f} s per change, load {got['loadavg_after']:.1f}")
                 finally:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -172,13 +173,8 @@ class Server:
 
     def script_runs(self, since_epoch: float) -> list[float]:
         """Seconds of each script run the server started after ``since_epoch``."""
-        out = []
-        for line in self.log.read_text().splitlines():
-            if line.startswith(MARK + " "):
-                _, start, seconds = line.split()
-                if float(start) >= since_epoch:
-                    out.append(float(seconds))
-        return out
+        marks = re.findall(re.escape(MARK) + r" (\d+\.\d+) (\d+\.\d+)", self.log.read_text())
+        return [float(seconds) for start, seconds in marks if float(start) >= since_epoch]
 
 
 def share_link(db_url: str) -> str:
