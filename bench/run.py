@@ -8,6 +8,7 @@
     .venv/bin/python bench/run.py --sizes 100000 --steps import-xlsx --out /tmp/xlsx.md    # the workbook import only
     .venv/bin/python bench/run.py --sizes 1000000 --steps import,append --out /tmp/append.md   # 10,000 added
     .venv/bin/python bench/run.py --steps share-link                 # a share link in a fresh browser (bench/share_link.py)
+    .venv/bin/python bench/run.py --steps concurrent                 # 1, 4, 8 sessions at once (bench/load.py)
 
 Every measurement runs in a fresh child process (``bench/run.py --child STEP``) so its peak memory
 (``ru_maxrss`` of that child) and its cold-start behaviour are its own. Data is generated with
@@ -56,15 +57,23 @@ OVERVIEW = "dashboard.py"       # the home page: seven comparisons, the heaviest
 FITZ_FILTER = (4, 5)  # Fitzpatrick IV and V, with one clinic: the "filter change" measured
 
 #: What ``--steps`` can select, in the order they run.
-STEPS = ("import", "append", "import-messy", "import-xlsx", "load", "stats", "filter", "page", "overview", "share-link")
-#: What runs when ``--steps`` is not given: all but the browser step, which needs Chromium.
-DEFAULT_STEPS = STEPS[:-1]
+STEPS = ("import", "append", "import-messy", "import-xlsx", "load", "stats", "filter", "page", "overview", "share-link",
+         "concurrent")
+#: What runs when ``--steps`` is not given: all but the browser step, which needs Chromium, and the concurrent
+#: sessions (about 20 minutes).
+DEFAULT_STEPS = STEPS[:-2]
 #: Steps that read no database of an earlier step.
 IMPORT_STEPS = ("import", "import-messy", "import-xlsx")
 #: The share link in a fresh browser (bench/share_link.py): the sample data, not the sizes; its section of the
 #: report sits between these marks and is kept when a run does not measure it.
 SHARE_STEP = "share-link"
 SHARE_MARKS = ("<!-- share-link -->", "<!-- /share-link -->")
+#: Several sessions at once against one server (bench/load.py; ``load`` is the first-load step): its own database
+#: and server, at the largest size; its section of the report sits between these marks, kept as the share link's.
+LOAD_STEP = "concurrent"
+LOAD_MARKS = ("<!-- concurrent -->", "<!-- /concurrent -->")
+#: Steps that each write a section of their own, not a row per size.
+SECTION_STEPS = (SHARE_STEP, LOAD_STEP)
 
 # Targets at 1,000,000 treatments (issue 6).
 TARGET_IMPORT_RATIO = 2.0          # clean export (was 4x)
@@ -1563,21 +1572,23 @@ def render(results: list[dict], args: argparse.Namespace, elapsed: float) -> str
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write_report(path: Path, text: str | None, share: str | None = None) -> None:
-    """Write the generated report ``text`` (None: keep the one in the file) with the share-link section
-    (None: keep the file's), followed by the file's hand-written part."""
+def write_report(path: Path, text: str | None, share: str | None = None, concurrent: str | None = None) -> None:
+    """Write the generated report ``text`` (None: keep the one in the file) with the share-link and the
+    concurrent-sessions sections (None: keep the file's), followed by the file's hand-written part."""
     old = path.read_text() if path.exists() else ""
     kept = old[old.index(HAND_WRITTEN):] if HAND_WRITTEN in old else ""
     generated = old[:old.index(HAND_WRITTEN)] if kept else old
-    start, end = SHARE_MARKS
-    old_share = ""
-    if start in generated and end in generated:
-        old_share = generated[generated.index(start):generated.index(end) + len(end)]
-        generated = generated.replace(old_share, "")
+    blocks = []
+    for (start, end), new in ((SHARE_MARKS, share), (LOAD_MARKS, concurrent)):
+        old_block = ""
+        if start in generated and end in generated:
+            old_block = generated[generated.index(start):generated.index(end) + len(end)]
+            generated = generated.replace(old_block, "")
+        blocks.append(new if new is not None else old_block)
     body = (text if text is not None else generated).rstrip() + "\n"
-    block = share if share is not None else old_share
-    if block:
-        body += "\n" + block.strip() + "\n"
+    for block in blocks:
+        if block:
+            body += "\n" + block.strip() + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(body + ("\n" + kept if kept else ""))
 
@@ -1608,6 +1619,40 @@ def bench_share_link(args: argparse.Namespace, log_dir: Path) -> str | None:
     return "\n".join(lines)
 
 
+def bench_concurrent(args: argparse.Namespace, log_dir: Path) -> str | None:
+    """Run bench/load.py (its own database, servers and clients) at the largest size; its report section, or None
+    when it failed."""
+    out = log_dir / "concurrent.json"
+    log = log_dir / "concurrent.log"
+    size = max(args.sizes)
+    say(f"{size:,}: concurrent sessions against one server (bench/load.py)")
+    cmd = [sys.executable, str(ROOT / "bench" / "load.py"), "--size", str(size), "--data-dir", str(args.data_dir),
+           "--json", str(out)]
+    timeout = max(args.step_timeout, 3600.0)
+    try:
+        with log.open("w") as f:
+            done = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        say(f"  {LOAD_STEP}: did not finish within {timeout:.0f} s (see {log})")
+        return None
+    if done.returncode != 0:
+        say(f"  {LOAD_STEP}: failed with exit code {done.returncode} (see {log})")
+        return None
+    return concurrent_section(json.loads(out.read_text()), f"python bench/run.py --steps {LOAD_STEP}")
+
+
+def concurrent_section(result: dict, command: str) -> str:
+    """The report's section for bench/load.py's ``result`` (its --json), made by ``command``."""
+    from load import render as render_load  # bench/load.py
+
+    started, ended = LOAD_MARKS
+    lines = [started, "## Several sessions at once", "",
+             f"Generated by `{command}` (`bench/load.py`; see `bench/README.md`); "
+             f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {code_version()}; `/proc/loadavg` at the end: "
+             f"`{result['loadavg_end']}`.", "", *render_load(result), ended]
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------------------------------------------
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -1633,6 +1678,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="comma-separated steps to run (default: " + ",".join(DEFAULT_STEPS) + "); "
                         f"'{SHARE_STEP}' opens a share link in a fresh Chromium (bench/share_link.py, on the sample, "
                         "--share-repeats times) and only (re)writes its section of the report; "
+                        f"'{LOAD_STEP}' runs bench/load.py (1, 4 and 8 concurrent sessions changing filters on one "
+                        "server, at the largest size; about 20 minutes) and only (re)writes its section; "
                         "'import' is the clean export, 'import-messy' the messy one, each with its bare parse; "
                         "'import-xlsx' the same records as a workbook, against pandas.read_excel (calamine); "
                         f"'append' adds {APPEND_ROWS:,} new treatments to (a copy of) the clean import's dataset and "
@@ -1657,7 +1704,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     unknown = [x for x in steps if x not in STEPS]
     if unknown or not steps:
         parser.error(f"--steps: unknown step(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(STEPS)}")
-    needs_import = [x for x in steps if x not in (*IMPORT_STEPS, SHARE_STEP)]
+    needs_import = [x for x in steps if x not in (*IMPORT_STEPS, *SECTION_STEPS)]
     if needs_import and "import" not in steps:
         parser.error(f"--steps: {', '.join(needs_import)} read(s) the clean import's database: add 'import'")
     args.steps = [x for x in STEPS if x in steps]
@@ -1683,13 +1730,14 @@ def main(argv: list[str] | None = None) -> int:
     log_dir.mkdir(exist_ok=True)
     started = time.perf_counter()
     results = []
-    sized = [x for x in args.steps if x != SHARE_STEP]
+    sized = [x for x in args.steps if x not in SECTION_STEPS]
     for size in args.sizes if sized else ():
         results.append(bench_size(args, size, log_dir))
         (args.data_dir / "results.json").write_text(json.dumps(results, indent=1, default=str))
     share = bench_share_link(args, log_dir) if SHARE_STEP in args.steps else None
+    concurrent = bench_concurrent(args, log_dir) if LOAD_STEP in args.steps else None
     elapsed = time.perf_counter() - started
-    write_report(args.out, render(results, args, elapsed) if sized else None, share)
+    write_report(args.out, render(results, args, elapsed) if sized else None, share, concurrent)
     say(f"wrote {args.out} (raw numbers in {args.data_dir / 'results.json'}, child logs in {log_dir})")
     default_dir = Path(tempfile.gettempdir()) / "laserdash-bench"
     if not args.keep_data and args.data_dir != default_dir.resolve():
@@ -1697,6 +1745,7 @@ def main(argv: list[str] | None = None) -> int:
     # A step that crashed is a failure (the CI smoke test relies on this); one that ran out of time is
     # only reported, as the issue asks.
     failed_share = SHARE_STEP in args.steps and share is None
+    failed_share = failed_share or (LOAD_STEP in args.steps and concurrent is None)
     return 1 if failed_share or any(r.get("crashed") for r in results) else 0
 
 

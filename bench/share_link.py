@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -126,8 +127,12 @@ def chromium() -> str:
 class Server:
     """``streamlit run dashboard.py`` on a free loopback port, its script runs timed (bench/timed_streamlit.py)."""
 
-    def __init__(self, db_url: str, log: Path, root: Path = ROOT, extra: list[str] | None = None) -> None:
+    def __init__(self, db_url: str, log: Path, root: Path = ROOT, extra: list[str] | None = None,
+                 cpus: set[int] | None = None) -> None:
+        """``cpus``: the CPUs the server may run on (``os.sched_setaffinity`` before it starts, so every thread
+        it makes inherits them); None: any."""
         self.db_url, self.log, self.root, self.extra = db_url, log, root, list(extra or [])
+        self.cpus = set(cpus) if cpus else None
         log.write_text("")
         self.proc: subprocess.Popen | None = None
         self.base = ""
@@ -139,8 +144,10 @@ class Server:
                "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
                "--browser.gatherUsageStats", "false", *self.extra]
         started = time.perf_counter()
+        cpus = self.cpus
         self.proc = subprocess.Popen(cmd, cwd=self.root, env={**os.environ, "LASERDASH_DB_URL": self.db_url},
-                                     stdout=subprocess.DEVNULL, stderr=self.log.open("a"))
+                                     stdout=subprocess.DEVNULL, stderr=self.log.open("a"),
+                                     preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
         self.base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -166,13 +173,8 @@ class Server:
 
     def script_runs(self, since_epoch: float) -> list[float]:
         """Seconds of each script run the server started after ``since_epoch``."""
-        out = []
-        for line in self.log.read_text().splitlines():
-            if line.startswith(MARK + " "):
-                _, start, seconds = line.split()
-                if float(start) >= since_epoch:
-                    out.append(float(seconds))
-        return out
+        marks = re.findall(re.escape(MARK) + r" (\d+\.\d+) (\d+\.\d+)", self.log.read_text())
+        return [float(seconds) for start, seconds in marks if float(start) >= since_epoch]
 
 
 def share_link(db_url: str) -> str:

@@ -40,7 +40,9 @@ def _timed(self, rerun_data):  # type: ignore[no-untyped-def]
     finally:
         if profile is not None:
             profile.dump_stats(os.path.join(_PROFILE, f"run-{next(_count)}.prof"))
-        print(f"{MARK} {started:.4f} {time.perf_counter() - clock:.4f}", file=sys.stderr, flush=True)
+        # One write per line: runs of concurrent sessions end in several threads at once.
+        sys.stderr.write(f"{MARK} {started:.4f} {time.perf_counter() - clock:.4f}\n")
+        sys.stderr.flush()
 
 
 script_runner.ScriptRunner._run_script = _timed

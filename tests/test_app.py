@@ -81,6 +81,15 @@ def test_tables_offer_no_unguarded_csv_download():
     assert config["client"]["disableDataExport"] is True
 
 
+def test_no_full_garbage_collection_after_every_script_run():
+    """Streamlit's post-run gc.collect(2) holds the GIL for 0.1-0.2 CPU-s with this app's modules loaded, so with
+    several sessions every run waited for the others' collections (bench/load.py, bench/RESULTS.md)."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["runner"]["postScriptGC"] is False
+
+
 AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
         "client_id": "id", "client_secret": "secret",
         "server_metadata_url": "https://accounts.example.com/.well-known/openid-configuration"}

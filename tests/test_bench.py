@@ -49,3 +49,28 @@ def test_benchmark_runs_and_writes_the_table(tmp_path):
     assert "target (1,000,000)" in rows
     assert "did not complete" not in text
     assert not (tmp_path / "data").exists()  # a --data-dir other than the default is cleaned up
+
+
+def test_load_bench_client_runs_against_the_sample(tmp_path):
+    """bench/load.py's WebSocket client opens the Overview on the bundled sample in a real server and makes two
+    filter changes (so the protocol code does not rot); no timing is asserted."""
+    import json
+
+    from ui.setup import KEY_FITZ
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    import load
+
+    assert load.KEY_FITZ == KEY_FITZ   # the widget the client changes is the app's Fitzpatrick filter
+    assert load.fitz_steps(4) == [["IV"], ["IV", "V"], ["V"], ["V", "VI"]]
+    out = tmp_path / "load.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "load.py"), "--sample", "--sessions", "1", "--changes", "2",
+         "--scenarios", "same", "--think", "0", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    [row] = json.loads(out.read_text())["runs"]
+    assert (row["sessions"], row["changes"], row["errors"]) == (1, 2, 0), row["error_examples"]
+    assert "Selection: Fitzpatrick IV, V ·" in row["example_line"]
+    assert row["server_runs"] >= 2
+    assert "| same view | 1 | 2 |" in proc.stdout
