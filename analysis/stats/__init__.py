@@ -4,8 +4,9 @@ Like ``scipy.stats``, the package's public functions and result objects for two 
 from here (``from analysis import stats; stats.wilson_ci(3, 10)``): proportions are in
 :mod:`analysis.stats.proportions` and rank methods (medians, location shifts) in
 :mod:`analysis.stats.ranks`. Process control is in :mod:`analysis.stats.pchart` and
-:mod:`analysis.stats.funnel`, logistic regression in :mod:`analysis.stats.logistic` and sample sizes
-in :mod:`analysis.stats.power`. Nothing here knows about records, Streamlit or storage: the
+:mod:`analysis.stats.funnel`, logistic regression in :mod:`analysis.stats.logistic`, sample sizes
+in :mod:`analysis.stats.power` and times to an event with open follow-up (Kaplan-Meier) in
+:mod:`analysis.stats.survival`. Nothing here knows about records, Streamlit or storage: the
 functions take counts and values.
 """
 
@@ -27,3 +28,4 @@ from analysis.stats.ranks import (
     median_ci,
 )
 from analysis.stats.results import TestResult
+from analysis.stats.survival import kaplan_meier, SurvivalCurve
