@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import astuple
+from datetime import date
 from typing import Any, Callable
 
 import streamlit as st
 
 from analysis.findings import claims, compare, effects, monitoring, skin_tone
 from analysis.findings.overview import dataset_overview
-from analysis.records.store import Records
+from analysis.records import versions
+from analysis.records.store import Records, StoreError
 from analysis.findings.summary import top_findings
-from ui.setup import View
+from ui.setup import View, get_store
 
 #: The statistics a page can ask for, each a function of the selection (and extra arguments).
 FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -65,9 +67,18 @@ def run(name: str, key: tuple, extra: tuple, records: Records) -> Any:
     return _run(name, key, extra, records)
 
 
-def follow_up_until(view: View) -> Any:
-    """The date the dataset's side-effect records are complete to: when it was imported."""
-    return view.dataset.created_at.date()
+@st.cache_data(max_entries=256, show_spinner=False)
+def _last_import(url: str, dataset_id: str, version: int) -> date:
+    """The date of the import the dataset's ``version`` holds the records of (the version only keys the cache)."""
+    return versions.last_import(get_store(url), dataset_id).date()
+
+
+def follow_up_until(view: View) -> date:
+    """The date the dataset's side-effect records are complete to: its latest import (not rolled back)."""
+    try:
+        return _last_import(view.store_url, view.dataset.id, view.dataset.version)
+    except StoreError:  # the history cannot be read: the dataset's first import is the date known
+        return view.dataset.created_at.date()
 
 
 def compute(view: View, name: str, *extra: Any) -> Any:

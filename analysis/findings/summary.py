@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 from analysis import stats
-from analysis.findings import claims, compare, monitoring, skin_tone
+from analysis.findings import claims, compare, effects, monitoring, skin_tone
 from analysis.records.filters import prepare
 from analysis.records.schema import FITZPATRICK_ROMAN, MODALITIES
 from analysis.records.store import Records
@@ -48,6 +48,7 @@ def summarise(records: Records, follow_up_until: date | None = None) -> dict[str
     result = compare.improvement(records)
     trend = monitoring.monthly(records, follow_up_until=follow_up_until)
     funnels = {u: monitoring.funnel(records, u) for u in ("clinic", "practitioner")}
+    side = effects.side_effects(records, follow_up_until)
     per_modality = {}
     for m in MODALITIES:
         median = down.medians[m]
@@ -66,6 +67,7 @@ def summarise(records: Records, follow_up_until: date | None = None) -> dict[str
             {"modality": c.modality, "fitzpatrick_type": c.group, **_rate(c.proportion), "small": c.small}
             for c in sorted(tone.cells, key=lambda c: (MODALITIES.index(c.modality), _type_order(c.group)))
         ],
+        "time_to_resolution": _time_to_resolution(side, follow_up_until),
         "comparisons": {
             "downtime": {"test": down.test.test, "p_value": down.test.p_value, "shift": down.shift.estimate,
                          "ci": _ci(down.shift.low, down.shift.high)},
@@ -104,6 +106,20 @@ def summarise(records: Records, follow_up_until: date | None = None) -> dict[str
         "findings": [f.sentence for f in top_findings(tone, down, result, trend, *funnels.values())],
         "claims": [{"claim": c.claim, "verdict": c.verdict, "evidence": c.evidence, "more_needed": c.more_needed}
                    for c in claims.check_claims(records, downtime=down, improvement=result, skin_tone=tone)],
+    }
+
+
+def _time_to_resolution(side: effects.SideEffectSummary, follow_up_until: date | None) -> dict[str, Any] | None:
+    """Kaplan-Meier medians per effect and modality (None when side effects were not recorded)."""
+    if not side.recorded:
+        return None
+    return {
+        "method": "Kaplan-Meier, days from treatment to resolution; events not resolved are censored at the last "
+                  "follow-up; median and 95 % CI as R survfit(conf.type = 'log') prints them (null: not reached)",
+        "follow_up_until": None if follow_up_until is None else follow_up_until.isoformat(),
+        "effects": [{"effect": d.effect, "modality": d.modality, "events": d.curve.n, "resolved": d.curve.n_events,
+                     "unresolved": d.unresolved, "no_days_recorded": d.untimed, "median_days": d.median.estimate,
+                     "ci": _ci(d.median.low, d.median.high), "small": d.small} for d in side.durations],
     }
 
 

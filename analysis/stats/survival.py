@@ -73,6 +73,11 @@ class SurvivalCurve:
         """Subjects whose event was seen."""
         return int(self.events.sum())
 
+    def confidence_band(self) -> tuple[np.ndarray, np.ndarray]:
+        """The pointwise confidence band at ``times`` (the median's level), R's ``conf.type="log"``: lower and
+        upper edges, NaN where the curve is 0."""
+        return _log_band(self.survival, self.std_err, z_critical(self.median.confidence))
+
     def evaluate(self, t: float | Sequence[float] | np.ndarray) -> np.ndarray:
         """The curve at times ``t`` (a step function, right-continuous: 1 before the first event)."""
         at = np.asarray(t, dtype=float)
