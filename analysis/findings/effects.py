@@ -37,7 +37,7 @@ def _counts(frame: pd.DataFrame, flag: str, mask: np.ndarray | pd.Series | None 
 @dataclass(frozen=True)
 class EffectDuration:
     """Time from treatment to the resolution of an effect, per modality: a Kaplan-Meier curve in days after
-    treatment, events still unresolved censored at their last follow-up (see :func:`durations`)."""
+    treatment, events still unresolved censored at their last follow-up (see :func:`durations_of`)."""
 
     effect: str
     modality: str
@@ -146,10 +146,10 @@ def side_effects(records: Records, follow_up_until: date | None = None) -> SideE
     for e in effects:
         for cell in per_effect[e]:
             by_type.append(RateCell(cell.modality, f"{e} · {cell.group}", cell.proportion, cell.small))
-    joined = side_effects_with(records, ["modality"])
+    joined = side_effects_with(records, ["modality", "treatment_date"])
     severity = (joined.assign(severity=joined["severity"].fillna("not recorded"))
                 .groupby(["effect", "modality", "severity"], observed=True).size().rename("count").reset_index())
-    durations = durations_of(side_effects_with(records, ["modality", "treatment_date"]), follow_up_until)
+    durations = durations_of(joined, follow_up_until)
     findings = tuple(Finding(c.group, wording.capital(c.sentence), 0.5 if not c.small else 0.1, c.small) for c in rates)
     return SideEffectSummary(rates, tuple(by_type), severity, durations, findings, follow_up_until=follow_up_until)
 
@@ -172,22 +172,34 @@ def durations_of(events: pd.DataFrame, follow_up_until: date | None = None) -> t
     """
     if events.empty:
         return ()
-    treated = pd.to_datetime(events["treatment_date"])
-    onset = events["onset_day"].astype("float64")
-    resolved = events["resolved_day"].astype("float64")
+    treated = pd.to_datetime(events["treatment_date"]).reset_index(drop=True)
+    onset = events["onset_day"].to_numpy(dtype="float64", na_value=np.nan)
+    resolved = events["resolved_day"].to_numpy(dtype="float64", na_value=np.nan)
     if follow_up_until is None:
-        seen = treated + pd.to_timedelta(np.fmax(onset, resolved).fillna(0), unit="D")
-        until = seen.max()
+        until = (treated + pd.to_timedelta(np.nan_to_num(np.fmax(onset, resolved)), unit="D")).max()
     else:
         until = pd.Timestamp(follow_up_until)
-    followed = ((until - treated).dt.days).astype("float64")
-    censor = np.fmax(followed, onset)   # fmax: a missing treatment date leaves the onset day
-    time = resolved.fillna(censor)
-    frame = events.assign(time=time, event=resolved.notna(), untimed=onset.isna() & resolved.isna())
+    followed = (until - treated).dt.days.to_numpy(dtype="float64", na_value=np.nan)
+    time = np.where(np.isnan(resolved), np.fmax(followed, onset), resolved)  # fmax: a NaN follow-up leaves the onset
+    event = ~np.isnan(resolved)
+    timed = ~np.isnan(time) & ~(np.isnan(onset) & np.isnan(resolved))   # neither day: no timing recorded
+    effect_codes, effect_names = pd.factorize(events["effect"])
+    modality_codes, modality_names = pd.factorize(events["modality"])
+    width = len(modality_names) + 1
+    combined = np.where((effect_codes >= 0) & (modality_codes >= 0), effect_codes.astype(np.int64) * width
+                        + modality_codes, -1)
+    order = np.argsort(combined, kind="stable")   # each (effect, modality) group is one slice of ``order``
+    codes, starts = np.unique(combined[order], return_index=True)
     out = []
-    for (e, m), group in frame.groupby(["effect", "modality"], observed=True, sort=False):
-        timed = group[~group["untimed"] & group["time"].ge(0)]
-        curve = stats.kaplan_meier(timed["time"].to_numpy(dtype="float64"), timed["event"].to_numpy(dtype=bool))
-        out.append(EffectDuration(str(e), str(m), curve, int((~timed["event"]).sum()), len(group) - len(timed)))
+    for code, start, stop in zip(codes.tolist(), starts.tolist(), [*starts[1:].tolist(), len(order)]):
+        if code < 0:
+            continue
+        e, m = divmod(code, width)
+        mine = order[start:stop]
+        use = mine[timed[mine]]
+        curve = stats.kaplan_meier(time[use], event[use])
+        out.append(EffectDuration(str(effect_names[e]), str(modality_names[m]), curve, int((~event[use]).sum()),
+                                  len(mine) - len(use)))
     order = {e: i for i, e in enumerate(EFFECTS)}
     return tuple(sorted(out, key=lambda d: (order.get(d.effect, len(order)), MODALITIES.index(d.modality))))
+
