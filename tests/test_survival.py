@@ -207,3 +207,18 @@ def test_the_last_follow_up_is_the_latest_import_not_rolled_back(tmp_path):
     assert versions.last_import(store, did) == added > first
     versions.rollback(store, did)   # the records are January's again: followed up to January's import
     assert versions.last_import(store, did) == first
+
+
+def test_the_curves_chart_shows_each_modality_its_band_censored_marks_and_n():
+    from analysis.present import figures
+
+    (d,) = effects.durations_of(_events(), date(2024, 4, 1))
+    fig = figures.time_to_resolution([d])
+    names = [t.name for t in fig.data]
+    assert names == ["Ablative: 95 % confidence band"] * 2 + ["Ablative", "Ablative: still unresolved"]
+    curve, marks = fig.data[2], fig.data[3]
+    assert curve.line.color == figures.MODALITY_COLOURS["ablative"] and curve.line.shape == "hv"
+    assert list(marks.x) == [12, 30] and list(marks.y) == pytest.approx([0.6, 0.6])
+    assert "n = 5 / 0" in fig.layout.annotations[0].text
+    assert fig.layout.xaxis.title.text == "Days after treatment" and "Not yet resolved" in fig.layout.yaxis.title.text
+    assert "no onset or resolution" in figures.time_to_resolution([]).layout.annotations[0].text.lower()
