@@ -360,13 +360,12 @@ def _summary(store: Store | None, args: argparse.Namespace) -> int:
         result = import_files(SourceFile.from_path(args.file[0]), [SourceFile.from_path(p) for p in args.file[1:]],
                               ImportOptions(date_order=order))
         records = Records(result.outcomes, result.side_effects, result.side_effects_recorded)
-        follow_up_until = date.today()  # a file on disk: taken as complete up to today
+        follow_up_until = None  # a file on disk: complete to the latest date its records show (not today)
         for line in result.report.summary_lines(5):
             print(line, file=sys.stderr)
     elif args.dataset_id and store is not None:
         records = store.load(args.dataset_id)
-        info = store.get(args.dataset_id)
-        follow_up_until = info.created_at.date() if info else None
+        follow_up_until = versions.last_import(store, args.dataset_id).date()
     else:
         raise ValueError("summary needs a DATASET_ID or --file OUTCOMES.csv [SIDE_EFFECTS.csv].")
     filters = Filters(date_from=args.date_from, date_to=args.date_to, clinics=tuple(args.clinic),

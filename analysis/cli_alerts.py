@@ -11,7 +11,7 @@ import argparse
 import json
 from datetime import date
 
-from analysis.records import access
+from analysis.records import access, versions
 from analysis.records.store import Store
 
 # The statistics, mail and PDF modules are imported by the commands that use them: the other commands start
@@ -67,7 +67,8 @@ def _watch(store: Store, args: argparse.Namespace) -> int:
     base = alerts.base_url(args.base_url)
     admin = access.Access(store, access.COMMAND_LINE)
     info = admin.require(args.dataset_id)
-    found = signals(admin.load(info.id), follow_up_until=info.created_at.date())
+    last = versions.last_import_in(admin.history(info.id))
+    found = signals(admin.load(info.id), follow_up_until=(last or info.created_at).date())
     known = len(watched.seen(store, info.id))
     new = watched.unseen(store, info.id, found)
     if new and config is not None:

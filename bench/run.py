@@ -140,7 +140,7 @@ def page_calls(until: date) -> list[tuple[str, tuple]]:
         ("skin_tone", ()), ("top_findings", (until,)),                                  # dashboard.py
         ("downtime", ()),                                                               # 2_Downtime
         ("improvement", ()), ("satisfaction", ()),                                      # 3_Results
-        ("side_effects", ()),                                                           # 5_Side_effects
+        ("side_effects", (until,)),                                                     # 5_Side_effects
         ("monthly", (until,)), ("funnel", ("clinic",)), ("funnel", ("practitioner",)),  # 6_Trends
         ("claims", ()),                                                                 # 7_Article_check
         ("procedure_time", ()), ("cost", ()),                                           # not on a page yet

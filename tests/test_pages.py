@@ -803,4 +803,8 @@ def test_every_chart_is_titled_labelled_coloured_by_modality_with_n_and_interval
             assert (colour or trace["marker"]["color"]) == colour_of[modality], f"{title!r}: {name} in another colour"
             p_chart = any(t.get("name") == "Control limits" for t in spec["data"])  # limits instead of error bars
             counts = any("(n)" in (a or "") for a in axes)  # plain counts are not estimates: no interval
-            assert p_chart or counts or "error_y" in trace or "error_x" in trace, f"{title!r}: {name} without intervals"
+            # a curve's interval is a shaded band: a filled trace in the curve's legend group (time to resolution)
+            band = bool(trace.get("legendgroup")) and any(
+                t.get("fill") and t.get("legendgroup") == trace["legendgroup"] for t in spec["data"])
+            assert p_chart or counts or band or "error_y" in trace or "error_x" in trace, \
+                f"{title!r}: {name} without intervals"

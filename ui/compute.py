@@ -5,12 +5,14 @@ What can be computed is :data:`analysis.present.content.FUNCTIONS` (and its ``CO
 from __future__ import annotations
 
 from dataclasses import astuple
+from datetime import date
 from typing import Any
 
 import streamlit as st
 
 from analysis.present.content import COMPOSITES, FUNCTIONS
-from analysis.records.store import Records
+from analysis.records import versions
+from analysis.records.store import DatasetNotFound, Records, StoreError
 from ui.setup import View
 
 
@@ -27,9 +29,21 @@ def run(name: str, key: tuple, extra: tuple, records: Records) -> Any:
     return _run(name, key, extra, records)
 
 
-def follow_up_until(view: View) -> Any:
-    """The date the dataset's side-effect records are complete to: when it was imported."""
-    return view.dataset.created_at.date()
+@st.cache_data(max_entries=256, show_spinner=False)
+def _last_import(url: str, dataset_id: str, version: int, _view: View) -> date | None:
+    """The date of the import the dataset's ``version`` holds the records of (url, id and version key the cache;
+    the history is read through the view's access, as every read is)."""
+    last = versions.last_import_in(_view.access.history(dataset_id))
+    return last.date() if last else None
+
+
+def follow_up_until(view: View) -> date:
+    """The date the dataset's side-effect records are complete to: its latest import (not rolled back)."""
+    try:
+        last = _last_import(view.store_url, view.dataset.id, view.dataset.version, view)
+    except (StoreError, DatasetNotFound):  # history unreadable (or deleted a moment ago): its creation date
+        last = None
+    return last or view.dataset.created_at.date()
 
 
 def compute(view: View, name: str, *extra: Any) -> Any:

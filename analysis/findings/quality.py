@@ -309,7 +309,8 @@ def _unresolved_sentence(n: int, total: int) -> str:
         return "Every side-effect record has a resolution day."
     return (f"{_plural(n, 'side-effect record')} of {total:,} ({_share(n, total)}) {'has' if n == 1 else 'have'} "
             "no resolution day: still ongoing, or not recorded (records made from yes/no flag columns never "
-            "have one), so durations leave them out.")
+            "have one). Those with an onset day count as unresolved up to the last import in how long side effects "
+            "lasted; those without one are left out of it.")
 
 
 def _visits_sentence(visits: pd.DataFrame, recorded: bool) -> str:

@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any
 
 from analysis import stats
-from analysis.findings import claims, compare, monitoring, skin_tone
+from analysis.findings import claims, compare, effects, monitoring, skin_tone
 from analysis.records.filters import prepare
 from analysis.records.schema import FITZPATRICK_ROMAN, MODALITIES
 from analysis.records.store import Records
@@ -60,6 +60,7 @@ def summarise(records: Records, follow_up_until: date | None = None) -> dict[str
     result = compare.improvement(records)
     trend = monitoring.monthly(records, follow_up_until=follow_up_until)
     funnels = {u: monitoring.funnel(records, u) for u in ("clinic", "practitioner")}
+    side = effects.side_effects(records, follow_up_until)
     per_modality = {}
     for m in MODALITIES:
         median = down.medians[m]
@@ -78,6 +79,7 @@ def summarise(records: Records, follow_up_until: date | None = None) -> dict[str
             {"modality": c.modality, "fitzpatrick_type": c.group, **_rate(c.proportion), "small": c.small}
             for c in sorted(tone.cells, key=lambda c: (MODALITIES.index(c.modality), _type_order(c.group)))
         ],
+        "time_to_resolution": _time_to_resolution(side, follow_up_until),
         "comparisons": {
             "downtime": {"test": down.test.test, "p_value": down.test.p_value, "shift": down.shift.estimate,
                          "ci": _ci(down.shift.low, down.shift.high)},
@@ -161,6 +163,20 @@ def _modification(tone: skin_tone.SkinToneComparison) -> dict[str, Any] | None:
     tests["breslow_day_tarone"] = None if bd is None else {
         "statistic": bd.statistic, "df": bd.df, "p_value": bd.p_value, "skin_types": bd.strata, "reason": bd.reason}
     return {"governing_test": "breslow_day_tarone", "differs_by_skin_type": tone.differs_by_type, **tests}
+
+
+def _time_to_resolution(side: effects.SideEffectSummary, follow_up_until: date | None) -> dict[str, Any] | None:
+    """Kaplan-Meier medians per effect and modality (None when side effects were not recorded)."""
+    if not side.recorded:
+        return None
+    return {
+        "method": "Kaplan-Meier, days from treatment to resolution; events not resolved are censored at the last "
+                  "follow-up; median and 95 % CI as R survfit(conf.type = 'log') prints them (null: not reached)",
+        "follow_up_until": None if follow_up_until is None else follow_up_until.isoformat(),
+        "effects": [{"effect": d.effect, "modality": d.modality, "events": d.curve.n, "resolved": d.curve.n_events,
+                     "unresolved": d.unresolved, "no_days_recorded": d.untimed, "median_days": d.median.estimate,
+                     "ci": _ci(d.median.low, d.median.high), "small": d.small} for d in side.durations],
+    }
 
 
 def _type_order(roman: str) -> int:

@@ -233,7 +233,7 @@ def skin_tone_page(out: Sink, page: PageInput) -> None:
 
 
 def side_effects(out: Sink, page: PageInput) -> None:
-    result = page.compute("side_effects")
+    result = page.compute("side_effects", page.follow_up_until)
     if not result.recorded:
         out.findings(result.findings)
         return
@@ -250,10 +250,12 @@ def side_effects(out: Sink, page: PageInput) -> None:
     else:
         out.chart(figures.severity_mix(result), key="severity")
     out.heading("How long they lasted")
-    if result.durations:
+    if result.duration_findings:
+        out.chart(figures.time_to_resolution(result.durations), key="time_to_resolution")
+        out.findings(result.duration_findings)
         out.table(tables.durations(result), key="durations")
     else:
-        out.sentence("No onset and resolution days are recorded for these side effects.")
+        out.sentence("No onset or resolution days are recorded for these side effects.")
     out.heading("By skin type")
     out.table(tables.rate_cells(result.by_skin_type, "Side effect · skin type"), key="side_effect_types")
 

@@ -15,13 +15,14 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass
+from datetime import date
 from urllib.parse import parse_qs, urlsplit, urlencode
 
 from analysis.findings.quality import quality_summary
 from analysis.present import content, urlstate
 from analysis.present.glossary import reading, reading_lines
 from analysis.present.report import Report, document
-from analysis.records import access
+from analysis.records import access, versions
 from analysis.records.filters import Filters, apply_filters, options, prepare
 from analysis.records.store import DatasetInfo, Records, Store, is_valid_dataset_id
 
@@ -143,15 +144,19 @@ def pages(page: str | None, target: Target) -> list[content.PageSpec]:
     return [spec]
 
 
-def build_report(spec: content.PageSpec, info: DatasetInfo, filters: Filters, records: Records, link: str) -> Report:
-    """``spec``'s page as a report, built by the same builder the dashboard draws the page with."""
+def build_report(spec: content.PageSpec, info: DatasetInfo, filters: Filters, records: Records, link: str,
+                 until: date | None = None) -> Report:
+    """``spec``'s page as a report, built by the same builder the dashboard draws the page with; ``until`` is the
+    date the side-effect records are complete to (the dataset's latest import; its creation date when not
+    given)."""
+    until = until or info.created_at.date()
     selection = apply_filters(records, filters)
     report = Report(spec.title, info.name, filters.describe(), len(selection.outcomes), link=link)
     out = content.ReportSink(report)
     if len(selection.outcomes) < spec.minimum:
         out.sentence("No treatments match the filters: widen the selection.")
     else:
-        page_input = content.PageInput(selection, filters, info.created_at.date(), content.Results(selection),
+        page_input = content.PageInput(selection, filters, until, content.Results(selection),
                                        quality=lambda: quality_summary(records, info.rows_rejected))
         spec.build(out, page_input)
     report.add_reading(reading_lines(reading(spec.slug)))
@@ -165,8 +170,10 @@ def page_reports(store: Store, target: str, page: str | None = None,
     base = None
     if "://" in target and public_url() is None:   # a local link: keep its own address in the report
         base = "{0.scheme}://{0.netloc}".format(urlsplit(target.strip()))
+    last = versions.last_import_in(access.Access(store, user).history(parsed.dataset.id))
+    until = last.date() if last else None
     return [build_report(spec, parsed.dataset, parsed.filters, records,
-                         share_link(parsed.dataset.id, parsed.filters, spec, base))
+                         share_link(parsed.dataset.id, parsed.filters, spec, base), until)
             for spec in pages(page, parsed)], parsed
 
 

@@ -15,9 +15,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from analysis.findings import compare, wording
-from analysis.findings.effects import SideEffectSummary
+from analysis.findings.effects import EffectDuration, SideEffectSummary
 from analysis.findings.monitoring import FunnelComparison
 from analysis.findings.skin_tone import SkinToneComparison
 from analysis.records.schema import ABLATIVE, FITZPATRICK_ROMAN, MODALITIES, NON_ABLATIVE
@@ -272,6 +273,78 @@ def severity_mix(summary: SideEffectSummary) -> go.Figure:
     fig.update_xaxes(tickformat=",")
     return _layout(fig, "Severity of side effects", "Events (n)", "Side effect and modality",
                    height=150 + 22 * len(rows_shown))
+
+
+def _faint(modality: str, alpha: float = 0.15) -> str:
+    """The modality's colour, see-through (for a confidence band)."""
+    colour = MODALITY_COLOURS[modality].lstrip("#")
+    red, green, blue = (int(colour[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({red}, {green}, {blue}, {alpha})"
+
+
+def time_to_resolution(durations: Sequence[EffectDuration]) -> go.Figure:
+    """Kaplan-Meier curves, one small chart per effect: the share of events not yet resolved against days after
+    treatment, a line per modality, ``+`` where an event was last seen unresolved (censored), n in each title."""
+    title = "How long side effects lasted: share not yet resolved"
+    shown = [d for d in durations if d.curve.n]
+    if not shown:
+        return empty_figure("No onset or resolution days are recorded for these side effects.", title)
+    effects = list(dict.fromkeys(d.effect for d in shown))
+    cols = 2 if len(effects) in (2, 4) else min(3, len(effects))
+    rows = -(-len(effects) // cols)
+    names = []
+    for e in effects:
+        counts = " / ".join(wording.count(next((d.curve.n for d in shown if d.effect == e and d.modality == m), 0))
+                            for m in MODALITIES)
+        names.append(f"{safe_label(e).capitalize()}<br><span style='font-size:11px'>n = {counts}</span>")
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=names, horizontal_spacing=0.07,
+                        vertical_spacing=0.36 / rows if rows > 1 else 0.1)
+    legend_done: set[str] = set()
+    for i, e in enumerate(effects):
+        row, col = i // cols + 1, i % cols + 1
+        for d in (d for d in shown if d.effect == e):
+            c = d.curve
+            last = float(max(c.times.max() if c.times.size else 0, c.censored.max() if c.censored.size else 0))
+            x = [0.0, *c.times.tolist(), last]
+            y = [1.0, *c.survival.tolist(), float(c.survival[-1]) if c.survival.size else 1.0]
+            label = MODALITY_LABELS[d.modality]
+            low, high = c.confidence_band()
+            for edge, values in (("upper", high), ("lower", low)):   # the 95 % band, shaded between its edges
+                fig.add_scatter(x=x, y=[1.0, *values.tolist(), float(values[-1]) if values.size else 1.0],
+                                mode="lines", line=dict(shape="hv", width=0, color=MODALITY_COLOURS[d.modality]),
+                                fill="tonexty" if edge == "lower" else None, fillcolor=_faint(d.modality),
+                                name=f"{label}: 95 % confidence band", legendgroup=d.modality, showlegend=False,
+                                hoverinfo="skip", row=row, col=col)
+            fig.add_scatter(x=x, y=y, mode="lines", line=dict(shape="hv", color=MODALITY_COLOURS[d.modality], width=2),
+                            name=label, legendgroup=d.modality, showlegend=d.modality not in legend_done,
+                            row=row, col=col,
+                            hovertemplate=(f"<b>{safe_label(e)}</b> · {label}<br>day %{{x:,}}: %{{y:.0%}} not yet "
+                                           "resolved<extra></extra>"))
+            legend_done.add(d.modality)
+            if c.censored.size:
+                times, counts = np.unique(c.censored, return_counts=True)
+                fig.add_scatter(x=times, y=c.evaluate(times), mode="markers", customdata=counts, row=row, col=col,
+                                marker=dict(symbol="cross-thin-open", size=8, color=MODALITY_COLOURS[d.modality],
+                                            line=dict(width=1.5, color=MODALITY_COLOURS[d.modality])),
+                                name=f"{label}: still unresolved", legendgroup=d.modality, showlegend=False,
+                                hovertemplate=(f"<b>{safe_label(e)}</b> · {label}<br>%{{customdata:,}} still unresolved "
+                                               "when last followed, day %{x:,}<extra></extra>"))
+    note = ("Each step down is events resolving; + an event still unresolved at its last follow-up.<br>"
+            "Shaded: 95 % confidence band; dotted: half resolved. n = ablative / non-ablative events.")
+    _layout(fig, title, "", "", height=150 + 250 * rows, caption=note)
+    fig.update_layout(margin_t=fig.layout.margin.t + 40)   # room for the small charts' titles under the caption
+    fig.update_yaxes(range=[0, 1.04], tickformat=".0%")
+    fig.update_xaxes(rangemode="tozero", tickformat=",")
+    for i in range(len(effects)):   # where the curves cross it: the day by which half had resolved
+        fig.add_hline(y=0.5, line=dict(color="#777", width=1, dash="dot"), row=i // cols + 1, col=i % cols + 1)
+    for col in range(1, cols + 1):
+        bottom = max(i // cols + 1 for i in range(len(effects)) if i % cols == col - 1)
+        fig.update_xaxes(title_text="Days after treatment", row=bottom, col=col)
+    for i in range(len(effects), rows * cols):   # the empty cells of the last row
+        fig.update_xaxes(visible=False, row=rows, col=i % cols + 1)
+        fig.update_yaxes(visible=False, row=rows, col=i % cols + 1)
+    fig.update_yaxes(title_text="Not yet resolved (% of events)", col=1)
+    return fig
 
 
 IMPROVEMENT_LEVELS: dict[int, str] = {0: "0 · none", 1: "1 · < 25 %", 2: "2 · 25–50 %", 3: "3 · 51–75 %", 4: "4 · > 75 %"}

@@ -172,6 +172,21 @@ TERMS: tuple[Term, ...] = (
          "highest: the middle half lies between the cheapest quarter and the dearest quarter. A cost is unusual "
          "when it lies below or above that middle half by more than 1.5 times the middle half's width.",
          "Tukey's fences: below Q1 − 1.5×IQR or above Q3 + 1.5×IQR.", cues=(r"far from the other",)),
+    Term("Kaplan–Meier curve",
+         "How long side effects lasted, drawn as the share of cases not yet resolved on each day after treatment. "
+         "It starts at 100 % and steps down as cases resolve. Cases still unresolved count for as long as they "
+         "were followed (see Censored), so the long-lasting ones are not dropped. Where the curve crosses 50 % "
+         "is the median: the day by which half the cases had resolved.",
+         "Kaplan–Meier estimate of time from treatment to resolution (statsmodels SurvfuncRight). The median's "
+         "95 % CI is where the pointwise log-transformed confidence band (Greenwood) crosses 50 %, as R's "
+         "survfit(conf.type = \"log\") prints it.",
+         cues=(r"had resolved by", r"not yet resolved", r"share not yet resolved")),
+    Term("Censored",
+         "A case whose end is not known yet: the side effect had not resolved when the records were last "
+         "updated. It counts as unresolved up to that day and no further, instead of being left out (which would "
+         "make side effects look shorter than they are) or counted as lasting for ever.",
+         "Right-censored at the last follow-up: the import date of the records (or a stated date), in days "
+         "after the treatment.", cues=(r"censored", r"still unresolved")),
     Term("Correlation",
          "How closely two things rise together, from −1 (one always falls as the other rises) through 0 (no "
          "relation) to 1 (always rise together).", "Spearman's rank correlation.", cues=(r"correlation",)),
@@ -186,7 +201,7 @@ JARGON: tuple[str, ...] = (
     "parameter", "standard error", "± 3", "chi-squared", "Fisher", "Cochran", "Armitage", "logistic",
     "regression", "Poisson", "binomial", "null hypothesis", "variance", "standard deviation", "covariate",
     "order statistic", "Tukey", "Shewhart", "Wilson", "Holm", "family-wise", "Mantel", "Haenszel", "Breslow",
-    "Tarone", "likelihood",
+    "Tarone", "likelihood", "Kaplan", "Greenwood",
 )
 
 _COMMON = ("Confidence interval", "p-value", "Small group")
@@ -242,11 +257,16 @@ PAGES: dict[str, Reading] = {
                   "p-values. Hyperpigmentation over all treatments was stated in advance and is judged on its own. "
                   "Intervals are the usual 95 % ones.")),
     "side-effects": Reading(
-        ("Each side effect's rate is compared between the modalities; how long effects lasted is the median of "
-         "the resolved ones only.",
+        ("Each side effect's rate is compared between the modalities.",
+         "How long effects lasted is counted in days from the treatment to resolution. Cases not yet resolved "
+         "count as unresolved up to the records' last follow-up (censored) rather than being left out, so the "
+         "day by which half had resolved is not biased short; its 95 % confidence interval may have no upper "
+         "limit when too few cases were followed long enough.",
          "Behind the numbers: rates with the Wilson interval, differences with Newcombe's interval, p-values from "
-         "a chi-squared test (Fisher's exact test when events are few)."),
-        ("Rate", "Median", *_COMMON, "Wilson interval", "Risk difference", "Risk ratio", "Could be chance"),
+         "a chi-squared test (Fisher's exact test when events are few); time to resolution with the Kaplan–Meier "
+         "estimate, its median's interval as R's survfit prints it (log-transformed band)."),
+        ("Rate", "Median", *_COMMON, "Wilson interval", "Risk difference", "Risk ratio", "Could be chance",
+         "Kaplan–Meier curve", "Censored"),
         families=("The side effects are one family (up to 9): a difference in one counts only if its p-value stays "
                   "below 0.05 after allowing for all the effects compared (Holm's method), as the sentences say "
                   "(“after allowing for 9 side effects”). The rates by skin type are shown for each effect but not "
@@ -315,6 +335,8 @@ COLUMN_TERMS: dict[str, str] = {
     "Observed / expected": "Funnel plot",
     "Against the limits": "Funnel plot",
     "Note": "Small group",
+    "Half resolved by (days after treatment)": "Kaplan–Meier curve",
+    "Still unresolved (censored)": "Censored",
 }
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 from analysis import stats
 from analysis.findings import compare, wording
 from analysis.findings.claims import ClaimCheck
-from analysis.findings.effects import SideEffectSummary
+from analysis.findings.effects import EffectDuration, SideEffectSummary
 from analysis.records import schema
 from analysis.findings.skin_tone import SkinToneComparison
 from analysis.records.schema import MODALITIES
@@ -109,12 +109,26 @@ def rate_cells(cells: Sequence[compare.RateCell], group_label: str) -> pd.DataFr
 
 
 def durations(summary: SideEffectSummary) -> pd.DataFrame:
-    """How long each effect lasted, per modality."""
+    """When half of each effect's events had resolved (days after treatment, Kaplan-Meier), per modality."""
     return pd.DataFrame([{"Side effect": d.effect, "Modality": d.modality,
-                          "Median days, resolved events": wording.number(d.median.estimate),
-                          "95 % CI": wording.interval(d.median.low, d.median.high), "Resolved events": d.median.n,
-                          "Still unresolved (not in the median)": d.unresolved}
+                          "Half resolved by (days after treatment)": _half_by(d),
+                          "95 % CI": _ci_days(d), "Events": d.curve.n, "Resolved": d.curve.n_events,
+                          "Still unresolved (censored)": d.unresolved, "No days recorded": d.untimed,
+                          "Note": SMALL_NOTE if d.small else ""}
                          for d in summary.durations])
+
+
+def _half_by(d: EffectDuration) -> str:
+    return "not yet reached" if d.median.estimate is None else wording.number(d.median.estimate)
+
+
+def _ci_days(d: EffectDuration) -> str:
+    m = d.median
+    if m.low is None:
+        return "–"
+    if m.high is None:
+        return f"from {wording.number(m.low)} (no upper limit)"
+    return wording.interval(m.low, m.high)
 
 
 def funnel_units(f: Funnel, unit_label: str) -> pd.DataFrame:

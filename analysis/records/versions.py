@@ -330,6 +330,25 @@ def history(store: Store, dataset_id: str) -> list[Version]:
     return out
 
 
+def last_import(store: Store, dataset_id: str) -> datetime:
+    """When the records a dataset holds now were imported: its newest import, addition or replacement that was
+    not rolled back (a rollback brings back an earlier one's records). The side-effect records are taken as
+    complete to that moment: events still unresolved were followed up to it."""
+    found = last_import_in(history(store, dataset_id))
+    if found is not None:
+        return found
+    info = store.get(dataset_id)
+    if info is None:
+        raise DatasetNotFound(dataset_id)
+    return info.created_at
+
+
+def last_import_in(entries: list[Version]) -> datetime | None:
+    """:func:`last_import` from a dataset's history (as ``Access.history`` gives it); None when it has none."""
+    kept = [v for v in entries if v.action != "rollback" and not v.rolled_back]
+    return max(v.created_at for v in kept) if kept else None
+
+
 # --- writing a version -------------------------------------------------------------------------------
 
 def _write_version(store: Store, info: Any, action: Action, outcomes: pd.DataFrame | pa.Table,

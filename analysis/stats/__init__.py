@@ -7,8 +7,9 @@ from here (``from analysis import stats; stats.wilson_ci(3, 10)``): proportions 
 :mod:`analysis.stats.casemix` (the case-mix-adjusted monthly chart) and :mod:`analysis.stats.funnel`, logistic
 regression in :mod:`analysis.stats.logistic`, effect modification across strata (Mantel-Haenszel, Breslow-Day, the
 likelihood-ratio test of interaction) in :mod:`analysis.stats.interaction`, multiple comparisons (Holm) in
-:mod:`analysis.stats.multiplicity` and sample sizes in :mod:`analysis.stats.power`. Nothing here knows about
-records, Streamlit or storage: the
+:mod:`analysis.stats.multiplicity`, sample sizes in :mod:`analysis.stats.power` and times to an event with open
+follow-up (Kaplan-Meier) in :mod:`analysis.stats.survival`. Nothing here knows about records, Streamlit or
+storage: the
 functions take counts and values.
 """
 
@@ -30,3 +31,4 @@ from analysis.stats.ranks import (
     median_ci,
 )
 from analysis.stats.results import TestResult
+from analysis.stats.survival import kaplan_meier, SurvivalCurve
