@@ -147,7 +147,7 @@ def test_unresolved_events_are_censored_at_the_last_follow_up():
     assert d.curve.censored.tolist() == [12, 30]
     assert (d.median.estimate, d.median.low, d.median.high) == (40, 7, None)
     assert d.sentence == ("Erythema: half of the 5 ablative cases had resolved by day 40 after treatment (95 % CI "
-                          "from day 7; too few cases for an upper limit; 2 still unresolved at the last follow-up; "
+                          "from day 7; not enough follow-up for an upper limit; 2 still unresolved at the last follow-up; "
                           "too few to conclude from).")
 
 
@@ -222,3 +222,13 @@ def test_the_curves_chart_shows_each_modality_its_band_censored_marks_and_n():
     assert "n = 5 / 0" in fig.layout.annotations[0].text
     assert fig.layout.xaxis.title.text == "Days after treatment" and "Not yet resolved" in fig.layout.yaxis.title.text
     assert "no onset or resolution" in figures.time_to_resolution([]).layout.annotations[0].text.lower()
+
+
+def test_a_modality_whose_events_have_no_days_gets_no_clause():
+    """Second reading (issue 15): events recorded only as yes/no flags have no days: nothing to say about how
+    long they lasted ("none of the 0 non-ablative cases had resolved" was shown before)."""
+    timed = _events()
+    flags = timed.iloc[[5]].assign(modality="non-ablative", treatment_id="F1")   # (no days at all)
+    durations = effects.durations_of(pd.concat([timed, flags], ignore_index=True), date(2024, 4, 1))
+    (said,) = effects.duration_findings(durations)
+    assert "non-ablative" not in said.sentence and said.sentence.startswith("Erythema: half of the 5 ablative")
