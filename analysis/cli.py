@@ -111,6 +111,7 @@ def _parser() -> argparse.ArgumentParser:
                      "trends, article-check, data, or all (every page in one document); default: the link's page, "
                      "else overview")
     rep.add_argument("--out", type=Path, required=True, metavar="FILE", help="FILE.pdf (needs Chromium) or FILE.html")
+    rep.add_argument("--as", dest="as_user", metavar="EMAIL", help=access.AS_HELP)
     return parser
 
 
@@ -258,8 +259,9 @@ def _report(args: argparse.Namespace) -> int:
         print(f"error: --out must end in .pdf or .html, got '{args.out.name}'.", file=sys.stderr)
         return 2
     try:
+        user = access.report_identity(args.as_user)
         store = Store(args.db)
-        reports, target = document.page_reports(store, args.target, args.page, access.COMMAND_LINE)
+        reports, target = document.page_reports(store, args.target, args.page, user)
         for note in target.notes:
             print(f"note: {note}", file=sys.stderr)
         if suffix == ".pdf":

@@ -36,6 +36,7 @@ def add_parsers(commands) -> None:
                        help="also mail the new signals to ADDRESS (repeatable; no mail when nothing is new; "
                             "SMTP settings: see the README)")
     watch.add_argument("--base-url", metavar="URL", help=base_help)
+    watch.add_argument("--as", dest="as_user", metavar="EMAIL", help=access.AS_HELP)
     send = commands.add_parser("send-report", help="mail the PDF of a page of the dashboard")
     send.add_argument("target", metavar="TARGET", help="a dataset id or a share link copied from the browser")
     send.add_argument("--to", action="append", required=True, metavar="ADDRESS",
@@ -43,6 +44,7 @@ def add_parsers(commands) -> None:
     send.add_argument("--page", help="the page to send (as `report --page`), or 'all' (default: the link's page, "
                                      "else the Overview)")
     send.add_argument("--subject", help="the mail's subject (default: 'Laser dashboard report: PAGE, DATE')")
+    send.add_argument("--as", dest="as_user", metavar="EMAIL", help=access.AS_HELP)
 
 
 def run(store: Store, args: argparse.Namespace) -> int:
@@ -65,7 +67,7 @@ def _watch(store: Store, args: argparse.Namespace) -> int:
     recipients = mail.addresses(args.mail_to) if args.mail_to else []
     config = mail.settings() if recipients else None
     base = alerts.base_url(args.base_url)
-    admin = access.Access(store, access.COMMAND_LINE)
+    admin = access.Access(store, access.report_identity(args.as_user))
     info = admin.require(args.dataset_id)
     last = versions.last_import_in(admin.history(info.id))
     found = signals(admin.load(info.id), follow_up_until=(last or info.created_at).date())
@@ -85,16 +87,16 @@ def _watch(store: Store, args: argparse.Namespace) -> int:
     return NEW_SIGNALS if new else 0
 
 
-def render_pdf(store: Store, target: str, page: str | None) -> bytes:
-    """The PDF that ``send-report`` attaches: :func:`analysis.present.pdf.report_pdf` (branch pdf), as the command
-    line (an admin). Raises ValueError, with a message fit to print, when it cannot be made."""
+def render_pdf(store: Store, target: str, page: str | None, user: access.User = access.COMMAND_LINE) -> bytes:
+    """The PDF that ``send-report`` attaches: :func:`analysis.present.pdf.report_pdf`, as ``user`` sees the
+    datasets (the command line: an admin). Raises ValueError, with a message fit to print, when it cannot be made."""
     try:
         from analysis.present import pdf
     except ImportError:
         raise ValueError("This installation cannot make PDFs (analysis.present.pdf is missing). Nothing was "
                          "sent.") from None
     try:
-        return pdf.report_pdf(store, target, page, access.COMMAND_LINE)
+        return pdf.report_pdf(store, target, page, user)
     except NotImplementedError:
         raise ValueError("This installation cannot make PDFs yet (analysis.present.pdf is a stub). Nothing was "
                          "sent.") from None
@@ -107,7 +109,8 @@ def _send_report(store: Store, args: argparse.Namespace) -> int:
 
     recipients = mail.addresses(args.to)
     config = mail.settings()
-    document = render_pdf(store, args.target, args.page)  # made before the server is contacted: all or nothing
+    user = access.report_identity(args.as_user)
+    document = render_pdf(store, args.target, args.page, user)  # made before the server is contacted: all or nothing
     today = date.today()
     subject = args.subject or (f"Laser dashboard report: {args.page}, {today:%Y-%m-%d}" if args.page
                                else f"Laser dashboard report, {today:%Y-%m-%d}")

@@ -253,3 +253,31 @@ def test_without_side_effect_records_there_is_nothing_to_signal(store_url, tmp_p
     dataset_id = capsys.readouterr().out.splitlines()[0]
     assert watch(store_url, dataset_id) == 0
     assert capsys.readouterr().out.startswith("No new signals in 'Outcomes only'")
+
+
+def test_as_a_manager_a_dataset_not_shared_reads_like_one_that_does_not_exist(dataset, tmp_path, monkeypatch, capsys):
+    """Issue 16 "a link to a dataset that is deleted or not shared with the configured identity": with --as (or
+    $LASERDASH_REPORT_AS) the commands see only what that manager sees, and an unshared dataset gets exactly
+    the message an unknown id gets; nothing is made or sent. Shared with the manager, it works."""
+    from analysis.records.access import REPORT_AS_ENV
+
+    db, dataset_id = dataset
+    capsys.readouterr()
+    unknown = "AAAAAAAAAAAAAAAAAAAAAA"
+    assert watch(db, dataset_id, "--as", "bob@southside.example") == 1
+    hidden = capsys.readouterr().err
+    assert watch(db, unknown, "--as", "bob@southside.example") == 1
+    assert hidden.replace(dataset_id, "ID") == capsys.readouterr().err.replace(unknown, "ID")
+    out = tmp_path / "r.html"
+    monkeypatch.setenv(REPORT_AS_ENV, "bob@southside.example")
+    assert main(["--db", db, "report", dataset_id, "--page", "trends", "--out", str(out)]) == 2
+    refused = capsys.readouterr().err
+    assert main(["--db", db, "report", unknown, "--page", "trends", "--out", str(out)]) == 2
+    assert refused.replace(dataset_id, "ID") == capsys.readouterr().err.replace(unknown, "ID")
+    assert "Clinics 2024" not in refused and not out.exists()
+    monkeypatch.delenv(REPORT_AS_ENV)
+    assert main(["--db", db, "share", dataset_id, "bob@southside.example"]) == 0
+    assert main(["--db", db, "report", dataset_id, "--page", "trends", "--out", str(out), "--as",
+                 "Bob@Southside.example"]) == 0
+    assert out.exists()
+    assert watch(db, dataset_id, "--as", "not an address") == 1

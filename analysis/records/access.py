@@ -187,6 +187,23 @@ def configured(name: str = "access") -> dict:
     return section if isinstance(section, dict) else {}
 
 
+REPORT_AS_ENV = "LASERDASH_REPORT_AS"
+AS_HELP = ("make it as this signed-in manager sees the datasets (only those shared with EMAIL); default: "
+           "$LASERDASH_REPORT_AS, else [access] report_as in the secrets, else the command line, which sees every "
+           "dataset as an admin")
+
+
+def report_identity(email: str | None = None) -> User:
+    """Who a report or an alert from the command line is made for: ``--as EMAIL``, else ``$LASERDASH_REPORT_AS``,
+    else ``[access] report_as``; with none of them, the command line (an admin, as every command). Raises
+    ValueError for an address that is not one."""
+    settings = configured()
+    email = email or os.environ.get(REPORT_AS_ENV) or settings.get("report_as") or None
+    if not email:
+        return COMMAND_LINE
+    return User.signed_in(normalise_email(email), settings.get("admins", ()))
+
+
 def cli_defaults(owner: str | None, shares: Sequence[str] | None) -> tuple[str | None, list[Grant]]:
     """The owner and shares of a dataset imported on the command line: as given, else the configured defaults
     (``$LASERDASH_DEFAULT_OWNER`` / ``$LASERDASH_DEFAULT_SHARE``, else ``[access] default_owner`` /
