@@ -112,7 +112,9 @@ def subgroup_claims(records: Records) -> dict[str, tuple[bool, bool]]:
     trend_claims = (any(b for b, _ in funnels), any(a for _, a in funnels))
     return {
         "skin tone": tone_claims,
-        "side effects": (any(map(_raw_claim, side.rates)), any(map(_adjusted_claim, side.rates))),
+        # hyperpigmentation is the comparison stated in advance (the Overview's headline), not a subgroup claim
+        "side effects": (any(_raw_claim(c) for c in side.rates if c.group != effects.HEADLINE_EFFECT),
+                         any(_adjusted_claim(c) for c in side.rates if c.group != effects.HEADLINE_EFFECT)),
         "trends & clinics": trend_claims,
         "summary": (tone_claims[0] or trend_claims[0], tone_claims[1] or trend_claims[1]),
     }

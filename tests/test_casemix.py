@@ -277,3 +277,13 @@ def test_summary_carries_the_adjusted_signals_beside_the_p_chart_ones():
     assert [(s["month"], s["rule"]) for s in out["monthly_signals"]] == [(BUSY, "outside limits")]
     adjusted = out["monthly_signals_case_mix_adjusted"]
     assert adjusted == {"adjusted_for": ["fitzpatrick_type", "treatment_area"], "confidence": 0.998, "signals": []}
+
+
+def test_a_month_with_almost_nothing_expected_is_not_flagged():
+    """Second reading (issue 15): 3 events against 0.41 expected lies above the interpolated 99.8 % limit,
+    although R: print(ppois(2, 0.41, lower.tail = FALSE), digits=4) -> 0.008473 (8 times 0.001). With min_expected = 5
+    (the funnel plots' rule) such a month is charted but not judged; the dashboard's monthly() uses it."""
+    loose = case_mix_chart([3, 20], [0.41, 20.0], [10, 60], labels=["a", "b"])
+    guarded = case_mix_chart([3, 20], [0.41, 20.0], [10, 60], labels=["a", "b"], min_expected=5)
+    assert loose.points[0].signal and not guarded.points[0].signal
+    assert guarded.points[0].ratio == loose.points[0].ratio and guarded.points[0].upper == loose.points[0].upper

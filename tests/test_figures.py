@@ -126,12 +126,14 @@ def test_contrast_tables_put_the_answer_first_and_it_fits_at_1400(sample):
                         (side.rates, "Side effect")):
         frame = tables.contrasts(rows, label)
         # a family's answer is the p after allowing for the family (issue #15); the test and its own p follow
-        answer = tables.FAMILY_ANSWER_COLUMNS if rows[0].family_size > 1 else tables.ANSWER_COLUMNS
+        answer = tables.FAMILY_ANSWER_COLUMNS if any(r.family_size > 1 for r in rows) else tables.ANSWER_COLUMNS
         assert tuple(frame.columns[1:1 + len(answer)]) == answer
         assert {"Test", "p"} <= set(frame.columns)
         shown = sum(tables.text_width(frame[c], c) for c in frame.columns[:1 + len(answer)])
         assert shown <= tables.TABLE_WIDTH_AT_1400, (label, shown)
         assert pd.api.types.is_integer_dtype(frame["Ablative n"])   # numbers, shown with separators by ui.table
+    side_table = tables.contrasts(side.rates, "Side effect").set_index("Side effect")
+    assert side_table.loc["hyperpigmentation", "Note"] == tables.ON_ITS_OWN_NOTE   # in the table, not in the family
     note = pd.Series([tables.SPARSE_NOTE, tables.SMALL_NOTE])
     assert tables.text_width(note, "Note") >= 5.6 * len(tables.SPARSE_NOTE) + 16   # the longest note is never cut
 

@@ -77,7 +77,8 @@ class EffectDuration:
         if m.low is None:
             ci = "no interval with so few cases"
         elif m.high is None:
-            ci = f"95 % CI from day {wording.number(m.low)}; not enough follow-up for an upper limit"
+            why = "not enough follow-up" if self.unresolved else "too few cases"
+            ci = f"95 % CI from day {wording.number(m.low)}; {why} for an upper limit"
         else:
             ci = f"95 % CI {wording.interval(m.low, m.high)}"
         return (f"half of the {cases} had resolved by day {wording.number(m.estimate)} after treatment "
@@ -128,6 +129,10 @@ class SideEffectSummary:
         return (*duration_findings(self.durations), how)
 
 
+#: The side effect compared in advance, on its own (the Overview's and Skin tone page's headline).
+HEADLINE_EFFECT = "hyperpigmentation"
+
+
 def side_effects(records: Records, follow_up_until: date | None = None) -> SideEffectSummary:
     """Rates of each recorded effect (treatments with at least one event), severity and time to resolution.
 
@@ -141,8 +146,14 @@ def side_effects(records: Records, follow_up_until: date | None = None) -> SideE
     side = records.side_effects
     present = set(side["effect"].dropna().unique().tolist())
     effects = [e for e in EFFECTS if e in present]
-    # the effects are one family: a difference is called only after allowing for all of them (Holm)
-    rates = family_contrasts([(e, _counts(frame, e)) for e in effects], "side effects", effect=None, where="")
+    # The effects are one family: a difference is called only after allowing for all of them (Holm). Except
+    # hyperpigmentation: stated in advance and judged on its own on the Overview and Skin tone pages, it gets
+    # that same comparison here (one comparison, one verdict), and is not counted in the family.
+    others = [e for e in effects if e != HEADLINE_EFFECT]
+    family = dict(zip(others, family_contrasts([(e, _counts(frame, e)) for e in others], "side effects", effect=None,
+                                               where="")))
+    rates = tuple(family[e] if e in family else rate_contrast(e, *_counts(frame, e), effect=e, where="")
+                  for e in effects)
     by_type = []
     per_effect = rate_cells_of(frame, effects, "fitzpatrick_type") if effects else {}
     for e in effects:

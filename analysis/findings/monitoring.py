@@ -87,7 +87,8 @@ def monthly(records: Records, effect: str = "hyperpigmentation", follow_up_until
     codes, seen = pd.factorize(month)  # month as text, through its few distinct values (astype(str) is slow)
     done_rows = frame.assign(month=pd.Categorical.from_codes(codes, [str(m) for m in seen]))[month.isin(judged)]
     judged_labels = [str(m) for m in judged]
-    adjusted = case_mix_charts_by(done_rows, "modality", "month", CASE_MIX, effect, periods=judged_labels)
+    adjusted = case_mix_charts_by(done_rows, "modality", "month", CASE_MIX, effect, periods=judged_labels,
+                                  min_expected=SMALL_EXPECTED)   # (as the funnel plots: too few expected to judge)
     open_points: dict[str, tuple[PChartPoint, ...]] = {}
     rows = []
     findings: list[Finding] = []
@@ -142,7 +143,7 @@ def _signal_findings(effect: str, modality: str, chart: PChart, adjusted: CaseMi
                 f"({p.events:,} of {p.total:,}), {side} the control limits "
                 f"({wording.pct_range(p.lower, p.upper)}; average {wording.pct(chart.centre)})")
         q = by_label.get(p.label)
-        if q is not None and q.ratio is not None and not q.signal:
+        if q is not None and q.ratio is not None and not q.signal and q.expected >= SMALL_EXPECTED:
             # The case mix is credited only when the month is outside the adjusted chart's kind of limits placed
             # around the average rate: else the two charts differ by their limits (3 standard errors vs exact
             # Poisson 99.8 %), not by the month's patients.

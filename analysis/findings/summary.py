@@ -43,9 +43,12 @@ def _rate(p: stats.Proportion) -> dict[str, Any]:
 
 
 def _family(c: compare.RateContrast) -> dict[str, Any]:
-    """A comparison judged within a family: its Holm-adjusted p-value, the family and the call made."""
+    """A comparison judged within a family: its Holm-adjusted p-value, the family and the call made;
+    ``deferred_to_interaction``: a skin type or band that makes no claim of its own because the test of
+    interaction found no difference between skin types (then never conclusive, whatever its p)."""
     return {"p_value_adjusted": c.adjusted_p if c.family_size > 1 else c.test.p_value,
-            "family_size": c.family_size, "family": c.family or None, "conclusive": c.conclusive}
+            "family_size": c.family_size, "family": c.family or None, "conclusive": c.conclusive,
+            "deferred_to_interaction": c.deferred}
 
 
 def summarise(records: Records, follow_up_until: date | None = None) -> dict[str, Any]:

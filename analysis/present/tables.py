@@ -23,6 +23,8 @@ ANSWER_COLUMNS = ("Difference, points (95 % CI)", "Risk ratio (95 % CI)", "Test"
 
 SMALL_NOTE = "too few to conclude from"
 SPARSE_NOTE = "few events: exact test used, size uncertain"
+DEFERRED_NOTE = "no claim of its own: see all types"
+ON_ITS_OWN_NOTE = "stated in advance: judged on its own"
 
 
 def _rate(p: stats.Proportion) -> str:
@@ -56,7 +58,8 @@ def contrasts(rows: Sequence[compare.RateContrast], group_label: str) -> pd.Data
         "Risk ratio (95 % CI)": _ratio(c.ratio),
         **({FAMILY_P: _p(c.adjusted_p if c.family_size > 1 else c.test.p_value)} if family else {}),
         "Test": c.test.test, "p": _p(c.test.p_value),
-        "Note": _contrast_note(c),
+        "Note": _contrast_note(c) or (ON_ITS_OWN_NOTE if family and c.family_size == 1 and c.test.p_value is not None
+                                      else ""),
         "Ablative % (95 % CI)": _rate(c.ablative), "Ablative n": c.ablative.treatments,
         "Non-ablative % (95 % CI)": _rate(c.non_ablative), "Non-ablative n": c.non_ablative.treatments,
     } for c in rows])
@@ -79,6 +82,8 @@ def _p(p: float | None) -> str:
 def _contrast_note(c: compare.RateContrast) -> str:
     if min(c.ablative.treatments, c.non_ablative.treatments) < compare.SMALL_N:
         return SMALL_NOTE
+    if c.deferred:
+        return DEFERRED_NOTE
     return SPARSE_NOTE if c.small else ""
 
 
@@ -185,8 +190,9 @@ def effect_modification(result: SkinToneComparison) -> pd.DataFrame:
         rows.append(("Odds ratio pooled over skin types", _odds(pooled.odds_ratio, pooled.low, pooled.high),
                      pooled.p_value, pooled.reason or ""))
     tests = (("Does the gap differ between skin types? (decides the sentences)", result.breslow_day),
-             ("The same, checked another way", result.interaction),
-             ("Does the gap grow or shrink steadily from type I to VI?", result.interaction_trend))
+             ("The same, checked another way (shown only, decides nothing)", result.interaction),
+             ("Does the gap grow or shrink steadily from type I to VI? (shown only, decides nothing)",
+              result.interaction_trend))
     for question, t in tests:
         if t is not None:
             rows.append((question, "–", t.p_value, t.reason or ""))

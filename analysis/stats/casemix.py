@@ -109,6 +109,7 @@ def case_mix_chart(
     labels: Sequence[str] | None = None,
     confidence: float = CASEMIX_CONFIDENCE,
     strata: Sequence[str] = (),
+    min_expected: float = 0.0,
 ) -> CaseMixChart:
     """Control chart of observed / expected per period with exact Poisson limits around 1.
 
@@ -122,6 +123,11 @@ def case_mix_chart(
         Two-sided level of the limits.
     strata : sequence of str
         The case-mix columns the expected counts allow for (recorded on the result).
+    min_expected : float, default 0
+        A period expecting fewer events is charted but never outside the limits: with a handful expected, the
+        interpolated Poisson limits flag far more often than their level says (3 events against 0.41
+        expected lies above the 99.8 % limit, although its tail probability is 0.0085). The dashboard uses 5,
+        as its funnel plots do.
 
     Returns
     -------
@@ -163,7 +169,8 @@ def case_mix_chart(
     curve = ratio_funnel_limits([rows[i][1] for i in judged], (level,)).curves[0]
     limits = {i: (curve.lower[k], curve.upper[k]) for k, i in enumerate(judged)}
     ratios: list[float | None] = [rows[i][0] / rows[i][1] if i in limits else None for i in range(len(rows))]
-    outside = [r is not None and (r > limits[i][1] or r < limits[i][0]) for i, r in enumerate(ratios)]
+    outside = [r is not None and rows[i][1] >= min_expected and (r > limits[i][1] or r < limits[i][0])
+               for i, r in enumerate(ratios)]
     # Rounded for the run rules only: a month whose events equal its expected count sits on the centre line
     # (ending a run), not 1e-15 above or below it because E is a sum of many rates.
     rules = special_causes([None if r is None else round(r, 9) for r in ratios], 1.0, outside)
@@ -194,6 +201,7 @@ def case_mix_chart_from_rows(
     event_column: str,
     periods: Sequence[str] | None = None,
     confidence: float = CASEMIX_CONFIDENCE,
+    min_expected: float = 0.0,
 ) -> CaseMixChart:
     """:func:`case_mix_chart` from one row per treatment: expected counts by
     :func:`analysis.stats.funnel.expected_counts` with each period as a unit.
@@ -212,7 +220,7 @@ def case_mix_chart_from_rows(
     [1.75, 1.25]
     """
     charts = _charts(frame, np.zeros(len(frame), dtype=np.intp), ["all"], period_column, stratum_columns,
-                     event_column, periods, confidence)
+                     event_column, periods, confidence, min_expected=min_expected)
     return charts["all"]
 
 
@@ -224,6 +232,7 @@ def case_mix_charts_by(
     event_column: str,
     periods: Sequence[str] | None = None,
     confidence: float = CASEMIX_CONFIDENCE,
+    min_expected: float = 0.0,
 ) -> dict[str, CaseMixChart]:
     """One :func:`case_mix_chart_from_rows` per level of ``by_column`` (e.g. modality), in one pass.
 
@@ -243,7 +252,7 @@ def case_mix_charts_by(
         raise ValueError(f"frame has no column {by_column!r}")
     codes, levels = level_codes(frame[by_column])
     return _charts(frame, codes, [str(v) for v in levels], period_column, [by_column, *_strata(stratum_columns)],
-                   event_column, periods, confidence, shown_strata=_strata(stratum_columns))
+                   event_column, periods, confidence, shown_strata=_strata(stratum_columns), min_expected=min_expected)
 
 
 def _strata(stratum_columns: Sequence[str] | str) -> list[str]:
@@ -252,7 +261,8 @@ def _strata(stratum_columns: Sequence[str] | str) -> list[str]:
 
 def _charts(frame: pd.DataFrame, by_codes: np.ndarray, by_levels: list[str], period_column: str,
             stratum_columns: Sequence[str] | str, event_column: str, periods: Sequence[str] | None,
-            confidence: float, shown_strata: Sequence[str] | None = None) -> dict[str, CaseMixChart]:
+            confidence: float, shown_strata: Sequence[str] | None = None,
+            min_expected: float = 0.0) -> dict[str, CaseMixChart]:
     """Charts per ``by`` level from one :func:`expected_counts` call whose units are (level, period) pairs."""
     if not isinstance(frame, pd.DataFrame):
         raise ValueError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
@@ -278,7 +288,8 @@ def _charts(frame: pd.DataFrame, by_codes: np.ndarray, by_levels: list[str], per
         groups[["observed", "expected", "treatments"]].to_numpy(dtype=float)
     shown = tuple(strata if shown_strata is None else shown_strata)
     return {by_levels[k]: case_mix_chart(table[k, :, 0].astype(int).tolist(), table[k, :, 1].tolist(),
-                                         table[k, :, 2].astype(int).tolist(), labels, confidence, shown)
+                                         table[k, :, 2].astype(int).tolist(), labels, confidence, shown,
+                                         min_expected)
             for k in range(len(by_levels))}
 
 
