@@ -163,15 +163,15 @@ def test_send_report_mails_the_pdf(smtp_env, dataset, monkeypatch, capsys):
     server = smtp_env(tls="starttls", login=True)
     asked = []
 
-    def fake_pdf(store, target, page):
-        asked.append((target, page))
+    def fake_pdf(store, target, page, user):   # (the real PDF is mailed in the test below)
+        asked.append((target, page, user.via))
         return PDF_BYTES
 
     monkeypatch.setattr(cli_alerts, "render_pdf", fake_pdf)
     capsys.readouterr()
     assert main(["--db", db, "send-report", "--to", "board@clinic.example", "--to", "ann@clinic.example",
                  dataset_id, "--page", "trends"]) == 0
-    assert asked == [(dataset_id, "trends")]
+    assert asked == [(dataset_id, "trends", "command line")]   # no --as: the command line, an admin
     (got,) = server.received
     assert got.rcpt_tos == ["board@clinic.example", "ann@clinic.example"]
     assert got.message["Subject"].startswith("Laser dashboard report: trends, ")

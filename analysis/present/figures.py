@@ -297,8 +297,11 @@ def time_to_resolution(durations: Sequence[EffectDuration]) -> go.Figure:
         counts = " / ".join(wording.count(next((d.curve.n for d in shown if d.effect == e and d.modality == m), 0))
                             for m in MODALITIES)
         names.append(f"{safe_label(e).capitalize()}<br><span style='font-size:11px'>n = {counts}</span>")
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=names, horizontal_spacing=0.07,
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=names, horizontal_spacing=0.1,
                         vertical_spacing=0.36 / rows if rows > 1 else 0.1)
+    # Three small charts side by side in a 1024 px window leave ~160 px a title: "Hyperpigmentation" beside
+    # "Hypopigmentation" at the default 16 px overlapped (tests/browser/test_screens.py).
+    fig.update_annotations(font_size=12)
     legend_done: set[str] = set()
     for i, e in enumerate(effects):
         row, col = i // cols + 1, i % cols + 1
