@@ -211,15 +211,9 @@ def family_contrasts(groups: list[tuple[str, tuple[int, int, int, int]]], family
     tests = [_rate_test(*counts) for _, counts in groups]
     raw = [(test.p_value if counts[1] > 0 and counts[3] > 0 else None) for (_, counts), (test, _) in zip(groups, tests)]
     adjusted, m = holm(raw), family_size(raw)
-    return tuple(rate_contrast(group, *counts, effect=_effect_words(group) if effect is None else effect, where=where,
-                               adjusted_p=p,
-                               family_size=m, family=family, tested=tested)
+    return tuple(rate_contrast(group, *counts, effect=wording.effect_words(group) if effect is None else effect,
+                               where=where, adjusted_p=p, family_size=m, family=family, tested=tested)
                  for (group, counts), p, tested in zip(groups, adjusted, tests))
-
-
-def _effect_words(effect: str) -> str:
-    """A side effect as a sentence names it: "other side effects" for the catch-all "other"."""
-    return "other side effects" if effect == "other" else effect
 
 
 def _significant(test: stats.TestResult) -> bool:

@@ -87,11 +87,7 @@ class EffectDuration:
     @property
     def sentence(self) -> str:
         """:attr:`clause` as a sentence about the effect."""
-        return wording.capital(f"{_effect_label(self.effect)}: {self.clause}.")
-
-
-def _effect_label(effect: str) -> str:
-    return "other side effects" if effect == "other" else effect
+        return wording.capital(f"{wording.effect_words(self.effect)}: {self.clause}.")
 
 
 def duration_findings(durations: tuple[EffectDuration, ...]) -> tuple[Finding, ...]:
@@ -99,7 +95,7 @@ def duration_findings(durations: tuple[EffectDuration, ...]) -> tuple[Finding, .
     out = []
     for effect in dict.fromkeys(d.effect for d in durations if d.curve.n):
         mine = [d for d in durations if d.effect == effect and d.curve.n]   # (a modality with no days: nothing to say)
-        text = wording.capital(f"{_effect_label(effect)}: " + "; ".join(d.clause for d in mine) + ".")
+        text = wording.capital(f"{wording.effect_words(effect)}: " + "; ".join(d.clause for d in mine) + ".")
         out.append(Finding(effect, text, 0.2, all(d.small for d in mine)))
     return tuple(out)
 

@@ -114,3 +114,8 @@ def times(value: float | None) -> str:
 def capital(text: str) -> str:
     """Upper-case the first letter only (``str.capitalize`` would lower-case 'VI')."""
     return text[:1].upper() + text[1:]
+
+
+def effect_words(effect: str) -> str:
+    """A side effect as a sentence names it: "other side effects" for the catch-all "other"."""
+    return "other side effects" if effect == "other" else effect

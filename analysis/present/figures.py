@@ -356,6 +356,13 @@ SATISFACTION_LEVELS: dict[int, str] = {1: "1 · very unsatisfied", 2: "2", 3: "3
 
 # --- time and units -----------------------------------------------------------------------------
 
+def _signal_markers(points, colour: str) -> dict:
+    """A monthly chart's markers: a black diamond where a special-cause rule fires, else a dot in the modality's
+    colour (the p-chart and its case-mix twin alike)."""
+    return dict(size=[12 if p.rule else 7 for p in points], color=["#000000" if p.rule else colour for p in points],
+                symbol=["diamond" if p.rule else "circle" for p in points])
+
+
 def p_chart(chart: PChart, modality: str, effect: str, open_points: Sequence[PChartPoint] = ()) -> go.Figure:
     """Monthly rate with the centre line and 3-sigma limits; signals marked; months still in follow-up hollow."""
     title = f"Monthly {effect} rate · {MODALITY_LABELS[modality]}"
@@ -379,9 +386,7 @@ def p_chart(chart: PChart, modality: str, effect: str, open_points: Sequence[PCh
         name=f"{MODALITY_LABELS[modality]}<br>(n = {wording.count(sum(p.total for p in points))} treatments<br>"
              "in judged months)",
         line=dict(color=colour),
-        marker=dict(size=[12 if p.rule else 7 for p in points],
-                    color=["#000000" if p.rule else colour for p in points],
-                    symbol=["diamond" if p.rule else "circle" for p in points]),
+        marker=_signal_markers(points, colour),
         customdata=[[p.events, p.total, p.rule or "none", wording.pct_range(p.lower, p.upper)] for p in points],
         hovertemplate="<b>%{x}</b><br>%{y:.1%} (%{customdata[0]:,} of %{customdata[1]:,})<br>limits %{customdata[3]}"
                       "<br>signal: %{customdata[2]}<extra></extra>"))
@@ -427,9 +432,7 @@ def case_mix_chart(chart: CaseMixChart, modality: str, effect: str) -> go.Figure
         name=f"{MODALITY_LABELS[modality]}<br>(n = {wording.count(sum(p.treatments for p in points))} treatments<br>"
              "in judged months)",
         line=dict(color=colour),
-        marker=dict(size=[12 if p.rule else 7 for p in points],
-                    color=["#000000" if p.rule else colour for p in points],
-                    symbol=["diamond" if p.rule else "circle" for p in points]),
+        marker=_signal_markers(points, colour),
         customdata=[[p.observed, p.treatments, wording.pct(p.expected_rate), p.expected,
                      f"{p.ratio:.2f}", wording.pct_range(p.rate_lower, p.rate_upper), p.rule or "none"]
                     for p in points],
