@@ -190,9 +190,8 @@ def effect_modification(result: SkinToneComparison) -> pd.DataFrame:
         rows.append(("Odds ratio pooled over skin types", _odds(pooled.odds_ratio, pooled.low, pooled.high),
                      pooled.p_value, pooled.reason or ""))
     tests = (("Does the gap differ between skin types? (decides the sentences)", result.breslow_day),
-             ("The same, checked another way (shown only, decides nothing)", result.interaction),
-             ("Does the gap grow or shrink steadily from type I to VI? (shown only, decides nothing)",
-              result.interaction_trend))
+             ("The same, checked another way (shown only)", result.interaction),
+             ("Steady change from type I to VI? (shown only)", result.interaction_trend))
     for question, t in tests:
         if t is not None:
             rows.append((question, "–", t.p_value, t.reason or ""))
