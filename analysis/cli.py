@@ -355,6 +355,7 @@ def _date(text: str) -> date:
 
 def _summary(store: Store | None, args: argparse.Namespace) -> int:
     from analysis.records.filters import apply_filters
+    from analysis.findings import effects
     from analysis.findings.summary import summarise
 
     if args.file:
@@ -362,7 +363,8 @@ def _summary(store: Store | None, args: argparse.Namespace) -> int:
         result = import_files(SourceFile.from_path(args.file[0]), [SourceFile.from_path(p) for p in args.file[1:]],
                               ImportOptions(date_order=order))
         records = Records(result.outcomes, result.side_effects, result.side_effects_recorded)
-        follow_up_until = None  # a file on disk: complete to the latest date its records show (not today)
+        # a file on disk is complete to the latest date its records show (not today), taken before any filter
+        follow_up_until = effects.latest_date(records)
         for line in result.report.summary_lines(5):
             print(line, file=sys.stderr)
     elif args.dataset_id and store is not None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 from analysis.cli import main
-from analysis.records.store import Store, is_valid_dataset_id
+from analysis.records.store import Records, Store, is_valid_dataset_id
 
 from testpaths import ROOT
 
@@ -165,3 +166,20 @@ def test_rejected_rows_are_written_back_in_the_files_own_dialect(tmp_path):
     assert lines[0] == "row;treatment_id;treatment_date;modality;fitzpatrick_type;downtime_days;clinic;problems"
     # (the reasons hold ';', so that one cell is quoted, as CSV requires)
     assert lines[1].startswith('3;T2;2024-01-03;ablative;VII;3,5;Clínica Sol;"fitzpatrick_type: is not a Fitzpatrick')
+
+
+def test_summary_of_a_file_follows_unresolved_events_to_the_whole_files_latest_date(capsys):
+    # A file is complete to the latest date it shows, whatever the selection: a clinic's own latest treatment
+    # says nothing about when the file was exported (found by a second reading: a clinic's median was a day short).
+    from analysis.findings import effects
+    from analysis.records.ingest import SourceFile, import_files
+
+    files = [ROOT / "data" / "sample_outcomes.csv", ROOT / "data" / "sample_side_effects.csv"]
+    whole = import_files(*(SourceFile.from_path(p) for p in files))
+    latest = effects.latest_date(Records(whole.outcomes, whole.side_effects))
+    clinic = "Harbourside Skin Clinic"
+    own = whole.outcomes.loc[whole.outcomes["clinic"] == clinic, "treatment_date"].max().date()
+    assert own < latest  # the case that matters: the clinic's records stop earlier than the file's
+    assert main(["summary", "--file", *map(str, files), "--clinic", clinic, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["time_to_resolution"]["follow_up_until"] == latest.isoformat()

@@ -783,3 +783,35 @@ def test_more_treatments_needed_within_a_family_is_planned_at_the_adjusted_level
     strict = further_treatments_needed(15, 105, 6, 108, alpha=0.05 / 3, group_label="modality in group A")
     lax = further_treatments_needed(15, 105, 6, 108, group_label="modality in group A")
     assert family[0].more_needed == strict.sentence and strict.more_per_group > lax.more_per_group
+
+
+def test_the_effect_modification_table_names_only_what_the_model_took_into_account(sample):
+    # third reading of #15: the row said "skin type and treatment area" even when every treatment had one area
+    from analysis.present import tables
+
+    one_area = skin_tone.skin_tone(typed_cohort({3: (20, 60, 5, 60), 4: (18, 60, 6, 60)}))
+    assert skin_tone.adjusted_factors(one_area.adjusted) == ["skin type"]
+    labels = tables.effect_modification(one_area)["Odds ratio or test"].tolist()
+    assert labels[0] == "Odds ratio taking skin type into account"
+    both = skin_tone.skin_tone(sample)
+    assert skin_tone.adjusted_factors(both.adjusted) == ["skin type", "treatment area"]
+    assert tables.effect_modification(both)["Odds ratio or test"].iloc[0] == (
+        "Odds ratio taking skin type and treatment area into account")
+
+
+def test_summary_carries_each_side_effect_with_its_family_adjusted_p(sample):
+    # third reading of #15: the JSON had no adjusted p-values for the side-effect family the page adjusts for
+    from analysis.findings import effects
+
+    side = effects.side_effects(sample)
+    listed = summarise(sample)["comparisons"]["side_effects"]
+    json.dumps(listed, allow_nan=False)
+    assert [e["effect"] for e in listed] == [c.group for c in side.rates]
+    for entry, c in zip(listed, side.rates):
+        assert (entry["p_value"], entry["conclusive"], entry["family_size"]) == (c.test.p_value, c.conclusive,
+                                                                                 c.family_size)
+        if c.group == effects.HEADLINE_EFFECT:
+            assert entry["headline"] and entry["p_value_adjusted"] == c.test.p_value
+        else:
+            assert entry["family_size"] == len(side.rates) - 1 and entry["p_value_adjusted"] == c.adjusted_p
+            assert entry["p_value_adjusted"] >= entry["p_value"]

@@ -157,6 +157,26 @@ def test_without_a_follow_up_date_the_latest_date_the_records_show_is_used():
     assert d.curve.censored.tolist() == [16, 39]
 
 
+def test_without_a_follow_up_date_a_later_treatment_without_side_effects_still_counts():
+    # Three events resolved on days 30, 40, 50 (treated 1 Jan), three unresolved (treated 1 Mar), and one later
+    # treatment (1 Jun) with no side effect: the records were exported on 1 Jun at the earliest, so the three
+    # unresolved events were followed for 92 days, not 1 (their onset). Found by a second reading.
+    # R 4.2.2: survfit(Surv(c(30, 40, 50, 92, 92, 92), c(1, 1, 1, 0, 0, 0)) ~ 1, conf.type = "log")
+    #      n events median 0.95LCL 0.95UCL
+    # [1,] 6      3     50      40      NA
+    # (censored at day 1 instead, as before the fix: median 40, 0.95LCL 30)
+    out = pd.DataFrame({"treatment_id": [f"T{i}" for i in range(7)], "modality": "ablative",
+                        "treatment_date": pd.to_datetime(["2024-01-01"] * 3 + ["2024-03-01"] * 3 + ["2024-06-01"]),
+                        "fitzpatrick_type": 2})
+    side = pd.DataFrame({"treatment_id": [f"T{i}" for i in range(6)], "effect": "erythema", "severity": "mild",
+                         "onset_day": [1.0] * 6, "resolved_day": [30.0, 40.0, 50.0, None, None, None]})
+    records = Records(out, side)
+    assert effects.latest_date(records) == date(2024, 6, 1)
+    (d,) = effects.side_effects(records).durations
+    assert d.curve.censored.tolist() == [92, 92, 92]
+    assert (d.median.estimate, d.median.low, d.median.high) == (50, 40, None)
+
+
 def test_a_missing_treatment_date_leaves_the_onset():
     events = _events()
     events.loc[2, "treatment_date"] = pd.NaT

@@ -156,11 +156,31 @@ def side_effects(records: Records, follow_up_until: date | None = None) -> SideE
         for cell in per_effect[e]:
             by_type.append(RateCell(cell.modality, f"{e} · {cell.group}", cell.proportion, cell.small))
     joined = side_effects_with(records, ["modality", "treatment_date"])
+    until = follow_up_until if follow_up_until is not None else latest_date(records)
     severity = (joined.assign(severity=joined["severity"].fillna("not recorded"))
                 .groupby(["effect", "modality", "severity"], observed=True).size().rename("count").reset_index())
-    durations = durations_of(joined, follow_up_until)
+    durations = durations_of(joined, until)
     findings = tuple(Finding(c.group, wording.capital(c.sentence), 0.5 if not c.small else 0.1, c.small) for c in rates)
     return SideEffectSummary(rates, tuple(by_type), severity, durations, findings, follow_up_until=follow_up_until)
+
+
+def latest_date(records: Records) -> date | None:
+    """The latest date the records show: a treatment, or a side effect's onset or resolution (days after its
+    treatment). Records cannot have been exported before it, so without a stated follow-up date unresolved
+    events are followed up to it. Take it from the whole file before any filter: a selection's latest treatment
+    says nothing about when the file was exported."""
+    treated = pd.to_datetime(records.outcomes["treatment_date"])
+    latest = treated.max()
+    side = records.side_effects
+    if not side.empty and {"onset_day", "resolved_day"} <= set(side.columns):
+        events = side_effects_with(records, ["treatment_date"])
+        if not events.empty:
+            days = np.fmax(events["onset_day"].to_numpy(dtype="float64", na_value=np.nan),
+                           events["resolved_day"].to_numpy(dtype="float64", na_value=np.nan))
+            seen = (pd.to_datetime(events["treatment_date"]).reset_index(drop=True)
+                    + pd.to_timedelta(np.nan_to_num(days), unit="D")).max()
+            latest = seen if pd.isna(latest) else max(latest, seen) if not pd.isna(seen) else latest
+    return None if pd.isna(latest) else latest.date()
 
 
 def durations_of(events: pd.DataFrame, follow_up_until: date | None = None) -> tuple[EffectDuration, ...]:
@@ -176,8 +196,8 @@ def durations_of(events: pd.DataFrame, follow_up_until: date | None = None) -> t
     * An event with neither day (a yes/no flag column records no timing) is left out and counted as
       ``untimed``.
 
-    Without ``follow_up_until`` the records are taken as complete to the latest date they show (a
-    treatment, onset or resolution): they cannot have been exported before it.
+    Without ``follow_up_until`` the events are taken as complete to the latest date they show (an onset or
+    resolution); :func:`side_effects` passes :func:`latest_date` instead, which counts every treatment too.
     """
     if events.empty:
         return ()

@@ -1,7 +1,7 @@
 """The dashboard's numbers as plain JSON-ready data (``python -m analysis summary``).
 
-Comparisons judged within a family (per skin type and band of skin types, one family; per clinic or
-practitioner on the funnel) carry ``p_value`` (the test's own), ``p_value_adjusted`` (Holm over the family),
+Comparisons judged within a family (per skin type and band of skin types, one family; the side effects
+other than hyperpigmentation, one family; per clinic or practitioner on the funnel) carry ``p_value`` (the test's own), ``p_value_adjusted`` (Holm over the family),
 ``family_size`` (how many comparisons were tested) and, for rates, ``conclusive`` (the call the pages
 make: adjusted p < 0.05 and the 95 % interval excluding zero). The three comparisons stated in advance
 (downtime, improvement, hyperpigmentation overall) are not adjusted.
@@ -120,6 +120,14 @@ def summarise(records: Records, follow_up_until: date | None = None) -> dict[str
                 "odds_ratio": tone.adjusted.odds_ratio, "ci": _ci(tone.adjusted.ci_low, tone.adjusted.ci_high),
                 "p_value": tone.adjusted.p_value, "adjusted_for": skin_tone.adjusted_factors(tone.adjusted),
                 "fitted": tone.adjusted.fitted, "reason": tone.adjusted.reason},
+            # every recorded effect, ablative vs non-ablative; all but hyperpigmentation (the headline, judged on
+            # its own) are one family, as on the Side effects page
+            "side_effects": None if not side.recorded else [
+                {"effect": c.group, "headline": c.group == effects.HEADLINE_EFFECT,
+                 "ablative": _rate(c.ablative), "non_ablative": _rate(c.non_ablative),
+                 "risk_difference": c.difference.estimate, "ci": _ci(c.difference.low, c.difference.high),
+                 **_ratio(c.ratio), "test": c.test.test, "p_value": c.test.p_value, **_family(c), "small": c.small}
+                for c in side.rates],
         },
         "monthly_signals": [
             {"modality": m, "month": p.label, "rate": p.rate, "limits": _ci(p.lower, p.upper), "rule": p.rule}

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from analysis import stats
-from analysis.findings import compare, wording
+from analysis.findings import compare, skin_tone, wording
 from analysis.findings.claims import ClaimCheck
 from analysis.findings.effects import EffectDuration, SideEffectSummary
 from analysis.records import schema
@@ -183,7 +183,10 @@ def effect_modification(result: SkinToneComparison) -> pd.DataFrame:
     rows = []
     adjusted, pooled = result.adjusted, result.mantel_haenszel
     if adjusted is not None:
-        rows.append(("Odds ratio taking skin type and treatment area into account",
+        factors = skin_tone.adjusted_factors(adjusted)
+        label = (f"Odds ratio taking {' and '.join(factors)} into account" if factors  # what the model used
+                 else "Odds ratio, nothing adjusted for" if adjusted.fitted else "Odds ratio taking skin type into account")
+        rows.append((label,
                      _odds(adjusted.odds_ratio, adjusted.ci_low, adjusted.ci_high), adjusted.p_value,
                      adjusted.reason or adjusted.warning or ""))
     if pooled is not None:
