@@ -46,7 +46,7 @@ def _family(c: compare.RateContrast) -> dict[str, Any]:
     """A comparison judged within a family: its Holm-adjusted p-value, the family and the call made;
     ``deferred_to_interaction``: a skin type or band that makes no claim of its own because the test of
     interaction found no difference between skin types (then never conclusive, whatever its p)."""
-    return {"p_value_adjusted": c.adjusted_p if c.family_size > 1 else c.test.p_value,
+    return {"p_value_adjusted": c.decision_p,
             "family_size": c.family_size, "family": c.family or None, "conclusive": c.conclusive,
             "deferred_to_interaction": c.deferred}
 
