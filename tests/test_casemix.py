@@ -127,6 +127,29 @@ def test_a_real_rise_is_flagged_by_both_charts():
     assert "explain it" not in sentence
 
 
+def test_a_month_just_above_its_limit_never_reads_as_equal_to_it():
+    """Eleven months at 30 of 100 and December at 16 of 28: 57.14 % against an upper limit of 56.82 % (R: pbar <-
+    346/1128; pbar + 3*sqrt(pbar*(1 - pbar)/28) -> 0.5681791), which whole percentages would write as "57 %,
+    above the control limits (… –57 %)". The sentence, the alert and the chart's hover write both with a decimal."""
+    from analysis.findings import signals
+    from analysis.present import figures
+
+    cells = [(month, 2, "face", 28 if month == "2024-12" else 100, 16 if month == "2024-12" else 30)
+             for month in MONTHS]
+    records = records_from_cells(cells)
+    trend = monitoring.monthly(records, follow_up_until=date(2026, 1, 1))
+    december = next(p for p in trend.charts[schema.ABLATIVE].points if p.label == "2024-12")
+    assert december.upper == pytest.approx(0.5681791, abs=1e-7) and december.signal
+    said = next(f.sentence for f in trend.findings if f.sentence.startswith("In 2024-12, hyperpigmentation"))
+    assert "was 57.1 % (16 of 28), above the control limits (" in said and "–56.8 %; average" in said
+    hover = next(t for t in figures.p_chart(trend.charts[schema.ABLATIVE], schema.ABLATIVE, "hyperpigmentation").data
+                 if t.name and t.name.startswith("Ablative"))
+    row = list(hover.customdata[list(hover.x).index("2024-12")])
+    assert row[4] == "57.1 %" and row[3].endswith("–56.8 %")
+    alert = next(s for s in signals.signals(records, follow_up_until=date(2026, 1, 1)) if s.month == "2024-12")
+    assert "57.1 %" in alert.sentence and "56.8 %" in alert.sentence
+
+
 def test_a_rise_hidden_by_a_low_risk_month_is_found_by_the_adjusted_chart():
     # June treats only type II patients, whose usual rate is 5 %, but 17 of 100 have hyperpigmentation: the crude
     # rate (17 %) is within the p-chart's limits, the month's own expectation (6 %) is far below it.

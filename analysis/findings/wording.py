@@ -12,18 +12,29 @@ def count(n: int | float) -> str:
     return f"{int(n):,}"
 
 
+def _pct_decimals(percent: float) -> int:
+    """How many decimals :func:`pct` gives a percentage (see there)."""
+    if percent == 0:
+        return 0
+    if abs(percent) < 1:
+        return 2
+    if abs(percent) < 10 or 99.5 <= abs(percent) < 100:  # never round 99.6 % up to a false 100 %
+        return 1
+    return 0
+
+
+def _pct_text(value: float, decimals: int | None = None) -> str:
+    percent = value * 100
+    if percent == 0:
+        return "0 %"
+    return f"{percent:.{_pct_decimals(percent) if decimals is None else decimals}f} %"
+
+
 def pct(value: float | None) -> str:
     """A proportion as a percentage: two decimals below 1 %, one below 10 %, else whole (``0.094`` -> ``9.4 %``)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    percent = value * 100
-    if percent == 0:
-        return "0 %"
-    if abs(percent) < 1:
-        return f"{percent:.2f} %"
-    if abs(percent) < 10 or 99.5 <= abs(percent) < 100:  # never round 99.6 % up to a false 100 %
-        return f"{percent:.1f} %"
-    return f"{percent:.0f} %"
+    return _pct_text(value)
 
 
 def pct_range(low: float | None, high: float | None) -> str:
@@ -31,6 +42,35 @@ def pct_range(low: float | None, high: float | None) -> str:
     if low is None or high is None:
         return "–"
     return f"{pct(low).removesuffix(' %')}–{pct(high)}"
+
+
+def pct_against(value: float | None, low: float | None, high: float | None) -> tuple[str, str]:
+    """A rate and its limits, ``(rate, "low–high %")``, with enough decimals that a rate outside the limits never
+    reads as equal to (or inside) them: 0.4321 against 0–0.4287 is ``43.2 %`` against ``0–42.9 %``, not ``43 %``
+    against ``0–43 %``. Only the rate and the limit it crosses gain decimals (at most 4); everything else reads
+    as :func:`pct` writes it. A rate within its limits is written as :func:`pct` writes it (rounding never moves
+    it outside)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return pct(value), pct_range(low, high)
+    if low is None or high is None:
+        return pct(value), pct_range(low, high)
+    digits: dict[str, int | None] = {"value": None, "low": None, "high": None}
+    for side, limit in (("high", high), ("low", low)):
+        if not (value > high if side == "high" else value < low):
+            continue
+
+        def reads_beyond(dv: int, dl: int) -> bool:
+            shown, bound = round(value * 100, dv), round(limit * 100, dl)
+            return shown > bound if side == "high" else shown < bound
+
+        if reads_beyond(_pct_decimals(value * 100), _pct_decimals(limit * 100)):
+            continue
+        d = max(_pct_decimals(value * 100), _pct_decimals(limit * 100))
+        while d < 4 and not reads_beyond(d, d):
+            d += 1
+        digits["value"] = digits[side] = d
+    shown = {k: _pct_text(v, digits[k]) for k, v in (("value", value), ("low", low), ("high", high))}
+    return shown["value"], f"{shown['low'].removesuffix(' %')}–{shown['high']}"
 
 
 def points(value: float | None) -> str:
