@@ -438,7 +438,8 @@ def case_mix_chart(chart: CaseMixChart, modality: str, effect: str) -> go.Figure
         customdata=[[p.observed, p.treatments, wording.pct(p.expected_rate), p.expected, f"{p.ratio:.2f}",
                      *reversed(wording.pct_against(p.rate, p.rate_lower, p.rate_upper)), p.rule or "none"]
                     for p in points],
-        hovertemplate="<b>%{x}</b><br>%{customdata[6]} (%{customdata[0]:,} of %{customdata[1]:,})<br>expected %{customdata[2]} "
+        hovertemplate="<b>%{x}</b><br>%{customdata[6]} (%{customdata[0]:,} of %{customdata[1]:,})<br>"
+                      "expected %{customdata[2]} "
                       "(%{customdata[3]:,.1f} events) for this mix<br>observed / expected %{customdata[4]}<br>"
                       "limits %{customdata[5]}<br>signal: %{customdata[7]}<extra></extra>"))
     _pct_axis(fig)
