@@ -185,9 +185,31 @@ def _signal_findings(effect: str, modality: str, chart: PChart, adjusted: CaseMi
             side = "above" if (last.ratio or 0) > 1 else "below"
             what = (f"stayed {side} what each month's {mix} predicted" if rule == "shift" else
                     f"kept rising or falling against what each month's {mix} predicted")
-            out.append(Finding(effect, f"After {modality} treatment, the monthly {effect} rate {what} for 7 or more "
-                                       f"months in a row (up to {same[-1]}): a {rule} worth looking into.", 0.9))
+            text = (f"After {modality} treatment, the monthly {effect} rate {what} for 7 or more months in a row "
+                    f"(up to {same[-1]}): a {rule} worth looking into. ")
+            out.append(Finding(effect, text + _why_only_adjusted(effect, rule, side, chart, adjusted), 0.9))
     return out
+
+
+def _why_only_adjusted(effect: str, rule: str, side: str, chart: PChart, adjusted: CaseMixChart) -> str:
+    """Why the chart without case mix shows no run the case-mix chart shows: the months of the run whose mix
+    predicted so much more (or less) than usual that their rate sat on the other side of the plain average."""
+    if rule != "shift" or chart.centre is None:
+        return "The chart without case mix shows no such run: the mix of patients changed over these months."
+    crude = {p.label: p for p in chart.points}
+    run = [q for q in adjusted.points if q.rule == "shift"]
+    other_side = [(q, crude[q.label]) for q in run if q.label in crude and crude[q.label].rate is not None
+                  and (crude[q.label].rate >= chart.centre if side == "below" else crude[q.label].rate <= chart.centre)]
+    if not other_side:
+        return "The chart without case mix shows no such run: the mix of patients changed over these months."
+    more, other = ("more", "above") if side == "below" else ("less", "below")
+    months = []
+    for q, p in other_side[:3]:
+        rate, average = wording.pct_apart(p.rate, chart.centre)
+        months.append(f"in {q.label} the patients were expected to have {wording.pct(q.expected_rate)} {effect}, "
+                      f"{more} than the {average} average, so its rate of {rate} sat {other} the average though "
+                      f"{side} that expectation")
+    return f"The chart without case mix shows no such run because {'; and '.join(months)}."
 
 
 # --- clinics and practitioners: funnel plots --------------------------------------------------------

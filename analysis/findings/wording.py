@@ -44,33 +44,36 @@ def pct_range(low: float | None, high: float | None) -> str:
     return f"{pct(low).removesuffix(' %')}–{pct(high)}"
 
 
+def pct_apart(value: float, other: float) -> tuple[str, str]:
+    """Two proportions written so that, when they differ, they read in their true order: each as :func:`pct` writes
+    it, or both with the decimals needed (at most 4) when that would make them read alike (``0.143, 0.141`` ->
+    ``14.3 %, 14.1 %``, not ``14 %, 14 %``)."""
+    def ordered(dv: int, do: int) -> bool:
+        a, b = round(value * 100, dv), round(other * 100, do)
+        return a > b if value > other else a < b
+
+    plain = (_pct_decimals(value * 100), _pct_decimals(other * 100))
+    if value == other or ordered(*plain):
+        return _pct_text(value), _pct_text(other)
+    d = max(plain)
+    while d < 4 and not ordered(d, d):
+        d += 1
+    return _pct_text(value, d), _pct_text(other, d)
+
+
 def pct_against(value: float | None, low: float | None, high: float | None) -> tuple[str, str]:
     """A rate and its limits, ``(rate, "low–high %")``, with enough decimals that a rate outside the limits never
     reads as equal to (or inside) them: 0.4321 against 0–0.4287 is ``43.2 %`` against ``0–42.9 %``, not ``43 %``
-    against ``0–43 %``. Only the rate and the limit it crosses gain decimals (at most 4); everything else reads
-    as :func:`pct` writes it. A rate within its limits is written as :func:`pct` writes it (rounding never moves
-    it outside)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    against ``0–43 %``. Only the rate and the limit it crosses gain decimals (:func:`pct_apart`); a rate within
+    its limits is written as :func:`pct` writes it (rounding never moves it outside)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or low is None or high is None:
         return pct(value), pct_range(low, high)
-    if low is None or high is None:
-        return pct(value), pct_range(low, high)
-    digits: dict[str, int | None] = {"value": None, "low": None, "high": None}
-    for side, limit in (("high", high), ("low", low)):
-        if not (value > high if side == "high" else value < low):
-            continue
-
-        def reads_beyond(dv: int, dl: int) -> bool:
-            shown, bound = round(value * 100, dv), round(limit * 100, dl)
-            return shown > bound if side == "high" else shown < bound
-
-        if reads_beyond(_pct_decimals(value * 100), _pct_decimals(limit * 100)):
-            continue
-        d = max(_pct_decimals(value * 100), _pct_decimals(limit * 100))
-        while d < 4 and not reads_beyond(d, d):
-            d += 1
-        digits["value"] = digits[side] = d
-    shown = {k: _pct_text(v, digits[k]) for k, v in (("value", value), ("low", low), ("high", high))}
-    return shown["value"], f"{shown['low'].removesuffix(' %')}–{shown['high']}"
+    rate, low_text, high_text = pct(value), pct(low), pct(high)
+    if value > high:
+        rate, high_text = pct_apart(value, high)
+    elif value < low:
+        rate, low_text = pct_apart(value, low)
+    return rate, f"{low_text.removesuffix(' %')}–{high_text}"
 
 
 def points(value: float | None) -> str:
