@@ -369,7 +369,7 @@ def _summary(store: Store | None, args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
     elif args.dataset_id and store is not None:
         records = store.load(args.dataset_id)
-        follow_up_until = versions.last_import(store, args.dataset_id).date()
+        follow_up_until = versions.records_complete_to(store, args.dataset_id).date()
     else:
         raise ValueError("summary needs a DATASET_ID or --file OUTCOMES.csv [SIDE_EFFECTS.csv].")
     filters = Filters(date_from=args.date_from, date_to=args.date_to, clinics=tuple(args.clinic),

@@ -69,7 +69,7 @@ def _watch(store: Store, args: argparse.Namespace) -> int:
     base = alerts.base_url(args.base_url)
     admin = access.Access(store, access.report_identity(args.as_user))
     info = admin.require(args.dataset_id)
-    last = versions.last_import_in(admin.history(info.id))
+    last = versions.records_complete_to_in(admin.history(info.id))
     found = signals(admin.load(info.id), follow_up_until=(last or info.created_at).date())
     known = len(watched.seen(store, info.id))
     new = watched.unseen(store, info.id, found)

@@ -248,6 +248,40 @@ def test_pct(value, text):
     assert wording.pct(value) == text
 
 
+@pytest.mark.parametrize("value,low,high,rate,limits", [
+    (0.4321, 0.0, 0.4287, "43.2 %", "0–42.9 %"),      # 43 % against 0–43 % would read as equal
+    (0.104, 0.01, 0.0997, "10.4 %", "1.0–10.0 %"),    # 10 % against 1.0–10.0 %: same number, two spellings
+    (0.0498, 0.0503, 0.2, "4.98 %", "5.03–20 %"),     # below the lower limit: 5.0 % against 5.0–20 %
+    (0.57142857, 0.0, 0.56818, "57.1 %", "0–56.8 %"),
+    (0.12, 0.01, 0.095, "12 %", "1.0–9.5 %"),         # already reads above: written as pct writes it
+    (0.30, 0.10, 0.50, "30 %", "10–50 %"),            # within: as pct writes it
+    (0.43, 0.0, 0.43, "43 %", "0–43 %"),              # on the limit is not outside it
+    (None, 0.1, 0.2, "–", "10–20 %"), (0.3, None, None, "30 %", "–"),
+])
+def test_a_rate_outside_its_limits_never_reads_as_equal_to_them(value, low, high, rate, limits):
+    assert wording.pct_against(value, low, high) == (rate, limits)
+
+
+def _shown(text: str) -> float:
+    return float(text.removesuffix(" %"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(0, 1), st.floats(0, 1), st.floats(0, 1))
+def test_a_rate_outside_its_limits_reads_outside_them(a, b, c):
+    low, value, high = sorted((a, b, c))
+    for rate, lo, hi in ((value, low, high), (high, low, value), (low, value, high)):
+        shown, limits = wording.pct_against(rate, lo, hi)
+        shown_low, shown_high = (_shown(x.strip() + " %") for x in limits.removesuffix(" %").split("–"))
+        if rate > hi and (rate - hi) * 100 > 1e-4:       # distinguishable at 4 decimals of a percent
+            assert _shown(shown) > shown_high, (rate, lo, hi, shown, limits)
+        elif rate < lo and (lo - rate) * 100 > 1e-4:
+            assert _shown(shown) < shown_low, (rate, lo, hi, shown, limits)
+        elif lo <= rate <= hi:
+            assert shown_low <= _shown(shown) <= shown_high and (shown, limits) == (wording.pct(rate),
+                                                                                   wording.pct_range(lo, hi))
+
+
 @pytest.mark.parametrize("p,text", [(0.0004, "p < 0.001"), (0.0042, "p = 0.004"), (0.034, "p = 0.034"), (0.0496, "p = 0.050"),
                                     (0.21, "p = 0.21"), (None, "no test"), (math.nan, "no test")])
 def test_p_value_wording(p, text):

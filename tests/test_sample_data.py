@@ -50,6 +50,23 @@ def sample(gen):
 
 # --- determinism and the bundled files --------------------------------------------------------
 
+def test_the_sample_is_complete_to_the_export_date_the_app_gives_it(gen, raw):
+    """The app takes the bundled sample's side effects as followed up to its export date
+    (analysis.records.versions.SAMPLE_EXPORTED), not the day it is imported: that date must be the generator's,
+    and no onset or resolution in the files may fall after it (an export cannot know a later day)."""
+    from analysis.records.versions import SAMPLE_EXPORTED
+
+    assert np.datetime64(SAMPLE_EXPORTED, "D") == gen.EXTRACTION_DATE
+    outcomes, side = raw
+    treated = pd.to_datetime(side["treatment_id"].map(outcomes.set_index("treatment_id")["treatment_date"]))
+    onset = treated + pd.to_timedelta(side["onset_day"].astype(int), unit="D")
+    done = side["resolved_day"] != ""
+    resolved = treated[done] + pd.to_timedelta(side.loc[done, "resolved_day"].astype(int), unit="D")
+    assert onset.max() <= pd.Timestamp(SAMPLE_EXPORTED) and resolved.max() <= pd.Timestamp(SAMPLE_EXPORTED)
+    # and the export is recent enough that its last weeks hold resolutions (it is not an older cut-off)
+    assert resolved.max() >= pd.Timestamp(SAMPLE_EXPORTED) - pd.Timedelta(days=7)
+
+
 def test_same_seed_gives_identical_frames(gen):
     a_out, a_se = gen.generate(1500, seed=7)
     b_out, b_se = gen.generate(1500, seed=7)

@@ -227,6 +227,44 @@ def test_the_last_follow_up_is_the_latest_import_not_rolled_back(tmp_path):
     assert versions.last_import(store, did) == added > first
     versions.rollback(store, did)   # the records are January's again: followed up to January's import
     assert versions.last_import(store, did) == first
+    # a clinic's export is complete to the day it was imported (at the latest): the follow-up is that import
+    assert versions.records_complete_to(store, did) == first
+
+
+def test_the_bundled_sample_is_followed_up_to_its_export_date_not_its_import(tmp_path):
+    """The sample was exported on 2026-03-31 (data/generate_sample.py EXTRACTION_DATE: later onsets dropped, later
+    resolutions blank). Censoring its unresolved events at the day it happens to be imported followed each of them
+    for months after the export with no resolution possible: long flat tails, a curve ending at 11 % instead of
+    3 % (ablative hyperpigmentation, imported on 2026-12-03). A clinic's own file, or one added to the sample, is
+    still complete to the day it was imported."""
+    from datetime import datetime, timezone
+
+    from analysis.findings import effects
+    from analysis.records import versions
+    from analysis.records.filters import prepare
+    from analysis.records.ingest import SourceFile, import_files
+    from analysis.records.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    info = store.ensure_sample()
+    exported = datetime(2026, 3, 31, tzinfo=timezone.utc)
+    assert versions.SAMPLE_EXPORTED == exported.date()
+    assert versions.records_complete_to(store, info.id) == exported < versions.last_import(store, info.id)
+    # what the pages, the command line, reports and alerts are given (they read the history through Access)
+    assert versions.records_complete_to_in(versions.history(store, info.id)) == exported
+    records = prepare(store.load(info.id))
+    summary = effects.side_effects(records, exported.date())
+    first = records.outcomes["treatment_date"].min()
+    for d in summary.durations:   # nobody is followed beyond the export
+        assert d.curve.censored.size == 0 or d.curve.censored.max() <= (pd.Timestamp(exported.date()) - first).days
+    header = "treatment_id,treatment_date,modality,fitzpatrick_type,PIH\n"
+    versions.add_records(store, info.id, import_files(SourceFile("apr.csv", (header + "Z1,2026-04-02,ablative,2,no\n")
+                                                                 .encode())))
+    added = versions.history(store, info.id)[-1].created_at
+    assert versions.records_complete_to(store, info.id) == added
+    clinic = store.import_dataset(import_files(SourceFile("own.csv", (header + "T1,2024-01-02,ablative,2,no\n")
+                                                          .encode())), "Northgate")
+    assert versions.records_complete_to(store, clinic.id) == versions.last_import(store, clinic.id)
 
 
 def test_the_curves_chart_shows_each_modality_its_band_censored_marks_and_n():

@@ -30,17 +30,18 @@ def run(name: str, key: tuple, extra: tuple, records: Records) -> Any:
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def _last_import(url: str, dataset_id: str, version: int, _view: View) -> date | None:
-    """The date of the import the dataset's ``version`` holds the records of (url, id and version key the cache;
-    the history is read through the view's access, as every read is)."""
-    last = versions.last_import_in(_view.access.history(dataset_id))
+def _complete_to(url: str, dataset_id: str, version: int, _view: View) -> date | None:
+    """The date the records of the dataset's ``version`` are complete to (url, id and version key the cache; the
+    history is read through the view's access, as every read is)."""
+    last = versions.records_complete_to_in(_view.access.history(dataset_id))
     return last.date() if last else None
 
 
 def follow_up_until(view: View) -> date:
-    """The date the dataset's side-effect records are complete to: its latest import (not rolled back)."""
+    """The date the dataset's side-effect records are complete to: its latest import (not rolled back), or the
+    bundled sample's export date (:func:`analysis.records.versions.records_complete_to`)."""
     try:
-        last = _last_import(view.store_url, view.dataset.id, view.dataset.version, view)
+        last = _complete_to(view.store_url, view.dataset.id, view.dataset.version, view)
     except (StoreError, DatasetNotFound):  # history unreadable (or deleted a moment ago): its creation date
         last = None
     return last or view.dataset.created_at.date()

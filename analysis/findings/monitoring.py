@@ -139,9 +139,10 @@ def _signal_findings(effect: str, modality: str, chart: PChart, adjusted: CaseMi
     outside = [p for p in chart.points if p.signal]
     for p in outside[-3:]:
         side = "above" if p.rate is not None and p.upper is not None and p.rate > p.upper else "below"
-        text = (f"In {p.label}, {effect} after {modality} treatment was {wording.pct(p.rate)} "
+        rate, limits = wording.pct_against(p.rate, p.lower, p.upper)
+        text = (f"In {p.label}, {effect} after {modality} treatment was {rate} "
                 f"({p.events:,} of {p.total:,}), {side} the control limits "
-                f"({wording.pct_range(p.lower, p.upper)}; average {wording.pct(chart.centre)})")
+                f"({limits}; average {wording.pct(chart.centre)})")
         q = by_label.get(p.label)
         if q is not None and q.ratio is not None and not q.signal and q.expected >= SMALL_EXPECTED:
             # The case mix is credited only when the month is outside the adjusted chart's kind of limits placed
@@ -149,7 +150,7 @@ def _signal_findings(effect: str, modality: str, chart: PChart, adjusted: CaseMi
             # Poisson 99.8 %), not by the month's patients.
             by_mix = outside_ratio_limits(p.events, p.total * chart.centre) if chart.centre else None
             within = (f"; but that month's {mix} predicted {wording.pct(q.expected_rate)}, and its rate is within "
-                      f"the limits for that mix ({wording.pct_range(q.rate_lower, q.rate_upper)})")
+                      f"the limits for that mix ({wording.pct_against(q.rate, q.rate_lower, q.rate_upper)[1]})")
             if by_mix:
                 out.append(Finding(effect, text + within + ": the month's mix of patients can explain it.", 0.45))
             else:
@@ -161,10 +162,11 @@ def _signal_findings(effect: str, modality: str, chart: PChart, adjusted: CaseMi
     extra = [q for q in adjusted.points if q.signal and q.label not in crude]
     for q in extra[-3:]:
         side = "above" if q.ratio is not None and q.upper is not None and q.ratio > q.upper else "below"
-        out.append(Finding(effect, f"In {q.label}, {effect} after {modality} treatment was {wording.pct(q.rate)} "
+        rate, limits = wording.pct_against(q.rate, q.rate_lower, q.rate_upper)
+        out.append(Finding(effect, f"In {q.label}, {effect} after {modality} treatment was {rate} "
                                    f"({q.observed:,} of {q.treatments:,}) where that month's {mix} predicted "
                                    f"{wording.pct(q.expected_rate)} ({wording.times(q.ratio)} the expected): {side} the "
-                                   f"limits for that mix ({wording.pct_range(q.rate_lower, q.rate_upper)}).",
+                                   f"limits for that mix ({limits}).",
                            1.2 if side == "above" else 0.6))
     for rule in ("shift", "trend"):
         span = [p.label for p in chart.points if p.rule == rule]
@@ -183,9 +185,31 @@ def _signal_findings(effect: str, modality: str, chart: PChart, adjusted: CaseMi
             side = "above" if (last.ratio or 0) > 1 else "below"
             what = (f"stayed {side} what each month's {mix} predicted" if rule == "shift" else
                     f"kept rising or falling against what each month's {mix} predicted")
-            out.append(Finding(effect, f"After {modality} treatment, the monthly {effect} rate {what} for 7 or more "
-                                       f"months in a row (up to {same[-1]}): a {rule} worth looking into.", 0.9))
+            text = (f"After {modality} treatment, the monthly {effect} rate {what} for 7 or more months in a row "
+                    f"(up to {same[-1]}): a {rule} worth looking into. ")
+            out.append(Finding(effect, text + _why_only_adjusted(effect, rule, side, chart, adjusted), 0.9))
     return out
+
+
+def _why_only_adjusted(effect: str, rule: str, side: str, chart: PChart, adjusted: CaseMixChart) -> str:
+    """Why the chart without case mix shows no run the case-mix chart shows: the months of the run whose mix
+    predicted so much more (or less) than usual that their rate sat on the other side of the plain average."""
+    if rule != "shift" or chart.centre is None:
+        return "The chart without case mix shows no such run: the mix of patients changed over these months."
+    crude = {p.label: p for p in chart.points}
+    run = [q for q in adjusted.points if q.rule == "shift"]
+    other_side = [(q, crude[q.label]) for q in run if q.label in crude and crude[q.label].rate is not None
+                  and (crude[q.label].rate >= chart.centre if side == "below" else crude[q.label].rate <= chart.centre)]
+    if not other_side:
+        return "The chart without case mix shows no such run: the mix of patients changed over these months."
+    more, other = ("more", "above") if side == "below" else ("less", "below")
+    months = []
+    for q, p in other_side[:3]:
+        rate, average = wording.pct_apart(p.rate, chart.centre)
+        months.append(f"in {q.label} the patients were expected to have {wording.pct(q.expected_rate)} {effect}, "
+                      f"{more} than the {average} average, so its rate of {rate} sat {other} the average though "
+                      f"{side} that expectation")
+    return f"The chart without case mix shows no such run because {'; and '.join(months)}."
 
 
 # --- clinics and practitioners: funnel plots --------------------------------------------------------

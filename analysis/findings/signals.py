@@ -121,9 +121,10 @@ def _month_sentence(findings: tuple[Finding, ...], effect: str, modality: str, c
     """The page's finding about a month outside its limits (its wording, when the page names it no more)."""
     start = f"In {point.label}, {effect} after {modality} treatment was "
     shown = next((f.sentence for f in findings if f.sentence.startswith(start)), None)
-    return shown or (start + f"{wording.pct(point.rate)} ({point.events:,} of {point.total:,}), "
+    rate, limits = wording.pct_against(point.rate, point.lower, point.upper)
+    return shown or (start + f"{rate} ({point.events:,} of {point.total:,}), "
                      f"{'above' if above else 'below'} the control limits "
-                     f"({wording.pct_range(point.lower, point.upper)}; average {wording.pct(chart.centre)}).")
+                     f"({limits}; average {wording.pct(chart.centre)}).")
 
 
 def _run_sentence(findings: tuple[Finding, ...], effect: str, modality: str, rule: str, last: str) -> str:

@@ -12,18 +12,29 @@ def count(n: int | float) -> str:
     return f"{int(n):,}"
 
 
+def _pct_decimals(percent: float) -> int:
+    """How many decimals :func:`pct` gives a percentage (see there)."""
+    if percent == 0:
+        return 0
+    if abs(percent) < 1:
+        return 2
+    if abs(percent) < 10 or 99.5 <= abs(percent) < 100:  # never round 99.6 % up to a false 100 %
+        return 1
+    return 0
+
+
+def _pct_text(value: float, decimals: int | None = None) -> str:
+    percent = value * 100
+    if percent == 0:
+        return "0 %"
+    return f"{percent:.{_pct_decimals(percent) if decimals is None else decimals}f} %"
+
+
 def pct(value: float | None) -> str:
     """A proportion as a percentage: two decimals below 1 %, one below 10 %, else whole (``0.094`` -> ``9.4 %``)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    percent = value * 100
-    if percent == 0:
-        return "0 %"
-    if abs(percent) < 1:
-        return f"{percent:.2f} %"
-    if abs(percent) < 10 or 99.5 <= abs(percent) < 100:  # never round 99.6 % up to a false 100 %
-        return f"{percent:.1f} %"
-    return f"{percent:.0f} %"
+    return _pct_text(value)
 
 
 def pct_range(low: float | None, high: float | None) -> str:
@@ -31,6 +42,38 @@ def pct_range(low: float | None, high: float | None) -> str:
     if low is None or high is None:
         return "–"
     return f"{pct(low).removesuffix(' %')}–{pct(high)}"
+
+
+def pct_apart(value: float, other: float) -> tuple[str, str]:
+    """Two proportions written so that, when they differ, they read in their true order: each as :func:`pct` writes
+    it, or both with the decimals needed (at most 4) when that would make them read alike (``0.143, 0.141`` ->
+    ``14.3 %, 14.1 %``, not ``14 %, 14 %``)."""
+    def ordered(dv: int, do: int) -> bool:
+        a, b = round(value * 100, dv), round(other * 100, do)
+        return a > b if value > other else a < b
+
+    plain = (_pct_decimals(value * 100), _pct_decimals(other * 100))
+    if value == other or ordered(*plain):
+        return _pct_text(value), _pct_text(other)
+    d = max(plain)
+    while d < 4 and not ordered(d, d):
+        d += 1
+    return _pct_text(value, d), _pct_text(other, d)
+
+
+def pct_against(value: float | None, low: float | None, high: float | None) -> tuple[str, str]:
+    """A rate and its limits, ``(rate, "low–high %")``, with enough decimals that a rate outside the limits never
+    reads as equal to (or inside) them: 0.4321 against 0–0.4287 is ``43.2 %`` against ``0–42.9 %``, not ``43 %``
+    against ``0–43 %``. Only the rate and the limit it crosses gain decimals (:func:`pct_apart`); a rate within
+    its limits is written as :func:`pct` writes it (rounding never moves it outside)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or low is None or high is None:
+        return pct(value), pct_range(low, high)
+    rate, low_text, high_text = pct(value), pct(low), pct(high)
+    if value > high:
+        rate, high_text = pct_apart(value, high)
+    elif value < low:
+        rate, low_text = pct_apart(value, low)
+    return rate, f"{low_text.removesuffix(' %')}–{high_text}"
 
 
 def points(value: float | None) -> str:

@@ -170,7 +170,7 @@ def page_reports(store: Store, target: str, page: str | None = None,
     base = None
     if "://" in target and public_url() is None:   # a local link: keep its own address in the report
         base = "{0.scheme}://{0.netloc}".format(urlsplit(target.strip()))
-    last = versions.last_import_in(access.Access(store, user).history(parsed.dataset.id))
+    last = versions.records_complete_to_in(access.Access(store, user).history(parsed.dataset.id))
     until = last.date() if last else None
     return [build_report(spec, parsed.dataset, parsed.filters, records,
                          share_link(parsed.dataset.id, parsed.filters, spec, base), until)

@@ -387,9 +387,11 @@ def p_chart(chart: PChart, modality: str, effect: str, open_points: Sequence[PCh
              "in judged months)",
         line=dict(color=colour),
         marker=_signal_markers(points, colour),
-        customdata=[[p.events, p.total, p.rule or "none", wording.pct_range(p.lower, p.upper)] for p in points],
-        hovertemplate="<b>%{x}</b><br>%{y:.1%} (%{customdata[0]:,} of %{customdata[1]:,})<br>limits %{customdata[3]}"
-                      "<br>signal: %{customdata[2]}<extra></extra>"))
+        # the rate and its limits as the sentences write them (a rate outside never reads as equal to a limit)
+        customdata=[[p.events, p.total, p.rule or "none", *reversed(wording.pct_against(p.rate, p.lower, p.upper))]
+                    for p in points],
+        hovertemplate="<b>%{x}</b><br>%{customdata[4]} (%{customdata[0]:,} of %{customdata[1]:,})<br>limits "
+                      "%{customdata[3]}<br>signal: %{customdata[2]}<extra></extra>"))
     if open_points:
         fig.add_trace(go.Scatter(
             x=[p.label for p in open_points], y=[p.rate for p in open_points], mode="markers",
@@ -433,12 +435,13 @@ def case_mix_chart(chart: CaseMixChart, modality: str, effect: str) -> go.Figure
              "in judged months)",
         line=dict(color=colour),
         marker=_signal_markers(points, colour),
-        customdata=[[p.observed, p.treatments, wording.pct(p.expected_rate), p.expected,
-                     f"{p.ratio:.2f}", wording.pct_range(p.rate_lower, p.rate_upper), p.rule or "none"]
+        customdata=[[p.observed, p.treatments, wording.pct(p.expected_rate), p.expected, f"{p.ratio:.2f}",
+                     *reversed(wording.pct_against(p.rate, p.rate_lower, p.rate_upper)), p.rule or "none"]
                     for p in points],
-        hovertemplate="<b>%{x}</b><br>%{y:.1%} (%{customdata[0]:,} of %{customdata[1]:,})<br>expected %{customdata[2]} "
+        hovertemplate="<b>%{x}</b><br>%{customdata[6]} (%{customdata[0]:,} of %{customdata[1]:,})<br>"
+                      "expected %{customdata[2]} "
                       "(%{customdata[3]:,.1f} events) for this mix<br>observed / expected %{customdata[4]}<br>"
-                      "limits %{customdata[5]}<br>signal: %{customdata[6]}<extra></extra>"))
+                      "limits %{customdata[5]}<br>signal: %{customdata[7]}<extra></extra>"))
     _pct_axis(fig)
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=labels)
     caption = (f"Dark line: the rate expected from each month's mix of skin types<br>and treatment areas. "

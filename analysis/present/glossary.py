@@ -281,7 +281,11 @@ PAGES: dict[str, Reading] = {
          "month's mix of skin types and treatment areas, with limits around it. A month that treats many type "
          "V–VI patients is expected to see more hyperpigmentation, so it is not flagged for that alone; a month "
          "flagged on the p-chart but not on its twin is explained by its patients, and one flagged only on the "
-         "twin has more (or fewer) cases than its patients explain.",
+         "twin has more (or fewer) cases than its patients explain. A run of months can show on one chart only: "
+         "a month whose patients were expected to have more than usual can sit above the plain average yet below "
+         "its own expectation, and the finding names such months. Both charts measure every month against all "
+         "judged months together, so a spell of high months (a drift) leaves the other months a little below "
+         "the average and below expected.",
          "Behind the charts: control limits are the average ± 3 standard errors (a Shewhart p-chart with the NHS "
          "“Making Data Count” rules); the funnel's 95 % and 99.8 % limits are exact Poisson limits "
          "(Spiegelhalter 2005).",

@@ -22,9 +22,11 @@ archived, so the most recent import can be rolled back.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timezone
 from typing import Any, Literal
 
 import numpy as np
@@ -37,9 +39,13 @@ from analysis.records import columnar, db, rejects, schema
 from analysis.records.db import (archive_table, blobs_table, datasets_table, outcomes_table, side_effects_table,
                                  sources_table, versions_table)
 from analysis.records.ingest import ImportResult
-from analysis.records.store import DatasetNotFound, Store, StoreError, check_records
+from analysis.records.store import (SAMPLE_OUTCOMES, SAMPLE_SIDE_EFFECTS, DatasetNotFound, Store, StoreError,
+                                    check_records)
 
 Action = Literal["import", "append", "replace", "rollback"]
+#: The day the bundled sample was exported (``EXTRACTION_DATE`` in data/generate_sample.py): its side-effect records
+#: are complete to this day however much later it is imported (see :func:`records_complete_to`).
+SAMPLE_EXPORTED = date(2026, 3, 31)
 ATTEMPTS = 4  #: merges tried when other imports into the same dataset keep landing first
 
 
@@ -332,8 +338,8 @@ def history(store: Store, dataset_id: str) -> list[Version]:
 
 def last_import(store: Store, dataset_id: str) -> datetime:
     """When the records a dataset holds now were imported: its newest import, addition or replacement that was
-    not rolled back (a rollback brings back an earlier one's records). The side-effect records are taken as
-    complete to that moment: events still unresolved were followed up to it."""
+    not rolled back (a rollback brings back an earlier one's records). How far its side-effect records are
+    complete is :func:`records_complete_to`."""
     found = last_import_in(history(store, dataset_id))
     if found is not None:
         return found
@@ -347,6 +353,53 @@ def last_import_in(entries: list[Version]) -> datetime | None:
     """:func:`last_import` from a dataset's history (as ``Access.history`` gives it); None when it has none."""
     kept = [v for v in entries if v.action != "rollback" and not v.rolled_back]
     return max(v.created_at for v in kept) if kept else None
+
+
+def records_complete_to(store: Store, dataset_id: str) -> datetime:
+    """The moment a dataset's side-effect records are complete to: events still unresolved were followed up to
+    it (Kaplan-Meier censors them there) and months are judged only once their follow-up is over.
+
+    A clinic's export is complete to the day it was exported, which is at the latest the day it was imported, so
+    each import counts as complete to the moment it was made (the newest import, addition or replacement not
+    rolled back). The one export whose date is known is the bundled sample (data/sample_*.csv, recognised by
+    the files' SHA-256): it is complete to :data:`SAMPLE_EXPORTED` however much later it
+    was imported. Counting it complete to its import date instead would follow every event unresolved on that
+    day for months after the export, with no resolution recorded: long flat tails on the survival curves.
+    """
+    found = records_complete_to_in(history(store, dataset_id))
+    if found is not None:
+        return found
+    info = store.get(dataset_id)
+    if info is None:
+        raise DatasetNotFound(dataset_id)
+    return info.created_at
+
+
+def records_complete_to_in(entries: list[Version]) -> datetime | None:
+    """:func:`records_complete_to` from a dataset's history (as ``Access.history`` gives it); None when it has
+    none. Of several imports, the latest of the moments each is complete to."""
+    kept = [v for v in entries if v.action != "rollback" and not v.rolled_back]
+    return max(_complete_to(v) for v in kept) if kept else None
+
+
+def _complete_to(version: Version) -> datetime:
+    """The moment one import's records are complete to: when it was made, or the bundled sample's export date."""
+    hashes = {f.get("sha256") for f in version.files}
+    if hashes and hashes <= _sample_hashes():
+        return min(version.created_at, datetime.combine(SAMPLE_EXPORTED, time.min, tzinfo=timezone.utc))
+    return version.created_at
+
+
+@functools.lru_cache(maxsize=1)
+def _sample_hashes() -> frozenset[str]:
+    """SHA-256 of the bundled sample's files (none when they are not installed)."""
+    found = set()
+    for path in (SAMPLE_OUTCOMES, SAMPLE_SIDE_EFFECTS):
+        try:
+            found.add(hashlib.sha256(path.read_bytes()).hexdigest())
+        except OSError:
+            continue
+    return frozenset(found)
 
 
 # --- writing a version -------------------------------------------------------------------------------
