@@ -246,9 +246,17 @@ def funnel(records: Records, unit: str = "clinic", effect: str = "hyperpigmentat
         elif "99.8" in u.outside and adj is not None and adj < ALPHA:
             findings.append(Finding(effect, text + f": {direction} often than chance would plausibly explain.",
                                     1.3 if u.ratio > 1 else 0.7))
-        else:
-            findings.append(Finding(effect, text + f": worth a look, though with {len(named)} {label}s about one in "
-                                    "20 falls outside the 95 % limits by chance alone.", 0.6 if u.ratio > 1 else 0.4))
+        else:  # worth a look, not a clear signal: the sentence says which half of the rule it misses
+            unlikely = adj is not None and adj < ALPHA
+            if "99.8" in u.outside:
+                why = f"outside even the 99.8 % limits, but with {m} {label}s compared chance could still explain it"
+            elif unlikely:
+                why = (f"outside the 95 % limits and unlikely by chance even after allowing for {m} {label}s, but "
+                       "inside the 99.8 % limits")
+            else:
+                why = f"about one {label} in 20 falls outside the 95 % limits by chance alone"
+            findings.append(Finding(effect, text + f": worth a look, not yet a clear signal ({why}).",
+                                    0.6 if u.ratio > 1 else 0.4))
     if len(named) >= 2 and not findings:
         thin = sum(u.expected for u in named) < SMALL_EXPECTED * len(named)
         text = (f"Every {label} lies within the 95 % limits for {effect}, after allowing for its mix of modalities "
