@@ -632,6 +632,49 @@ def test_funnel_units_are_one_family(sample):
     assert said and "after allowing for 9 practitioners" in said[0] and "plausibly explain" in said[0]
 
 
+def _clinics(first: tuple[str, int, int], others: int, size: int, events: int) -> Records:
+    """One clinic ``first`` = (name, treatments, events) and ``others`` clinics of ``size`` with ``events`` each, all
+    ablative type III (one stratum, so expected = treatments x the overall rate)."""
+    rows, flagged = [], []
+    for c in range(others + 1):
+        name, n, k = first if c == 0 else (f"C{c:02d}", size, events)
+        for j in range(n):
+            if j < k:
+                flagged.append((f"T{len(rows)}", "hyperpigmentation"))
+            rows.append({"modality": "ablative", "fitzpatrick_type": 3, "clinic": name})
+    return make_records(rows, flagged)
+
+
+def test_funnel_sentence_never_calls_chance_what_passes_holm():
+    """Second reading (issue 15): North 22 of 100 against two clinics at 20 of 200 is above the 95 % limit with
+    p = 0.043 after allowing for 3 clinics, yet inside the 99.8 % limit. The sentence said "worth a look, though ...
+    about one in 20 falls outside the 95 % limits by chance alone" next to that p: now it says which half of the
+    rule (outside 99.8 % and below 0.05 after Holm) it misses.
+    R: E <- 100*62/500; p.adjust(c(poisson.test(22, E)$p.value, rep(poisson.test(20, 200*62/500)$p.value, 2)),
+    "holm")[1] -> 0.0431195 (E = 12.4)."""
+    result = monitoring.funnel(_clinics(("North", 100, 22), 2, 200, 20), "clinic")
+    north = next(u for u in result.funnel.units if u.name == "North")
+    assert north.outside == "above 95 %" and north.expected == pytest.approx(12.4)
+    assert result.p_values["North"][1] == pytest.approx(0.0431195, abs=1e-7)
+    said = next(f.sentence for f in result.findings if f.sentence.startswith("Clinic North:"))
+    assert "p = 0.043 after allowing for 3 clinics" in said and "by chance alone" not in said
+    assert said.endswith(": worth a look, not yet a clear signal (outside the 95 % limits and unlikely by chance "
+                         "even after allowing for 3 clinics, but inside the 99.8 % limits).")
+
+
+def test_funnel_sentence_outside_99_8_but_not_after_holm():
+    """North 21 of 100 against 19 clinics at 20 of 200: above the 99.8 % limit, but 0.0516 after allowing for 20
+    clinics. R: E <- 100*401/3900; pn <- poisson.test(21, E)$p.value; po <- poisson.test(20, 200*401/3900)$p.value;
+    c(pn, p.adjust(c(pn, rep(po, 19)), "holm")[1]) -> 0.00258094 0.05161882."""
+    result = monitoring.funnel(_clinics(("North", 100, 21), 19, 200, 20), "clinic")
+    north = next(u for u in result.funnel.units if u.name == "North")
+    assert north.outside == "above 99.8 %"
+    assert result.p_values["North"] == pytest.approx((0.00258094, 0.05161882), abs=1e-8)
+    said = next(f.sentence for f in result.findings if f.sentence.startswith("Clinic North:"))
+    assert said.endswith(": worth a look, not yet a clear signal (outside even the 99.8 % limits, but with 20 "
+                         "clinics compared chance could still explain it).")
+
+
 def test_summary_carries_adjusted_p_values_and_family_sizes(sample):
     summary = json.loads(json.dumps(summarise(sample), allow_nan=False))
     hyper = summary["comparisons"]["hyperpigmentation"]

@@ -166,10 +166,17 @@ def test_case_mix_chart_draws_expected_rate_limits_signals_and_n(sample):
     observed = next(t for t in fig.data if t.name and t.name.startswith("Ablative"))
     assert observed.line.color == figures.MODALITY_COLOURS["ablative"]
     assert f"n = {sum(p.treatments for p in chart.points if p.ratio is not None):,}" in observed.name
-    flagged = [p.label for p in chart.points if p.rule and p.ratio is not None]
-    assert flagged, "the sample's ablative months sit below what their mix predicts for a while (a shift)"
-    marked = [x for x, symbol in zip(observed.x, observed.marker.symbol) if symbol == "diamond"]
-    assert marked == flagged
+    # Signals: the sample's twin has none (its only shift was an artefact, see test_casemix), so a month of type II
+    # patients at 17 % where their usual rate is 5 % (test_casemix) is drawn as a black diamond.
+    from test_casemix import BUSY, busy_month_cells, records_from_cells
+    cells = [c for c in busy_month_cells() if c[0] != BUSY] + [(BUSY, 2, "face", 100, 17)]
+    rise = monitoring.monthly(records_from_cells(cells)).adjusted["ablative"]
+    drawn = next(t for t in figures.case_mix_chart(rise, "ablative", "hyperpigmentation").data
+                 if t.name and t.name.startswith("Ablative"))
+    flagged = [p.label for p in rise.points if p.rule and p.ratio is not None]
+    assert flagged == [BUSY]
+    assert [x for x, symbol in zip(drawn.x, drawn.marker.symbol) if symbol == "diamond"] == flagged
+    assert not [x for x, symbol in zip(observed.x, observed.marker.symbol) if symbol == "diamond"]
     assert "observed / expected" in observed.hovertemplate
     assert fig.layout.title.text.startswith("Hyperpigmentation against case mix · Ablative")
     assert fig.layout.yaxis.title.text == "Hyperpigmentation (% of treatments)"

@@ -78,6 +78,34 @@ def test_every_page_with_findings_names_its_families_of_comparisons():
     assert f"{glossary.FAMILIES} {glossary.PAGES['skin-tone'].families}" in lines
 
 
+def test_trends_reading_says_what_the_monthly_and_funnel_findings_do():
+    """Second reading (issue 15): "How to read this" said a month flagged on the p-chart but not on its twin "is
+    explained by its patients", while the finding calls some such months "a borderline month rather than a clear
+    signal"; and the twin no longer has run rules. Each verdict the findings give is named, in their words."""
+    from datetime import date
+
+    from analysis.findings import monitoring
+    from test_casemix import busy_month_cells, records_from_cells
+
+    explained = monitoring.monthly(records_from_cells(busy_month_cells())).findings
+    borderline = monitoring.monthly(records_from_cells(
+        [(f"2024-{m:02d}", 2, "face", 20, 13 if m == 12 else 6) for m in range(1, 13)]),
+        follow_up_until=date(2026, 1, 1)).findings
+    assert any("the month's mix of patients can explain it" in f.sentence for f in explained)
+    assert any("a borderline month rather than a clear signal" in f.sentence for f in borderline)
+    text = " ".join(glossary.PAGES["trends"].notes)
+    assert "explained by its patients when it would be flagged even by limits of the twin's kind" in text
+    assert "borderline month rather than a clear signal" in text
+    assert "is explained by its patients, and" not in text            # the old unconditional claim
+    assert "runs of 7 months (shifts and trends) are judged on the p-chart alone" in text
+    assert "in the other judged months" in text
+    families = glossary.PAGES["trends"].families
+    assert "one outside only the 95 % limits, or whose p-value does not stay below 0.05, is worth a look but not a " \
+           "clear signal" in families and "runs of 7 (on the p-chart only)" in families
+    funnel_term = next(t for t in glossary.TERMS if t.name == "Funnel plot").plain
+    assert "worth a look, not yet a clear signal" in funnel_term
+
+
 def test_the_terms_the_issue_asks_for_are_defined():
     names = {t.name.lower() for t in glossary.TERMS}
     for wanted in ("confidence interval", "p-value", "funnel plot", "control limits", "small group",

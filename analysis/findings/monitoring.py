@@ -66,8 +66,10 @@ def monthly(records: Records, effect: str = "hyperpigmentation", follow_up_until
 
     Beside each p-chart, :attr:`MonthlyTrend.adjusted` judges the same months against their own case
     mix: a month's expected count is the sum of its treatments' rates for their skin type and treatment
-    area (rates over the judged months of that modality), with exact Poisson limits and the same rules.
-    A p-chart signal that the adjusted chart does not share is reported as explained by the month's mix.
+    area (their rates in the other judged months of that modality), with exact Poisson 99.8 % limits; it judges
+    single months only (no run rules). A month outside the p-chart's limits but within its twin's is explained by
+    its mix when the month is also outside the twin's kind of limits placed around the average, and called a
+    borderline month otherwise; the p-chart's shifts and trends are reported as they are.
     """
     frame = with_effect_flags(records, ["treatment_date", "modality", "clinic", *CASE_MIX])
     if frame.empty:
@@ -168,48 +170,14 @@ def _signal_findings(effect: str, modality: str, chart: PChart, adjusted: CaseMi
                                    f"{wording.pct(q.expected_rate)} ({wording.times(q.ratio)} the expected): {side} the "
                                    f"limits for that mix ({limits}).",
                            1.2 if side == "above" else 0.6))
+    # Runs are the p-chart's alone: the case-mix chart judges single months (see analysis.stats.casemix).
     for rule in ("shift", "trend"):
         span = [p.label for p in chart.points if p.rule == rule]
-        same = [q.label for q in adjusted.points if q.rule == rule]
         what = "sat on one side of the average" if rule == "shift" else "kept rising or falling"
         if span:
-            text = (f"After {modality} treatment, the monthly {effect} rate {what} for 7 or more months in a row (up "
-                    f"to {span[-1]}): a {rule} worth looking into")
-            if same or adjusted.reason is not None:
-                out.append(Finding(effect, text + ".", 0.9))
-            else:
-                out.append(Finding(effect, text + f"; judged against each month's {mix}, no such {rule} remains, so "
-                                                  "the changing mix of patients may explain it.", 0.45))
-        elif same:
-            last = next(q for q in reversed(adjusted.points) if q.rule == rule)
-            side = "above" if (last.ratio or 0) > 1 else "below"
-            what = (f"stayed {side} what each month's {mix} predicted" if rule == "shift" else
-                    f"kept rising or falling against what each month's {mix} predicted")
-            text = (f"After {modality} treatment, the monthly {effect} rate {what} for 7 or more months in a row "
-                    f"(up to {same[-1]}): a {rule} worth looking into. ")
-            out.append(Finding(effect, text + _why_only_adjusted(effect, rule, side, chart, adjusted), 0.9))
+            out.append(Finding(effect, f"After {modality} treatment, the monthly {effect} rate {what} for 7 or more "
+                                       f"months in a row (up to {span[-1]}): a {rule} worth looking into.", 0.9))
     return out
-
-
-def _why_only_adjusted(effect: str, rule: str, side: str, chart: PChart, adjusted: CaseMixChart) -> str:
-    """Why the chart without case mix shows no run the case-mix chart shows: the months of the run whose mix
-    predicted so much more (or less) than usual that their rate sat on the other side of the plain average."""
-    if rule != "shift" or chart.centre is None:
-        return "The chart without case mix shows no such run: the mix of patients changed over these months."
-    crude = {p.label: p for p in chart.points}
-    run = [q for q in adjusted.points if q.rule == "shift"]
-    other_side = [(q, crude[q.label]) for q in run if q.label in crude and crude[q.label].rate is not None
-                  and (crude[q.label].rate >= chart.centre if side == "below" else crude[q.label].rate <= chart.centre)]
-    if not other_side:
-        return "The chart without case mix shows no such run: the mix of patients changed over these months."
-    more, other = ("more", "above") if side == "below" else ("less", "below")
-    months = []
-    for q, p in other_side[:3]:
-        rate, average = wording.pct_apart(p.rate, chart.centre)
-        months.append(f"in {q.label} the patients were expected to have {wording.pct(q.expected_rate)} {effect}, "
-                      f"{more} than the {average} average, so its rate of {rate} sat {other} the average though "
-                      f"{side} that expectation")
-    return f"The chart without case mix shows no such run because {'; and '.join(months)}."
 
 
 # --- clinics and practitioners: funnel plots --------------------------------------------------------
@@ -278,9 +246,17 @@ def funnel(records: Records, unit: str = "clinic", effect: str = "hyperpigmentat
         elif "99.8" in u.outside and adj is not None and adj < ALPHA:
             findings.append(Finding(effect, text + f": {direction} often than chance would plausibly explain.",
                                     1.3 if u.ratio > 1 else 0.7))
-        else:
-            findings.append(Finding(effect, text + f": worth a look, though with {len(named)} {label}s about one in "
-                                    "20 falls outside the 95 % limits by chance alone.", 0.6 if u.ratio > 1 else 0.4))
+        else:  # worth a look, not a clear signal: the sentence says which half of the rule it misses
+            unlikely = adj is not None and adj < ALPHA
+            if "99.8" in u.outside:
+                why = f"outside even the 99.8 % limits, but with {m} {label}s compared chance could still explain it"
+            elif unlikely:
+                why = (f"outside the 95 % limits and unlikely by chance even after allowing for {m} {label}s, but "
+                       "inside the 99.8 % limits")
+            else:
+                why = f"about one {label} in 20 falls outside the 95 % limits by chance alone"
+            findings.append(Finding(effect, text + f": worth a look, not yet a clear signal ({why}).",
+                                    0.6 if u.ratio > 1 else 0.4))
     if len(named) >= 2 and not findings:
         thin = sum(u.expected for u in named) < SMALL_EXPECTED * len(named)
         text = (f"Every {label} lies within the 95 % limits for {effect}, after allowing for its mix of modalities "

@@ -280,12 +280,13 @@ def trends(out: Sink, page: PageInput) -> None:
                      "may still be missing late side effects.",
                      help="p-chart limits: the average ± 3 standard errors for each month's number of treatments.")
         out.sentence("Each monthly chart has a twin below it that judges every month against its own patients: the "
-                     "rate expected from that month's mix of skin types and treatment areas. A month treating many "
-                     "type V–VI patients is expected to see more hyperpigmentation, so the twin flags it only if it "
-                     "saw more than its patients explain.",
-                     help="Expected events: the sum of each treatment's rate for its skin type and area (indirect "
-                          "standardisation); limits: exact Poisson 99.8 % limits of observed / expected "
-                          "(Spiegelhalter 2005), drawn around the expected rate.")
+                     "rate expected from that month's mix of skin types and treatment areas, as seen in the other "
+                     "months. A month treating many type V–VI patients is expected to see more hyperpigmentation, so "
+                     "the twin flags it only if it saw more than its patients explain. The twin judges single months; "
+                     "runs of 7 months are read on the chart above it.",
+                     help="Expected events: the sum of each treatment's rate for its skin type and area in the other "
+                          "judged months (indirect standardisation, leaving the month out); limits: exact Poisson "
+                          "99.8 % limits of observed / expected (Spiegelhalter 2005), drawn around the expected rate.")
     out.chart(figures.volume(trend.volume), key="volume")
     for unit, label in (("clinic", "Clinic"), ("practitioner", "Practitioner")):
         result = page.compute("funnel", unit)

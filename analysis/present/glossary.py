@@ -151,20 +151,22 @@ TERMS: tuple[Term, ...] = (
     Term("Case-mix adjustment",
          "Judging a month against what its own patients predict instead of one average. Darker skin types get "
          "hyperpigmentation more often, so a month that treats more of them is expected to see more. Each "
-         "treatment counts with the usual rate for its skin type and treatment area; their sum is the number "
-         "expected that month. A month outside the control limits around it differs by more than its mix of "
-         "patients explains.",
-         "Indirect standardisation: expected = Σ treatments × the reference rate of their skin type and area, "
-         "observed / expected judged with exact Poisson 99.8 % limits around 1 (Spiegelhalter 2005, Stat Med "
-         "24:1185-1202; Breslow & Day 1987, IARC Sci Publ 82, ch. 2) and the NHS “Making Data Count” rules: a "
-         "risk-adjusted control chart (Mohammed et al. 2001, Lancet 357:463-467).",
+         "treatment counts with the rate for its skin type and treatment area in the other months; their sum is "
+         "the number expected that month. A month outside the control limits around it differs by more than its "
+         "mix of patients explains.",
+         "Indirect standardisation: expected = Σ treatments × the rate of their skin type and area in the other "
+         "judged months (leave one out; the other months' pooled rate when they hold fewer of that group than the "
+         "month), observed / expected judged with exact Poisson 99.8 % limits around 1 (Spiegelhalter 2005, Stat "
+         "Med 24:1185-1202; Breslow & Day 1987, IARC Sci Publ 82, ch. 2; Ohlssen, Sharples & Spiegelhalter 2007, "
+         "JRSS A 170:865-890): a risk-adjusted control chart (Mohammed et al. 2001, Lancet 357:463-467) that "
+         "judges single months only, with no run rules.",
          cues=(r"mix of skin types and treatment areas", r"against case mix")),
     Term("Funnel plot",
          "A chart comparing clinics (or practitioners) fairly: each is placed by how many cases were expected "
          "for its mix of modalities and skin types, and the lines narrow like a funnel as the numbers grow, "
-         "because bigger units vary less by chance. A unit outside the lines differs more than chance would "
-         "plausibly explain. By chance alone about 1 unit in 20 falls outside the 95 % lines, and about 1 in 500 "
-         "outside the 99.8 % lines.",
+         "because bigger units vary less by chance. Outside the outer (99.8 %) lines, and unlikely by chance "
+         "even allowing for how many units are compared: a clear difference. Outside only the inner (95 %) "
+         "lines: worth a look, not yet a clear signal (about 1 unit in 20 lands there by chance).",
          "Funnel plot of the observed/expected ratio with exact Poisson limits (Spiegelhalter 2005).",
          cues=(r"\b95 % limits", r"99\.8 %", r"were expected")),
     Term("Unusual cost",
@@ -278,36 +280,40 @@ PAGES: dict[str, Reading] = {
         ("The monthly charts (p-charts) show whether the hyperpigmentation rate is stable; the funnel plots "
          "compare clinics and practitioners with what their mix of modalities and skin types predicts.",
          "Each p-chart has a twin that judges every month against its own patients: the rate expected from that "
-         "month's mix of skin types and treatment areas, with limits around it. A month that treats many type "
-         "V–VI patients is expected to see more hyperpigmentation, so it is not flagged for that alone; a month "
-         "flagged on the p-chart but not on its twin is explained by its patients, and one flagged only on the "
-         "twin has more (or fewer) cases than its patients explain. A run of months can show on one chart only: "
-         "a month whose patients were expected to have more than usual can sit above the plain average yet below "
-         "its own expectation, and the finding names such months. Both charts measure every month against all "
-         "judged months together, so a spell of high months (a drift) leaves the other months a little below "
-         "the average and below expected.",
+         "month's mix of skin types and treatment areas, as seen in the other months, with limits around it. A "
+         "month that treats many type V–VI patients is expected to see more hyperpigmentation, so it is not "
+         "flagged for that alone. A month flagged on the p-chart but within its twin's limits is explained by its "
+         "patients when it would be flagged even by limits of the twin's kind drawn around the plain average; "
+         "otherwise the two charts differ only in how wide their limits are, and the finding calls it a "
+         "borderline month rather than a clear signal. A month flagged on both, or expecting fewer than 5 cases "
+         "(too few for the twin to judge), stays a signal. A month flagged only on the twin has more (or fewer) "
+         "cases than its patients explain. The twin judges single months only: runs of 7 months (shifts and "
+         "trends) are judged on the p-chart alone.",
          "Behind the charts: control limits are the average ± 3 standard errors (a Shewhart p-chart with the NHS "
          "“Making Data Count” rules); the funnel's 95 % and 99.8 % limits are exact Poisson limits "
          "(Spiegelhalter 2005).",
          "Behind the case-mix chart: a month's expected count is the sum, over its treatments, of the "
-         "hyperpigmentation rate of their skin type and treatment area over all judged months of that modality "
-         "(indirect standardisation, as in the funnel plots; Breslow & Day 1987, Statistical Methods in Cancer "
-         "Research II, ch. 2). Observed / expected is judged against exact Poisson 99.8 % limits around 1 "
+         "hyperpigmentation rate of their skin type and treatment area in the other judged months of that "
+         "modality, or the rate of all the other months when they hold fewer of that skin type and area than the "
+         "month itself, so that patients seen mostly in one month never explain that month's own cases "
+         "(indirect standardisation, Breslow & Day 1987, Statistical Methods in Cancer Research II, ch. 2, with "
+         "each month left out of its own reference as in Ohlssen, Sharples & Spiegelhalter 2007, JRSS A "
+         "170:865-890). Observed / expected is judged against exact Poisson 99.8 % limits around 1 "
          "(Spiegelhalter 2005, “Funnel plots for comparing institutional performance”, Stat Med 24:1185-1202, "
-         "Table I and appendix A.1.1), drawn on the rate scale as the expected rate times those limits. The same "
-         "rules as the p-chart apply: a month outside the limits; 7 months in a row above (or below) expected, a "
-         "shift; 7 months in a row rising (or falling) against expected, a trend. Judging each period against its "
-         "own risk is the risk-adjusted control chart of Mohammed et al. (2001, “Bristol, Shipman, and clinical "
-         "governance: Shewhart's forgotten lessons”, Lancet 357:463-467). Months whose follow-up is still open "
-         "are left off it."),
+         "Table I and appendix A.1.1), drawn on the rate scale as the expected rate times those limits. Its one "
+         "rule is a month outside the limits with at least 5 cases expected; it has no run rules. Judging each "
+         "period against its own risk is the risk-adjusted control chart of Mohammed et al. (2001, “Bristol, "
+         "Shipman, and clinical governance: Shewhart's forgotten lessons”, Lancet 357:463-467). Months whose "
+         "follow-up is still open are left off it."),
         ("Rate", "p-chart", "Control limits", "Special-cause signal", "Case-mix adjustment", "Funnel plot",
          "Small group"),
         families=("The clinics are one family and the practitioners another. A clinic or practitioner is said to "
                   "differ only when it lies outside the 99.8 % limits and its p-value (observed against expected "
                   "events, an exact Poisson test) stays below 0.05 after allowing for the number of clinics or "
-                  "practitioners compared (Holm's method). The monthly charts guard against false alarms with their"
-                  " own rules: their limits (3 standard errors on the p-chart, exact Poisson 99.8 % on its twin) "
-                  "and runs of 7.")),
+                  "practitioners compared (Holm's method); one outside only the 95 % limits, or whose p-value does "
+                  "not stay below 0.05, is worth a look but not a clear signal. The monthly charts guard against "
+                  "false alarms with their own rules: their limits (3 standard errors on the p-chart, exact Poisson "
+                  "99.8 % on its twin) and runs of 7 (on the p-chart only).")),
     "article-check": Reading(
         ("Each claim gets a verdict: supported, not supported, or not enough data (with how many more treatments "
          "would settle it).",

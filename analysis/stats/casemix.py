@@ -11,13 +11,21 @@ patients, whose hyperpigmentation rate is higher) the crude rate moves with the 
 signals a change in the patients, not in the care. The chart here judges each period against what its
 own mix predicts:
 
-* **Expected count, by indirect standardisation.** Each stratum ``s`` (a combination of case-mix
-  columns, e.g. skin type x treatment area) has its reference rate over all judged periods,
-  ``rate_s = events_s / treatments_s``; period ``t``'s expected count is ``E_t = Σ_s n_{t,s}·rate_s``
-  (:func:`analysis.stats.funnel.expected_counts`, the same code as the funnel plots). Over the judged
-  periods ``Σ_t E_t = Σ_t O_t``, so the centre line of the ratio ``O_t/E_t`` is 1, as ``p̄`` is the
-  centre of a p-chart. This is the standardised mortality (morbidity) ratio of Breslow NE, Day NE (1987)
-  *Statistical Methods in Cancer Research, Vol. II*, IARC Scientific Publications 82, chapter 2.
+* **Expected count, by indirect standardisation against the other periods.** Each stratum ``s`` (a
+  combination of case-mix columns, e.g. skin type x treatment area) has a reference rate, and period ``t``'s
+  expected count is ``E_t = Σ_s n_{t,s}·rate_s^(-t)``: the standardised morbidity ratio of Breslow NE, Day NE
+  (1987) *Statistical Methods in Cancer Research, Vol. II*, IARC Scientific Publications 82, chapter 2. The
+  reference rate leaves the judged period out: ``rate_s^(-t) = (events_s - events_{t,s}) / (n_s - n_{t,s})``,
+  the rate of stratum ``s`` in all the *other* judged periods. A rate that included the period itself would let
+  a stratum treated mostly in that period explain its own events (treated in one month only, its "expected"
+  equals its observed). When the other periods hold fewer of the stratum's treatments than the period itself
+  (``n_s - n_{t,s} < n_{t,s}``, none at all included), its treatments count with the pooled rate of all the other
+  periods instead, so a period's case mix is credited only through strata established elsewhere. A period
+  with no other periods to compare with has no expected count. Comparing each unit with a reference made
+  without it is the cross-validatory ("leave one out") comparison of Ohlssen DI, Sharples LD, Spiegelhalter DJ
+  (2007) "A hierarchical modelling framework for identifying unusual performance in health care providers",
+  JRSS A 170:865-890. ``Σ_t E_t`` is no longer exactly ``Σ_t O_t``; the target of ``O_t/E_t`` is 1 all the
+  same: the period is as its mix predicts from the others.
 * **Limits.** Under "no change but the case mix" ``O_t ~ Poisson(E_t)``; the limits for ``O_t/E_t`` are
   the exact Poisson limits with the interpolation of Spiegelhalter DJ (2005) "Funnel plots for comparing
   institutional performance", Stat Med 24:1185-1202 (Table I "standardised ratio", appendix A.1.1), at
@@ -26,11 +34,11 @@ own mix predicts:
   rate ``E_t/n_t`` times the ratio limits, so a month of high-risk patients gets a higher expected rate
   and higher limits. Poisson ignores the cap ``O_t <= n_t``; with high rates the limits are slightly wider
   than a binomial model's (fewer signals, never more).
-* **Rules.** The p-chart's special-cause rules (:func:`analysis.stats.pchart.special_causes`, NHS "Making
-  Data Count"): a ratio outside its limits; 7 periods in a row above 1 (or below) - a shift, that is
-  observed above (or below) expected 7 times running; 7 ratios in a row each higher (or lower) than the
-  one before - a trend in the adjusted rate. All three carry over: the ratio is a rate adjusted for case
-  mix with centre 1.
+* **One rule: a period outside its limits.** The chart raises no run rules (shift, trend) of its own. The
+  leave-one-out references are not one common centre (each period has its own), and a spell of high periods
+  lowers every other period's ratio, so runs of 7 about 1 would signal far more often than the p-chart's; the
+  p-chart's run rules judge runs. This chart judges single periods and says whether a p-chart signal is
+  explained by the period's case mix.
 
 Control charts that judge each period against its own risk-adjusted expectation, instead of one
 average, are the risk-adjusted charts argued for by Mohammed MA, Cheng KK, Rouse A, Marshall T (2001)
@@ -42,15 +50,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from numbers import Real
 
 import numpy as np
 import pandas as pd
 
 from analysis.stats.checks import check_count, check_level, check_sequence, level_codes
-from analysis.stats.funnel import expected_counts, ratio_funnel_limits
-from analysis.stats.pchart import special_causes
+from analysis.stats.funnel import event_flags, ratio_funnel_limits, stratum_codes
+from analysis.stats.pchart import RULE_OUTSIDE
 
 __all__ = ["CASEMIX_CONFIDENCE", "outside_ratio_limits", "CaseMixPoint", "CaseMixChart", "case_mix_chart", "case_mix_chart_from_rows",
            "case_mix_charts_by"]
@@ -58,9 +66,10 @@ __all__ = ["CASEMIX_CONFIDENCE", "outside_ratio_limits", "CaseMixPoint", "CaseMi
 #: Two-sided level of the limits: Spiegelhalter's (2005) counterpart of 3-sigma limits.
 CASEMIX_CONFIDENCE = 0.998
 
-_METHOD = ("observed / expected per period, expected by indirect standardisation over the judged periods; exact "
-           "Poisson(E) limits interpolated as in Spiegelhalter (2005) appendix A.1.1; NHS Making Data Count rules "
-           "(outside limits, 7-point shift about 1, 7-point trend)")
+_METHOD = ("observed / expected per period, expected by indirect standardisation with each stratum's rate in the "
+           "other judged periods (the pooled rate of the other periods when they hold fewer of the stratum than the "
+           "period); exact Poisson(E) limits interpolated as in Spiegelhalter (2005) appendix A.1.1; one rule, a "
+           "period outside its limits (no run rules)")
 
 
 @dataclass(frozen=True)
@@ -70,8 +79,8 @@ class CaseMixPoint:
     ``ratio`` = observed / expected and ``lower``/``upper`` its limits; ``rate`` = observed / treatments,
     ``expected_rate`` = expected / treatments and ``rate_lower``/``rate_upper`` the limits on the rate
     scale (``expected_rate`` x the ratio limits). All are ``None`` for a period with no treatments or
-    nothing expected (``reason`` says which). ``signal`` is True only outside the limits; ``rule`` is the
-    first special-cause rule the point meets ("outside limits", "shift", "trend").
+    nothing expected (``reason`` says which). ``signal`` is True only outside the limits, and ``rule`` is then
+    "outside limits" (else ``None``): the chart has no run rules.
     """
 
     label: str
@@ -111,7 +120,8 @@ def case_mix_chart(
     strata: Sequence[str] = (),
     min_expected: float = 0.0,
 ) -> CaseMixChart:
-    """Control chart of observed / expected per period with exact Poisson limits around 1.
+    """Control chart of observed / expected per period with exact Poisson limits around 1; the only rule is a
+    period outside its limits.
 
     Parameters
     ----------
@@ -171,9 +181,7 @@ def case_mix_chart(
     ratios: list[float | None] = [rows[i][0] / rows[i][1] if i in limits else None for i in range(len(rows))]
     outside = [r is not None and rows[i][1] >= min_expected and (r > limits[i][1] or r < limits[i][0])
                for i, r in enumerate(ratios)]
-    # Rounded for the run rules only: a month whose events equal its expected count sits on the centre line
-    # (ending a run), not 1e-15 above or below it because E is a sum of many rates.
-    rules = special_causes([None if r is None else round(r, 9) for r in ratios], 1.0, outside)
+    rules = [RULE_OUTSIDE if flag else None for flag in outside]
     points = []
     for i, (label, (o, e, n)) in enumerate(zip(names, rows)):
         if i not in limits:
@@ -203,8 +211,8 @@ def case_mix_chart_from_rows(
     confidence: float = CASEMIX_CONFIDENCE,
     min_expected: float = 0.0,
 ) -> CaseMixChart:
-    """:func:`case_mix_chart` from one row per treatment: expected counts by
-    :func:`analysis.stats.funnel.expected_counts` with each period as a unit.
+    """:func:`case_mix_chart` from one row per treatment: each period's expected count from the rates of its
+    strata in the other periods (see the module docstring).
 
     ``frame`` holds the judged periods only (their events make the reference rates). ``periods``
     lists every period to chart, in order (as text); one with no rows gets a point with no ratio.
@@ -212,12 +220,14 @@ def case_mix_chart_from_rows(
 
     Examples
     --------
-    Stratum "a" has rate 1/4 and "b" rate 1 over both months; month 1 has 3 "a" and 1 "b" (E = 1.75).
+    Month 1 has 3 "a" (1 event) and 1 "b" (1 event), month 2 one of each (the "b" with an event). Month 1
+    holds most of the "a" treatments, so they count with month 2's pooled rate, 1/2; its "b" with month 2's
+    "b" rate, 1: E = 3/2 + 1 = 2.5. Month 2: its "a" with month 1's "a" rate 1/3, its "b" with 1: E = 4/3.
 
     >>> df = pd.DataFrame({"month": ["1", "1", "1", "1", "2", "2"], "s": ["a", "a", "a", "b", "a", "b"],
     ...                    "event": [False, False, True, True, False, True]})
-    >>> [p.expected for p in case_mix_chart_from_rows(df, "month", ["s"], "event").points]
-    [1.75, 1.25]
+    >>> [round(p.expected, 4) for p in case_mix_chart_from_rows(df, "month", ["s"], "event").points]
+    [2.5, 1.3333]
     """
     charts = _charts(frame, np.zeros(len(frame), dtype=np.intp), ["all"], period_column, stratum_columns,
                      event_column, periods, confidence, min_expected=min_expected)
@@ -237,14 +247,15 @@ def case_mix_charts_by(
     """One :func:`case_mix_chart_from_rows` per level of ``by_column`` (e.g. modality), in one pass.
 
     Each level has its own reference rates: the strata are ``by_column`` x ``stratum_columns``, so a
-    level's expected counts use only its own treatments' rates, exactly as calling
-    :func:`case_mix_chart_from_rows` on that level's rows. Keys are the levels as text (missing values
+    level's expected counts use only its own treatments' rates (in its other periods), exactly as calling
+    :func:`case_mix_chart_from_rows` on that level's rows. Below, "y" month 1's only stratum has no event in
+    month 2 (E = 0), and month 2's has one in month 1 (E = 1). Keys are the levels as text (missing values
     "(not recorded)"), in order of first appearance.
 
     >>> df = pd.DataFrame({"m": ["x"] * 4 + ["y"] * 2, "month": ["1", "1", "2", "2", "1", "2"],
     ...                    "s": ["a", "b", "a", "b", "a", "a"], "event": [True, False, False, True, True, False]})
     >>> {k: [p.expected for p in c.points] for k, c in case_mix_charts_by(df, "m", "month", ["s"], "event").items()}
-    {'x': [1.0, 1.0], 'y': [0.5, 0.5]}
+    {'x': [1.0, 1.0], 'y': [0.0, 1.0]}
     """
     if not isinstance(frame, pd.DataFrame):
         raise ValueError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
@@ -263,7 +274,7 @@ def _charts(frame: pd.DataFrame, by_codes: np.ndarray, by_levels: list[str], per
             stratum_columns: Sequence[str] | str, event_column: str, periods: Sequence[str] | None,
             confidence: float, shown_strata: Sequence[str] | None = None,
             min_expected: float = 0.0) -> dict[str, CaseMixChart]:
-    """Charts per ``by`` level from one :func:`expected_counts` call whose units are (level, period) pairs."""
+    """Charts per ``by`` level, from one pass over the rows whose units are (level, period) pairs."""
     if not isinstance(frame, pd.DataFrame):
         raise ValueError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
     if period_column not in frame.columns:
@@ -280,17 +291,46 @@ def _charts(frame: pd.DataFrame, by_codes: np.ndarray, by_levels: list[str], per
     for column in (*strata, event_column):
         if column not in frame.columns:
             raise ValueError(f"frame has no column {column!r}")
-    columns = {"unit": pd.Series(unit, index=frame.index), **{c: frame[c] for c in dict.fromkeys([*strata, event_column])}}
-    groups = expected_counts(pd.DataFrame(columns), "unit", strata, event_column)
-    table = np.zeros((len(by_levels), len(labels), 3))
-    unit_of = groups["name"].to_numpy(dtype=np.int64)
-    table[unit_of // max(len(labels), 1), unit_of % max(len(labels), 1)] = \
-        groups[["observed", "expected", "treatments"]].to_numpy(dtype=float)
+    levels, periods_n = len(by_levels), max(len(labels), 1)
+    observed, expected, treatments, unjudged = _leave_one_out(
+        unit, stratum_codes(frame, strata), event_flags(frame[event_column], event_column), levels * periods_n,
+        periods_n)
     shown = tuple(strata if shown_strata is None else shown_strata)
-    return {by_levels[k]: case_mix_chart(table[k, :, 0].astype(int).tolist(), table[k, :, 1].tolist(),
-                                         table[k, :, 2].astype(int).tolist(), labels, confidence, shown,
-                                         min_expected)
-            for k in range(len(by_levels))}
+    charts = {}
+    for k in range(levels):
+        mine = slice(k * periods_n, k * periods_n + len(labels))
+        chart = case_mix_chart(observed[mine].tolist(), expected[mine].tolist(), treatments[mine].tolist(), labels,
+                               confidence, shown, min_expected)
+        alone = [replace(p, reason="no other judged period to compare it with") if none and p.treatments else p
+                 for p, none in zip(chart.points, unjudged[mine])]
+        charts[by_levels[k]] = replace(chart, points=tuple(alone))
+    return charts
+
+
+def _leave_one_out(unit: np.ndarray, stratum: np.ndarray, event: np.ndarray, units: int,
+                   per_pool: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Observed, expected, treatments per unit (0 .. ``units`` - 1) and whether it has no reference at all.
+
+    Expected: each treatment counts with its stratum's rate in the other units of its pool (pool = unit //
+    ``per_pool``, e.g. the modality; strata never span pools), or with the pool's rate in the other units
+    when they hold fewer of the stratum's treatments than the unit does. See the module docstring."""
+    strata = int(stratum.max()) + 1 if len(stratum) else 1
+    cell = unit.astype(np.int64) * strata + stratum
+    cell_n = np.bincount(cell, minlength=units * strata).reshape(units, strata).astype(float)
+    cell_e = np.bincount(cell, weights=event, minlength=units * strata).reshape(units, strata)
+    other_n, other_e = cell_n.sum(axis=0) - cell_n, cell_e.sum(axis=0) - cell_e
+    n, o = cell_n.sum(axis=1), cell_e.sum(axis=1)
+    pool = np.arange(units) // per_pool
+    pool_n = np.bincount(pool, weights=n)[pool] - n
+    pool_e = np.bincount(pool, weights=o)[pool] - o
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pooled = np.where(pool_n > 0, pool_e / pool_n, np.nan)
+        rate = np.where((other_n >= cell_n) & (other_n > 0), other_e / other_n, pooled[:, None])
+    used = cell_n > 0
+    unjudged = (used & np.isnan(rate)).any(axis=1)
+    expected = np.where(used, cell_n * np.nan_to_num(rate), 0.0).sum(axis=1)
+    expected[unjudged] = 0.0
+    return np.rint(o).astype(int), expected, n.astype(int), unjudged
 
 
 def outside_ratio_limits(observed: int, expected: float, confidence: float = CASEMIX_CONFIDENCE) -> bool | None:

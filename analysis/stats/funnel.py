@@ -41,6 +41,8 @@ __all__ = [
     "Funnel",
     "funnel_plot",
     "expected_counts",
+    "event_flags",
+    "stratum_codes",
 ]
 
 
@@ -248,7 +250,7 @@ def ratio_funnel_limits(
 # --------------------------------------------------------------------------------------------
 
 
-def _event_flags(series: pd.Series, column: str) -> np.ndarray:
+def event_flags(series: pd.Series, column: str) -> np.ndarray:
     """0/1 integers from a boolean-like column; ValueError naming a bad or missing value."""
     fast = binary_values(series)
     if fast is not None:
@@ -281,6 +283,18 @@ def _labels(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
         codes, order = pd.factorize(codes)
         labels = [labels[k] for k in order]
     return np.asarray(codes, dtype=np.intp), pd.Series(labels, dtype=object)
+
+
+def stratum_codes(frame: pd.DataFrame, stratum_columns: Sequence[str]) -> np.ndarray:
+    """Each row's stratum as a code 0, 1, ...: a combination of the columns' labels as text (so 2 and "2" are
+    one level; a missing value is the level "(not recorded)"); every row is stratum 0 with no columns."""
+    stratum = np.zeros(len(frame), dtype=np.int64)
+    for column in stratum_columns:
+        codes, labels = _labels(frame[column])
+        text_codes = pd.factorize(labels.astype(str).to_numpy(dtype=object))[0]
+        stratum = stratum * (int(text_codes.max()) + 1) + text_codes[codes]
+        stratum = pd.factorize(stratum)[0].astype(np.int64)
+    return stratum
 
 
 def expected_counts(
@@ -338,14 +352,8 @@ def expected_counts(
                              zip(columns, (object, "int64", "int64", "float64"))})
 
     unit, names = _labels(frame[unit_column])
-    event = _event_flags(frame[event_column], event_column)
-    # A stratum is a combination of the strata's labels as text (so 2 and "2" are one level).
-    stratum = np.zeros(len(frame), dtype=np.int64)
-    for column in strata:
-        codes, labels = _labels(frame[column])
-        text_codes = pd.factorize(labels.astype(str).to_numpy(dtype=object))[0]
-        stratum = stratum * (int(text_codes.max()) + 1) + text_codes[codes]
-        stratum = pd.factorize(stratum)[0].astype(np.int64)
+    event = event_flags(frame[event_column], event_column)
+    stratum = stratum_codes(frame, strata)
     # Rate of each stratum over the whole frame, then each treatment's expected count is its
     # stratum's rate; a unit's expected count is their sum in row order (as a group sum always was).
     size = int(stratum.max()) + 1
