@@ -17,7 +17,8 @@ when the page makes at least one such claim:
 * Side effects page: a side effect "more / less often after ablative";
 * Trends & clinics page: a clinic or practitioner "more / less often than chance would plausibly explain";
 * the summary (``python -m analysis summary``, whose findings are the Overview's "What stands out"): any of the
-  above but the side effects, which it does not carry.
+  above but the side effects, which it carries as numbers only (rates, p and the family's Holm-adjusted p, no
+  call; ``tests/test_compare.py`` checks no call is there).
 
 BEFORE is each comparison judged on its own at 5 % (the raw p < 0.05 and the 95 % interval excluding zero;
 for the funnels, outside the 99.8 % limits, the rule before Holm); AFTER is what the pages now say (Holm

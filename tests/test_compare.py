@@ -885,8 +885,10 @@ def test_summary_carries_each_side_effect_with_its_family_adjusted_p(sample):
     json.dumps(listed, allow_nan=False)
     assert [e["effect"] for e in listed] == [c.group for c in side.rates]
     for entry, c in zip(listed, side.rates):
-        assert (entry["p_value"], entry["conclusive"], entry["family_size"]) == (c.test.p_value, c.conclusive,
-                                                                                 c.family_size)
+        assert (entry["p_value"], entry["family_size"]) == (c.test.p_value, c.family_size)
+        # numbers only: no call, so the summary's subgroup claims stay those bench/false_alarms.py counts
+        # (with a side-effect call here, 17 of its 200 null datasets, 8.5 %, would have carried one)
+        assert "conclusive" not in entry
         if c.group == effects.HEADLINE_EFFECT:
             assert entry["headline"] and entry["p_value_adjusted"] == c.test.p_value
         else:

@@ -243,6 +243,7 @@ def test_the_bundled_sample_is_followed_up_to_its_export_date_not_its_import(tmp
     from analysis.records import versions
     from analysis.records.filters import prepare
     from analysis.records.ingest import SourceFile, import_files
+    from analysis.records import store as store_module
     from analysis.records.store import Store
 
     store = Store(f"sqlite:///{tmp_path / 'store.db'}")
@@ -265,6 +266,15 @@ def test_the_bundled_sample_is_followed_up_to_its_export_date_not_its_import(tmp
     clinic = store.import_dataset(import_files(SourceFile("own.csv", (header + "T1,2024-01-02,ablative,2,no\n")
                                                           .encode())), "Northgate")
     assert versions.records_complete_to(store, clinic.id) == versions.last_import(store, clinic.id)
+    # replaced by the sample, the clinic's dataset holds only the sample's records: complete to the export date,
+    # not to the replaced file's import (found by a fourth reading: the curve ended at 11.2 % instead of 3.0 %)
+    sample = import_files(SourceFile.from_path(store_module.SAMPLE_OUTCOMES),
+                          [SourceFile.from_path(store_module.SAMPLE_SIDE_EFFECTS)])
+    versions.add_records(store, clinic.id, sample, replace=True)
+    assert versions.records_complete_to(store, clinic.id) == exported
+    versions.add_records(store, clinic.id, import_files(SourceFile("may.csv", (header + "Z9,2026-05-02,ablative,2,no\n")
+                                                                   .encode())))
+    assert versions.records_complete_to(store, clinic.id) == versions.history(store, clinic.id)[-1].created_at
 
 
 def test_the_curves_chart_shows_each_modality_its_band_censored_marks_and_n():

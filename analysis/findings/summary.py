@@ -120,13 +120,15 @@ def summarise(records: Records, follow_up_until: date | None = None) -> dict[str
                 "odds_ratio": tone.adjusted.odds_ratio, "ci": _ci(tone.adjusted.ci_low, tone.adjusted.ci_high),
                 "p_value": tone.adjusted.p_value, "adjusted_for": skin_tone.adjusted_factors(tone.adjusted),
                 "fitted": tone.adjusted.fitted, "reason": tone.adjusted.reason},
-            # every recorded effect, ablative vs non-ablative; all but hyperpigmentation (the headline, judged on
-            # its own) are one family, as on the Side effects page
+            # every recorded effect, ablative vs non-ablative, as numbers: all but hyperpigmentation (the headline,
+            # judged on its own) are one family on the Side effects page, whose Holm-adjusted p is given. No call is
+            # made here: the summary's claims stay within its own families (bench/false_alarms.py counts them).
             "side_effects": None if not side.recorded else [
                 {"effect": c.group, "headline": c.group == effects.HEADLINE_EFFECT,
                  "ablative": _rate(c.ablative), "non_ablative": _rate(c.non_ablative),
                  "risk_difference": c.difference.estimate, "ci": _ci(c.difference.low, c.difference.high),
-                 **_ratio(c.ratio), "test": c.test.test, "p_value": c.test.p_value, **_family(c), "small": c.small}
+                 **_ratio(c.ratio), "test": c.test.test, "p_value": c.test.p_value, "p_value_adjusted": c.decision_p,
+                 "family_size": c.family_size, "family": c.family or None, "small": c.small}
                 for c in side.rates],
         },
         "monthly_signals": [

@@ -377,9 +377,12 @@ def records_complete_to(store: Store, dataset_id: str) -> datetime:
 
 def records_complete_to_in(entries: list[Version]) -> datetime | None:
     """:func:`records_complete_to` from a dataset's history (as ``Access.history`` gives it); None when it has
-    none. Of several imports, the latest of the moments each is complete to."""
-    kept = [v for v in entries if v.action != "rollback" and not v.rolled_back]
-    return max(_complete_to(v) for v in kept) if kept else None
+    none. Of the imports whose records the dataset holds now (from its latest replacement, or its first import, on;
+    a replaced import's records are gone), the latest of the moments each is complete to."""
+    kept = sorted((v for v in entries if v.action != "rollback" and not v.rolled_back), key=lambda v: v.version)
+    bases = [i for i, v in enumerate(kept) if v.action in ("import", "replace")]
+    held = kept[bases[-1]:] if bases else kept
+    return max(_complete_to(v) for v in held) if held else None
 
 
 def _complete_to(version: Version) -> datetime:
