@@ -185,3 +185,13 @@ def test_case_mix_chart_draws_expected_rate_limits_signals_and_n(sample):
     empty = figures.case_mix_chart(monitoring.monthly(sample).adjusted["ablative"].__class__(
         (), 0.998, (), "m", reason="There are no periods to chart."), "ablative", "hyperpigmentation")
     assert empty.layout.annotations[0].text == "There are no periods to chart."
+
+
+def test_a_skin_type_that_defers_to_the_test_of_interaction_says_so_on_hover(sample):
+    # fourth reading of #15: the hover showed "p < 0.001 after allowing for 9 skin-type comparisons" for a type that
+    # makes no claim of its own (on the sample every type defers: the test of interaction finds no clear difference)
+    tone = skin_tone.skin_tone(sample)
+    assert all(c.deferred for c in tone.by_type if not c.small)
+    fig = figures.risk_differences(tone.by_type, "Hyperpigmentation: difference by skin type", "hyperpigmentation")
+    notes = [row[3] for row in fig.data[0].customdata]
+    assert notes and all("No claim of its own" in n or "too few" in n for n in notes)

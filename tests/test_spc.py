@@ -618,3 +618,25 @@ def test_expected_counts_name_the_first_bad_event_value(values, message):
     frame = pd.DataFrame({"u": ["A", "B", "A"], "e": values})
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         expected_counts(frame, "u", [], "e")
+
+
+def test_months_with_no_event_where_none_is_typical_make_no_shift():
+    # 24 months of 12 treatments at an average of 7/288 = 2.4 %: a month of 12 has no event 74 % of the time
+    # (0.976^12), so ten such months in a row are ordinary. Read by rate against the average they were "below
+    # average" ten times running, a shift; read by count against the median count of Binomial(12, 0.024), which
+    # is 0, they sit on the line and no run forms (the module's *Method*).
+    from scipy.stats import binom
+
+    events = [0] * 10 + [1, 0] * 7
+    chart = p_chart(events, [12] * len(events))
+    assert chart.centre == pytest.approx(7 / 288)
+    assert binom.ppf(0.5, 12, chart.centre) == 0
+    assert [p.rule for p in chart.points] == [None] * len(events)
+    assert runs(chart) == ()
+
+
+def test_a_real_shift_is_still_found_with_counts():
+    # 10 months of 5 in 50, then 8 months of 15 in 50: the average is 170/900 = 18.9 %, the median count of a
+    # month of 50 at that rate 9 (binom.ppf(0.5, 50, 0.189)); 5 < 9 ten times, then 15 > 9 eight times
+    chart = p_chart([5] * 10 + [15] * 8, [50] * 18)
+    assert runs(chart) == (Run("shift", "1", "10", -1), Run("shift", "11", "18", 1))

@@ -150,7 +150,9 @@ def risk_differences(contrasts: Sequence[compare.RateContrast], title: str, effe
         customdata=[[wording.pct_range(c.difference.low, c.difference.high).replace("%", "points"),
                      wording.p_value(c.test.p_value) + (f"; {wording.p_value(c.adjusted_p)} after allowing for "
                                                         f"{c.family_size} {c.family}" if c.family_size > 1 else ""),
-                     c.test.test, " — too few to conclude from" if c.small else ""]
+                     c.test.test, " — too few to conclude from" if c.small else
+                     "<br>No claim of its own: the gap does not differ clearly between skin types" if c.deferred
+                     else ""]
                     for c in rows],
         hovertemplate="<b>%{y}</b><br>Difference %{x:+.1f} percentage points (95 % CI %{customdata[0]})<br>"
                       "%{customdata[2]}: %{customdata[1]}%{customdata[3]}<extra></extra>",

@@ -103,7 +103,7 @@ TERMS: tuple[Term, ...] = (
          "reliable when there are at least 10 events per model parameter (per number estimated); with fewer it "
          "is marked as a rough guide.", cues=(r"taking .* into account", r"the model estimates")),
     Term("Allowing for several comparisons",
-         "When a page compares the two treatments in many groups at once (every skin type, 9 side effects, every "
+         "When a page compares the two treatments in many groups at once (every skin type, every side effect, every "
          "clinic), some group will show a difference by chance alone now and then. So within such a family the "
          "p-value is raised to allow for the number of groups, and a difference counts only if it stays below "
          "0.05: on data with no real difference, any group in the family is called different at most 1 time "
@@ -146,7 +146,11 @@ TERMS: tuple[Term, ...] = (
     Term("Special-cause signal",
          "A sign that something changed, worth looking into: a month outside the control limits, 7 months in a "
          "row on one side of the average (a shift), or 7 months in a row rising or falling (a trend). Black "
-         "diamonds on the chart.", "NHS “Making Data Count” rules for special-cause variation.",
+         "diamonds on the chart. A month counts as above or below the average by its number of cases against "
+         "the number most typical for a month of its size: with few treatments a month often has no case at "
+         "all, which is then ordinary, not “below average”.",
+         "NHS “Making Data Count” rules for special-cause variation; for the shift, a month's side of the line is "
+         "its count against the median of Binomial(n, average), so neither side is likelier than 1 in 2.",
          cues=(r"\bsignal", r"worth looking into")),
     Term("Case-mix adjustment",
          "Judging a month against what its own patients predict instead of one average. Darker skin types get "
@@ -187,8 +191,9 @@ TERMS: tuple[Term, ...] = (
          "A case whose end is not known yet: the side effect had not resolved when the records were last "
          "updated. It counts as unresolved up to that day and no further, instead of being left out (which would "
          "make side effects look shorter than they are) or counted as lasting for ever.",
-         "Right-censored at the last follow-up: the import date of the records (or a stated date), in days "
-         "after the treatment.", cues=(r"censored", r"still unresolved")),
+         "Right-censored at the last follow-up, in days after the treatment: the date the records are complete "
+         "to (a clinic's export: the day it was imported; the bundled sample: its export date, 2026-03-31; or a "
+         "stated date).", cues=(r"censored", r"still unresolved")),
     Term("Correlation",
          "How closely two things rise together, from −1 (one always falls as the other rises) through 0 (no "
          "relation) to 1 (always rise together).", "Spearman's rank correlation.", cues=(r"correlation",)),
@@ -233,8 +238,9 @@ PAGES: dict[str, Reading] = {
          "on the order of the scores (the Mann–Whitney test).",),
         ("Rate", *_COMMON, "Wilson interval", "Risk difference", "Risk ratio", "Could be chance"),
         families=("The share reaching at least 51 % improvement and the whole improvement scale are the comparisons"
-                  " stated in advance, each judged on its own at 5 %. The rates by skin type, device and treatment "
-                  "area are shown but not tested, so no group is called different.")),
+                  " stated in advance, each judged on its own at 5 %. The satisfaction scale and the share "
+                  "satisfied are compared the same way, also each on its own at 5 %. The rates by skin type, device "
+                  "and treatment area are shown but not tested, so no group is called different.")),
     "skin-tone": Reading(
         ("Hyperpigmentation is compared within each skin type and each band of types, so that skin type does not "
          "blur the comparison; differences between rates are in percentage points.",
