@@ -93,15 +93,18 @@ def test_a_month_of_type_vi_patients_is_flagged_by_the_crude_chart_not_the_adjus
 
 def test_a_month_the_charts_judge_differently_with_the_same_mix_is_not_credited_to_the_mix():
     """Second reading (issue 15): one stratum only, so the mix never changes; eleven months at 6 of 20 and one at
-    13 of 20. The p-chart (3 standard errors) flags 65 % > 64.4 %, the case-mix chart (exact Poisson 99.8 %) does
-    not: the difference is the limits', not the patients', so the sentence must not say the mix explains it."""
+    14 of 20. The p-chart (3 standard errors, and a count that rare: see p_chart's ``exact``) flags 70 % > 65.0 %,
+    the case-mix chart (exact Poisson 99.8 %) does not: the difference is the limits', not the patients', so the
+    sentence must not say the mix explains it. (The month was 13 of 20 until the p-chart's exact reading: a count
+    of 13 or more has a chance of 0.0033 there, above the 0.00135 the limits promise, so it is no signal now.)"""
     months = [f"2024-{m:02d}" for m in range(1, 13)]
-    cells = [(month, 2, "face", 20, 13 if month == "2024-12" else 6) for month in months]
+    cells = [(month, 2, "face", 20, 14 if month == "2024-12" else 6) for month in months]
     trend = monitoring.monthly(records_from_cells(cells), follow_up_until=date(2026, 1, 1))
     crude = next(p for p in trend.charts[schema.ABLATIVE].points if p.label == "2024-12")
     adjusted = next(p for p in trend.adjusted[schema.ABLATIVE].points if p.label == "2024-12")
-    # R: pbar <- 79/240; print(pbar + 3*sqrt(pbar*(1 - pbar)/20), digits=10) -> 0.6443922803
-    assert crude.signal and crude.upper == pytest.approx(0.6443922803, abs=1e-10)
+    # R: pbar <- 80/240; print(pbar + 3*sqrt(pbar*(1 - pbar)/20), digits=10) -> 0.6495610994
+    #    pbinom(13, 20, pbar, lower.tail = FALSE) -> 0.000878807 (< 0.00135: a signal on the exact reading too)
+    assert crude.signal and crude.upper == pytest.approx(0.6495610994, abs=1e-10)
     assert not adjusted.signal
     sentence = next(f for f in trend.findings if f.sentence.startswith("In 2024-12")).sentence
     assert "explain" not in sentence and "borderline month" in sentence
@@ -127,27 +130,32 @@ def test_a_real_rise_is_flagged_by_both_charts():
     assert "explain it" not in sentence
 
 
-def test_a_month_just_above_its_limit_never_reads_as_equal_to_it():
-    """Eleven months at 30 of 100 and December at 16 of 28: 57.14 % against an upper limit of 56.82 % (R: pbar <-
-    346/1128; pbar + 3*sqrt(pbar*(1 - pbar)/28) -> 0.5681791), which whole percentages would write as "57 %,
-    above the control limits (… –57 %)". The sentence, the alert and the chart's hover write both with a decimal."""
+def test_a_month_just_outside_its_limit_never_reads_as_equal_to_it():
+    """Eleven months at 30 of 100 and December at 3 of 40: 7.5 % against a lower limit of 7.64 % (R: pbar <-
+    333/1140; pbar - 3*sqrt(pbar*(1 - pbar)/40) -> 0.07640767; upper 0.5078029), which whole percentages would
+    write as "8 %, below the control limits (8–51 %)". The sentence, the alert and the chart's hover write both
+    with a decimal. A count that low is as rare as the limits promise (R: pbinom(3, 40, pbar) -> 0.00084206 <
+    0.00135), so the p-chart's exact reading flags it too. (This was a month just above its upper limit, 16 of 28
+    at 57.14 % against 56.82 %, until the exact reading: 16 or more of 28 happens by chance more often than the
+    limits promise, so that month is no signal now.)"""
     from analysis.findings import signals
     from analysis.present import figures
 
-    cells = [(month, 2, "face", 28 if month == "2024-12" else 100, 16 if month == "2024-12" else 30)
+    cells = [(month, 2, "face", 40 if month == "2024-12" else 100, 3 if month == "2024-12" else 30)
              for month in MONTHS]
     records = records_from_cells(cells)
     trend = monitoring.monthly(records, follow_up_until=date(2026, 1, 1))
     december = next(p for p in trend.charts[schema.ABLATIVE].points if p.label == "2024-12")
-    assert december.upper == pytest.approx(0.5681791, abs=1e-7) and december.signal
+    assert december.lower == pytest.approx(0.07640767, abs=1e-8) and december.signal
+    assert december.upper == pytest.approx(0.5078029, abs=1e-7)
     said = next(f.sentence for f in trend.findings if f.sentence.startswith("In 2024-12, hyperpigmentation"))
-    assert "was 57.1 % (16 of 28), above the control limits (" in said and "–56.8 %; average" in said
+    assert "was 7.5 % (3 of 40), below the control limits (7.6–51 %; average" in said
     hover = next(t for t in figures.p_chart(trend.charts[schema.ABLATIVE], schema.ABLATIVE, "hyperpigmentation").data
                  if t.name and t.name.startswith("Ablative"))
     row = list(hover.customdata[list(hover.x).index("2024-12")])
-    assert row[4] == "57.1 %" and row[3].endswith("–56.8 %")
+    assert row[4] == "7.5 %" and row[3].startswith("7.6–")
     alert = next(s for s in signals.signals(records, follow_up_until=date(2026, 1, 1)) if s.month == "2024-12")
-    assert "57.1 %" in alert.sentence and "56.8 %" in alert.sentence
+    assert "7.5 %" in alert.sentence and "7.6" in alert.sentence
 
 
 def test_a_rise_hidden_by_a_low_risk_month_is_found_by_the_adjusted_chart():

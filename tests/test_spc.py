@@ -640,3 +640,27 @@ def test_a_real_shift_is_still_found_with_counts():
     # month of 50 at that rate 9 (binom.ppf(0.5, 50, 0.189)); 5 < 9 ten times, then 15 > 9 eight times
     chart = p_chart([5] * 10 + [15] * 8, [50] * 18)
     assert runs(chart) == (Run("shift", "1", "10", -1), Run("shift", "11", "18", 1))
+
+
+def test_exact_reading_keeps_a_month_with_few_expected_cases_from_crying_wolf():
+    # 48 months of 6 treatments at 10 %: the upper limit is 0.1 + 3·sqrt(0.09/6) = 46.7 %, so 3 events (50 %) cross
+    # it, which happens by chance in binom.sf(2, 6, 0.1) = 1.59 % of months, not 0.135 %. (scipy; R 4.2.2:
+    # pbinom(2, 6, 0.1, lower.tail = FALSE) [1] 0.01585)
+    from scipy.stats import binom
+
+    events = [3] + [0, 1, 0, 1, 0, 1] * 7 + [0, 1, 0, 1, 0]
+    assert binom.sf(2, 6, 0.1) == pytest.approx(0.01585)
+    plain = p_chart(events, [6] * len(events))
+    exact = p_chart(events, [6] * len(events), exact=True)
+    assert plain.centre == exact.centre and plain.points[0].upper == exact.points[0].upper  # the same limits drawn
+    assert plain.points[0].signal and not exact.points[0].signal
+    # a month as unlikely as the limits promise is still a signal: 14 of 40 at an average near 8 %
+    spike = p_chart([14] + [3] * 23, [40] * 24, exact=True)
+    assert binom.sf(13, 40, spike.centre) < 0.00135
+    assert spike.points[0].signal and spike.points[0].rule == "outside limits"
+
+
+def test_exact_reading_agrees_with_the_limits_when_many_cases_are_expected():
+    # Montgomery's orange-juice samples (n = 50, about 11.6 expected): the same two months out of control
+    d = [12, 15, 8, 10, 4, 7, 16, 9, 14, 10, 5, 6, 17, 12, 22, 8, 10, 5, 13, 11, 20, 18, 24, 15, 9, 12, 7, 13, 9, 6]
+    assert [p.label for p in p_chart(d, [50] * 30, exact=True).points if p.signal] == ["15", "23"]
