@@ -145,8 +145,11 @@ TERMS: tuple[Term, ...] = (
          "month-to-month chance.", "Shewhart p-chart (NHS “Making Data Count”)."),
     Term("Special-cause signal",
          "A sign that something changed, worth looking into: a month outside the control limits, 7 months in a "
-         "row on one side of the average (a shift), or 7 months in a row rising or falling (a trend). Black "
-         "diamonds on the chart.", "NHS “Making Data Count” rules for special-cause variation.",
+         "row on one side of the average (a shift), or 7 months in a row rising or falling (a trend). Months "
+         "with no treatments are skipped. Each run is named with its direction and its first and last month. "
+         "Black diamonds on the chart.",
+         "NHS “Making Data Count” rules for special-cause variation; for a shift, a month's side of the average "
+         "is its count against the median count of a month of its size at the average rate.",
          cues=(r"\bsignal", r"worth looking into")),
     Term("Case-mix adjustment",
          "Judging a month against what its own patients predict instead of one average. Darker skin types get "
