@@ -23,7 +23,7 @@ from analysis.records.schema import MODALITIES
 from analysis.stats.casemix import CaseMixChart, case_mix_chart_from_rows, case_mix_charts_by, outside_ratio_limits
 from analysis.stats.funnel import NOT_RECORDED, Funnel, expected_counts, funnel_plot, poisson_p_value
 from analysis.stats.multiplicity import family_size, holm
-from analysis.stats.pchart import PChart, PChartPoint, p_chart
+from analysis.stats.pchart import RULE_SHIFT, PChart, PChartPoint, Run, p_chart, runs
 from analysis.records.store import Records
 
 
@@ -171,13 +171,41 @@ def _signal_findings(effect: str, modality: str, chart: PChart, adjusted: CaseMi
                                    f"limits for that mix ({limits}).",
                            1.2 if side == "above" else 0.6))
     # Runs are the p-chart's alone: the case-mix chart judges single months (see analysis.stats.casemix).
-    for rule in ("shift", "trend"):
-        span = [p.label for p in chart.points if p.rule == rule]
-        what = "sat on one side of the average" if rule == "shift" else "kept rising or falling"
-        if span:
-            out.append(Finding(effect, f"After {modality} treatment, the monthly {effect} rate {what} for 7 or more "
-                                       f"months in a row (up to {span[-1]}): a {rule} worth looking into.", 0.9))
+    out.extend(Finding(effect, run_sentence(effect, modality, chart, run), 0.9) for run in shown_runs(chart))
     return out
+
+
+#: How many runs a chart's findings name (the latest; ``watch`` reports older ones with the same words).
+RUNS_SHOWN = 3
+
+
+def shown_runs(chart: PChart) -> tuple[Run, ...]:
+    """The runs of ``chart`` its findings name: the latest :data:`RUNS_SHOWN` by their last (then first) month,
+    in time order."""
+    where = {p.label: i for i, p in enumerate(chart.points)}
+    ordered = sorted(runs(chart), key=lambda run: (where[run.last], where[run.first]))
+    return tuple(ordered[-RUNS_SHOWN:])
+
+
+def run_sentence(effect: str, modality: str, chart: PChart, run: Run) -> str:
+    """The sentence for one shift or trend ``run`` of ``chart``: its direction and its first and last month.
+
+    The Trends page and ``python -m analysis watch`` both use it, so an alert says what the page says. A month
+    with no treatments inside the run neither counts nor breaks it (the run rules skip it); the sentence says so.
+    """
+    where = {p.label: i for i, p in enumerate(chart.points)}
+    span = chart.points[where[run.first]:where[run.last] + 1]
+    counted = sum(p.rate is not None for p in span)
+    empty = len(span) - counted
+    if run.rule == RULE_SHIFT:
+        what = f"stayed {'above' if run.direction > 0 else 'below'} the average"
+    else:
+        what = f"kept {'rising' if run.direction > 0 else 'falling'}"
+    months = f"{counted} months in a row"
+    if empty:
+        months += f", not counting {empty} month{'s' if empty > 1 else ''} without treatments"
+    return (f"After {modality} treatment, the monthly {effect} rate {what} from {run.first} to {run.last} "
+            f"({months}): a {run.rule} worth looking into.")
 
 
 # --- clinics and practitioners: funnel plots --------------------------------------------------------

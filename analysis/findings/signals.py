@@ -9,8 +9,10 @@
 Each :class:`Signal` has an ``identity`` that stays the same when the dataset is recomputed (kind, effect,
 clinic, modality or unit, month and rule; never a rate or a count), so that a signal seen once is recognised
 again, and the sentence the Trends page shows for it: the page's own finding about that month, run or unit.
-The page names only the latest three months outside the limits and the latest run of each kind per chart;
-an older one (reported by a first run of ``watch``) gets the page's wording without its qualifications.
+A run's sentence is :func:`analysis.findings.monitoring.run_sentence`, the page's own, for every run (the page
+names the latest three of each chart; an older one, reported by a first run of ``watch``, has the same words).
+The page names only the latest three months outside the limits; an older one gets the page's wording without
+its qualifications.
 """
 
 from __future__ import annotations
@@ -111,7 +113,7 @@ def _chart_signals(records: Records, effect: str, follow_up_until: date | None, 
             direction = ("above" if run.direction > 0 else "below") if run.rule == "shift" else \
                 ("rising" if run.direction > 0 else "falling")
             out.append(Signal("control chart", effect, modality, run.rule, direction,
-                              _run_sentence(trend.findings, effect, modality, run.rule, run.last), clinic,
+                              monitoring.run_sentence(effect, modality, chart, run), clinic,
                               month=run.first))
     return out
 
@@ -125,14 +127,6 @@ def _month_sentence(findings: tuple[Finding, ...], effect: str, modality: str, c
     return shown or (start + f"{rate} ({point.events:,} of {point.total:,}), "
                      f"{'above' if above else 'below'} the control limits "
                      f"({limits}; average {wording.pct(chart.centre)}).")
-
-
-def _run_sentence(findings: tuple[Finding, ...], effect: str, modality: str, rule: str, last: str) -> str:
-    """The page's finding about a shift or trend run ending in ``last`` (its wording, when it names another)."""
-    what = "sat on one side of the average" if rule == "shift" else "kept rising or falling"
-    text = (f"After {modality} treatment, the monthly {effect} rate {what} for 7 or more months in a row (up to "
-            f"{last}): a {rule} worth looking into")
-    return next((f.sentence for f in findings if f.sentence.startswith(text)), text + ".")
 
 
 def _funnel_signals(records: Records, effect: str, unit: str) -> list[Signal]:

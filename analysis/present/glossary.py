@@ -147,10 +147,10 @@ TERMS: tuple[Term, ...] = (
          "month-to-month chance.", "Shewhart p-chart (NHS “Making Data Count”)."),
     Term("Special-cause signal",
          "A sign that something changed, worth looking into: a month outside the control limits, 7 months in a "
-         "row on one side of the average (a shift), or 7 months in a row rising or falling (a trend). Black "
-         "diamonds on the chart. A month counts as above or below the average by its number of cases against "
-         "the number most typical for a month of its size: with few treatments a month often has no case at "
-         "all, which is then ordinary, not “below average”.",
+         "row on one side of the average (a shift), or 7 months in a row rising or falling (a trend), named "
+         "by direction, first and last month. Black diamonds on the chart. A month is above or below the "
+         "average by its number of cases against the number most typical for its size: a month of few "
+         "treatments often has none, which is ordinary, not “below average”.",
          "NHS “Making Data Count” rules for special-cause variation; for the shift, a month's side of the line is "
          "its count against the median of Binomial(n, average), so neither side is likelier than 1 in 2.",
          cues=(r"\bsignal", r"worth looking into")),

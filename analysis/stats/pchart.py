@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from numbers import Real
 from typing import cast
 
+import numpy as np
 from scipy.stats import binom, norm
 
 from analysis.stats.checks import check_count, check_sequence
@@ -218,14 +219,12 @@ def p_chart(
 def _sides(counts: Sequence[tuple[int, int]], centre: float) -> list[int]:
     """Each period's side of the centre line for the shift rule: +1 when its count is above the median count
     of Binomial(n, centre), -1 below, 0 on it (or no treatments); see the module's *Method*."""
-    out = []
-    for k, n in counts:
-        if n == 0:
-            out.append(0)
-            continue
-        median = int(binom.ppf(0.5, n, centre))  # the smallest m with P(X <= m) >= 1/2
-        out.append((k > median) - (k < median))
-    return out
+    if not counts:
+        return []
+    events = np.array([k for k, _ in counts], dtype=float)
+    totals = np.array([n for _, n in counts], dtype=float)
+    median = binom.ppf(0.5, totals, centre)  # the smallest m with P(X <= m) >= 1/2, all months in one call
+    return [0 if n == 0 else int(np.sign(k - m)) for k, n, m in zip(events, totals, median)]
 
 
 def special_causes(values: Sequence[float | None], centre: float, outside: Sequence[bool],
