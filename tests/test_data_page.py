@@ -101,7 +101,20 @@ def test_page_renders_on_the_sample_with_every_section(app_db):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Treatments"] == f"{5000:,}" and metrics["Rows rejected at import"] == "0"
     assert "Missing values" in headings and "Unusual costs" in headings
-    assert "satisfaction" in texts(at)          # the missing-values sentence
+    assert "the most is Satisfaction (1–5), blank in" in texts(at)   # the missing-values sentence
+
+
+def test_the_missing_values_sentence_names_columns_as_the_table_under_it_does(app_db):
+    """Found walking through as a new user (issue 17): the sentence said "the most is satisfaction" while the
+    table below it said "Satisfaction (1–5)"."""
+    at = open_page()
+    sentence = next(t.value for t in at.text if "missing values; the most is" in t.value)
+    table = frame_with(at, "missing")
+    worst = table.sort_values(["percent", "missing"], ascending=False).iloc[0]
+    assert f"the most is {worst['column']}, blank in {worst['percent']:.1f} %" in sentence
+    internal = {"satisfaction", "cost", "procedure_minutes", "downtime_days", "fitzpatrick_type", "treatment_area",
+                "improvement_score", "follow_up_visits", "patient_id", "treatment_date", "onset_day", "resolved_day"}
+    assert not internal & set(sentence.replace(",", " ").replace(".", " ").split())
     assert [b.label for b in at.get("download_button")][-1] == "This page as a report (HTML)"
 
 
