@@ -431,8 +431,8 @@ def test_the_history_answers_first_and_names_long_files_in_full_under_it(app_db)
     at.text_input(key="upload_clinic").set_value("Harbourside")
     press_import(at)
     history = frame_with(at, "treatments after")
-    answer = ["version", "when (UTC)", "what", "rows", "problems", "treatments after", "side-effect records after"]
-    assert history.columns.tolist() == [*answer, "by", "files"]
+    answer = ["version", "when (UTC)", "what", "rows", "problems", "treatments after", "side effects after"]
+    assert history.columns.tolist() == [*answer, "files"]      # no one signed in: no "by" column
     # at the widths ui.widgets.table_config gives them (numbers: their longest text or header, as the grid does)
     shown = sum(tables.text_width(history[c].map(lambda v: f"{v:,}" if isinstance(v, int) else v), c)
                 for c in answer)

@@ -273,24 +273,26 @@ _ACTIONS = {"import": "created", "append": "records added", "replace": "records 
 
 def history_table(entries: list[versions.Version], kept: Sequence[rejects.FileProblems] = ()) -> pd.DataFrame:
     """One row per import into a dataset: when, what, the counts, the problems kept with it (to download below
-    the table) and the dataset after it, then who and which files.
+    the table) and the dataset after it, then who (when anyone signed in) and which files.
 
     The answer comes first, so it fits the page without scrolling sideways (1,400 px wide); the file names
     are shortened here (:func:`short_files`) and written in full by :func:`import_details` under the table."""
     problems: dict[int, int] = {}
     for k in kept:
         problems[k.version] = problems.get(k.version, 0) + k.problems
-    return pd.DataFrame([{
+    table = pd.DataFrame([{
         "version": v.version,
         "when (UTC)": f"{v.created_at:%Y-%m-%d %H:%M}",
         "what": _ACTIONS.get(v.action, v.action) + (" (undone)" if v.rolled_back else ""),
         "rows": _row_counts(v.counts),
         "problems": problems.get(v.version, 0),
         "treatments after": v.treatments,
-        "side-effect records after": v.side_effects,
+        "side effects after": v.side_effects,
         "by": v.user or "",
         "files": short_files([f["file"] for f in v.files]),
     } for v in reversed(entries)])
+    # Without sign-in no import has a "by": the empty column would only push the files out of view.
+    return table if table.empty or table["by"].astype(bool).any() else table.drop(columns="by")
 
 
 SHORT_NAME = 28    #: characters of a file name shown in a table (the full name is written under it)
