@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from analysis.present import tables
 from analysis.records.store import Store
+from ui.datasets import SHORT_NAME, short_files
 
 from apphelpers import app_database, download_button, record_downloads
 from testpaths import ROOT
@@ -101,7 +103,20 @@ def test_page_renders_on_the_sample_with_every_section(app_db):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Treatments"] == f"{5000:,}" and metrics["Rows rejected at import"] == "0"
     assert "Missing values" in headings and "Unusual costs" in headings
-    assert "satisfaction" in texts(at)          # the missing-values sentence
+    assert "the most is Satisfaction (1–5), blank in" in texts(at)   # the missing-values sentence
+
+
+def test_the_missing_values_sentence_names_columns_as_the_table_under_it_does(app_db):
+    """Found walking through as a new user (issue 17): the sentence said "the most is satisfaction" while the
+    table below it said "Satisfaction (1–5)"."""
+    at = open_page()
+    sentence = next(t.value for t in at.text if "missing values; the most is" in t.value)
+    table = frame_with(at, "missing")
+    worst = table.sort_values(["percent", "missing"], ascending=False).iloc[0]
+    assert f"the most is {worst['column']}, blank in {worst['percent']:.1f} %" in sentence
+    internal = {"satisfaction", "cost", "procedure_minutes", "downtime_days", "fitzpatrick_type", "treatment_area",
+                "improvement_score", "follow_up_visits", "patient_id", "treatment_date", "onset_day", "resolved_day"}
+    assert not internal & set(sentence.replace(",", " ").replace(".", " ").split())
     assert [b.label for b in at.get("download_button")][-1] == "This page as a report (HTML)"
 
 
@@ -398,6 +413,46 @@ def test_records_are_added_to_the_dataset_being_viewed_then_rolled_back(app_db):
     back = store.get(sample.id)
     assert (back.version, back.treatments) == (sample.version + 2, sample.treatments)
     assert frame_with(at, "treatments after")["what"].tolist()[:2] == ["rolled back", "records added (undone)"]
+
+
+def test_the_history_answers_first_and_names_long_files_in_full_under_it(app_db):
+    """Issue 17: an import of long-named files made the history table scroll sideways before its counts. The
+    counts come first and fit the page at 1,400 px; the names are shortened in the table and written in full
+    (with who imported them) under it."""
+    store = Store(app_db)
+    sample = store.datasets()[0]
+    long_name = "Clinic_Nordstadt_EMR_export_treatments_2025-01-01_to_2025-03-31_final_v2_corrected.csv"
+    month = ("treatment_id,treatment_date,modality,fitzpatrick_type\n"
+             "NEW1,2024-06-03,ablative,3\nNEW2,2024-06-04,non-ablative,5\n")
+    at = upload(open_page(), (long_name, month.encode(), "text/csv"))
+    at.radio(key="upload_target").set_value("append")
+    at.run()
+    assert at.selectbox(key="upload_into").value == sample.id
+    at.text_input(key="upload_clinic").set_value("Harbourside")
+    press_import(at)
+    history = frame_with(at, "treatments after")
+    answer = ["version", "when (UTC)", "what", "rows", "problems", "treatments after", "side effects after"]
+    assert history.columns.tolist() == [*answer, "files"]      # no one signed in: no "by" column
+    # at the widths ui.widgets.table_config gives them (numbers: their longest text or header, as the grid does)
+    shown = sum(tables.text_width(history[c].map(lambda v: f"{v:,}" if isinstance(v, int) else v), c)
+                for c in answer)
+    assert shown <= tables.TABLE_WIDTH_AT_1400, shown
+    short = history["files"].tolist()[0]
+    assert len(short) <= SHORT_NAME and short.startswith("Clinic_Nordstadt") and short.endswith(".csv")
+    details = next(t.value for t in at.text if t.value.startswith(f"Version {sample.version + 1}, records added"))
+    assert f"  {long_name}" in details.splitlines()
+    assert "sample_outcomes.csv" in texts(at)       # every import's files, the first one's too
+
+
+@pytest.mark.parametrize("names, shown", [
+    (["a.csv"], "a.csv"),
+    (["outcomes.csv", "side_effects.csv"], "outcomes.csv, side_effects.csv"),
+    (["a.csv", "b.csv", "c.csv", "d.csv"], "a.csv, b.csv + 2 more"),
+    (["x" * 40 + ".csv"], "x" * 17 + "…" + "x" * 6 + ".csv"),
+    (["y" * 40], "y" * 15 + "…" + "y" * 12),
+])
+def test_file_names_are_shortened_in_the_middle_keeping_their_start_and_extension(names, shown):
+    assert short_files(names) == shown
 
 
 def test_the_date_order_answered_once_is_remembered_for_the_same_headers(app_db):

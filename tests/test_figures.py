@@ -42,6 +42,19 @@ def charts(sample) -> dict:
                                                "hyperpigmentation")}
 
 
+def test_every_chart_looks_as_plotly_white_with_only_the_defaults_its_traces_use(charts):
+    """The template is plotly's "plotly_white" trimmed to the trace types drawn (a lighter figure, built faster:
+    bench/share_link.py); every trace type a chart draws keeps plotly_white's defaults for it."""
+    import plotly.io as pio
+
+    white = pio.templates["plotly_white"]
+    for name, fig in charts.items():
+        template = fig.layout.template
+        assert template.layout == white.layout, name
+        for kind in {trace.type for trace in fig.data}:
+            assert getattr(template.data, kind) == getattr(white.data, kind), (name, kind)
+
+
 @pytest.mark.parametrize("n, shown", [(0, "0"), (7, "7"), (999, "999"), (1133, "1,133"), (1_000_000, "1,000,000")])
 def test_counts_have_thousands_separators(n, shown):
     assert wording.count(n) == shown

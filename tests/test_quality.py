@@ -65,7 +65,7 @@ def test_missing_percent_is_nan_without_side_effects_and_the_sentence_names_the_
     missing_check = check(summary, "missing")
     assert missing_check.count == 1
     assert missing_check.sentence.startswith(
-        "1 column has missing values; the most is satisfaction, blank in 50.0 % of the treatments (1).")
+        "1 column has missing values; the most is Satisfaction (1–5), blank in 50.0 % of the treatments (1).")
 
 
 def test_nothing_missing_says_so():
@@ -235,8 +235,9 @@ def test_a_column_absent_from_the_file_is_not_recorded_rather_than_blank_in_100_
                                             {"patient_id": "P2", "satisfaction": np.nan}]))
     missing_check = check(summary, "missing")
     assert "100.0 %" not in missing_check.sentence
-    assert missing_check.sentence.startswith("1 column has missing values; the most is satisfaction, blank in 50.0 %")
-    assert "Not recorded in this dataset at all: " in missing_check.sentence and "cost" in missing_check.sentence
+    assert missing_check.sentence.startswith(
+        "1 column has missing values; the most is Satisfaction (1–5), blank in 50.0 %")
+    assert "Not recorded in this dataset at all: " in missing_check.sentence and "Cost" in missing_check.sentence
     assert missing_check.count == 1
 
 

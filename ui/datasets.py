@@ -248,6 +248,10 @@ def _history(user_access: Access, info: DatasetInfo, may_roll_back: bool) -> Non
         kept = []
         st.caption("The rejected rows of its imports cannot be read right now.")
     _table(history_table(entries, kept), "data_history")
+    details = import_details(entries)
+    if details:
+        with st.expander("Files of each import, names in full, and who imported them"):
+            st.text(details)
     _problem_downloads(user_access, info, entries, kept)
     undoable = [v for v in entries if v.action in ("append", "replace") and not v.rolled_back]
     if not may_roll_back:
@@ -268,22 +272,59 @@ _ACTIONS = {"import": "created", "append": "records added", "replace": "records 
 
 
 def history_table(entries: list[versions.Version], kept: Sequence[rejects.FileProblems] = ()) -> pd.DataFrame:
-    """One row per import into a dataset: when, what, which files, the counts, the problems kept with it (to
-    download below the table), and the dataset after it."""
+    """One row per import into a dataset: when, what, the counts, the problems kept with it (to download below
+    the table) and the dataset after it, then who (when anyone signed in) and which files.
+
+    The answer comes first, so it fits the page without scrolling sideways (1,400 px wide); the file names
+    are shortened here (:func:`short_files`) and written in full by :func:`import_details` under the table."""
     problems: dict[int, int] = {}
     for k in kept:
         problems[k.version] = problems.get(k.version, 0) + k.problems
-    return pd.DataFrame([{
+    table = pd.DataFrame([{
         "version": v.version,
         "when (UTC)": f"{v.created_at:%Y-%m-%d %H:%M}",
         "what": _ACTIONS.get(v.action, v.action) + (" (undone)" if v.rolled_back else ""),
-        "by": v.user or "",
-        "files": ", ".join(f["file"] for f in v.files),
         "rows": _row_counts(v.counts),
         "problems": problems.get(v.version, 0),
         "treatments after": v.treatments,
-        "side-effect records after": v.side_effects,
+        "side effects after": v.side_effects,
+        "by": v.user or "",
+        "files": short_files([f["file"] for f in v.files]),
     } for v in reversed(entries)])
+    # Without sign-in no import has a "by": the empty column would only push the files out of view.
+    return table if table.empty or table["by"].astype(bool).any() else table.drop(columns="by")
+
+
+SHORT_NAME = 28    #: characters of a file name shown in a table (the full name is written under it)
+SHORT_FILES = 2    #: file names shown in a table cell; the others are counted
+
+
+def short_files(names: Sequence[str]) -> str:
+    """``clinic_export_2…_final_v2.csv, side.csv + 3 more``: file names as a table cell shows them, each cut in
+    the middle to ``SHORT_NAME`` characters (its start and its extension kept), at most ``SHORT_FILES`` of them."""
+    shown = [_short_name(n) for n in names[:SHORT_FILES]]
+    more = len(names) - len(shown)
+    return ", ".join(shown) + (f" + {more:,} more" if more else "")
+
+
+def _short_name(name: str) -> str:
+    if len(name) <= SHORT_NAME:
+        return name
+    tail = 12 if "." not in name[-8:] else max(len(name) - name.rindex(".") + 6, 10)
+    return name[:SHORT_NAME - tail - 1] + "…" + name[-tail:]
+
+
+def import_details(entries: list[versions.Version]) -> str:
+    """Every import's files in full and who imported them, one import a paragraph (newest first): what the
+    history table shortens. Plain text (names come from uploads)."""
+    parts = []
+    for v in reversed(entries):
+        if not v.files and not v.user:
+            continue
+        head = (f"Version {v.version}, {_ACTIONS.get(v.action, v.action)} {v.created_at:%Y-%m-%d %H:%M} UTC"
+                + (f" by {v.user}" if v.user else "") + (":" if v.files else "."))
+        parts.append("\n".join([head, *(f"  {f['file']}" for f in v.files)]))
+    return "\n\n".join(parts)
 
 
 def _row_counts(counts: dict) -> str:

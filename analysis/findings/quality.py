@@ -265,19 +265,20 @@ def _share(n: int, total: int) -> str:
 
 def _missing_sentence(missing: pd.DataFrame) -> str:
     """Columns with some values missing, the worst named; columns with none at all (not in the file, or
-    empty) are said to be not recorded rather than "blank in 100 %"."""
+    empty) are said to be not recorded rather than "blank in 100 %". Columns are named by their labels, as the
+    table under the sentence names them ("Satisfaction (1–5)", not ``satisfaction``)."""
     gaps = missing[(missing["missing"] > 0) & (missing["percent"] < 100)]
     absent = missing[missing["percent"] == 100]
     if gaps.empty:
         text = "No value is missing in any recorded column." if len(absent) else "No value is missing in any column."
     else:
         worst = gaps.sort_values(["percent", "missing"], ascending=False).iloc[0]
-        verb = "has" if len(gaps) == 1 else "have"
-        text = (f"{_plural(len(gaps), 'column')} {verb} missing values; the most is {worst['column']}, blank in "
+        verb, name = "has" if len(gaps) == 1 else "have", schema.label(worst["column"])
+        text = (f"{_plural(len(gaps), 'column')} {verb} missing values; the most is {name}, blank in "
                 f"{worst['percent']:.1f} % of the {worst['records']} ({worst['missing']:,}). Statistics of a column "
                 "leave its missing values out.")
     if len(absent):
-        names = ", ".join(f"{schema.label(c).lower()}" for c in absent["column"])
+        names = ", ".join(schema.label(c) for c in absent["column"])
         text += f" Not recorded in this dataset at all: {names}."
     return text
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from analysis.findings import compare, wording
@@ -32,6 +33,14 @@ LEVEL_COLOURS = ("#E8E8E8", "#C6DBEF", "#6BAED6", "#2171B5", "#08306B")  # seque
 TYPE_ORDER = [FITZPATRICK_ROMAN[t] for t in range(1, 7)]
 FONT = dict(family="Source Sans Pro, Arial, sans-serif", size=13)
 LEGEND = dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top")  # right of the plot, top-aligned
+#: plotly's "plotly_white" look, with the trace defaults of only the trace types drawn here (bar, scatter, box):
+#: the full template carries defaults for 24 trace types, 75 % of a chart's JSON, and setting it by name builds
+#: and checks all of them for every figure (bench/share_link.py: the server builds a chart page's figures
+#: before the browser can ask for plotly.js). Built once; plotly copies it into each figure.
+_TEMPLATE = go.layout.Template(
+    layout=pio.templates["plotly_white"].layout,
+    data={kind: traces for kind, traces in pio.templates["plotly_white"].data.to_plotly_json().items()
+          if kind in ("bar", "scatter", "box")})
 
 
 def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 420, caption: str = "") -> go.Figure:
@@ -46,7 +55,7 @@ def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 420, capti
     fig.update_layout(title=dict(text=title, x=0, xanchor="left", xref="container", y=1, yanchor="top",
                                  yref="container", pad=dict(t=10, l=4),
                                  subtitle=dict(text=caption, font=dict(size=12, color="#555"))),
-                      xaxis_title=x, yaxis_title=y, height=height, font=FONT, template="plotly_white",
+                      xaxis_title=x, yaxis_title=y, height=height, font=FONT, template=_TEMPLATE,
                       separators=".,", legend=LEGEND, margin=dict(l=10, r=10, t=top, b=10),
                       hoverlabel=dict(font_size=13))
     fig.update_xaxes(automargin=True)
