@@ -8,8 +8,9 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from analysis.records import schema
+from analysis.records import columnar, schema
 from analysis.records.store import Records
 
 
@@ -58,14 +59,11 @@ def prepare(records: Records) -> Records:
     if records.flags is not None and records.side_pos is not None:
         return records
     out, side = records.outcomes, records.side_effects
-    n = len(out)
-    # one hash pass over both id columns: unique outcome ids get codes 0..n-1 in row order
-    codes, _ = pd.factorize(np.concatenate([out["treatment_id"].to_numpy(dtype=object),
-                                            side["treatment_id"].to_numpy(dtype=object)]))
-    if not np.array_equal(codes[:n], np.arange(n)):
+    pos = records.side_pos  # Store.load gives it when it could match the ids from its columnar copy
+    if pos is None:
+        pos = side_positions(out["treatment_id"].to_numpy(dtype=object), side["treatment_id"].to_numpy(dtype=object))
+    if pos is None:
         return records
-    pos = codes[n:].astype(np.int64)
-    pos[pos >= n] = -1
     codes = pd.Index(schema.EFFECTS).get_indexer(side["effect"]).astype(np.int64)
     flags = np.zeros((len(out), len(schema.EFFECTS)), dtype=bool)
     hit = (pos >= 0) & (codes >= 0)
@@ -73,6 +71,38 @@ def prepare(records: Records) -> Records:
     frame = pd.DataFrame(flags, columns=list(schema.EFFECTS), index=out.index)
     grouped = {c: _categorical(out[c]) for c in GROUPING_TEXT if c in out and out[c].dtype == object}
     return replace(records, outcomes=out.assign(**grouped), flags=frame, side_pos=pos)
+
+
+def side_positions(ids: np.ndarray, side_ids: np.ndarray) -> np.ndarray | None:
+    """Each side effect's row among the outcomes (-1 when no outcome has its id), from the two treatment id
+    columns as object arrays; None when an outcome id is missing or repeated.
+
+    Short text ids (8 bytes or fewer, what clinics export) are matched as integers by
+    :func:`analysis.records.columnar.side_positions` (sorting, several times faster than a hash pass over
+    Python strings at a million treatments); any other ids by that hash pass (:func:`hashed_positions`, the
+    definition the fast path is tested against)."""
+    if (pd.api.types.infer_dtype(ids, skipna=False) == "string"
+            and pd.api.types.infer_dtype(side_ids, skipna=True) in ("string", "empty")):
+        try:
+            fast = columnar.side_positions(pa.array(ids, type=pa.string()),
+                                           pa.array(side_ids, type=pa.string(), from_pandas=True))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # (not reached for str values; the hash pass decides)
+            fast = None
+        if fast is not None:
+            return fast
+    return hashed_positions(ids, side_ids)
+
+
+def hashed_positions(ids: np.ndarray, side_ids: np.ndarray) -> np.ndarray | None:
+    """:func:`side_positions` by one hash pass over both id columns (unique outcome ids get codes 0..n-1 in
+    row order); None when an outcome id is missing or repeated."""
+    n = len(ids)
+    codes, _ = pd.factorize(np.concatenate([ids, side_ids]))
+    if not np.array_equal(codes[:n], np.arange(n)):
+        return None
+    pos = codes[n:].astype(np.int64)
+    pos[pos >= n] = -1
+    return pos
 
 
 def _categorical(column: pd.Series) -> pd.Series:

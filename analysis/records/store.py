@@ -137,7 +137,8 @@ class Records:
     side_effects_recorded: bool = True
     #: Optional per-treatment effect flags (one bool column per effect, aligned with ``outcomes``) and
     #: each side effect's row position in ``outcomes``; :func:`analysis.records.filters.prepare` fills them
-    #: once per dataset version so selections and statistics never join on text ids again.
+    #: once per dataset version so selections and statistics never join on text ids again. (:meth:`Store.load`
+    #: gives ``side_pos`` already when it can match the ids on the stored copy, which is cheaper.)
     flags: pd.DataFrame | None = field(default=None, repr=False, compare=False)
     side_pos: np.ndarray | None = field(default=None, repr=False, compare=False)
 
@@ -436,7 +437,7 @@ class Store:
                 copied = db._read_blobs(conn, info.id, info.version, expected) if self._blobs else None
                 if copied is None and self._blobs and db._newer_copy(conn, info.id, info.version):
                     continue
-                outcomes, side_effects = copied or self._load_rows(conn, dataset_id)
+                outcomes, side_effects, side_pos = copied or (*self._load_rows(conn, dataset_id), None)
             break
         else:
             raise StoreError(f"The dataset '{info.name}' is being changed right now (new records are being added). "
@@ -448,7 +449,7 @@ class Store:
                                  "files again, or restore the database from a backup.")
             if self._blobs and self._store_missing_copies:
                 self._store_missing_blobs(info, outcomes, side_effects)
-        return Records(outcomes, side_effects, info.side_effects_recorded)
+        return Records(outcomes, side_effects, info.side_effects_recorded, side_pos=side_pos)
 
     def _load_rows(self, conn: Connection, dataset_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The records from the row tables: outcomes by date then id (code-point order), side effects as stored."""
