@@ -12,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analysis.records import columnar, schema
-from analysis.records.filters import (GROUPING_TEXT, Filters, apply_filters, hashed_positions, prepare, side_effects_with,
-                                      side_positions, with_effect_flags)
+from analysis.findings.overview import dataset_overview
+from analysis.records.filters import (GROUPING_TEXT, Filters, apply_filters, distinct_patients, hashed_positions,
+                                      prepare, side_effects_with, side_positions, with_effect_flags)
 from analysis.records.ingest import SourceFile, import_files
 from analysis.records.store import Records
 from testpaths import ROOT
@@ -138,6 +139,31 @@ def test_side_positions_equal_the_hash_join(ids, side_ids):
     arrow = columnar.side_positions(pa.array(ids_, type=pa.string(), from_pandas=True),
                                     pa.array(side_, type=pa.string(), from_pandas=True))
     assert arrow is None or (expected is not None and arrow.tolist() == expected.tolist())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_IDS | st.none() | st.just(float("nan")), max_size=12),
+       st.lists(st.booleans(), min_size=12, max_size=12))
+def test_distinct_patients_by_keys_is_nunique(patients, keep):
+    """The Overview's patient count from integer keys (kept by selections) is ``patient_id.nunique()``, None
+    when no patient id is recorded; long ids or ids with a NUL are counted as before."""
+    n = len(patients)
+    out = pd.DataFrame({"treatment_id": [f"t{i}" for i in range(n)], "patient_id": pd.Series(patients, dtype=object),
+                        "modality": ["ablative"] * n, "fitzpatrick_type": np.arange(n, dtype=np.int8) % 6 + 1,
+                        "clinic": ["North"] * n,
+                        "treatment_date": pd.Timestamp("2025-01-01") + pd.to_timedelta(np.arange(n), "D")})
+    records = Records(out, pd.DataFrame({"treatment_id": pd.Series([], dtype=object),
+                                         "effect": pd.Series([], dtype=object)}))
+    prepared = prepare(records)
+    wanted = tuple(t for t, k in zip(range(1, 7), keep) if k)
+    for plain, fast in ((records, prepared), (apply_filters(records, Filters(fitzpatrick_types=wanted)),
+                                              apply_filters(prepared, Filters(fitzpatrick_types=wanted)))):
+        ids = plain.outcomes["patient_id"]
+        expected = int(ids.nunique()) if ids.notna().any() else None
+        assert distinct_patients(fast) == distinct_patients(plain) == expected
+        assert dataset_overview(fast) == dataset_overview(plain)
+    long_or_nul = any(isinstance(p, str) and (len(p.encode()) > 8 or "\0" in p) for p in patients)
+    assert (prepared.patient_keys is None) == long_or_nul
 
 
 def test_duplicate_ids_fall_back_to_the_join():

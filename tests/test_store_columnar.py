@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from analysis.records import schema
-from analysis.records.filters import hashed_positions, prepare
+from analysis.records.filters import distinct_patients, hashed_positions, patient_keys, prepare
 from analysis.records import store as store_module
 from analysis.records import db as tables_module
 from analysis.records.ingest import SourceFile, import_files
@@ -106,6 +106,10 @@ def check_side_positions(records: store_module.Records) -> None:
         assert np.array_equal(records.side_pos, hashed_positions(ids, side_ids))
     given, alone = prepare(records), prepare(store_module.Records(records.outcomes, records.side_effects,
                                                                   records.side_effects_recorded))
+    if records.patient_keys is not None:  # the keys of the copy's Arrow ids are those of the frame's ids
+        assert np.array_equal(records.patient_keys, patient_keys(records.outcomes["patient_id"].to_numpy(dtype=object)))
+    assert distinct_patients(given) == distinct_patients(alone) == (
+        int(records.outcomes["patient_id"].nunique()) if records.outcomes["patient_id"].notna().any() else None)
     pd.testing.assert_frame_equal(given.outcomes, alone.outcomes)
     assert (given.flags is None) == (alone.flags is None)
     if given.flags is not None:

@@ -164,6 +164,21 @@ def text_keys(values: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarra
     return matrix.view(">u8").ravel().astype(np.uint64), nulls
 
 
+#: The key :func:`id_keys` gives a missing value: no text has it (its first byte would be a NUL).
+MISSING_KEY = np.uint64(1)
+
+
+def id_keys(values: pa.ChunkedArray | pa.Array) -> np.ndarray | None:
+    """:func:`text_keys` with ``MISSING_KEY`` where a value is missing (one array), or None."""
+    got = text_keys(values)
+    if got is None:
+        return None
+    keys, missing = got
+    if missing is not None:
+        keys[missing] = MISSING_KEY
+    return keys
+
+
 def key_positions(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray | None:
     """For each of ``wanted``, the position of the equal key in ``keys`` (-1 when none is); None when ``keys``
     repeats a value. Sort and binary search: at a million keys several times faster than a hash table here."""

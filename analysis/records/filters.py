@@ -70,7 +70,31 @@ def prepare(records: Records) -> Records:
     flags[pos[hit], codes[hit]] = True
     frame = pd.DataFrame(flags, columns=list(schema.EFFECTS), index=out.index)
     grouped = {c: _categorical(out[c]) for c in GROUPING_TEXT if c in out and out[c].dtype == object}
-    return replace(records, outcomes=out.assign(**grouped), flags=frame, side_pos=pos)
+    patients = records.patient_keys
+    if patients is None and "patient_id" in out:
+        patients = patient_keys(out["patient_id"].to_numpy(dtype=object))
+    return replace(records, outcomes=out.assign(**grouped), flags=frame, side_pos=pos, patient_keys=patients)
+
+
+def patient_keys(ids: np.ndarray) -> np.ndarray | None:
+    """Patient ids (an object array) as integer keys (:func:`analysis.records.columnar.id_keys`), or None when
+    they are not all text of 8 bytes or fewer (then patients are counted from the ids themselves)."""
+    if pd.api.types.infer_dtype(ids, skipna=True) not in ("string", "empty"):
+        return None
+    try:
+        return columnar.id_keys(pa.array(ids, type=pa.string(), from_pandas=True))
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # (not reached for str values)
+        return None
+
+
+def distinct_patients(records: Records) -> int | None:
+    """How many distinct patient ids the outcomes hold (``patient_id.nunique()``); None when none is recorded."""
+    keys = records.patient_keys
+    if keys is None or len(keys) != len(records.outcomes):
+        ids = records.outcomes["patient_id"]
+        return int(ids.nunique()) if ids.notna().any() else None
+    present = keys[keys != columnar.MISSING_KEY]
+    return int(len(pd.unique(present))) if len(present) else None
 
 
 def side_positions(ids: np.ndarray, side_ids: np.ndarray) -> np.ndarray | None:
@@ -132,16 +156,18 @@ def apply_filters(records: Records, filters: Filters) -> Records:
     rows = np.flatnonzero(mask)
     kept = out.take(rows).reset_index(drop=True)
     side = records.side_effects
+    patients = None if records.patient_keys is None else records.patient_keys[rows]
     if records.side_pos is None or records.flags is None:
         side = side.loc[side["treatment_id"].isin(kept["treatment_id"])].reset_index(drop=True)
-        return Records(kept, side, records.side_effects_recorded)
+        return Records(kept, side, records.side_effects_recorded, patient_keys=patients)
     pos = records.side_pos
     keep = np.zeros(len(side), dtype=bool)
     linked = pos >= 0
     keep[linked] = mask[pos[linked]]
     new_row = np.cumsum(mask) - 1
     return Records(kept, side.take(np.flatnonzero(keep)).reset_index(drop=True), records.side_effects_recorded,
-                   flags=records.flags.take(rows).reset_index(drop=True), side_pos=new_row[pos[keep]])
+                   flags=records.flags.take(rows).reset_index(drop=True), side_pos=new_row[pos[keep]],
+                   patient_keys=patients)
 
 
 def _member(column: pd.Series, values: Sequence[object]) -> np.ndarray:
