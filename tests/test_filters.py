@@ -6,12 +6,15 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis.records import schema
-from analysis.records.filters import GROUPING_TEXT, Filters, apply_filters, prepare, side_effects_with, with_effect_flags
+from analysis.records import columnar, schema
+from analysis.findings.overview import dataset_overview
+from analysis.records.filters import (GROUPING_TEXT, Filters, apply_filters, distinct_patients, hashed_positions,
+                                      prepare, side_effects_with, side_positions, with_effect_flags)
 from analysis.records.ingest import SourceFile, import_files
 from analysis.records.store import Records
 from testpaths import ROOT
@@ -97,6 +100,70 @@ def test_side_effects_of_unknown_treatments_are_never_attached():
     assert only_y.side_effects["treatment_id"].tolist() == ["b"]
     assert only_y.side_pos.tolist() == [0]
     assert only_y.flags["erythema"].tolist() == [True]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(st.characters(codec="utf-8"), max_size=9), max_size=30))
+def test_text_keys_are_the_texts_as_integers(texts):
+    """Equal keys exactly for equal texts, in the order of the texts' UTF-8 bytes (code-point order); no keys
+    when a text is longer than 8 bytes or holds a NUL (padding could then make two texts one key)."""
+    values = pa.array(texts + [None], type=pa.string())
+    got = columnar.text_keys(values)
+    raw = [t.encode() for t in texts]
+    if any(len(b) > 8 or b"\0" in b for b in raw):
+        assert got is None
+        return
+    keys, missing = got
+    assert missing.tolist() == [False] * len(texts) + [True]
+    for (a, ka) in zip(raw, keys):
+        for (b, kb) in zip(raw, keys):
+            assert (ka == kb) == (a == b) and (ka < kb) == (a < b)
+    sliced = columnar.text_keys(values.slice(1))  # an array that starts inside its buffers
+    assert sliced is not None and sliced[0][:len(texts) - 1].tolist() == keys[1:len(texts)].tolist()
+
+
+_IDS = st.sampled_from(["a", "b", "ab", "T0000001", "T0000002", "é", "", "longer than 8", "a\0"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_IDS | st.none(), max_size=12), st.lists(_IDS | st.none() | st.just(float("nan")), max_size=12))
+def test_side_positions_equal_the_hash_join(ids, side_ids):
+    """The matching by integer keys (and by the Arrow ids while loading) gives the hash pass's positions, or
+    leaves it to the hash pass (a missing or repeated outcome id, a long id, a NUL)."""
+    ids_, side_ = np.array(ids, dtype=object), np.array(side_ids, dtype=object)
+    expected = hashed_positions(ids_, side_)
+    got = side_positions(ids_, side_)
+    assert (got is None) == (expected is None)
+    if expected is not None:
+        assert got.dtype == np.int64 and got.tolist() == expected.tolist()
+    arrow = columnar.side_positions(pa.array(ids_, type=pa.string(), from_pandas=True),
+                                    pa.array(side_, type=pa.string(), from_pandas=True))
+    assert arrow is None or (expected is not None and arrow.tolist() == expected.tolist())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_IDS | st.none() | st.just(float("nan")), max_size=12),
+       st.lists(st.booleans(), min_size=12, max_size=12))
+def test_distinct_patients_by_keys_is_nunique(patients, keep):
+    """The Overview's patient count from integer keys (kept by selections) is ``patient_id.nunique()``, None
+    when no patient id is recorded; long ids or ids with a NUL are counted as before."""
+    n = len(patients)
+    out = pd.DataFrame({"treatment_id": [f"t{i}" for i in range(n)], "patient_id": pd.Series(patients, dtype=object),
+                        "modality": ["ablative"] * n, "fitzpatrick_type": np.arange(n, dtype=np.int8) % 6 + 1,
+                        "clinic": ["North"] * n,
+                        "treatment_date": pd.Timestamp("2025-01-01") + pd.to_timedelta(np.arange(n), "D")})
+    records = Records(out, pd.DataFrame({"treatment_id": pd.Series([], dtype=object),
+                                         "effect": pd.Series([], dtype=object)}))
+    prepared = prepare(records)
+    wanted = tuple(t for t, k in zip(range(1, 7), keep) if k)
+    for plain, fast in ((records, prepared), (apply_filters(records, Filters(fitzpatrick_types=wanted)),
+                                              apply_filters(prepared, Filters(fitzpatrick_types=wanted)))):
+        ids = plain.outcomes["patient_id"]
+        expected = int(ids.nunique()) if ids.notna().any() else None
+        assert distinct_patients(fast) == distinct_patients(plain) == expected
+        assert dataset_overview(fast) == dataset_overview(plain)
+    long_or_nul = any(isinstance(p, str) and (len(p.encode()) > 8 or "\0" in p) for p in patients)
+    assert (prepared.patient_keys is None) == long_or_nul
 
 
 def test_duplicate_ids_fall_back_to_the_join():

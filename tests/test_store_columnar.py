@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from analysis.records import schema
+from analysis.records.filters import distinct_patients, hashed_positions, patient_keys, prepare
 from analysis.records import store as store_module
 from analysis.records import db as tables_module
 from analysis.records.ingest import SourceFile, import_files
@@ -92,12 +93,35 @@ def check_copy_matches_rows(store: Store, dataset_id: str, monkeypatch) -> None:
     out, side = rows_as_before(store, dataset_id)
     assert_identical(copied.outcomes, out)
     assert_identical(copied.side_effects, side)
+    check_side_positions(copied)
+
+
+def check_side_positions(records: store_module.Records) -> None:
+    """The side-effect positions the load matched on the copy's Arrow ids are the hash join's, and prepare()
+    given them gives what it gives from the frames alone."""
+    ids = records.outcomes["treatment_id"].to_numpy(dtype=object)
+    side_ids = records.side_effects["treatment_id"].to_numpy(dtype=object)
+    if records.side_pos is not None:
+        assert records.side_pos.dtype == np.int64
+        assert np.array_equal(records.side_pos, hashed_positions(ids, side_ids))
+    given, alone = prepare(records), prepare(store_module.Records(records.outcomes, records.side_effects,
+                                                                  records.side_effects_recorded))
+    if records.patient_keys is not None:  # the keys of the copy's Arrow ids are those of the frame's ids
+        assert np.array_equal(records.patient_keys, patient_keys(records.outcomes["patient_id"].to_numpy(dtype=object)))
+    assert distinct_patients(given) == distinct_patients(alone) == (
+        int(records.outcomes["patient_id"].nunique()) if records.outcomes["patient_id"].notna().any() else None)
+    pd.testing.assert_frame_equal(given.outcomes, alone.outcomes)
+    assert (given.flags is None) == (alone.flags is None)
+    if given.flags is not None:
+        pd.testing.assert_frame_equal(given.flags, alone.flags)
+        assert np.array_equal(given.side_pos, alone.side_pos)
 
 
 def test_sample_loads_from_its_copy_exactly_as_from_its_rows(store, monkeypatch):
     info = store.ensure_sample()
     assert blob_count(store, info.id) == 2
     check_copy_matches_rows(store, info.id, monkeypatch)
+    assert load_from_copy_only(store, info.id, monkeypatch).side_pos is not None  # matched while loading
 
 
 @pytest.mark.parametrize("name", CORPUS_OUTCOMES)

@@ -7,6 +7,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from analysis.records import schema
+from analysis.records.filters import distinct_patients
 from analysis.records.store import Records
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ class Overview:
 def dataset_overview(records: Records) -> Overview:
     """Treatments, distinct patients and clinics, date range and treatments per modality."""
     out = records.outcomes
-    patients = int(out["patient_id"].nunique()) if out["patient_id"].notna().any() else None
+    patients = distinct_patients(records)
     dates = out["treatment_date"]
     counts = out["modality"].value_counts()
     return Overview(

@@ -124,6 +124,95 @@ def unique_text(values: pa.ChunkedArray | pa.Array) -> bool:
     return not pc.any(pc.equal(ordered.slice(1), ordered.slice(0, len(ordered) - 1))).as_py()
 
 
+def text_keys(values: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """Each text value as a 64-bit integer key: its UTF-8 bytes, big-endian, padded with zero bytes. Equal keys
+    are equal texts and keys sort as their texts do (code-point order), so ids can be matched and counted as
+    integers. Returns the keys (0 where missing) and the mask of missing values (None when none is), or None
+    when a value is longer than 8 bytes or holds a NUL character (then padding could make two texts one key)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    if pa.types.is_dictionary(values.type):
+        values = values.cast(values.type.value_type)
+    if pa.types.is_large_string(values.type):
+        values = values.cast(pa.string())
+    if not pa.types.is_string(values.type):
+        return None
+    n = len(values)
+    nulls = values.is_null().to_numpy(zero_copy_only=False) if values.null_count else None
+    if n == 0:
+        return np.zeros(0, dtype=np.uint64), nulls
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)[values.offset:values.offset + n + 1]
+    lengths = np.diff(offsets)
+    if nulls is not None:
+        lengths = np.where(nulls, 0, lengths)  # a missing value's slot may hold bytes: they are not its text
+    if lengths.max() > 8:
+        return None
+    data = values.buffers()[2]
+    raw = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
+    matrix = np.zeros((n, 8), dtype=np.uint8)
+    width = int(lengths[0])
+    if nulls is None and (lengths == width).all():  # ids of one length (the usual case): one reshape
+        used = raw[offsets[0]:offsets[0] + n * width]
+        matrix[:, :width] = used.reshape(n, width)
+    else:
+        starts = np.repeat(offsets[:-1].astype(np.int64), lengths)
+        within = np.arange(len(starts), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        used = raw[starts + within]
+        matrix[np.repeat(np.arange(n), lengths), within] = used
+    if not used.all():
+        return None  # a NUL character
+    return matrix.view(">u8").ravel().astype(np.uint64), nulls
+
+
+#: The key :func:`id_keys` gives a missing value: no text has it (its first byte would be a NUL).
+MISSING_KEY = np.uint64(1)
+
+
+def id_keys(values: pa.ChunkedArray | pa.Array) -> np.ndarray | None:
+    """:func:`text_keys` with ``MISSING_KEY`` where a value is missing (one array), or None."""
+    got = text_keys(values)
+    if got is None:
+        return None
+    keys, missing = got
+    if missing is not None:
+        keys[missing] = MISSING_KEY
+    return keys
+
+
+def key_positions(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray | None:
+    """For each of ``wanted``, the position of the equal key in ``keys`` (-1 when none is); None when ``keys``
+    repeats a value. Sort and binary search: at a million keys several times faster than a hash table here."""
+    order = None
+    if len(keys) > 1 and not (keys[1:] > keys[:-1]).all():  # stored ids are often in order already
+        order = np.argsort(keys, kind="stable")
+        keys = keys[order]
+        if not (keys[1:] > keys[:-1]).all():
+            return None
+    if not len(keys):
+        return np.full(len(wanted), -1, dtype=np.int64)
+    if len(wanted) > 1 and not (wanted[1:] >= wanted[:-1]).all():  # searches in order reuse the cache
+        needles = np.argsort(wanted, kind="stable")
+        at = np.empty(len(wanted), dtype=np.intp)
+        at[needles] = np.searchsorted(keys, wanted[needles])
+    else:
+        at = np.searchsorted(keys, wanted)
+    at = np.minimum(at, len(keys) - 1)
+    found = keys[at] == wanted
+    return np.where(found, at if order is None else order[at], -1).astype(np.int64)
+
+
+def side_positions(ids: pa.ChunkedArray | pa.Array, side_ids: pa.ChunkedArray | pa.Array) -> np.ndarray | None:
+    """Each side effect's row among the outcomes (-1 when no outcome has its id) from the two treatment id
+    columns; None when it cannot tell this way (an outcome id missing or repeated, or ids longer than 8 bytes)."""
+    outcome_keys, side_keys = text_keys(ids), text_keys(side_ids)
+    if outcome_keys is None or side_keys is None or outcome_keys[1] is not None:
+        return None
+    pos = key_positions(outcome_keys[0], side_keys[0])
+    if pos is not None and side_keys[1] is not None:
+        pos[side_keys[1]] = -1
+    return pos
+
+
 def load_order(table: pa.Table) -> np.ndarray | None:
     """Row positions that put outcomes in load order (date, then treatment id in code-point order, which
     is UTF-8 byte order); None when the table is in that order already. Dates and ids must be present."""

@@ -13,6 +13,7 @@ import itertools
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
@@ -381,10 +382,20 @@ def _arrow_type(sql_type: Any) -> pa.DataType:
 
 
 def _read_blobs(conn: Connection, dataset_id: str, version: int,
-                expected: dict[str, int]) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+                expected: dict[str, int]) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]] | None:
     """A dataset's frames from its columnar copies of ``version``, or None when it has no valid copy (read
-    the rows). ``expected``: the number of records of each kind, outcomes first."""
-    return _read_copies(conn, dataset_id, version, expected, _decode_blob)  # type: ignore[return-value]
+    the rows). ``expected``: the number of records of each kind, outcomes first. Third: what the copies' ids
+    give while they are still Arrow text, as :class:`~analysis.records.store.Records` fields: ``side_pos``, each
+    side effect's row among the outcomes (:func:`analysis.records.columnar.side_positions`), and
+    ``patient_keys``, each outcome's patient id as an integer (:func:`analysis.records.columnar.id_keys`); each
+    None when the ids do not allow it."""
+    copies = _read_copies(conn, dataset_id, version, expected, _decode_copy)
+    if copies is None:
+        return None
+    outcomes, side_effects = copies
+    ids, side_ids = outcomes.table.column("treatment_id"), side_effects.table.column("treatment_id")
+    return outcomes.frame, side_effects.frame, {"side_pos": columnar.side_positions(ids, side_ids),
+                                                "patient_keys": columnar.id_keys(outcomes.table.column("patient_id"))}
 
 
 def _read_tables(conn: Connection, dataset_id: str, version: int,
@@ -442,14 +453,28 @@ def _newer_copy(conn: Connection, dataset_id: str, version: int) -> bool:
 
 
 def _decode_blob(data: bytes, kind: str) -> pd.DataFrame:
-    """Parquet bytes back to a record frame (:func:`analysis.records.columnar.to_frame`). Text is read
+    """Parquet bytes back to a record frame (:func:`analysis.records.columnar.to_frame`)."""
+    return _decode_copy(data, kind).frame
+
+
+@dataclass(frozen=True)
+class _Decoded:
+    frame: pd.DataFrame
+    table: pa.Table
+
+    def __len__(self) -> int:  # the rows, as _read_copies checks them
+        return len(self.frame)
+
+
+def _decode_copy(data: bytes, kind: str) -> _Decoded:
+    """Parquet bytes back to a record frame, and the table it was made from. Text is read
     dictionary-encoded where values repeat (every text column but the treatment and patient ids: a patient has
     a few treatments at most, so a dictionary of patient ids is hashed, and its strings made, for little; at a
     million treatments reading them plain halves the time of this function)."""
     text = [name for name in columnar.columns(kind) if columnar.arrow_type(name) == pa.string()]
     table = pq.read_table(pa.BufferReader(data), columns=list(columnar.columns(kind)),
                           read_dictionary=[name for name in text if name not in ("treatment_id", "patient_id")])
-    return columnar.to_frame(table, kind)
+    return _Decoded(columnar.to_frame(table, kind), table)
 
 
 def _decode_table(data: bytes, kind: str) -> pa.Table:

@@ -8,8 +8,9 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from analysis.records import schema
+from analysis.records import columnar, schema
 from analysis.records.store import Records
 
 
@@ -58,21 +59,74 @@ def prepare(records: Records) -> Records:
     if records.flags is not None and records.side_pos is not None:
         return records
     out, side = records.outcomes, records.side_effects
-    n = len(out)
-    # one hash pass over both id columns: unique outcome ids get codes 0..n-1 in row order
-    codes, _ = pd.factorize(np.concatenate([out["treatment_id"].to_numpy(dtype=object),
-                                            side["treatment_id"].to_numpy(dtype=object)]))
-    if not np.array_equal(codes[:n], np.arange(n)):
+    pos = records.side_pos  # Store.load gives it when it could match the ids from its columnar copy
+    if pos is None:
+        pos = side_positions(out["treatment_id"].to_numpy(dtype=object), side["treatment_id"].to_numpy(dtype=object))
+    if pos is None:
         return records
-    pos = codes[n:].astype(np.int64)
-    pos[pos >= n] = -1
     codes = pd.Index(schema.EFFECTS).get_indexer(side["effect"]).astype(np.int64)
     flags = np.zeros((len(out), len(schema.EFFECTS)), dtype=bool)
     hit = (pos >= 0) & (codes >= 0)
     flags[pos[hit], codes[hit]] = True
     frame = pd.DataFrame(flags, columns=list(schema.EFFECTS), index=out.index)
     grouped = {c: _categorical(out[c]) for c in GROUPING_TEXT if c in out and out[c].dtype == object}
-    return replace(records, outcomes=out.assign(**grouped), flags=frame, side_pos=pos)
+    patients = records.patient_keys
+    if patients is None and "patient_id" in out:
+        patients = patient_keys(out["patient_id"].to_numpy(dtype=object))
+    return replace(records, outcomes=out.assign(**grouped), flags=frame, side_pos=pos, patient_keys=patients)
+
+
+def patient_keys(ids: np.ndarray) -> np.ndarray | None:
+    """Patient ids (an object array) as integer keys (:func:`analysis.records.columnar.id_keys`), or None when
+    they are not all text of 8 bytes or fewer (then patients are counted from the ids themselves)."""
+    if pd.api.types.infer_dtype(ids, skipna=True) not in ("string", "empty"):
+        return None
+    try:
+        return columnar.id_keys(pa.array(ids, type=pa.string(), from_pandas=True))
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # (not reached for str values)
+        return None
+
+
+def distinct_patients(records: Records) -> int | None:
+    """How many distinct patient ids the outcomes hold (``patient_id.nunique()``); None when none is recorded."""
+    keys = records.patient_keys
+    if keys is None or len(keys) != len(records.outcomes):
+        ids = records.outcomes["patient_id"]
+        return int(ids.nunique()) if ids.notna().any() else None
+    present = keys[keys != columnar.MISSING_KEY]
+    return int(len(pd.unique(present))) if len(present) else None
+
+
+def side_positions(ids: np.ndarray, side_ids: np.ndarray) -> np.ndarray | None:
+    """Each side effect's row among the outcomes (-1 when no outcome has its id), from the two treatment id
+    columns as object arrays; None when an outcome id is missing or repeated.
+
+    Short text ids (8 bytes or fewer, what clinics export) are matched as integers by
+    :func:`analysis.records.columnar.side_positions` (sorting, several times faster than a hash pass over
+    Python strings at a million treatments); any other ids by that hash pass (:func:`hashed_positions`, the
+    definition the fast path is tested against)."""
+    if (pd.api.types.infer_dtype(ids, skipna=False) == "string"
+            and pd.api.types.infer_dtype(side_ids, skipna=True) in ("string", "empty")):
+        try:
+            fast = columnar.side_positions(pa.array(ids, type=pa.string()),
+                                           pa.array(side_ids, type=pa.string(), from_pandas=True))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # (not reached for str values; the hash pass decides)
+            fast = None
+        if fast is not None:
+            return fast
+    return hashed_positions(ids, side_ids)
+
+
+def hashed_positions(ids: np.ndarray, side_ids: np.ndarray) -> np.ndarray | None:
+    """:func:`side_positions` by one hash pass over both id columns (unique outcome ids get codes 0..n-1 in
+    row order); None when an outcome id is missing or repeated."""
+    n = len(ids)
+    codes, _ = pd.factorize(np.concatenate([ids, side_ids]))
+    if not np.array_equal(codes[:n], np.arange(n)):
+        return None
+    pos = codes[n:].astype(np.int64)
+    pos[pos >= n] = -1
+    return pos
 
 
 def _categorical(column: pd.Series) -> pd.Series:
@@ -102,16 +156,18 @@ def apply_filters(records: Records, filters: Filters) -> Records:
     rows = np.flatnonzero(mask)
     kept = out.take(rows).reset_index(drop=True)
     side = records.side_effects
+    patients = None if records.patient_keys is None else records.patient_keys[rows]
     if records.side_pos is None or records.flags is None:
         side = side.loc[side["treatment_id"].isin(kept["treatment_id"])].reset_index(drop=True)
-        return Records(kept, side, records.side_effects_recorded)
+        return Records(kept, side, records.side_effects_recorded, patient_keys=patients)
     pos = records.side_pos
     keep = np.zeros(len(side), dtype=bool)
     linked = pos >= 0
     keep[linked] = mask[pos[linked]]
     new_row = np.cumsum(mask) - 1
     return Records(kept, side.take(np.flatnonzero(keep)).reset_index(drop=True), records.side_effects_recorded,
-                   flags=records.flags.take(rows).reset_index(drop=True), side_pos=new_row[pos[keep]])
+                   flags=records.flags.take(rows).reset_index(drop=True), side_pos=new_row[pos[keep]],
+                   patient_keys=patients)
 
 
 def _member(column: pd.Series, values: Sequence[object]) -> np.ndarray:

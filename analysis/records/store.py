@@ -135,11 +135,14 @@ class Records:
     outcomes: pd.DataFrame
     side_effects: pd.DataFrame
     side_effects_recorded: bool = True
-    #: Optional per-treatment effect flags (one bool column per effect, aligned with ``outcomes``) and
-    #: each side effect's row position in ``outcomes``; :func:`analysis.records.filters.prepare` fills them
-    #: once per dataset version so selections and statistics never join on text ids again.
+    #: Optional per-treatment effect flags (one bool column per effect, aligned with ``outcomes``), each side
+    #: effect's row position in ``outcomes`` and each outcome's patient id as an integer key (equal keys for equal
+    #: ids: :func:`analysis.records.columnar.id_keys`); :func:`analysis.records.filters.prepare` fills them once per
+    #: dataset version (``Store.load`` gives the last two when the stored copy's ids allow) so selections and
+    #: statistics never join on, or count, text ids again.
     flags: pd.DataFrame | None = field(default=None, repr=False, compare=False)
     side_pos: np.ndarray | None = field(default=None, repr=False, compare=False)
+    patient_keys: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 def new_dataset_id() -> str:
@@ -421,12 +424,9 @@ class Store:
         return _dataset_info(row, [_source_info(s) for s in sources])
 
     def load(self, dataset_id: str) -> Records:
-        """Read a dataset's records back as typed frames. Raises :class:`DatasetNotFound`, and
-        :class:`StoreError` when its records cannot be read.
-
-        Reads the dataset's columnar copy when it has a valid one, else its rows (and then tries to
-        store the copy for the next load; a database that refuses the write still loads).
-        """
+        """Read a dataset's records back as typed frames. Raises :class:`DatasetNotFound`, and :class:`StoreError`
+        when its records cannot be read. Reads the dataset's columnar copy when it has a valid one, else its rows
+        (and then tries to store the copy for the next load; a database that refuses the write still loads)."""
         for _ in range(5):  # a new version may land between reading the dataset and its copy: read again
             info = self.get(dataset_id)
             if info is None:
@@ -436,7 +436,7 @@ class Store:
                 copied = db._read_blobs(conn, info.id, info.version, expected) if self._blobs else None
                 if copied is None and self._blobs and db._newer_copy(conn, info.id, info.version):
                     continue
-                outcomes, side_effects = copied or self._load_rows(conn, dataset_id)
+                outcomes, side_effects, given = copied or (*self._load_rows(conn, dataset_id), {})
             break
         else:
             raise StoreError(f"The dataset '{info.name}' is being changed right now (new records are being added). "
@@ -448,7 +448,7 @@ class Store:
                                  "files again, or restore the database from a backup.")
             if self._blobs and self._store_missing_copies:
                 self._store_missing_blobs(info, outcomes, side_effects)
-        return Records(outcomes, side_effects, info.side_effects_recorded)
+        return Records(outcomes, side_effects, info.side_effects_recorded, **given)
 
     def _load_rows(self, conn: Connection, dataset_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The records from the row tables: outcomes by date then id (code-point order), side effects as stored."""
