@@ -421,3 +421,19 @@ def test_on_null_data_the_twin_adds_no_shift():
         runs = [f.sentence for f in trend.findings if "worth looking into" in f.sentence]
         assert all(re.search(r"rate (stayed (above|below) the average|kept (rising|falling)) from ", s) for s in runs), seed
         assert not any(p.rule in ("shift", "trend") for c in trend.adjusted.values() for p in c.points), seed
+
+
+def test_a_month_just_past_the_drawn_limit_that_is_no_signal_is_not_said_to_be_within_it():
+    # Fifth reading of #15: 12 months of 6 treatments, events 0,1,0,1,0,1,3,0,1,0,0,0. R: p <- 7/72;
+    # p + 3*sqrt(p*(1 - p)/6) -> 0.4601 (3 of 6 = 50 % is past it); 1 - pbinom(2, 6, p) -> 0.01466, above
+    # pnorm(3, lower.tail = FALSE) = 0.00135: no signal. The page said "No month's rate fell outside its control
+    # limits", false of the drawn chart.
+    events = [0, 1, 0, 1, 0, 1, 3, 0, 1, 0, 0, 0]
+    cells = [(m, 2, "face", 6, k) for m, k in zip(MONTHS, events)]
+    trend = monitoring.monthly(records_from_cells(cells), follow_up_until=date(2025, 6, 1))
+    july = trend.charts[schema.ABLATIVE].points[6]
+    assert july.upper == pytest.approx(0.4601, abs=1e-4) and july.rate == 0.5 and not july.signal
+    said = " ".join(f.sentence for f in trend.findings)
+    assert "fell outside its control limits" not in said
+    assert "further from the average than chance explains" in said
+    assert "One month past the drawn limits expected so few cases" in said and "not a signal" in said

@@ -117,9 +117,14 @@ def monthly(records: Records, effect: str = "hyperpigmentation", follow_up_until
         where = " (all clinics pooled: choose one clinic to check it on its own)" if pooled else ""
         per_month = [p.total for c in charts.values() for p in c.points if p.total]
         thin = not per_month or float(np.median(per_month)) < SMALL_N
-        text = (f"No month's {effect} rate fell outside its control limits, whether judged against the average or "
-                f"against what its mix of skin types and treatment areas predicted, and no shift or trend rule fired: "
-                f"the process looks stable{where}.")
+        text = (f"No month's {effect} rate was further from the average than chance explains, whether judged "
+                f"against the average or against what its mix of skin types and treatment areas predicted, and no "
+                f"shift or trend rule fired: the process looks stable{where}.")
+        past = [p for c in charts.values() for p in c.points if p.rate is not None and p.upper is not None
+                and (p.rate > p.upper or p.rate < p.lower) and not p.signal]
+        if past:
+            text += (f" {_months(len(past))} past the drawn limits expected so few cases that a count like that "
+                     f"happens by chance more often than the limits allow: not a signal.")
         if thin:
             text += f" With fewer than {SMALL_N} treatments in a typical month, only very large changes would show."
         findings.append(Finding(effect, text, 0.3, thin))
@@ -130,6 +135,10 @@ def monthly(records: Records, effect: str = "hyperpigmentation", follow_up_until
                                         f"to {follow_up_until:%Y-%m-%d}.", 0.2))
     return MonthlyTrend(effect, charts, pd.DataFrame(rows), tuple(findings), open_points, follow_up_until,
                         adjusted={m: adjusted[m] for m in charts})
+
+
+def _months(n: int) -> str:
+    return "One month" if n == 1 else f"{n} months"
 
 
 def _signal_findings(effect: str, modality: str, chart: PChart, adjusted: CaseMixChart) -> list[Finding]:

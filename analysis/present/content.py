@@ -276,9 +276,12 @@ def trends(out: Sink, page: PageInput) -> None:
     if trend.recorded:
         out.sentence("Control limits show how far a month's rate can stray from the average by chance alone; months "
                      "with fewer treatments get wider limits. A point outside them, or 7 months in a row on one side "
-                     "of the average (or rising or falling), is a signal worth looking into. The most recent months "
-                     "may still be missing late side effects.",
-                     help="p-chart limits: the average ± 3 standard errors for each month's number of treatments.")
+                     "of the average (or rising or falling), is a signal worth looking into (a black diamond); a "
+                     "month expecting only a few cases can sit just past a line without being one. The most recent "
+                     "months may still be missing late side effects.",
+                     help="p-chart limits: the average ± 3 standard errors for each month's number of treatments; a "
+                          "month beyond them is a signal when a count that far out has a binomial chance below 1.35 "
+                          "in 1,000.")
         out.sentence("Each monthly chart has a twin below it that judges every month against its own patients: the "
                      "rate expected from that month's mix of skin types and treatment areas, as seen in the other "
                      "months. A month treating many type V–VI patients is expected to see more hyperpigmentation, so "

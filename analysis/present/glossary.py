@@ -137,8 +137,9 @@ TERMS: tuple[Term, ...] = (
          "Sample size for 80 % power at the 5 % level (two-sided).", cues=(r"would be needed", r"\bpower\b")),
     Term("Control limits",
          "On a month-by-month chart: how far a month's rate can stray from the average by chance alone. A month "
-         "with fewer treatments gets wider limits. When a month expects only a few cases, it is flagged only if "
-         "so many (or so few) cases would happen by chance no more often than the limits promise.",
+         "with fewer treatments gets wider limits. A month past them is flagged only if so many (or so few) "
+         "cases would happen by chance no more often than the limits promise; a month expecting only a few cases "
+         "can sit just past a line without that.",
          "p-chart limits: the average ± 3 standard errors for each month's number of treatments; a month beyond "
          "them is a signal when a count that far out has a binomial chance below 1.35 in 1,000.",
          cues=(r"control limits",)),

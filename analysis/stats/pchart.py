@@ -135,7 +135,9 @@ def p_chart(
         the count is so skewed that the normal-theory limits are crossed far more often than that when nothing
         changes: months of 6 treatments at 10 % cross the upper limit (3 events) 1.6 % of the time, so over 48
         months half of all charts would show a false signal. The limits drawn stay qcc's; with many expected
-        events the two readings agree. :mod:`analysis.findings.monitoring` uses it.
+        events the two readings differ only just past the line (at 50 expected, 71 events of 1,000 at 5 % are
+        past the upper limit of 70.7, yet happen with a chance of 0.0023: R ``pbinom(70, 1000, 0.05,
+        lower.tail = FALSE)``). :mod:`analysis.findings.monitoring` uses it.
 
     Returns
     -------
