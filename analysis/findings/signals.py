@@ -4,7 +4,8 @@
   each modality (:func:`analysis.findings.monitoring.monthly`), over all clinics and for each clinic alone (as
   the Trends page shows it when one clinic is chosen).
 * **Funnel plots**: a clinic or practitioner above the 99.8 % limit of its case-mix-adjusted funnel plot
-  (:func:`analysis.findings.monitoring.funnel`), large enough to be judged.
+  (:func:`analysis.findings.monitoring.funnel`), large enough to be judged, and unlikely by chance after allowing
+  for every unit compared (Holm): the page's clear signals, not its "worth a look".
 
 Each :class:`Signal` has an ``identity`` that stays the same when the dataset is recomputed (kind, effect,
 clinic, modality or unit, month and rule; never a rate or a count), so that a signal seen once is recognised
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from analysis.findings import monitoring, wording
-from analysis.findings.compare import SMALL_EXPECTED, SMALL_N, Finding
+from analysis.findings.compare import ALPHA, SMALL_EXPECTED, SMALL_N, Finding
 from analysis.records.filters import Filters, apply_filters
 from analysis.records.store import Records
 from analysis.stats.pchart import RULE_OUTSIDE, PChart, PChartPoint, runs
@@ -138,8 +139,11 @@ def _funnel_signals(records: Records, effect: str, unit: str) -> list[Signal]:
         return []
     out = []
     for u in named:
-        # as the page judges it: above the 99.8 % limit, and large enough to judge
-        if u.outside == FUNNEL_LIMIT and u.expected >= SMALL_EXPECTED and u.treatments >= SMALL_N:
+        # as the page judges a clear signal: above the 99.8 % limit, large enough to judge, and below 5 % after
+        # allowing for every unit compared (Holm); "worth a look, not yet a clear signal" is not sent
+        adjusted = result.p_values.get(u.name, (None, None))[1]
+        if u.outside == FUNNEL_LIMIT and u.expected >= SMALL_EXPECTED and u.treatments >= SMALL_N \
+                and adjusted is not None and adjusted < ALPHA:
             start = f"{unit.replace('_', ' ').capitalize()} {u.name}: "
             sentence = next((f.sentence for f in result.findings if f.sentence.startswith(start)), None)
             out.append(Signal("funnel", effect, u.name, FUNNEL_LIMIT, "above", sentence or start.strip(), unit=unit))
