@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 from datetime import date
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -28,6 +27,7 @@ from analysis.findings import monitoring, signals
 from analysis.records import schema
 from analysis.records.store import Records
 from analysis.stats.pchart import runs
+from test_casemix import records_from_cells
 
 DONE = date(2026, 1, 1)  # follow-up complete for every month below
 
@@ -39,20 +39,7 @@ def months_from(year: int, month: int, count: int) -> list[str]:
 def records(months: list[str], totals: list[int], events: list[int]) -> Records:
     """Ablative treatments of one skin type and area, ``totals[i]`` in ``months[i]``, ``events[i]`` of them with
     hyperpigmentation."""
-    rows, flagged = [], []
-    for month, n, k in zip(months, totals, events):
-        for j in range(n):
-            tid = f"T{len(rows)}"
-            rows.append({"treatment_id": tid, "patient_id": None, "clinic": "A", "treatment_date": f"{month}-15",
-                         "modality": schema.ABLATIVE, "device": None, "treatment_area": "face",
-                         "fitzpatrick_type": 3, "downtime_days": np.nan, "improvement_score": np.nan,
-                         "satisfaction": np.nan, "procedure_minutes": np.nan, "cost": np.nan, "practitioner": None,
-                         "follow_up_visits": np.nan})
-            if j < k:
-                flagged.append(tid)
-    frame = pd.DataFrame(rows, columns=list(schema.OUTCOME_NAMES))
-    side = pd.DataFrame({"treatment_id": flagged, "effect": ["hyperpigmentation"] * len(flagged)})
-    return Records(schema.coerce_outcomes(frame), schema.coerce_side_effects(side))
+    return records_from_cells([(month, 3, "face", n, k) for month, n, k in zip(months, totals, events)])
 
 
 def run_findings(trend: monitoring.MonthlyTrend) -> list[str]:

@@ -46,9 +46,12 @@ def _family(c: compare.RateContrast) -> dict[str, Any]:
     """A comparison judged within a family: its Holm-adjusted p-value, the family and the call made;
     ``deferred_to_interaction``: a skin type or band that makes no claim of its own because the test of
     interaction found no difference between skin types (then never conclusive, whatever its p)."""
-    return {"p_value_adjusted": c.decision_p,
-            "family_size": c.family_size, "family": c.family or None, "conclusive": c.conclusive,
-            "deferred_to_interaction": c.deferred}
+    return {**_adjusted(c), "conclusive": c.conclusive, "deferred_to_interaction": c.deferred}
+
+
+def _adjusted(c: compare.RateContrast) -> dict[str, Any]:
+    """A comparison's Holm-adjusted p-value within its family (its own p when judged alone) and the family."""
+    return {"p_value_adjusted": c.decision_p, "family_size": c.family_size, "family": c.family or None}
 
 
 def summarise(records: Records, follow_up_until: date | None = None) -> dict[str, Any]:
@@ -127,8 +130,7 @@ def summarise(records: Records, follow_up_until: date | None = None) -> dict[str
                 {"effect": c.group, "headline": c.group == effects.HEADLINE_EFFECT,
                  "ablative": _rate(c.ablative), "non_ablative": _rate(c.non_ablative),
                  "risk_difference": c.difference.estimate, "ci": _ci(c.difference.low, c.difference.high),
-                 **_ratio(c.ratio), "test": c.test.test, "p_value": c.test.p_value, "p_value_adjusted": c.decision_p,
-                 "family_size": c.family_size, "family": c.family or None, "small": c.small}
+                 **_ratio(c.ratio), "test": c.test.test, "p_value": c.test.p_value, **_adjusted(c), "small": c.small}
                 for c in side.rates],
         },
         "monthly_signals": [

@@ -340,13 +340,7 @@ def last_import(store: Store, dataset_id: str) -> datetime:
     """When the records a dataset holds now were imported: its newest import, addition or replacement that was
     not rolled back (a rollback brings back an earlier one's records). How far its side-effect records are
     complete is :func:`records_complete_to`."""
-    found = last_import_in(history(store, dataset_id))
-    if found is not None:
-        return found
-    info = store.get(dataset_id)
-    if info is None:
-        raise DatasetNotFound(dataset_id)
-    return info.created_at
+    return _or_created(store, dataset_id, last_import_in(history(store, dataset_id)))
 
 
 def last_import_in(entries: list[Version]) -> datetime | None:
@@ -366,7 +360,11 @@ def records_complete_to(store: Store, dataset_id: str) -> datetime:
     was imported. Counting it complete to its import date instead would follow every event unresolved on that
     day for months after the export, with no resolution recorded: long flat tails on the survival curves.
     """
-    found = records_complete_to_in(history(store, dataset_id))
+    return _or_created(store, dataset_id, records_complete_to_in(history(store, dataset_id)))
+
+
+def _or_created(store: Store, dataset_id: str, found: datetime | None) -> datetime:
+    """``found``, or for a dataset with no history the moment it was created."""
     if found is not None:
         return found
     info = store.get(dataset_id)
